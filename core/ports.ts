@@ -1,0 +1,143 @@
+/**
+ * The two ports (Bus, Store) and the Clock. Each port has an embedded adapter
+ * and a production adapter; one contract suite per port runs against both.
+ */
+import type { AlertEvent } from './alerts-model.js';
+import type { AuditEvent } from './audit.js';
+import type { MetricName, CanonicalSample } from './vitals.js';
+
+export interface Clock {
+  now(): number;
+}
+
+// ---------------------------------------------------------------- Bus
+
+/** Topic names: the same on both bus adapters. */
+export const TOPICS = {
+  samples: 'vitals.samples',
+  dlq: 'vitals.dlq',
+  alerts: 'alerts',
+  alertActions: 'alert.actions',
+  registry: 'registry',
+  audit: 'audit',
+  scores: 'news2.scores',
+  deviceStatus: 'device.status',
+} as const;
+export type TopicName = (typeof TOPICS)[keyof typeof TOPICS];
+
+export interface TopicSpec {
+  name: string;
+  partitions: number;
+  /** Compacted topics keep the last value per key (registry). */
+  compacted?: boolean;
+  retentionMs?: number;
+}
+
+export interface OutgoingRecord {
+  key: string;
+  /** Serialised value; null is a tombstone (compacted topics). */
+  value: string | null;
+  /** Event time, epoch ms; defaults to now. */
+  timestamp?: number;
+}
+
+export interface BusRecord {
+  topic: string;
+  partition: number;
+  /** Offset within the partition, as a decimal string (Kafka offsets exceed 2^53 in theory). */
+  offset: string;
+  key: string;
+  value: string | null;
+  timestamp: number;
+}
+
+export type BatchHandler = (records: BusRecord[]) => Promise<void>;
+
+export interface ConsumeOptions {
+  groupId: string;
+  topics: string[];
+  /** Where a group with no committed offset starts. Default: earliest. */
+  fromBeginning?: boolean;
+  /** Called with records in per-partition order; offsets are committed only after it resolves. */
+  handler: BatchHandler;
+}
+
+export type TailStart = 'earliest' | 'latest' | { timestamp: number };
+
+export interface TailOptions {
+  topics: string[];
+  from: TailStart;
+  handler: BatchHandler;
+}
+
+export interface Subscription {
+  /** Resolves once the reader has consumed everything that existed when it started (tail) or joined (consume). */
+  caughtUp: Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface Bus {
+  readonly kind: 'memory' | 'kafka';
+  /** Create topics that do not exist yet (idempotent). */
+  ensureTopics(specs: readonly TopicSpec[]): Promise<void>;
+  /** Resolves only once every record is durably accepted (Kafka acks=all / the embedded log's append). */
+  publish(topic: string, records: OutgoingRecord[]): Promise<void>;
+  /** Consumer-group read with committed offsets: resumes where the group left off. */
+  consume(opts: ConsumeOptions): Promise<Subscription>;
+  /** Group-less read from a position (replay from a time, materialise a compacted topic). Commits nothing. */
+  tail(opts: TailOptions): Promise<Subscription>;
+  /** Cheap liveness check for /readyz. */
+  healthy(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+// ---------------------------------------------------------------- Store
+
+export interface HistoryQuery {
+  /** Patient id, or `device:{id}` for unassigned devices (the sample key). */
+  patientKey: string;
+  metric: MetricName;
+  from: number;
+  to: number;
+  /** 'raw' for points, or a bucket width in ms (multiple of 60 000 uses the rollup). */
+  step: 'raw' | number;
+  limit: number;
+}
+
+export interface RawPoint {
+  ts: number;
+  value: number;
+}
+
+export interface BucketPoint {
+  ts: number;
+  min: number;
+  max: number;
+  avg: number;
+  count: number;
+}
+
+export interface AlertQuery {
+  ward?: string[] | undefined;
+  patientId?: string | undefined;
+  state?: string | undefined;
+  from?: number | undefined;
+  to?: number | undefined;
+  limit: number;
+}
+
+export interface Store {
+  readonly kind: 'duckdb' | 'clickhouse';
+  /** Apply schema migrations idempotently, recording which ran. */
+  migrate(): Promise<void>;
+  /** Batch insert; duplicates (same patient, device, metric, ts) are harmless. */
+  insertSamples(samples: CanonicalSample[]): Promise<void>;
+  insertAlertEvents(events: AlertEvent[]): Promise<void>;
+  insertAudit(events: AuditEvent[]): Promise<void>;
+  history(q: HistoryQuery): Promise<RawPoint[] | BucketPoint[]>;
+  alerts(q: AlertQuery): Promise<AlertEvent[]>;
+  /** Remove a patient's telemetry and alerts (right to erasure). */
+  erasePatient(patientId: string): Promise<void>;
+  healthy(): Promise<boolean>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,172 @@
+/**
+ * Configuration from environment and flags, validated at start with every
+ * problem reported at once (a bad config never half-starts).
+ */
+import path from 'node:path';
+
+export interface Config {
+  host: string;
+  mqttPort: number;
+  httpPort: number;
+  dataDir: string;
+  /** null: embedded in-process bus. */
+  kafkaBrokers: string[] | null;
+  /** null: embedded DuckDB store. */
+  clickhouseUrl: string | null;
+  simPatients: number;
+  /** Sim playback speed (event time / wall time). */
+  simSpeed: number;
+  simScenario: string | null;
+  logLevel: string;
+  /** Ingest limits. */
+  maxPayloadBytes: number;
+  maxBatchSamples: number;
+  deviceRatePerSec: number;
+  /** Backfill limit: samples older than this are rejected. */
+  backfillMs: number;
+  /** Samples further than this in the future are rejected. */
+  maxFutureMs: number;
+  /** Only samples newer than now - liveWindowMs raise live alerts. */
+  liveWindowMs: number;
+  /** Rules file (YAML/JSON), null: shipped defaults. */
+  rulesFile: string | null;
+}
+
+export const CONFIG_DEFAULTS: Config = {
+  host: '127.0.0.1',
+  mqttPort: 1883,
+  httpPort: 8080,
+  dataDir: './.vitals',
+  kafkaBrokers: null,
+  clickhouseUrl: null,
+  simPatients: 24,
+  simSpeed: 1,
+  simScenario: null,
+  logLevel: 'info',
+  maxPayloadBytes: 256 * 1024,
+  maxBatchSamples: 500,
+  deviceRatePerSec: 50,
+  backfillMs: 24 * 3600_000,
+  maxFutureMs: 5 * 60_000,
+  liveWindowMs: 5 * 60_000,
+  rulesFile: null,
+};
+
+type Kind = 'port' | 'int' | 'number' | 'string' | 'list' | 'url' | 'level' | 'path';
+
+interface Field {
+  key: keyof Config;
+  env: string;
+  flag: string;
+  kind: Kind;
+  min?: number;
+  help: string;
+}
+
+/** Every setting, its environment variable and its flag: the single source for --help and docs/configuration.md. */
+export const CONFIG_FIELDS: readonly Field[] = [
+  { key: 'host', env: 'VITALS_HOST', flag: 'host', kind: 'string', help: 'address to bind MQTT and HTTP to' },
+  { key: 'mqttPort', env: 'VITALS_MQTT_PORT', flag: 'mqtt-port', kind: 'port', help: 'MQTT listener port' },
+  { key: 'httpPort', env: 'VITALS_HTTP_PORT', flag: 'http-port', kind: 'port', help: 'HTTP/WebSocket port (dashboard, API)' },
+  { key: 'dataDir', env: 'VITALS_DATA_DIR', flag: 'data-dir', kind: 'path', help: 'data directory (embedded log, DuckDB, signing key)' },
+  { key: 'kafkaBrokers', env: 'KAFKA_BROKERS', flag: 'kafka-brokers', kind: 'list', help: 'comma-separated Kafka brokers; unset: embedded bus' },
+  { key: 'clickhouseUrl', env: 'CLICKHOUSE_URL', flag: 'clickhouse-url', kind: 'url', help: 'ClickHouse HTTP URL; unset: embedded DuckDB store' },
+  { key: 'simPatients', env: 'VITALS_SIM_PATIENTS', flag: 'sim-patients', kind: 'int', min: 0, help: 'simulated patients (0: simulator off)' },
+  { key: 'simSpeed', env: 'VITALS_SIM_SPEED', flag: 'speed', kind: 'number', min: 0.01, help: 'simulator playback speed (event time / wall time)' },
+  { key: 'simScenario', env: 'VITALS_SIM_SCENARIO', flag: 'scenario', kind: 'string', help: 'scripted deterioration to play on one simulated patient' },
+  { key: 'logLevel', env: 'VITALS_LOG_LEVEL', flag: 'log-level', kind: 'level', help: 'trace|debug|info|warn|error|fatal|silent' },
+  { key: 'maxPayloadBytes', env: 'VITALS_MAX_PAYLOAD_BYTES', flag: 'max-payload-bytes', kind: 'int', min: 64, help: 'largest MQTT payload accepted' },
+  { key: 'maxBatchSamples', env: 'VITALS_MAX_BATCH_SAMPLES', flag: 'max-batch-samples', kind: 'int', min: 1, help: 'most samples in one batch payload' },
+  { key: 'deviceRatePerSec', env: 'VITALS_DEVICE_RATE', flag: 'device-rate', kind: 'int', min: 1, help: 'messages per second a device may publish' },
+  { key: 'backfillMs', env: 'VITALS_BACKFILL_MS', flag: 'backfill-ms', kind: 'int', min: 0, help: 'oldest sample accepted, ms before now' },
+  { key: 'maxFutureMs', env: 'VITALS_MAX_FUTURE_MS', flag: 'max-future-ms', kind: 'int', min: 0, help: 'furthest future sample accepted, ms after now' },
+  { key: 'liveWindowMs', env: 'VITALS_LIVE_WINDOW_MS', flag: 'live-window-ms', kind: 'int', min: 0, help: 'only samples newer than this raise live alerts' },
+  { key: 'rulesFile', env: 'VITALS_RULES_FILE', flag: 'rules', kind: 'path', help: 'rules file (YAML or JSON); unset: shipped defaults' },
+];
+
+const LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
+
+export type ConfigResult = { ok: true; config: Config } | { ok: false; errors: string[] };
+
+function parseValue(f: Field, raw: string, source: string): { value?: unknown; error?: string } {
+  const where = `${source} ${source === 'flag' ? `--${f.flag}` : f.env}`;
+  const v = raw.trim();
+  switch (f.kind) {
+    case 'port': {
+      const n = Number(v);
+      if (!/^\d+$/.test(v) || n < 0 || n > 65535) return { error: `${where}: "${v}" is not a port (0-65535)` };
+      return { value: n };
+    }
+    case 'int': {
+      const n = Number(v);
+      if (!/^-?\d+$/.test(v)) return { error: `${where}: "${v}" is not a whole number` };
+      if (f.min !== undefined && n < f.min) return { error: `${where}: ${n} is below the minimum ${f.min}` };
+      return { value: n };
+    }
+    case 'number': {
+      const n = Number(v);
+      if (v === '' || !Number.isFinite(n)) return { error: `${where}: "${v}" is not a number` };
+      if (f.min !== undefined && n < f.min) return { error: `${where}: ${n} is below the minimum ${f.min}` };
+      return { value: n };
+    }
+    case 'list': {
+      const items = v.split(',').map((s) => s.trim()).filter(Boolean);
+      if (items.length === 0) return { value: null };
+      const bad = items.filter((s) => !/^[A-Za-z0-9.\-_[\]:]+:\d+$/.test(s));
+      if (bad.length) return { error: `${where}: "${bad.join(',')}" is not host:port` };
+      return { value: items };
+    }
+    case 'url': {
+      if (v === '') return { value: null };
+      try {
+        const u = new URL(v);
+        if (u.protocol !== 'http:' && u.protocol !== 'https:') return { error: `${where}: "${u.protocol}" must be http: or https:` };
+      } catch {
+        return { error: `${where}: "${v}" is not a URL` };
+      }
+      return { value: v };
+    }
+    case 'level':
+      if (!LEVELS.has(v)) return { error: `${where}: "${v}" is not a log level (${[...LEVELS].join('|')})` };
+      return { value: v };
+    case 'path':
+      if (v === '') return { value: null };
+      return { value: v };
+    case 'string':
+      return { value: v === '' ? null : v };
+  }
+}
+
+/**
+ * Build the effective config: defaults, then environment, then flags.
+ * Returns every problem at once.
+ */
+export function loadConfig(env: Record<string, string | undefined>, flags: Record<string, string | undefined> = {}): ConfigResult {
+  const config: Record<string, unknown> = { ...CONFIG_DEFAULTS };
+  const errors: string[] = [];
+  for (const f of CONFIG_FIELDS) {
+    for (const [source, raw] of [['env', env[f.env]], ['flag', flags[f.flag]]] as const) {
+      if (raw === undefined) continue;
+      const r = parseValue(f, raw, source);
+      if (r.error) errors.push(r.error);
+      else config[f.key] = r.value ?? (f.kind === 'string' || f.kind === 'path' ? null : config[f.key]);
+      if (f.kind === 'list' || f.kind === 'url') if (!r.error) config[f.key] = r.value ?? null;
+    }
+  }
+  if (errors.length) return { ok: false, errors };
+  const c = config as unknown as Config;
+  if (c.dataDir === null) c.dataDir = CONFIG_DEFAULTS.dataDir;
+  c.dataDir = path.resolve(c.dataDir);
+  return { ok: true, config: c };
+}
+
+/** The effective configuration for the start banner: no secrets (URL passwords masked). */
+export function describeConfig(c: Config): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...c };
+  if (c.clickhouseUrl) {
+    const u = new URL(c.clickhouseUrl);
+    if (u.password) u.password = '***';
+    out.clickhouseUrl = u.toString();
+  }
+  return out;
+}
