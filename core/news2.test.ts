@@ -1,0 +1,179 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import {
+  checkObservations,
+  freshObservations,
+  news2Risk,
+  NEWS2_PARAMS,
+  observationFrequency,
+  roundHalfUp,
+  scoreFresh,
+  scoreNews2,
+  scoreTemp,
+  type News2Observations,
+  type News2Param,
+} from './news2.js';
+
+interface Vector {
+  name: string;
+  input: News2Observations;
+  expected: {
+    score: number;
+    risk: string;
+    components: Record<News2Param, number>;
+    complete: boolean;
+    missing?: string[];
+    maxScore?: number;
+  };
+}
+
+const vectors: Vector[] = readFileSync(new URL('./news2-vectors.jsonl', import.meta.url), 'utf8')
+  .split('\n')
+  .filter((l) => l.trim() !== '')
+  .map((l) => JSON.parse(l) as Vector);
+
+describe('NEWS2 golden vectors (core/news2-vectors.jsonl)', () => {
+  it('has vectors on both sides of every band edge', () => {
+    expect(vectors.length).toBeGreaterThan(120);
+  });
+  it.each(vectors.map((v) => [v.name, v] as const))('%s', (_name, v) => {
+    const r = scoreNews2(v.input);
+    expect(r.components).toEqual(v.expected.components);
+    expect(r.score).toBe(v.expected.score);
+    expect(r.risk).toBe(v.expected.risk);
+    expect(r.complete).toBe(v.expected.complete);
+    if (v.expected.missing) expect(r.missing).toEqual(v.expected.missing);
+    if (v.expected.maxScore !== undefined) expect(r.maxScore).toBe(v.expected.maxScore);
+    if (v.expected.complete) expect(r.maxScore).toBe(r.score);
+  });
+});
+
+describe('roundHalfUp: decimal, not binary', () => {
+  it.each([
+    [38.05, 1, 38.1],
+    [35.05, 1, 35.1],
+    [36.05, 1, 36.1],
+    [39.05, 1, 39.1],
+    [38.04, 1, 38.0],
+    [38.049999, 1, 38.0],
+    [1.005, 2, 1.01],
+    [20.5, 0, 21],
+    [90.5, 0, 91],
+    [90.49, 0, 90],
+    [0.5, 0, 1],
+    [37, 1, 37],
+    [38.1, 1, 38.1],
+    [1e-7, 1, 0],
+    [-38.05, 1, -38.1],
+  ])('%d to %d places → %d', (x, d, want) => {
+    expect(roundHalfUp(x, d)).toBe(want);
+  });
+  it('differs from the traps the NEWS2 page lists', () => {
+    // The traps themselves, pinned so a "simplification" to one of them is caught.
+    expect((38.05).toFixed(1)).toBe('38.0');
+    expect(roundHalfUp(38.05, 1)).toBe(38.1);
+  });
+  it('rejects non-finite input', () => {
+    expect(() => roundHalfUp(Number.NaN, 1)).toThrow(RangeError);
+  });
+});
+
+describe('known mistakes in the wild are not repeated', () => {
+  it('naidihr: 38.1–39.0 scores 1, not 11', () => {
+    expect(scoreTemp(38.5)).toBe(1);
+    expect(scoreNews2({ temp: 38.5 }).score).toBe(1);
+  });
+  it('temperature ≥39.1 scores 2, not 3', () => {
+    expect(scoreTemp(39.1)).toBe(2);
+    expect(scoreTemp(41)).toBe(2);
+  });
+  it("naidihr: o2 as a string ('on air' or empty) is an error, not oxygen", () => {
+    expect(checkObservations({ o2: 'on air' as unknown as boolean })).toEqual(['o2: must be true or false']);
+    expect(checkObservations({ o2: '' as unknown as boolean })).toHaveLength(1);
+    expect(() => scoreNews2({ o2: 'on air' as unknown as boolean })).toThrow(RangeError);
+  });
+  it('unknown air/oxygen is scored as air (lower bound) and named missing', () => {
+    const r = scoreNews2({ rr: 16, spo2: 97, sbp: 120, hr: 70, acvpu: 'A', temp: 37 });
+    expect(r.components.o2).toBe(0);
+    expect(r.missing).toEqual(['o2']);
+    expect(r.complete).toBe(false);
+  });
+  it('a lone red score is low-medium, not medium (RCP chart 4)', () => {
+    expect(scoreNews2({ rr: 25 }).risk).toBe('low-medium');
+  });
+  it('scale absent means Scale 1', () => {
+    expect(scoreNews2({ spo2: 93, o2: true }).components.spo2).toBe(2);
+    expect(scoreNews2({ spo2: 93, o2: true }).scale).toBe(1);
+  });
+});
+
+describe('risk and frequency [NEWS2 chart 4]', () => {
+  const z = { rr: 0, spo2: 0, o2: 0, sbp: 0, hr: 0, acvpu: 0, temp: 0 };
+  it('precedence: ≥7 high and 5–6 medium with or without a red score', () => {
+    expect(news2Risk(7, { ...z, rr: 3, hr: 3, temp: 1 })).toBe('high');
+    expect(news2Risk(5, { ...z, rr: 3, hr: 2 })).toBe('medium');
+    expect(news2Risk(5, { ...z, rr: 2, hr: 2, temp: 1 })).toBe('medium');
+    expect(news2Risk(4, { ...z, rr: 3, hr: 1 })).toBe('low-medium');
+    expect(news2Risk(4, { ...z, rr: 2, hr: 2 })).toBe('low');
+  });
+  it('0 and 1–4 differ in frequency although both are low (kscarlett bug)', () => {
+    expect(observationFrequency(0, 'low')).toBe('12-hourly');
+    expect(observationFrequency(1, 'low')).toBe('4-6-hourly');
+    expect(observationFrequency(3, 'low-medium')).toBe('hourly');
+    expect(observationFrequency(5, 'medium')).toBe('hourly');
+    expect(observationFrequency(7, 'high')).toBe('continuous');
+  });
+});
+
+describe('validation', () => {
+  it('reports every problem at once', () => {
+    const errs = checkObservations({
+      spo2: 150,
+      hr: -1,
+      temp: Number.NaN,
+      acvpu: 'X' as never,
+      scale: 3 as never,
+    });
+    expect(errs).toHaveLength(5);
+    expect(errs.join(' ')).toMatch(/spo2.*150/);
+  });
+  it('returns raw and rounded values', () => {
+    const r = scoreNews2({ temp: 38.05, hr: 90.5 });
+    expect(r.raw).toEqual({ temp: 38.05, hr: 90.5 });
+    expect(r.rounded).toEqual({ temp: 38.1, hr: 91 });
+  });
+  it('lists missing parameters in chart order', () => {
+    expect(scoreNews2({}).missing).toEqual([...NEWS2_PARAMS]);
+  });
+});
+
+describe('freshness', () => {
+  const now = 10 * 3_600_000;
+  it('drops stale parameters and names them; the score is a lower bound', () => {
+    const latest = {
+      hr: { value: 131, ts: now - 60_000 },
+      rr: { value: 26, ts: now - 10 * 60_000 }, // older than 5 min: stale
+      temp: { value: 38.5, ts: now - 3_600_000 },
+    };
+    const f = freshObservations(latest, now);
+    expect(f.obs).toEqual({ scale: 1, hr: 131, temp: 38.5 });
+    expect(f.stale).toEqual(['rr']);
+    expect(f.missing).toEqual(['spo2', 'o2', 'sbp', 'acvpu']);
+    const r = scoreFresh(latest, now);
+    expect(r.score).toBe(4);
+    expect(r.complete).toBe(false);
+    expect(r.stale).toEqual(['rr']);
+    expect(r.missing).toContain('rr');
+  });
+  it('honours per-parameter max ages and the scale', () => {
+    const latest = { spo2: { value: 97, ts: now - 60_000 }, o2: { value: true, ts: now - 60_000 } };
+    const r = scoreFresh(latest, now, { spo2: 30_000 }, 2);
+    expect(r.stale).toEqual(['spo2']);
+    expect(r.components.o2).toBe(2);
+    expect(scoreFresh(latest, now, undefined, 2).components.spo2).toBe(3);
+  });
+  it('a value exactly at max age is still fresh; a future value is fresh', () => {
+    const f = freshObservations({ hr: { value: 80, ts: now - 5 * 60_000 }, rr: { value: 12, ts: now + 1000 } }, now);
+    expect(f.stale).toEqual([]);
+  });
+});
