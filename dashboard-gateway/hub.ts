@@ -1,0 +1,104 @@
+/**
+ * Feeds one gateway instance from the bus: tails samples, scores, device status and
+ * the alert log, keeps LiveState, and tells connected sockets what changed.
+ */
+import { EventEmitter } from 'node:events';
+import type { AlertEvent } from '../core/alerts-model.js';
+import { TOPICS, type Bus, type BusRecord, type Subscription } from '../core/ports.js';
+import type { CanonicalSample } from '../core/vitals.js';
+import type { Logger } from '../platform/log.js';
+import { LiveState, type SequencedAlert } from './live-state.js';
+
+export interface ScoreMessage {
+  patientId: string;
+  ward: string | null;
+  ts: number;
+  [k: string]: unknown;
+}
+
+export interface DeviceStatusMessage {
+  deviceId: string;
+  patientId: string | null;
+  ward: string | null;
+  ts: number;
+  online: boolean;
+  battery: number | null;
+}
+
+export interface HubEvents {
+  vitals: [CanonicalSample];
+  alert: [SequencedAlert];
+  score: [ScoreMessage];
+  device: [DeviceStatusMessage];
+}
+
+export class Hub extends EventEmitter<HubEvents> {
+  readonly state = new LiveState();
+  private subs: Subscription[] = [];
+
+  constructor(
+    private readonly bus: Bus,
+    private readonly log: Logger,
+  ) {
+    super();
+    this.setMaxListeners(0);
+  }
+
+  private parse<T>(r: BusRecord): T | null {
+    if (r.value === null) return null;
+    try {
+      return JSON.parse(r.value) as T;
+    } catch {
+      this.log.warn({ topic: r.topic, offset: r.offset }, 'unreadable record skipped');
+      return null;
+    }
+  }
+
+  /** Start tailing; resolves when the alert log and recent vitals are loaded. */
+  async start(now: number, recentMs = 10 * 60_000): Promise<void> {
+    // The alert log is one partition, so its offset is a total order: the resume sequence number.
+    const alerts = await this.bus.tail({
+      topics: [TOPICS.alerts],
+      from: 'earliest',
+      handler: async (records) => {
+        for (const r of records) {
+          const ev = this.parse<AlertEvent>(r);
+          if (!ev) continue;
+          const seq = Number(r.offset) + 1;
+          if (this.state.applyAlert(seq, ev)) this.emit('alert', { seq, event: ev });
+        }
+      },
+    });
+    const recent = await this.bus.tail({
+      topics: [TOPICS.samples, TOPICS.scores, TOPICS.deviceStatus],
+      from: { timestamp: now - recentMs },
+      handler: async (records) => {
+        for (const r of records) {
+          if (r.topic === TOPICS.samples) {
+            const s = this.parse<CanonicalSample>(r);
+            if (s && this.state.applySample(s)) this.emit('vitals', s);
+          } else if (r.topic === TOPICS.scores) {
+            const sc = this.parse<ScoreMessage>(r);
+            if (sc?.patientId) {
+              this.state.applyScore(sc.patientId, sc.ward ?? null, sc);
+              this.emit('score', sc);
+            }
+          } else {
+            const d = this.parse<DeviceStatusMessage>(r);
+            if (d) {
+              this.state.applyDeviceStatus(d.patientId, d.ward, d.online, d.battery, d.ts);
+              this.emit('device', d);
+            }
+          }
+        }
+      },
+    });
+    this.subs = [alerts, recent];
+    await Promise.all([alerts.caughtUp, recent.caughtUp]);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.subs.map((s) => s.stop()));
+    this.subs = [];
+  }
+}

@@ -1,0 +1,65 @@
+/** Alerts in scope, and acknowledgement through `alert.actions`. */
+import type { FastifyPluginAsync } from 'fastify';
+import type { AccessPolicy } from '../../core/access.js';
+import type { AlertAction } from '../../core/alerts-model.js';
+import { VitalsError } from '../../core/errors.js';
+import { TOPICS } from '../../core/ports.js';
+import type { AppServices } from '../app.js';
+
+/** Shared by REST and the WebSocket `ack` op. */
+export async function acknowledge(s: Pick<AppServices, 'hub' | 'bus' | 'clock'>, policy: AccessPolicy, alertId: string): Promise<{ ok: true } | { ok: false; code: 'FORBIDDEN' | 'BAD_REQUEST'; message: string }> {
+  const alert = s.hub.state.openAlerts.get(alertId);
+  if (!alert) return { ok: false, code: 'BAD_REQUEST', message: 'no open alert with that id' };
+  if (!policy.canActOnWard(alert.ward)) return { ok: false, code: 'FORBIDDEN', message: 'not allowed to acknowledge alerts of that ward' };
+  const now = s.clock.now();
+  const action: AlertAction = { v: 1, action: 'ack', alertId, patientId: alert.patientId, userId: policy.principal.sub, role: policy.principal.role, ts: now };
+  await s.bus.publish(TOPICS.alertActions, [{ key: alert.patientId, value: JSON.stringify(action), timestamp: now }]);
+  return { ok: true };
+}
+
+export function alertRoutes(s: AppServices): FastifyPluginAsync {
+  return async (app) => {
+    app.get<{ Querystring: { ward?: string; state?: string; from?: number; to?: number; limit?: number } }>(
+      '/alerts',
+      {
+        schema: {
+          querystring: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              ward: { type: 'string', maxLength: 64 },
+              state: { type: 'string', enum: ['open', 'acknowledged', 'resolved'] },
+              from: { type: 'integer', minimum: 0 },
+              to: { type: 'integer', minimum: 0 },
+              limit: { type: 'integer', minimum: 1, maximum: 1000 },
+            },
+          },
+        },
+      },
+      async (req) => {
+        const policy = s.requirePolicy(req);
+        const q = req.query;
+        if (q.ward && !policy.canReadWard(q.ward)) {
+          s.audit(req, 'alert.list', `ward:${q.ward}`, null, 'denied');
+          throw new VitalsError('VTL_ERR_FORBIDDEN', `ward ${q.ward} is not in scope`);
+        }
+        const wards = q.ward ? [q.ward] : policy.principal.wards.includes('*') ? undefined : policy.principal.wards;
+        const events = await s.store.alerts({ ward: wards, state: q.state, from: q.from, to: q.to, limit: q.limit ?? 200 });
+        s.audit(req, 'alert.list', `ward:${q.ward ?? '*'}`, null);
+        // Enforced again at the boundary: only wards in scope leave.
+        return { alerts: events.filter((e) => policy.canReadWard(e.alert.ward)) };
+      },
+    );
+
+    app.post<{ Params: { id: string } }>('/alerts/:id/ack', async (req, reply) => {
+      const policy = s.requirePolicy(req);
+      const r = await acknowledge(s, policy, req.params.id);
+      if (!r.ok) {
+        s.audit(req, 'alert.ack', `alert:${req.params.id}`, null, 'denied');
+        throw new VitalsError(r.code === 'FORBIDDEN' ? 'VTL_ERR_FORBIDDEN' : 'VTL_ERR_NOT_FOUND', r.message);
+      }
+      s.audit(req, 'alert.ack', `alert:${req.params.id}`, s.hub.state.openAlerts.get(req.params.id)?.patientId ?? null);
+      return reply.code(202).send({ accepted: true });
+    });
+  };
+}

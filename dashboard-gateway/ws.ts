@@ -1,0 +1,274 @@
+/**
+ * The dashboard WebSocket at /ws: auth, subscribe by ward or patient, a snapshot
+ * first, then deltas; alert events carry `seq` and a reconnecting client resumes
+ * with `{"op":"resume","since":N}`. A slow client gets coalesced vitals but every
+ * alert; past a hard limit it is closed and can resume.
+ */
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { buildPolicy, type AccessPolicy, type Principal } from '../core/access.js';
+import type { CanonicalSample } from '../core/vitals.js';
+import type { Logger } from '../platform/log.js';
+import type { Hub, ScoreMessage, DeviceStatusMessage } from './hub.js';
+import type { SequencedAlert } from './live-state.js';
+
+export interface WsDeps {
+  hub: Hub;
+  log: Logger;
+  verify(token: string): Promise<{ ok: true; principal: Principal } | { ok: false; reason: string }>;
+  ack(policy: AccessPolicy, alertId: string, address: string): Promise<{ ok: true } | { ok: false; code: 'FORBIDDEN' | 'BAD_REQUEST'; message: string }>;
+  audit(policy: AccessPolicy, action: string, resource: string, address: string): void;
+  /** Bytes buffered before vitals are coalesced, and before the client is dropped. */
+  softLimit?: number;
+  hardLimit?: number;
+  heartbeatMs?: number;
+}
+
+/** Close codes (4000-4999 are the application's). */
+export const CLOSE = { unauthorized: 4401, tooSlow: 4008, shutdown: 1001 } as const;
+
+interface Conn {
+  ws: WebSocket;
+  policy: AccessPolicy | null;
+  address: string;
+  wards: Set<string>;
+  patients: Set<string>;
+  /** Latest vitals held back while the socket is congested (latest wins per patient). */
+  pendingVitals: Map<string, string>;
+  alive: boolean;
+  /** Highest alert seq sent: live events at or below it are duplicates of the resume. */
+  lastSeq: number;
+}
+
+const send = (c: Conn, msg: unknown): void => {
+  if (c.ws.readyState === c.ws.OPEN) c.ws.send(JSON.stringify(msg));
+};
+
+const errorMsg = (code: string, message: string) => ({ type: 'error', code, message });
+
+export function attachWebSocket(server: Server, deps: WsDeps): { close(): Promise<void>; clients(): number } {
+  const soft = deps.softLimit ?? 256 * 1024;
+  const hard = deps.hardLimit ?? 8 * 1024 * 1024;
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  const conns = new Set<Conn>();
+  const log = deps.log.child({ role: 'gateway.ws' });
+
+  const inScope = (c: Conn, ward: string | null, patientId: string | null): boolean => {
+    if (!c.policy || !c.policy.canReadWard(ward)) return false;
+    return (ward !== null && c.wards.has(ward)) || (patientId !== null && c.patients.has(patientId));
+  };
+
+  /** Send unless congested; past the hard limit the client is dropped (it resumes from its last seq). */
+  const guarded = (c: Conn, payload: string, droppable: { patientId: string } | null): void => {
+    const buffered = c.ws.bufferedAmount;
+    if (buffered > hard) {
+      log.warn({ buffered }, 'client too slow; closing');
+      c.ws.close(CLOSE.tooSlow, 'too slow: reconnect and resume');
+      return;
+    }
+    if (droppable && (buffered > soft || c.pendingVitals.size > 0)) {
+      c.pendingVitals.set(droppable.patientId, payload);
+      return;
+    }
+    if (c.ws.readyState === c.ws.OPEN) c.ws.send(payload);
+  };
+
+  const flushPending = (): void => {
+    for (const c of conns) {
+      if (c.pendingVitals.size === 0 || c.ws.bufferedAmount > soft) continue;
+      const batch = [...c.pendingVitals.values()];
+      c.pendingVitals.clear();
+      for (const p of batch) c.ws.send(p);
+    }
+  };
+
+  const onVitals = (s: CanonicalSample): void => {
+    if (s.patientId === null) return;
+    let payload: string | null = null;
+    for (const c of conns) {
+      if (!inScope(c, s.ward, s.patientId)) continue;
+      payload ??= JSON.stringify({ type: 'vitals', patientId: s.patientId, ward: s.ward, bed: s.bed ?? null, ts: s.ts, metrics: s.metrics, source: s.source });
+      guarded(c, payload, { patientId: s.patientId });
+    }
+  };
+  const onAlert = (a: SequencedAlert): void => {
+    let payload: string | null = null;
+    for (const c of conns) {
+      if (!inScope(c, a.event.alert.ward, a.event.alert.patientId) || a.seq <= c.lastSeq) continue;
+      payload ??= JSON.stringify(alertMessage(a));
+      c.lastSeq = a.seq;
+      guarded(c, payload, null);
+    }
+  };
+  const onScore = (sc: ScoreMessage): void => {
+    let payload: string | null = null;
+    for (const c of conns) {
+      if (!inScope(c, sc.ward, sc.patientId)) continue;
+      payload ??= JSON.stringify({ ...sc, type: 'score' });
+      guarded(c, payload, null);
+    }
+  };
+  const onDevice = (d: DeviceStatusMessage): void => {
+    let payload: string | null = null;
+    for (const c of conns) {
+      if (!inScope(c, d.ward, d.patientId)) continue;
+      payload ??= JSON.stringify({ type: 'device', deviceId: d.deviceId, patientId: d.patientId, ward: d.ward, ts: d.ts, online: d.online, battery: d.battery });
+      guarded(c, payload, null);
+    }
+  };
+  deps.hub.on('vitals', onVitals);
+  deps.hub.on('alert', onAlert);
+  deps.hub.on('score', onScore);
+  deps.hub.on('device', onDevice);
+
+  const flushTimer = setInterval(flushPending, 250);
+  const heartbeat = setInterval(() => {
+    for (const c of conns) {
+      if (!c.alive) {
+        c.ws.terminate();
+        continue;
+      }
+      c.alive = false;
+      c.ws.ping();
+    }
+  }, deps.heartbeatMs ?? 15_000);
+
+  const snapshot = (c: Conn): void => {
+    const st = deps.hub.state;
+    const patients = [...st.patients.values()]
+      .filter((p) => inScope(c, p.ward, p.patientId))
+      .map((p) => ({ patientId: p.patientId, ward: p.ward, bed: p.bed, latest: p.latest, lastTs: p.lastTs, score: p.score, device: p.device }));
+    const alerts = [...st.openAlerts.values()].filter((a) => inScope(c, a.ward, a.patientId));
+    send(c, { type: 'snapshot', seq: st.latestSeq(), patients, alerts });
+    c.lastSeq = Math.max(c.lastSeq, st.latestSeq());
+  };
+
+  const authenticate = async (c: Conn, token: string): Promise<boolean> => {
+    const v = await deps.verify(token);
+    if (!v.ok) {
+      send(c, errorMsg('UNAUTHORIZED', v.reason === 'expired' ? 'token expired' : 'invalid token'));
+      c.ws.close(CLOSE.unauthorized, 'unauthorized');
+      return false;
+    }
+    c.policy = buildPolicy(v.principal);
+    send(c, { type: 'ready', role: v.principal.role, wards: v.principal.wards });
+    return true;
+  };
+
+  const onMessage = async (c: Conn, raw: string): Promise<void> => {
+    let msg: Record<string, unknown>;
+    try {
+      const parsed: unknown = JSON.parse(raw);
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
+      msg = parsed as Record<string, unknown>;
+    } catch {
+      return send(c, errorMsg('BAD_REQUEST', 'messages are JSON objects with an "op"'));
+    }
+    if (msg.op === 'auth') {
+      if (typeof msg.token !== 'string') return send(c, errorMsg('BAD_REQUEST', 'auth needs a token'));
+      await authenticate(c, msg.token);
+      return;
+    }
+    const policy = c.policy;
+    if (!policy) return send(c, errorMsg('UNAUTHORIZED', 'send {"op":"auth","token":"..."} first'));
+    switch (msg.op) {
+      case 'subscribe': {
+        const wards = msg.wards ?? [];
+        const patients = msg.patients ?? [];
+        if (!isStringArray(wards) || !isStringArray(patients)) return send(c, errorMsg('BAD_REQUEST', 'wards and patients are arrays of strings'));
+        const denied = wards.filter((w) => !policy.canReadWard(w));
+        if (denied.length) {
+          deps.audit(policy, 'ward.subscribe', `ward:${denied.join(',')}`, c.address);
+          return send(c, errorMsg('FORBIDDEN', `not in scope: ward ${denied.join(', ')}`));
+        }
+        for (const w of wards) c.wards.add(w);
+        for (const p of patients) c.patients.add(p);
+        deps.audit(policy, 'live.subscribe', `wards:${wards.join(',')};patients:${patients.length}`, c.address);
+        send(c, { type: 'subscribed', wards: [...c.wards], patients: [...c.patients] });
+        snapshot(c);
+        return;
+      }
+      case 'resume': {
+        const since = msg.since;
+        if (typeof since !== 'number' || !Number.isInteger(since) || since < 0) return send(c, errorMsg('BAD_REQUEST', 'resume needs "since": a non-negative integer'));
+        const st = deps.hub.state;
+        const oldest = st.oldestSeq();
+        if (oldest !== null && since + 1 < oldest) send(c, errorMsg('BAD_REQUEST', `events before seq ${oldest} are no longer held; reload the snapshot`));
+        c.lastSeq = since;
+        for (const a of st.alertsSince(since, (w) => policy.canReadWard(w))) {
+          if (!inScope(c, a.event.alert.ward, a.event.alert.patientId)) continue;
+          send(c, alertMessage(a));
+          c.lastSeq = a.seq;
+        }
+        send(c, { type: 'resumed', seq: c.lastSeq });
+        return;
+      }
+      case 'ack': {
+        if (typeof msg.alertId !== 'string') return send(c, errorMsg('BAD_REQUEST', 'ack needs an alertId'));
+        const r = await deps.ack(policy, msg.alertId, c.address);
+        if (!r.ok) send(c, errorMsg(r.code, r.message));
+        return;
+      }
+      default:
+        send(c, errorMsg('BAD_REQUEST', `unknown op`));
+    }
+  };
+
+  const onConnection = (ws: WebSocket, req: IncomingMessage): void => {
+    const c: Conn = { ws, policy: null, address: req.socket.remoteAddress ?? '', wards: new Set(), patients: new Set(), pendingVitals: new Map(), alive: true, lastSeq: 0 };
+    conns.add(c);
+    ws.on('pong', () => (c.alive = true));
+    ws.on('close', () => conns.delete(c));
+    ws.on('error', () => conns.delete(c));
+    // One message at a time per connection, in order.
+    let chain = Promise.resolve();
+    ws.on('message', (data) => {
+      chain = chain.then(() => onMessage(c, data.toString())).catch((e: unknown) => log.warn({ err: (e as Error).message }, 'ws message failed'));
+    });
+    const header = req.headers.authorization;
+    if (header?.startsWith('Bearer ')) chain = chain.then(() => authenticate(c, header.slice(7)).then(() => undefined));
+    else {
+      // Browsers cannot set headers on a WebSocket: they send {"op":"auth"} first, within 10 s.
+      setTimeout(() => {
+        if (!c.policy && ws.readyState === ws.OPEN) {
+          send(c, errorMsg('UNAUTHORIZED', 'no credentials'));
+          ws.close(CLOSE.unauthorized, 'unauthorized');
+        }
+      }, 10_000).unref();
+    }
+  };
+
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const url = req.url ?? '';
+    if (url !== '/ws' && !url.startsWith('/ws?')) {
+      socket.destroy();
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, req));
+  };
+  server.on('upgrade', onUpgrade);
+
+  return {
+    clients: () => conns.size,
+    async close() {
+      clearInterval(flushTimer);
+      clearInterval(heartbeat);
+      server.off('upgrade', onUpgrade);
+      deps.hub.off('vitals', onVitals);
+      deps.hub.off('alert', onAlert);
+      deps.hub.off('score', onScore);
+      deps.hub.off('device', onDevice);
+      for (const c of conns) c.ws.close(CLOSE.shutdown, 'server shutting down');
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}
+
+function alertMessage(a: SequencedAlert): Record<string, unknown> {
+  return { type: 'alert', event: a.event.event, seq: a.seq, ts: a.event.ts, alert: a.event.alert };
+}
+
+function isStringArray(x: unknown): x is string[] {
+  return Array.isArray(x) && x.length <= 1000 && x.every((s) => typeof s === 'string' && s.length <= 128);
+}

@@ -1,0 +1,260 @@
+/**
+ * The ingest role: an Aedes MQTT broker that authenticates devices, enforces the
+ * topic ACL, validates and normalises payloads, and hands samples to the bus.
+ *
+ * QoS 1 PUBACK waits for the bus: aedes writes PUBACK right after `authorizePublish`
+ * calls back, so the durable bus publish happens inside that hook (see
+ * docs/decisions/0006-ingest-ack-after-durable.md). Aedes reads a client's next socket
+ * chunk only after every packet of the current chunk is handled, so a slow bus
+ * stops reading from device sockets instead of buffering without bound.
+ */
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import net from 'node:net';
+import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
+import { normaliseVitalsPayload, parseDeviceTopic, type PayloadLimits, type RejectReason, type Rejection } from '../core/payload.js';
+import { TOPICS, type OutgoingRecord } from '../core/ports.js';
+import { TokenBuckets } from '../core/rate-limit.js';
+import { sampleKey } from '../core/vitals.js';
+import type { Context, Service } from '../platform/context.js';
+import { verifyDeviceToken } from '../platform/device-tokens.js';
+import { counter, gauge } from '../platform/metrics.js';
+import type { RegistryView } from '../platform/registry-view.js';
+import { listenOn } from '../platform/listen.js';
+import { dlqRecord, statusRecord } from './records.js';
+
+export interface IngestService extends Service {
+  /** The bound MQTT port (useful when configured as 0). */
+  port: number;
+}
+
+interface Session {
+  deviceId: string;
+  /** Consecutive rate-limited messages; a device that keeps flooding is disconnected. */
+  strikes: number;
+}
+
+const BAD_CREDENTIALS = 4;
+const IDENTIFIER_REJECTED = 2;
+
+function authError(message: string, returnCode: number): AuthenticateError {
+  return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
+}
+
+const digest = (s: string | Buffer): Buffer => createHash('sha256').update(s).digest();
+
+export async function startIngest(ctx: Context, registry: RegistryView): Promise<IngestService> {
+  const { config, log, bus, clock, metrics } = ctx;
+  const ingestLog = log.child({ role: 'ingest' });
+  const samplesTotal = counter(metrics, 'vitals_ingest_samples_total', 'Samples accepted onto the bus');
+  const rejectedTotal = counter(metrics, 'vitals_ingest_rejected_total', 'Samples or messages rejected, by reason', ['reason']);
+  const authFailures = counter(metrics, 'vitals_ingest_auth_failures_total', 'Refused MQTT connections, by reason', ['reason']);
+  const connections = gauge(metrics, 'vitals_ingest_connections', 'Connected, authenticated devices');
+
+  const limits: PayloadLimits = {
+    maxPayloadBytes: config.maxPayloadBytes,
+    maxBatchSamples: config.maxBatchSamples,
+    backfillMs: config.backfillMs,
+    maxFutureMs: config.maxFutureMs,
+    maxUnknownFields: 8,
+  };
+  const buckets = new TokenBuckets(config.deviceRatePerSec, config.deviceRatePerSec);
+  const sessions = new WeakMap<Client, Session>();
+  const clientsByDevice = new Map<string, Set<Client>>();
+  /** deviceId -> (stored hash, sha256 of the verified token): skip scrypt on reconnects. */
+  const verified = new Map<string, { tokenHash: string; tokenDigest: Buffer }>();
+
+  const countRejections = (rejs: Rejection[]): void => {
+    for (const r of rejs) rejectedTotal.inc({ reason: r.reason });
+  };
+
+  async function checkToken(deviceId: string, tokenHash: string, password: Buffer): Promise<boolean> {
+    const d = digest(password);
+    const cached = verified.get(deviceId);
+    if (cached && cached.tokenHash === tokenHash) return timingSafeEqual(cached.tokenDigest, d);
+    const ok = await verifyDeviceToken(password.toString('utf8'), tokenHash);
+    if (ok) verified.set(deviceId, { tokenHash, tokenDigest: d });
+    return ok;
+  }
+
+  const authenticate = (client: Client, username: string | undefined, password: Buffer | undefined, done: (e: AuthenticateError | null, ok: boolean | null) => void): void => {
+    const deviceId = username ?? '';
+    const rec = registry.get(deviceId);
+    const refuse = (reason: string, code: number): void => {
+      authFailures.inc({ reason });
+      ingestLog.warn({ reason, deviceId: rec ? deviceId : undefined }, 'mqtt connect refused');
+      done(authError('connection refused', code), null);
+    };
+    if (!rec || !password) return refuse(rec ? 'no_password' : 'unknown_device', BAD_CREDENTIALS);
+    // A device may not take over another device's MQTT session by using its id as client id.
+    if (client.id !== deviceId && registry.get(client.id)) return refuse('client_id_of_other_device', IDENTIFIER_REJECTED);
+    checkToken(deviceId, rec.tokenHash, password).then(
+      (ok) => {
+        if (!ok) return refuse('bad_token', BAD_CREDENTIALS);
+        sessions.set(client, { deviceId, strikes: 0 });
+        let set = clientsByDevice.get(deviceId);
+        if (!set) clientsByDevice.set(deviceId, (set = new Set()));
+        set.add(client);
+        done(null, true);
+      },
+      () => refuse('verify_error', BAD_CREDENTIALS),
+    );
+  };
+
+  async function acceptVitals(deviceId: string, payload: Buffer): Promise<void> {
+    const rec = registry.get(deviceId);
+    const now = clock.now();
+    const base = randomUUID();
+    const dev = { deviceId, patientId: rec?.patientId ?? null, ward: rec?.ward ?? null, bed: rec?.bed ?? null };
+    const r = normaliseVitalsPayload(payload, dev, now, limits, (i) => `${base}-${i}`);
+    const jobs: Promise<void>[] = [];
+    if (r.accepted.length > 0) {
+      const records: OutgoingRecord[] = r.accepted.map((s) => ({ key: sampleKey(s), value: JSON.stringify(s), timestamp: s.ts }));
+      jobs.push(bus.publish(TOPICS.samples, records));
+    }
+    if (r.rejected.length > 0) {
+      jobs.push(bus.publish(TOPICS.dlq, r.rejected.map((rej) => dlqRecord(deviceId, 'vitals', rej, payload, now, base, config.maxPayloadBytes))));
+    }
+    await Promise.all(jobs);
+    samplesTotal.inc(r.accepted.length);
+    countRejections(r.rejected);
+    if (r.rejected.length > 0) ingestLog.info({ deviceId, traceId: base, rejected: r.rejected.map((x) => x.reason), accepted: r.accepted.length }, 'samples rejected');
+  }
+
+  async function acceptStatus(deviceId: string, payload: Buffer): Promise<void> {
+    const now = clock.now();
+    const rec = registry.get(deviceId);
+    const st = statusRecord(deviceId, rec ?? null, payload, now);
+    if ('rejection' in st) {
+      const traceId = randomUUID();
+      await bus.publish(TOPICS.dlq, [dlqRecord(deviceId, 'status', st.rejection, payload, now, traceId, config.maxPayloadBytes)]);
+      countRejections([st.rejection]);
+      return;
+    }
+    await bus.publish(TOPICS.deviceStatus, [st.record]);
+  }
+
+  async function rateLimited(sess: Session, channel: string, payload: Buffer): Promise<void> {
+    const rej: Rejection = { index: -1, reason: 'rate_limited' };
+    countRejections([rej]);
+    // The payload is not kept: a flood is not data. The DLQ entry records that it happened.
+    await bus.publish(TOPICS.dlq, [dlqRecord(sess.deviceId, channel, rej, Buffer.alloc(0), clock.now(), randomUUID(), 0, payload.length)]);
+  }
+
+  const authorizePublish = (client: Client | null, packet: PublishPacket, cb: (e?: Error | null) => void): void => {
+    if (!client) return cb(null); // broker-internal publishes
+    const sess = sessions.get(client);
+    const t = parseDeviceTopic(packet.topic);
+    if (!sess || !t || t.deviceId !== sess.deviceId) {
+      const reason: RejectReason = 'topic_not_allowed';
+      rejectedTotal.inc({ reason });
+      ingestLog.warn({ deviceId: sess?.deviceId, reason }, 'publish refused; disconnecting');
+      return cb(new Error('topic not allowed'));
+    }
+    // Retained vitals would park patient data in broker memory for any later subscriber.
+    packet.retain = false;
+    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+    if (!buckets.take(sess.deviceId, clock.now())) {
+      sess.strikes++;
+      const flooding = sess.strikes > config.deviceRatePerSec * 2;
+      rateLimited(sess, t.channel, payload).then(
+        () => {
+          cb(null);
+          if (flooding) {
+            ingestLog.warn({ deviceId: sess.deviceId, reason: 'flooding' }, 'device disconnected');
+            client.close();
+          }
+        },
+        (e: unknown) => cb(e as Error),
+      );
+      return;
+    }
+    sess.strikes = 0;
+    const work = t.channel === 'vitals' ? acceptVitals(sess.deviceId, payload) : acceptStatus(sess.deviceId, payload);
+    work.then(
+      () => cb(null),
+      (e: unknown) => {
+        // No PUBACK: the device keeps the message and resends it after reconnecting.
+        ingestLog.error({ deviceId: sess.deviceId, err: (e as Error).message }, 'bus did not accept; closing so the device resends');
+        cb(e as Error);
+      },
+    );
+  };
+
+  const authorizeSubscribe = (client: Client, sub: Subscription, cb: (e: Error | null, s?: Subscription | null) => void): void => {
+    const sess = sessions.get(client);
+    const prefix = sess ? `devices/${sess.deviceId}/commands` : null;
+    if (prefix && (sub.topic === prefix || sub.topic.startsWith(`${prefix}/`))) return cb(null, sub);
+    rejectedTotal.inc({ reason: 'topic_not_allowed' });
+    cb(null, null); // SUBACK 0x80 for this filter; the connection stays up
+  };
+
+  const broker = new Aedes({
+    authenticate,
+    authorizePublish,
+    authorizeSubscribe,
+    maxClientsIdLength: 128,
+    connectTimeout: 10_000,
+  });
+
+  const publishOnline = (deviceId: string, online: boolean): void => {
+    const rec = registry.get(deviceId);
+    const payload = Buffer.from(JSON.stringify({ online }));
+    const st = statusRecord(deviceId, rec ?? null, payload, clock.now());
+    if ('record' in st) bus.publish(TOPICS.deviceStatus, [st.record]).catch((e: unknown) => ingestLog.warn({ err: (e as Error).message }, 'status publish failed'));
+  };
+
+  broker.on('clientReady', (client) => {
+    const sess = sessions.get(client);
+    if (!sess) return;
+    connections.inc();
+    publishOnline(sess.deviceId, true);
+  });
+  broker.on('clientDisconnect', (client) => {
+    const sess = sessions.get(client);
+    if (!sess) return;
+    connections.dec();
+    const set = clientsByDevice.get(sess.deviceId);
+    set?.delete(client);
+    if (!set || set.size === 0) {
+      clientsByDevice.delete(sess.deviceId);
+      buckets.forget(sess.deviceId);
+      publishOnline(sess.deviceId, false);
+    }
+  });
+  broker.on('clientError', (client, err) => {
+    ingestLog.debug({ deviceId: sessions.get(client)?.deviceId, err: err.message }, 'client error');
+  });
+
+  // Revocation or a new token disconnects the device's live sessions at once.
+  registry.onChange((deviceId, rec) => {
+    const cached = verified.get(deviceId);
+    if (rec && cached && cached.tokenHash === rec.tokenHash) return;
+    verified.delete(deviceId);
+    if (rec && !cached) return;
+    for (const c of clientsByDevice.get(deviceId) ?? []) {
+      ingestLog.info({ deviceId }, rec ? 'token changed; disconnecting' : 'device revoked; disconnecting');
+      c.close();
+    }
+  });
+
+  const server = net.createServer({ noDelay: true }, (socket) => broker.handle(socket));
+  const port = await listenOn(server, config.mqttPort, config.host, 'MQTT');
+  ingestLog.info({ port, host: config.host }, 'mqtt listening');
+
+  return {
+    name: 'ingest',
+    port,
+    async ready() {
+      const ok = await bus.healthy();
+      return ok ? { ok } : { ok, detail: 'bus unreachable' };
+    },
+    async stop() {
+      // Stop accepting first, then let in-flight publishes finish, then drop clients.
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        broker.close(() => undefined);
+      });
+    },
+  };
+}
+

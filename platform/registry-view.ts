@@ -1,0 +1,49 @@
+/**
+ * The device registry materialised from the compacted `registry` topic.
+ * Every role that needs it (ingest, gateway) keeps its own view; the topic is the truth.
+ */
+import { applyRegistryRecord, type DeviceRecord, type RegistryValue } from '../core/registry.js';
+import { TOPICS, type Bus, type Subscription } from '../core/ports.js';
+import type { Logger } from './log.js';
+
+export interface RegistryView {
+  get(deviceId: string): DeviceRecord | undefined;
+  list(): DeviceRecord[];
+  /** Called after each applied change with the device id and its new record (undefined: revoked). */
+  onChange(cb: (deviceId: string, rec: DeviceRecord | undefined) => void): void;
+  /** Resolves when the view holds everything the topic held at start. */
+  caughtUp: Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startRegistryView(bus: Bus, log: Logger): Promise<RegistryView> {
+  const view = new Map<string, DeviceRecord>();
+  const listeners: Array<(id: string, rec: DeviceRecord | undefined) => void> = [];
+  const sub: Subscription = await bus.tail({
+    topics: [TOPICS.registry],
+    from: 'earliest',
+    handler: async (records) => {
+      for (const r of records) {
+        let value: RegistryValue = null;
+        if (r.value !== null) {
+          try {
+            value = JSON.parse(r.value) as DeviceRecord;
+          } catch {
+            log.warn({ offset: r.offset }, 'registry: unreadable record skipped');
+            continue;
+          }
+        }
+        applyRegistryRecord(view, r.key, value);
+        const rec = view.get(r.key);
+        for (const l of listeners) l(r.key, rec);
+      }
+    },
+  });
+  return {
+    get: (id) => view.get(id),
+    list: () => [...view.values()],
+    onChange: (cb) => void listeners.push(cb),
+    caughtUp: sub.caughtUp,
+    stop: () => sub.stop(),
+  };
+}
