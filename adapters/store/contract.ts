@@ -1,0 +1,349 @@
+/**
+ * The Store contract: one vitest suite that every Store adapter must pass unchanged.
+ * Each test uses its own patient keys and wards, so the suite can share one store (and one
+ * database) across tests without cleanup between them.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isVitalsError } from '../../core/errors.js';
+import type { AlertEvent, AlertEventType, AlertState } from '../../core/alerts-model.js';
+import type { AuditEvent } from '../../core/audit.js';
+import type { BucketPoint, RawPoint, Store } from '../../core/ports.js';
+import type { CanonicalSample, MetricName } from '../../core/vitals.js';
+import type { IntrospectableStore } from './migrations.js';
+
+/** 2024-01-15 10:00:00 UTC: minute-aligned, so offsets below read as "minute:second". */
+const T0 = Date.UTC(2024, 0, 15, 10, 0, 0);
+const MIN = 60_000;
+const HOSTILE = "O'Brien \\'); DROP TABLE samples; -- \" ` \\\\ \n\t ü 患者 🫀";
+
+let seq = 0;
+/** A unique id per call, so tests sharing a store never see each other's rows. */
+function uid(prefix: string): string {
+  seq += 1;
+  return `${prefix}-${seq}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+function sample(patientId: string | null, ts: number, metrics: Partial<Record<MetricName, number>>, over: Partial<CanonicalSample> = {}): CanonicalSample {
+  return {
+    v: 1,
+    deviceId: over.deviceId ?? 'dev-1',
+    patientId,
+    ward: 'ward-a',
+    ts,
+    recvTs: ts + 150,
+    source: 'device',
+    metrics,
+    traceId: `trace-${ts}`,
+    ...over,
+  };
+}
+
+function alertEvent(o: {
+  patientId: string;
+  ward: string;
+  ts: number;
+  event?: AlertEventType;
+  state?: AlertState;
+  alertId?: string;
+  n?: number;
+  message?: string;
+}): AlertEvent {
+  const alertId = o.alertId ?? uid('alert');
+  const event = o.event ?? 'raised';
+  return {
+    v: 1,
+    eventId: `${alertId}:${event}:${o.n ?? 0}`,
+    event,
+    ts: o.ts,
+    alert: {
+      id: alertId,
+      patientId: o.patientId,
+      ward: o.ward,
+      ruleId: 'news2.high',
+      kind: 'clinical',
+      priority: 'high',
+      state: o.state ?? 'open',
+      openedAt: o.ts,
+      message: o.message ?? 'NEWS2 7',
+      value: 7,
+      ackBy: null,
+      ackAt: null,
+      resolvedAt: null,
+    },
+    traceId: 'trace-alert',
+  };
+}
+
+async function expectRejected(p: Promise<unknown>, code = 'VTL_ERR_BAD_REQUEST'): Promise<void> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err, 'expected a rejection').toBeDefined();
+  expect(isVitalsError(err) ? err.code : err).toBe(code);
+}
+
+/**
+ * Register the Store contract suite for one adapter.
+ * @param name - suite label (adapter name)
+ * @param make - builds a fresh, empty store; the suite migrates and closes it
+ */
+export function storeContract(name: string, make: () => Promise<Store>): void {
+  describe(`Store contract: ${name}`, () => {
+    let store: Store;
+
+    const raw = (patientKey: string, metric: MetricName, from: number, to: number, limit = 1000): Promise<RawPoint[]> =>
+      store.history({ patientKey, metric, from, to, step: 'raw', limit }) as Promise<RawPoint[]>;
+    const buckets = (patientKey: string, metric: MetricName, from: number, to: number, step: number, limit = 1000): Promise<BucketPoint[]> =>
+      store.history({ patientKey, metric, from, to, step, limit }) as Promise<BucketPoint[]>;
+
+    beforeAll(async () => {
+      store = await make();
+      await store.migrate();
+    });
+
+    afterAll(async () => {
+      await store?.close();
+    });
+
+    it('migrate() twice is a no-op that keeps data', async () => {
+      const p = uid('p-migrate');
+      await store.insertSamples([sample(p, T0, { hr: 70 })]);
+      const introspect = (store as Partial<IntrospectableStore>).appliedMigrations?.bind(store);
+      const before = introspect ? await introspect() : [];
+      await store.migrate();
+      await store.migrate();
+      if (introspect) {
+        const after = await introspect();
+        expect(after).toEqual(before);
+        expect(after.length).toBeGreaterThan(0);
+        expect(new Set(after.map((m) => m.version)).size).toBe(after.length);
+      }
+      expect(await raw(p, 'hr', T0, T0 + MIN)).toEqual([{ ts: T0, value: 70 }]);
+    });
+
+    it('reads raw history back per metric, in ascending time, within [from, to)', async () => {
+      const p = uid('p-raw');
+      // Inserted out of order, several metrics per sample.
+      await store.insertSamples([
+        sample(p, T0 + 2000, { hr: 72, spo2: 97, rr: 16 }),
+        sample(p, T0, { hr: 70, spo2: 98 }, { quality: { hr: 0.5 } }),
+        sample(p, T0 + 1000, { hr: 71.5, temp: 37.25 }),
+        sample(p, T0 + 3000, { hr: 73 }),
+      ]);
+      expect(await raw(p, 'hr', T0, T0 + 3000)).toEqual([
+        { ts: T0, value: 70 },
+        { ts: T0 + 1000, value: 71.5 },
+        { ts: T0 + 2000, value: 72 },
+      ]);
+      expect(await raw(p, 'spo2', T0, T0 + MIN)).toEqual([
+        { ts: T0, value: 98 },
+        { ts: T0 + 2000, value: 97 },
+      ]);
+      expect(await raw(p, 'temp', T0, T0 + MIN)).toEqual([{ ts: T0 + 1000, value: 37.25 }]);
+      expect(await raw(p, 'sbp', T0, T0 + MIN)).toEqual([]);
+      expect(await raw(p, 'hr', T0 + MIN, T0)).toEqual([]);
+    });
+
+    it('keeps millisecond precision of event time', async () => {
+      const p = uid('p-ms');
+      await store.insertSamples([sample(p, T0 + 1, { hr: 1 }), sample(p, T0 + 999, { hr: 2 }), sample(p, T0 + 1000, { hr: 3 })]);
+      expect((await raw(p, 'hr', T0, T0 + 1001)).map((x) => x.ts)).toEqual([T0 + 1, T0 + 999, T0 + 1000]);
+      expect((await raw(p, 'hr', T0 + 2, T0 + 1000)).map((x) => x.ts)).toEqual([T0 + 999]);
+    });
+
+    it('does not show re-delivered samples twice (raw, rollup and raw-grouped buckets)', async () => {
+      const p = uid('p-dup');
+      const batch = [sample(p, T0 + 10_000, { hr: 60 }), sample(p, T0 + 20_000, { hr: 80 }), sample(p, T0 + 70_000, { hr: 100 })];
+      await store.insertSamples(batch);
+      await store.insertSamples(batch); // at-least-once redelivery
+      await store.insertSamples([batch[0]!, batch[0]!]); // duplicate inside one batch
+      expect(await raw(p, 'hr', T0, T0 + 2 * MIN)).toEqual([
+        { ts: T0 + 10_000, value: 60 },
+        { ts: T0 + 20_000, value: 80 },
+        { ts: T0 + 70_000, value: 100 },
+      ]);
+      const perMinute = await buckets(p, 'hr', T0, T0 + 2 * MIN, MIN);
+      expect(perMinute.map((b) => [b.ts, b.count, b.min, b.max])).toEqual([
+        [T0, 2, 60, 80],
+        [T0 + MIN, 1, 100, 100],
+      ]);
+      expect(perMinute[0]!.avg).toBeCloseTo(70, 9);
+      const twoMin = await buckets(p, 'hr', T0, T0 + 2 * MIN, 2 * MIN);
+      expect(twoMin).toHaveLength(1);
+      expect(twoMin[0]!.count).toBe(3);
+      expect(twoMin[0]!.avg).toBeCloseTo(80, 9);
+      const halfMin = await buckets(p, 'hr', T0, T0 + 2 * MIN, 30_000);
+      expect(halfMin.map((b) => [b.ts, b.count])).toEqual([
+        [T0, 2],
+        [T0 + 60_000, 1],
+      ]);
+    });
+
+    it('computes min/max/avg/count across minute boundaries, aligned to the step', async () => {
+      const p = uid('p-bucket');
+      const pts: Array<[number, number]> = [
+        [T0 + 50_000, 10],
+        [T0 + 59_999, 20],
+        [T0 + 60_000, 30],
+        [T0 + 90_000, 50],
+        [T0 + 119_999, 40],
+        [T0 + 185_000, 5],
+      ];
+      await store.insertSamples(pts.map(([ts, v]) => sample(p, ts, { rr: v })));
+      const m1 = await buckets(p, 'rr', T0, T0 + 4 * MIN, MIN);
+      expect(m1.map((b) => [b.ts, b.min, b.max, b.count])).toEqual([
+        [T0, 10, 20, 2],
+        [T0 + MIN, 30, 50, 3],
+        [T0 + 3 * MIN, 5, 5, 1],
+      ]);
+      expect(m1.map((b) => b.avg)).toEqual([expect.closeTo(15, 9), expect.closeTo(40, 9), expect.closeTo(5, 9)]);
+      const m2 = await buckets(p, 'rr', T0, T0 + 4 * MIN, 2 * MIN);
+      expect(m2.map((b) => [b.ts, b.min, b.max, b.count])).toEqual([
+        [T0, 10, 50, 5],
+        [T0 + 2 * MIN, 5, 5, 1],
+      ]);
+      expect(m2[0]!.avg).toBeCloseTo(30, 9);
+      // A step that is not a whole number of minutes is grouped from raw rows.
+      const s20 = await buckets(p, 'rr', T0, T0 + 4 * MIN, 20_000);
+      expect(s20.map((b) => [b.ts, b.count, b.min, b.max])).toEqual([
+        [T0 + 40_000, 2, 10, 20],
+        [T0 + 60_000, 1, 30, 30],
+        [T0 + 80_000, 1, 50, 50],
+        [T0 + 100_000, 1, 40, 40],
+        [T0 + 180_000, 1, 5, 5],
+      ]);
+      // An unaligned window returns every whole bucket it overlaps.
+      const partial = await buckets(p, 'rr', T0 + 55_000, T0 + 61_000, MIN);
+      expect(partial.map((b) => [b.ts, b.count])).toEqual([
+        [T0, 2],
+        [T0 + MIN, 3],
+      ]);
+    });
+
+    it('respects the limit (raw and buckets), returning the earliest first', async () => {
+      const p = uid('p-limit');
+      await store.insertSamples(Array.from({ length: 30 }, (_, i) => sample(p, T0 + i * 10_000, { spo2: 90 + (i % 10) })));
+      const r = await raw(p, 'spo2', T0, T0 + 10 * MIN, 7);
+      expect(r).toHaveLength(7);
+      expect(r[0]!.ts).toBe(T0);
+      expect(r[6]!.ts).toBe(T0 + 60_000);
+      const b = await buckets(p, 'spo2', T0, T0 + 10 * MIN, MIN, 2);
+      expect(b.map((x) => x.ts)).toEqual([T0, T0 + MIN]);
+      const b2 = await buckets(p, 'spo2', T0, T0 + 10 * MIN, 10_000, 3);
+      expect(b2.map((x) => x.ts)).toEqual([T0, T0 + 10_000, T0 + 20_000]);
+    });
+
+    it('stores unassigned device samples under device:{id}', async () => {
+      const dev = uid('dev-unassigned');
+      await store.insertSamples([sample(null, T0, { hr: 88 }, { deviceId: dev, ward: null }), sample(null, T0 + 1000, { hr: 89 }, { deviceId: dev, ward: null })]);
+      expect(await raw(`device:${dev}`, 'hr', T0, T0 + MIN)).toEqual([
+        { ts: T0, value: 88 },
+        { ts: T0 + 1000, value: 89 },
+      ]);
+      expect(await buckets(`device:${dev}`, 'hr', T0, T0 + MIN, MIN)).toEqual([{ ts: T0, min: 88, max: 89, avg: 88.5, count: 2 }]);
+      expect(await raw(dev, 'hr', T0, T0 + MIN)).toEqual([]);
+    });
+
+    it('round-trips alert events and filters by ward, patient, state and time, newest first', async () => {
+      const wardA = uid('ward-alerts-a');
+      const wardB = uid('ward-alerts-b');
+      const p1 = uid('p-alert');
+      const p2 = uid('p-alert');
+      const raised = alertEvent({ patientId: p1, ward: wardA, ts: T0 + 1000 });
+      const acked: AlertEvent = {
+        ...alertEvent({ patientId: p1, ward: wardA, ts: T0 + 5000, event: 'acknowledged', state: 'acknowledged', alertId: raised.alert.id }),
+        alert: { ...raised.alert, state: 'acknowledged', ackBy: 'nurse-1', ackAt: T0 + 5000, value: null },
+      };
+      const other = alertEvent({ patientId: p2, ward: wardB, ts: T0 + 3000 });
+      await store.insertAlertEvents([raised, other]);
+      await store.insertAlertEvents([acked, raised]); // raised re-delivered
+
+      const all = await store.alerts({ ward: [wardA, wardB], limit: 10 });
+      expect(all).toEqual([acked, other, raised]);
+      expect(await store.alerts({ ward: [wardA], limit: 10 })).toEqual([acked, raised]);
+      expect(await store.alerts({ ward: [wardA, wardB], state: 'open', limit: 10 })).toEqual([other, raised]);
+      expect(await store.alerts({ ward: [wardA, wardB], patientId: p2, limit: 10 })).toEqual([other]);
+      expect(await store.alerts({ patientId: p1, limit: 10 })).toEqual([acked, raised]);
+      expect(await store.alerts({ ward: [wardA, wardB], from: T0 + 1000, to: T0 + 5000, limit: 10 })).toEqual([other, raised]);
+      expect(await store.alerts({ ward: [wardA, wardB], limit: 1 })).toEqual([acked]);
+      expect(await store.alerts({ ward: [], limit: 10 })).toEqual([]);
+    });
+
+    it('accepts audit events, idempotently', async () => {
+      const events: AuditEvent[] = [
+        { v: 1, id: uid('audit'), ts: T0, userId: 'u1', role: 'nurse', action: 'patient.vitals.read', resource: 'patient/x', patientId: 'x', address: '127.0.0.1', outcome: 'ok' },
+        { v: 1, id: uid('audit'), ts: T0 + 1, userId: 'u2', role: 'admin', action: 'device.create', resource: HOSTILE, patientId: null, address: '::1', outcome: 'denied' },
+      ];
+      await store.insertAudit(events);
+      await store.insertAudit(events);
+      await store.insertAudit([]);
+    });
+
+    it('erasePatient removes that patient’s samples, buckets and alerts, not another’s', async () => {
+      const gone = uid('p-erase');
+      const kept = uid('p-keep');
+      const ward = uid('ward-erase');
+      for (const p of [gone, kept]) {
+        await store.insertSamples([sample(p, T0, { hr: 70, spo2: 95 }), sample(p, T0 + MIN, { hr: 75 })]);
+        await store.insertAlertEvents([alertEvent({ patientId: p, ward, ts: T0 })]);
+      }
+      await store.erasePatient(gone);
+      expect(await raw(gone, 'hr', T0, T0 + 5 * MIN)).toEqual([]);
+      expect(await raw(gone, 'spo2', T0, T0 + 5 * MIN)).toEqual([]);
+      expect(await buckets(gone, 'hr', T0, T0 + 5 * MIN, MIN)).toEqual([]);
+      expect(await buckets(gone, 'hr', T0, T0 + 5 * MIN, 5000)).toEqual([]);
+      expect(await store.alerts({ patientId: gone, limit: 10 })).toEqual([]);
+      expect(await raw(kept, 'hr', T0, T0 + 5 * MIN)).toHaveLength(2);
+      expect(await buckets(kept, 'hr', T0, T0 + 5 * MIN, MIN)).toHaveLength(2);
+      expect(await store.alerts({ ward: [ward], limit: 10 })).toHaveLength(1);
+      await store.erasePatient(uid('p-never-seen'));
+    });
+
+    it('round-trips hostile strings exactly (keys, wards, messages)', async () => {
+      const p = `${HOSTILE}-${uid('p')}`;
+      const ward = `${HOSTILE}-${uid('w')}`;
+      await store.insertSamples([sample(p, T0, { hr: 61 }, { ward, deviceId: HOSTILE, traceId: HOSTILE, source: 'manual' })]);
+      expect(await raw(p, 'hr', T0, T0 + MIN)).toEqual([{ ts: T0, value: 61 }]);
+      expect(await buckets(p, 'hr', T0, T0 + MIN, MIN)).toHaveLength(1);
+      const ev = alertEvent({ patientId: p, ward, ts: T0, message: HOSTILE });
+      await store.insertAlertEvents([ev]);
+      const back = await store.alerts({ ward: [ward], patientId: p, limit: 5 });
+      expect(back).toEqual([ev]);
+      expect(back[0]!.alert.message).toBe(HOSTILE);
+      // The same prefix must not match by accident (no LIKE, no truncation).
+      expect(await raw(HOSTILE, 'hr', T0, T0 + MIN)).toEqual([]);
+      await store.erasePatient(p);
+      expect(await raw(p, 'hr', T0, T0 + MIN)).toEqual([]);
+    });
+
+    it('rejects a batch with a NaN or infinite value, writing nothing', async () => {
+      const p = uid('p-nan');
+      await expectRejected(store.insertSamples([sample(p, T0, { hr: 70 }), sample(p, T0 + 1000, { hr: Number.NaN })]));
+      await expectRejected(store.insertSamples([sample(p, T0, { spo2: Number.POSITIVE_INFINITY })]));
+      await expectRejected(store.insertSamples([sample(p, T0, { hr: 70 }, { quality: { hr: Number.NaN } })]));
+      expect(await raw(p, 'hr', T0, T0 + MIN)).toEqual([]);
+    });
+
+    it('rejects malformed queries and inputs with VTL_ERR_BAD_REQUEST', async () => {
+      const p = uid('p-bad');
+      await expectRejected(store.history({ patientKey: p, metric: 'hr', from: T0, to: T0 + MIN, step: 'raw', limit: 0 }));
+      await expectRejected(store.history({ patientKey: p, metric: 'bogus' as MetricName, from: T0, to: T0 + MIN, step: 'raw', limit: 10 }));
+      await expectRejected(store.history({ patientKey: p, metric: 'hr', from: T0, to: T0 + MIN, step: 1.5, limit: 10 }));
+      await expectRejected(store.history({ patientKey: 'nul\0', metric: 'hr', from: T0, to: T0 + MIN, step: 'raw', limit: 10 }));
+      await expectRejected(store.insertSamples([sample(p, -5, { hr: 70 })]));
+      await expectRejected(store.insertSamples([sample(p, T0, { bogus: 1 } as Partial<Record<MetricName, number>>)]));
+      await expectRejected(store.erasePatient(''));
+    });
+
+    it('is healthy while open', async () => {
+      expect(await store.healthy()).toBe(true);
+    });
+
+    it('reports unhealthy after close(), and close() is idempotent', async () => {
+      await store.close();
+      expect(await store.healthy()).toBe(false);
+      await store.close();
+    });
+  });
+}

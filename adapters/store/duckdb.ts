@@ -1,0 +1,271 @@
+/**
+ * Embedded Store adapter on DuckDB (single process, a file or ':memory:').
+ *
+ * Dedup is enforced at write time: primary keys plus INSERT OR IGNORE, so queries are plain.
+ * Rollups are computed from raw rows with GROUP BY; at embedded scale that is fast, and it can
+ * never double-count. Strings are bound as parameters; only validated numbers are inlined.
+ */
+import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import type { Logger } from 'pino';
+import { VitalsError, isVitalsError } from '../../core/errors.js';
+import type { AlertEvent } from '../../core/alerts-model.js';
+import type { AuditEvent } from '../../core/audit.js';
+import type { AlertQuery, BucketPoint, HistoryQuery, RawPoint } from '../../core/ports.js';
+import type { CanonicalSample } from '../../core/vitals.js';
+import { loadMigrations, schemaDir, type AppliedMigration, type IntrospectableStore } from './migrations.js';
+import { alertRow, auditRow, parseAlertJson, planAlerts, planHistory, sampleRows } from './rows.js';
+import { assertSqlString, sqlInt } from './sql.js';
+
+export interface DuckDbStoreOptions {
+  /** Database file path, or ':memory:'. */
+  path: string;
+  log?: Logger;
+  /** healthy() gives up after this long. Default 2000 ms. */
+  healthTimeoutMs?: number;
+}
+
+const STAGE_DDL = `CREATE TEMP TABLE IF NOT EXISTS samples_stage (
+  patient_key VARCHAR, patient_id VARCHAR, device_id VARCHAR, ward VARCHAR, metric VARCHAR,
+  ts_ms BIGINT, value DOUBLE, quality REAL, source VARCHAR, recv_ts_ms BIGINT, trace_id VARCHAR)`;
+
+// DISTINCT ON drops duplicates inside the batch itself; OR IGNORE drops those already stored.
+const STAGE_FLUSH = `INSERT OR IGNORE INTO samples
+  SELECT DISTINCT ON (patient_key, metric, ts_ms)
+    patient_key, patient_id, device_id, ward, metric, epoch_ms(ts_ms), ts_ms, value, quality, source, recv_ts_ms, trace_id
+  FROM samples_stage`;
+
+/**
+ * Open (or create) a DuckDB-backed Store. Call `migrate()` before use.
+ * @param opts - file path (or ':memory:'), optional pino logger
+ * @returns the store
+ */
+export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<IntrospectableStore> {
+  const log = opts.log;
+  const healthTimeoutMs = opts.healthTimeoutMs ?? 2000;
+  const instance = await DuckDBInstance.create(opts.path);
+  const conn = await instance.connect();
+  // A second connection so health checks never wait behind (or join) a write transaction.
+  const healthConn = await instance.connect();
+  let closing = false;
+  let closed = false;
+
+  // One connection, one transaction at a time: every operation runs through this queue so that
+  // BEGIN ... COMMIT sequences and the staging table are never interleaved.
+  let tail: Promise<unknown> = Promise.resolve();
+  function serial<T>(op: string, fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
+    if (closing) return Promise.reject(new VitalsError('VTL_ERR_STORE_UNAVAILABLE', 'duckdb store is closed'));
+    const run = async (): Promise<T> => {
+      try {
+        return await fn(conn);
+      } catch (e) {
+        if (isVitalsError(e)) throw e;
+        // The driver's message can quote row values (constraint errors): keep it only as the cause.
+        throw new VitalsError('VTL_ERR_INTERNAL', `duckdb ${op} failed`, { cause: e });
+      }
+    };
+    const p = tail.then(run, run);
+    tail = p.catch(() => undefined);
+    return p;
+  }
+
+  async function transaction<T>(c: DuckDBConnection, fn: () => Promise<T>): Promise<T> {
+    await c.run('BEGIN TRANSACTION');
+    try {
+      const out = await fn();
+      await c.run('COMMIT');
+      return out;
+    } catch (e) {
+      await c.run('ROLLBACK').catch(() => undefined);
+      throw e;
+    }
+  }
+
+  async function rows(c: DuckDBConnection, sql: string, values?: DuckDBValue[]): Promise<Record<string, unknown>[]> {
+    const reader = await c.runAndReadAll(sql, values);
+    return reader.getRowObjectsJS() as Record<string, unknown>[];
+  }
+
+  async function applied(c: DuckDBConnection): Promise<AppliedMigration[]> {
+    const r = await rows(c, 'SELECT version, name FROM schema_migrations ORDER BY version');
+    return r.map((x) => ({ version: Number(x.version), name: String(x.name) }));
+  }
+
+  const ensureLedger = (c: DuckDBConnection): Promise<unknown> =>
+    c.run('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)');
+
+  return {
+    kind: 'duckdb',
+
+    async migrate() {
+      const migrations = await loadMigrations(schemaDir('duckdb'));
+      await serial('migrate', async (c) => {
+        await ensureLedger(c);
+        const done = new Set((await applied(c)).map((m) => m.version));
+        for (const m of migrations) {
+          if (done.has(m.version)) continue;
+          // DDL and its ledger row commit together: a crash never leaves a half-recorded step.
+          await transaction(c, async () => {
+            await c.run(m.sql);
+            await c.run('INSERT INTO schema_migrations VALUES ($1, $2, current_timestamp::TIMESTAMP)', [m.version, m.name]);
+          });
+          log?.info({ version: m.version, migration: m.name }, 'store migration applied');
+        }
+      });
+    },
+
+    async appliedMigrations() {
+      return serial('appliedMigrations', async (c) => {
+        await ensureLedger(c);
+        return applied(c);
+      });
+    },
+
+    async insertSamples(samples: CanonicalSample[]) {
+      const batch = sampleRows(samples);
+      if (batch.length === 0) return;
+      await serial('insertSamples', async (c) => {
+        await c.run(STAGE_DDL);
+        await c.run('DELETE FROM samples_stage');
+        try {
+          const app = await c.createAppender('samples_stage', 'main', 'temp');
+          try {
+            for (const r of batch) {
+              app.appendVarchar(r.patient_key);
+              app.appendVarchar(r.patient_id);
+              app.appendVarchar(r.device_id);
+              app.appendVarchar(r.ward);
+              app.appendVarchar(r.metric);
+              app.appendBigInt(BigInt(r.ts_ms));
+              app.appendDouble(r.value);
+              app.appendFloat(r.quality);
+              app.appendVarchar(r.source);
+              app.appendBigInt(BigInt(r.recv_ts_ms));
+              app.appendVarchar(r.trace_id);
+              app.endRow();
+            }
+            app.flushSync();
+          } finally {
+            app.closeSync();
+          }
+          await c.run(STAGE_FLUSH);
+        } finally {
+          await c.run('DELETE FROM samples_stage');
+        }
+      });
+    },
+
+    async insertAlertEvents(events: AlertEvent[]) {
+      const batch = events.map(alertRow);
+      if (batch.length === 0) return;
+      await serial('insertAlertEvents', (c) =>
+        transaction(c, async () => {
+          for (const r of batch) {
+            await c.run(
+              `INSERT OR IGNORE INTO alert_events VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, epoch_ms($10::BIGINT), $10, $11, $12, $13, $14, $15)`,
+              [r.event_id, r.alert_id, r.patient_id, r.ward, r.rule_id, r.kind, r.priority, r.state, r.event,
+                BigInt(r.ts_ms), BigInt(r.opened_at_ms), r.ack_by, r.message, r.value, r.json],
+            );
+          }
+        }),
+      );
+    },
+
+    async insertAudit(events: AuditEvent[]) {
+      const batch = events.map(auditRow);
+      if (batch.length === 0) return;
+      await serial('insertAudit', (c) =>
+        transaction(c, async () => {
+          for (const r of batch) {
+            await c.run(
+              'INSERT OR IGNORE INTO audit VALUES ($1, epoch_ms($2::BIGINT), $2, $3, $4, $5, $6, $7, $8, $9)',
+              [r.id, BigInt(r.ts_ms), r.user_id, r.role, r.action, r.resource, r.patient_id, r.address, r.outcome],
+            );
+          }
+        }),
+      );
+    },
+
+    async history(q: HistoryQuery): Promise<RawPoint[] | BucketPoint[]> {
+      const p = planHistory(q);
+      if (p.from >= p.to) return [];
+      const where = `patient_key = $1 AND metric = $2 AND ts_ms >= ${sqlInt(p.from)} AND ts_ms < ${sqlInt(p.to)}`;
+      if (p.kind === 'raw') {
+        const r = await serial('history', (c) =>
+          rows(c, `SELECT CAST(ts_ms AS DOUBLE) AS t, value FROM samples WHERE ${where} ORDER BY ts_ms LIMIT ${sqlInt(p.limit)}`, [p.patientKey, p.metric]),
+        );
+        return r.map((x) => ({ ts: Number(x.t), value: Number(x.value) }));
+      }
+      const step = sqlInt(p.step);
+      const r = await serial('history', (c) =>
+        rows(
+          c,
+          `SELECT CAST((ts_ms // ${step}) * ${step} AS DOUBLE) AS b, min(value) AS mn, max(value) AS mx, avg(value) AS av, CAST(count(*) AS DOUBLE) AS c
+           FROM samples WHERE ${where} GROUP BY b ORDER BY b LIMIT ${sqlInt(p.limit)}`,
+          [p.patientKey, p.metric],
+        ),
+      );
+      return r.map((x) => ({ ts: Number(x.b), min: Number(x.mn), max: Number(x.mx), avg: Number(x.av), count: Number(x.c) }));
+    },
+
+    async alerts(q: AlertQuery): Promise<AlertEvent[]> {
+      const p = planAlerts(q);
+      if (p.wards !== undefined && p.wards.length === 0) return [];
+      const values: DuckDBValue[] = [];
+      const param = (v: DuckDBValue): string => {
+        values.push(v);
+        return `$${values.length}`;
+      };
+      const cond: string[] = ['TRUE'];
+      if (p.wards !== undefined) cond.push(`ward IN (${p.wards.map(param).join(', ')})`);
+      if (p.patientId !== undefined) cond.push(`patient_id = ${param(p.patientId)}`);
+      if (p.state !== undefined) cond.push(`state = ${param(p.state)}`);
+      if (p.from !== undefined) cond.push(`ts_ms >= ${sqlInt(p.from)}`);
+      if (p.to !== undefined) cond.push(`ts_ms < ${sqlInt(p.to)}`);
+      const r = await serial('alerts', (c) =>
+        rows(c, `SELECT json FROM alert_events WHERE ${cond.join(' AND ')} ORDER BY ts_ms DESC, event_id DESC LIMIT ${sqlInt(p.limit)}`, values),
+      );
+      return r.map((x) => parseAlertJson(x.json));
+    },
+
+    async erasePatient(patientId: string) {
+      assertSqlString(patientId, 'patientId');
+      if (patientId === '') throw new VitalsError('VTL_ERR_BAD_REQUEST', 'patientId: empty');
+      await serial('erasePatient', (c) =>
+        transaction(c, async () => {
+          // Assigned samples are keyed by patient id; patient_id catches any row keyed otherwise.
+          await c.run('DELETE FROM samples WHERE patient_key = $1 OR patient_id = $1', [patientId]);
+          await c.run('DELETE FROM alert_events WHERE patient_id = $1', [patientId]);
+        }),
+      );
+      log?.info('store patient erasure completed');
+    },
+
+    async healthy() {
+      if (closing || closed) return false;
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), healthTimeoutMs);
+      });
+      const probe = healthConn
+        .runAndReadAll('SELECT 1 AS ok')
+        .then((r) => Number(r.getRowObjectsJS()[0]?.ok) === 1)
+        .catch(() => false);
+      try {
+        return await Promise.race([probe, timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+
+    async close() {
+      if (closing) return;
+      // Refuse new work, let queued work finish, then release the file.
+      closing = true;
+      await tail;
+      closed = true;
+      healthConn.closeSync();
+      conn.closeSync();
+      instance.closeSync();
+    },
+  };
+}
