@@ -1,0 +1,56 @@
+/**
+ * Default topic specs: one entry per TOPICS name, the same on both bus adapters.
+ * Kafka creates them with these partition counts and configs; the memory bus
+ * records the spec (compaction, retention) and keeps one partition per topic.
+ */
+import { TOPICS, type TopicSpec } from '../../core/ports.js';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+/**
+ * Partition counts size the parallelism of a role split across processes: 12 lets
+ * up to 12 rules/sink instances share the per-patient topics. The registry has one
+ * partition so every reader materialises it in global write order.
+ */
+const BASE_SPECS: readonly TopicSpec[] = [
+  // Long enough for a sink that was down overnight to catch up from the bus.
+  { name: TOPICS.samples, partitions: 12, retentionMs: DAY },
+  // Rejected payloads are for debugging the last few hours, not an archive.
+  { name: TOPICS.dlq, partitions: 3, retentionMs: 6 * HOUR },
+  // The alert log rebuilds open alerts on restart: keep it well beyond any alert's life.
+  { name: TOPICS.alerts, partitions: 12, retentionMs: 30 * DAY },
+  { name: TOPICS.alertActions, partitions: 12, retentionMs: 30 * DAY },
+  { name: TOPICS.registry, partitions: 1, compacted: true },
+  // The store holds the audit trail of record; the topic only has to outlive a sink outage.
+  { name: TOPICS.audit, partitions: 3, retentionMs: 7 * DAY },
+  { name: TOPICS.scores, partitions: 12, retentionMs: DAY },
+  { name: TOPICS.deviceStatus, partitions: 3, retentionMs: DAY },
+];
+
+/** Options for {@link defaultTopicSpecs}. */
+export interface TopicSpecOverrides {
+  /** Partition count for every non-compacted topic (tests use 1-3 to keep a small broker quick). */
+  partitions?: number;
+  /** Per-topic partition counts; wins over `partitions`. */
+  perTopic?: Readonly<Record<string, number>>;
+}
+
+/**
+ * The default specs, with partition counts optionally overridden (tests, small deployments).
+ * Compacted topics keep their count unless named in `perTopic`: their single partition is a
+ * semantic choice (global order), not a sizing one.
+ */
+export function defaultTopicSpecs(overrides: TopicSpecOverrides = {}): TopicSpec[] {
+  return BASE_SPECS.map((spec) => {
+    const perTopic = overrides.perTopic?.[spec.name];
+    const partitions = perTopic ?? (spec.compacted ? spec.partitions : (overrides.partitions ?? spec.partitions));
+    if (!Number.isInteger(partitions) || partitions < 1) {
+      throw new RangeError(`partitions for ${spec.name} must be a positive integer`);
+    }
+    return { ...spec, partitions };
+  });
+}
+
+/** Specs for every entry of TOPICS, with production partition counts. */
+export const DEFAULT_TOPIC_SPECS: TopicSpec[] = defaultTopicSpecs();
