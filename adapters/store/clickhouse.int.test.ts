@@ -1,0 +1,70 @@
+import { createClient } from '@clickhouse/client';
+import { afterAll, describe, expect, it } from 'vitest';
+import { isVitalsError } from '../../core/errors.js';
+import { clickHouseErrorCode, createClickHouseStore } from './clickhouse.js';
+import { storeContract } from './contract.js';
+
+const url = process.env['CLICKHOUSE_URL'];
+// One fresh database per run, dropped afterwards, so runs never see each other's rows.
+const database = `vitals_test_${Date.now()}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+
+if (!url) {
+  // Integration suites are part of the full suite: a missing server is a failure, not a skip.
+  it('has CLICKHOUSE_URL (set by test/global-setup.ts or the environment)', () => {
+    throw new Error('CLICKHOUSE_URL is not set: the ClickHouse store contract cannot run');
+  });
+} else {
+  afterAll(async () => {
+    const admin = createClient({ url });
+    try {
+      await admin.command({ query: `DROP DATABASE IF EXISTS ${database}` });
+    } finally {
+      await admin.close();
+    }
+  });
+
+  storeContract('clickhouse', () => createClickHouseStore({ url, database }));
+
+  describe('clickhouse store specifics', () => {
+    it('creates its database when missing and reports the rollup as a materialized view', async () => {
+      const store = await createClickHouseStore({ url, database });
+      await store.migrate();
+      const admin = createClient({ url });
+      try {
+        const rs = await admin.query({
+          query: `SELECT name, engine FROM system.tables WHERE database = '${database}' ORDER BY name`,
+          format: 'JSONEachRow',
+        });
+        const tables = await rs.json<{ name: string; engine: string }>();
+        expect(tables).toEqual(
+          expect.arrayContaining([
+            { name: 'samples', engine: 'ReplacingMergeTree' },
+            { name: 'samples_1m', engine: 'AggregatingMergeTree' },
+            { name: 'samples_1m_mv', engine: 'MaterializedView' },
+            { name: 'alert_events', engine: 'ReplacingMergeTree' },
+            { name: 'audit', engine: 'ReplacingMergeTree' },
+          ]),
+        );
+      } finally {
+        await admin.close();
+        await store.close();
+      }
+    });
+
+    it('rejects an invalid database name before any request', async () => {
+      const err = await createClickHouseStore({ url, database: 'x; DROP DATABASE vitals' }).catch((e: unknown) => e);
+      expect(isVitalsError(err) && err.code).toBe('VTL_ERR_BAD_REQUEST');
+    });
+
+    it('reports unhealthy, with a retriable error on use, when the server is unreachable', async () => {
+      const err = await createClickHouseStore({ url: 'http://127.0.0.1:1', database }).catch((e: unknown) => e);
+      expect(isVitalsError(err) && err.code).toBe('VTL_ERR_STORE_UNAVAILABLE');
+    });
+
+    it('parses error codes from 18.16-style messages', () => {
+      expect(clickHouseErrorCode(new Error('Code: 81, e.displayText() = DB::Exception: Database x doesn\'t exist'))).toBe(81);
+      expect(clickHouseErrorCode(Object.assign(new Error('x'), { code: '60' }))).toBe(60);
+      expect(clickHouseErrorCode(new Error('connect ECONNREFUSED'))).toBeUndefined();
+    });
+  });
+}

@@ -1,0 +1,341 @@
+/**
+ * Production Store adapter on ClickHouse, written to behave the same on Debian's 18.16 and on a
+ * current server (docs/storage.md, LOCAL_SERVICES.md):
+ * - no query parameters (18.16 lacks them): every literal goes through ./sql.ts;
+ * - one statement per request; only settings both versions know;
+ * - every column sent in JSONEachRow (18.16 does not apply DEFAULTs to omitted fields);
+ * - error codes parsed from the message text (18.16 errors are not ClickHouseError objects).
+ *
+ * Dedup is read-time: ReplacingMergeTree + FINAL for samples, LIMIT 1 BY event_id for alerts.
+ * The 1-minute rollup is a materialized view; buckets it marks as containing duplicates
+ * (count != distinct timestamps) are recomputed from raw rows.
+ */
+import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ClickHouseLogLevel, createClient, type ClickHouseClient, type Logger as ClientLogger, type LogParams, type WarnLogParams } from '@clickhouse/client';
+import type { Logger } from 'pino';
+import { VitalsError, isVitalsError } from '../../core/errors.js';
+import type { AlertEvent } from '../../core/alerts-model.js';
+import type { AuditEvent } from '../../core/audit.js';
+import type { AlertQuery, BucketPoint, HistoryQuery, RawPoint } from '../../core/ports.js';
+import type { CanonicalSample } from '../../core/vitals.js';
+import { loadMigrations, schemaDir, type AppliedMigration, type IntrospectableStore } from './migrations.js';
+import { alertRow, auditRow, parseAlertJson, planAlerts, planHistory, sampleRows, type AlertRow, type AuditRow, type SampleRow } from './rows.js';
+import { assertSqlString, sqlDateTime, sqlIdent, sqlInt, sqlList, sqlString } from './sql.js';
+
+export interface ClickHouseStoreOptions {
+  /** e.g. http://127.0.0.1:28123 (credentials may be in the URL). */
+  url: string;
+  /** Database to use, created if missing. Default 'vitals'. */
+  database?: string;
+  log?: Logger;
+  /** healthy() gives up after this long. Default 2000 ms. */
+  healthTimeoutMs?: number;
+  /** erasePatient() gives up waiting for its mutations after this long. Default 60 000 ms. */
+  mutationTimeoutMs?: number;
+}
+
+// Settings both 18.16 and current servers know. 64-bit integers as JSON numbers: ts_ms values
+// stay below 2^53, and 18.16 quotes them by default while current servers do not.
+const SETTINGS = { output_format_json_quote_64bit_integers: 0 } as const;
+
+const SAMPLE_COLUMNS = 'patient_key, patient_id, device_id, ward, metric, ts, ts_ms, value, quality, source, recv_ts_ms, trace_id';
+const ALERT_COLUMNS =
+  'event_id, alert_id, patient_id, ward, rule_id, kind, priority, state, event, ts, ts_ms, opened_at_ms, ack_by, message, value, json';
+const AUDIT_COLUMNS = 'id, ts, ts_ms, user_id, role, action, resource, patient_id, address, outcome';
+
+const q = (s: string): string => sqlString(s, 'clickhouse');
+const dt = (ms: number): string => sqlDateTime(ms, 'clickhouse');
+const J = JSON.stringify;
+const sec = (ms: number): number => Math.floor(ms / 1000);
+
+// Pre-serialised JSONEachRow lines, every column present: the client's per-row JSON work halves
+// insert throughput (PERF_NOTES), and omitted columns would silently become zero on 18.16.
+function sampleLine(r: SampleRow): string {
+  return `{"patient_key":${J(r.patient_key)},"patient_id":${J(r.patient_id)},"device_id":${J(r.device_id)},"ward":${J(r.ward)},"metric":${J(r.metric)},"ts":${sec(r.ts_ms)},"ts_ms":${r.ts_ms},"value":${r.value},"quality":${r.quality},"source":${J(r.source)},"recv_ts_ms":${r.recv_ts_ms},"trace_id":${J(r.trace_id)}}`;
+}
+
+function alertLine(r: AlertRow): string {
+  return `{"event_id":${J(r.event_id)},"alert_id":${J(r.alert_id)},"patient_id":${J(r.patient_id)},"ward":${J(r.ward)},"rule_id":${J(r.rule_id)},"kind":${J(r.kind)},"priority":${J(r.priority)},"state":${J(r.state)},"event":${J(r.event)},"ts":${sec(r.ts_ms)},"ts_ms":${r.ts_ms},"opened_at_ms":${r.opened_at_ms},"ack_by":${J(r.ack_by)},"message":${J(r.message)},"value":${r.value === null ? 'null' : r.value},"json":${J(r.json)}}`;
+}
+
+function auditLine(r: AuditRow): string {
+  return `{"id":${J(r.id)},"ts":${sec(r.ts_ms)},"ts_ms":${r.ts_ms},"user_id":${J(r.user_id)},"role":${J(r.role)},"action":${J(r.action)},"resource":${J(r.resource)},"patient_id":${r.patient_id === null ? 'null' : J(r.patient_id)},"address":${J(r.address)},"outcome":${J(r.outcome)}}`;
+}
+
+/**
+ * The numeric ClickHouse error code in an error, if any. 18.16 formats errors as
+ * "Code: 81, e.displayText() = DB::Exception: ...", which the client surfaces as a plain Error.
+ * @param e - anything thrown by the client
+ * @returns the code, or undefined for network and client-side errors
+ */
+export function clickHouseErrorCode(e: unknown): number | undefined {
+  const fromField = (e as { code?: unknown } | null)?.code;
+  if (typeof fromField === 'string' && /^\d+$/.test(fromField)) return Number(fromField);
+  const m = /Code: (\d+)/.exec(e instanceof Error ? e.message : String(e));
+  return m ? Number(m[1]) : undefined;
+}
+
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN', 'UND_ERR_SOCKET']);
+
+/**
+ * Map a client error to a VitalsError. Server messages can quote the failing SQL, which holds
+ * patient ids as literals, so the message keeps only the operation and code; the original is the cause.
+ */
+function wrap(op: string, e: unknown): VitalsError {
+  if (isVitalsError(e)) return e;
+  const code = clickHouseErrorCode(e);
+  if (code !== undefined) return new VitalsError('VTL_ERR_INTERNAL', `clickhouse ${op} failed (code ${code})`, { cause: e });
+  const sys = (e as { code?: unknown } | null)?.code;
+  const network = (typeof sys === 'string' && NETWORK_CODES.has(sys)) || /timeout|socket hang up|ECONN/i.test(e instanceof Error ? e.message : '');
+  return new VitalsError(network ? 'VTL_ERR_STORE_UNAVAILABLE' : 'VTL_ERR_INTERNAL', `clickhouse ${op} failed${typeof sys === 'string' ? ` (${sys})` : ''}`, { cause: e });
+}
+
+/**
+ * The client logs to the console by default. Route its warnings to our pino logger (or nowhere),
+ * with the message only: its error objects can quote server messages, and those can quote SQL
+ * holding patient ids. The same errors reach the caller as VitalsErrors anyway.
+ */
+function clientLoggerClass(log: Logger | undefined): new () => ClientLogger {
+  return class implements ClientLogger {
+    trace(_p: LogParams): void {}
+    debug(_p: LogParams): void {}
+    info(_p: LogParams): void {}
+    warn(p: WarnLogParams): void {
+      log?.warn({ component: 'clickhouse-client', module: p.module }, p.message);
+    }
+    error(p: WarnLogParams): void {
+      log?.debug({ component: 'clickhouse-client', module: p.module, code: clickHouseErrorCode(p.err) }, p.message);
+    }
+  };
+}
+
+/**
+ * Connect to ClickHouse, creating the database if it is missing. Call `migrate()` before use.
+ * @param opts - server URL, database name (default 'vitals'), optional pino logger
+ * @returns the store
+ */
+export async function createClickHouseStore(opts: ClickHouseStoreOptions): Promise<IntrospectableStore> {
+  const database = opts.database ?? 'vitals';
+  const dbIdent = sqlIdent(database, 'clickhouse'); // validates the name before any request
+  const log = opts.log;
+  const healthTimeoutMs = opts.healthTimeoutMs ?? 2000;
+  const mutationTimeoutMs = opts.mutationTimeoutMs ?? 60_000;
+
+  // The database must exist before a client may name it, so bootstrap without one.
+  const clientLog = { LoggerClass: clientLoggerClass(log), level: ClickHouseLogLevel.WARN };
+  const bootstrap = createClient({ url: opts.url, clickhouse_settings: SETTINGS, log: clientLog });
+  try {
+    await bootstrap.command({ query: `CREATE DATABASE IF NOT EXISTS ${dbIdent}` });
+  } catch (e) {
+    throw wrap('create database', e);
+  } finally {
+    await bootstrap.close();
+  }
+
+  const client: ClickHouseClient = createClient({ url: opts.url, database, clickhouse_settings: SETTINGS, log: clientLog });
+  let closed = false;
+
+  async function command(op: string, query: string): Promise<void> {
+    try {
+      await client.command({ query });
+    } catch (e) {
+      throw wrap(op, e);
+    }
+  }
+
+  async function select<T>(op: string, query: string): Promise<T[]> {
+    try {
+      const rs = await client.query({ query, format: 'JSONEachRow' });
+      return await rs.json<T>();
+    } catch (e) {
+      throw wrap(op, e);
+    }
+  }
+
+  async function insertLines(op: string, table: string, columns: string, lines: string[]): Promise<void> {
+    if (lines.length === 0) return;
+    try {
+      const body = Readable.from([Buffer.from(lines.join('\n'), 'utf8')], { objectMode: false });
+      const res = await client.exec({ query: `INSERT INTO ${table} (${columns}) FORMAT JSONEachRow`, values: body });
+      // The response body is empty for INSERT, but must be consumed to free the socket.
+      for await (const _chunk of res.stream) void _chunk;
+    } catch (e) {
+      throw wrap(op, e);
+    }
+  }
+
+  async function applied(): Promise<AppliedMigration[]> {
+    const rows = await select<{ version: number; name: string }>(
+      'migrate',
+      'SELECT version, any(name) AS name FROM schema_migrations GROUP BY version ORDER BY version',
+    );
+    return rows.map((r) => ({ version: Number(r.version), name: String(r.name) }));
+  }
+
+  // The ledger itself; ReplacingMergeTree so two processes migrating at once leave one row per version.
+  const ensureLedger = (): Promise<void> =>
+    command('migrate', 'CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, name String, applied_at DateTime) ENGINE = ReplacingMergeTree() ORDER BY version');
+
+  /** Wait until no mutation on our tables is pending (18.16 has no mutations_sync). */
+  async function awaitMutations(tables: string[]): Promise<void> {
+    const deadline = Date.now() + mutationTimeoutMs;
+    let delay = 20;
+    for (;;) {
+      const rows = await select<{ n: number }>(
+        'erasePatient',
+        `SELECT toUInt32(count()) AS n FROM system.mutations WHERE database = ${q(database)} AND table IN ${sqlList(tables, q)} AND is_done = 0`,
+      );
+      if (Number(rows[0]?.n ?? 0) === 0) return;
+      if (Date.now() > deadline) throw new VitalsError('VTL_ERR_STORE_UNAVAILABLE', 'clickhouse erasePatient: mutations still pending');
+      await sleep(delay);
+      delay = Math.min(delay * 2, 500);
+    }
+  }
+
+  async function bucketsFromRaw(where: string, step: string, limit: number, only?: number[]): Promise<BucketPoint[]> {
+    const filter = only ? ` AND intDiv(ts_ms, ${step}) IN ${sqlList(only, sqlInt)}` : '';
+    const rows = await select<{ b: number; mn: number; mx: number; av: number; c: number }>(
+      'history',
+      `SELECT intDiv(ts_ms, ${step}) * ${step} AS b, min(value) AS mn, max(value) AS mx, avg(value) AS av, toUInt64(count()) AS c
+       FROM samples FINAL WHERE ${where}${filter} GROUP BY b ORDER BY b LIMIT ${sqlInt(limit)}`,
+    );
+    return rows.map((r) => ({ ts: Number(r.b), min: Number(r.mn), max: Number(r.mx), avg: Number(r.av), count: Number(r.c) }));
+  }
+
+  return {
+    kind: 'clickhouse',
+
+    async migrate() {
+      const migrations = await loadMigrations(schemaDir('clickhouse'));
+      await ensureLedger();
+      const done = new Set((await applied()).map((m) => m.version));
+      for (const m of migrations) {
+        if (done.has(m.version)) continue;
+        // No transactions on ClickHouse: every statement is CREATE ... IF NOT EXISTS, so a crash
+        // between the DDL and its ledger row is repaired by simply running it again.
+        await command('migrate', m.sql);
+        await insertLines('migrate', 'schema_migrations', 'version, name, applied_at', [
+          `{"version":${m.version},"name":${J(m.name)},"applied_at":${sec(Date.now())}}`,
+        ]);
+        log?.info({ version: m.version, migration: m.name }, 'store migration applied');
+      }
+    },
+
+    async appliedMigrations() {
+      await ensureLedger();
+      return applied();
+    },
+
+    async insertSamples(samples: CanonicalSample[]) {
+      const rows = sampleRows(samples);
+      await insertLines('insertSamples', 'samples', SAMPLE_COLUMNS, rows.map(sampleLine));
+    },
+
+    async insertAlertEvents(events: AlertEvent[]) {
+      const rows = events.map(alertRow);
+      await insertLines('insertAlertEvents', 'alert_events', ALERT_COLUMNS, rows.map(alertLine));
+    },
+
+    async insertAudit(events: AuditEvent[]) {
+      const rows = events.map(auditRow);
+      await insertLines('insertAudit', 'audit', AUDIT_COLUMNS, rows.map(auditLine));
+    },
+
+    async history(hq: HistoryQuery): Promise<RawPoint[] | BucketPoint[]> {
+      const p = planHistory(hq);
+      if (p.from >= p.to) return [];
+      // ts (seconds) bounds let ClickHouse prune partitions; ts_ms bounds are the exact filter.
+      const where =
+        `patient_key = ${q(p.patientKey)} AND metric = ${q(p.metric)}` +
+        ` AND ts >= ${dt(p.from)} AND ts <= ${dt(p.to - 1)} AND ts_ms >= ${sqlInt(p.from)} AND ts_ms < ${sqlInt(p.to)}`;
+      if (p.kind === 'raw') {
+        // Aliases must not reuse column names: ClickHouse substitutes aliases everywhere, WHERE included.
+        const rows = await select<{ t: number; v: number }>(
+          'history',
+          `SELECT ts_ms AS t, value AS v FROM samples FINAL WHERE ${where} ORDER BY ts_ms LIMIT ${sqlInt(p.limit)}`,
+        );
+        return rows.map((r) => ({ ts: Number(r.t), value: Number(r.v) }));
+      }
+      const step = sqlInt(p.step);
+      if (!p.useRollup) return bucketsFromRaw(where, step, p.limit);
+
+      const rollup = await select<{ b: number; mn: number; mx: number; av: number; c: number; u: number }>(
+        'history',
+        `SELECT intDiv(toUInt64(minute) * 1000, ${step}) * ${step} AS b,
+                minMerge(min_v) AS mn, maxMerge(max_v) AS mx, avgMerge(avg_v) AS av,
+                toUInt64(countMerge(cnt)) AS c, toUInt64(uniqExactMerge(uniq_ts)) AS u
+         FROM samples_1m
+         WHERE patient_key = ${q(p.patientKey)} AND metric = ${q(p.metric)} AND minute >= ${dt(p.from)} AND minute < ${dt(p.to)}
+         GROUP BY b ORDER BY b LIMIT ${sqlInt(p.limit)}`,
+      );
+      const out: BucketPoint[] = rollup.map((r) => ({ ts: Number(r.b), min: Number(r.mn), max: Number(r.mx), avg: Number(r.av), count: Number(r.c) }));
+      // A re-delivered sample went through the MV twice: count exceeds the distinct event times.
+      // Recompute exactly those buckets from deduplicated raw rows.
+      const dirty = new Set(rollup.filter((r) => Number(r.c) !== Number(r.u)).map((r) => Number(r.b)));
+      if (dirty.size === 0) return out;
+      const fixed = new Map(
+        (await bucketsFromRaw(where, step, dirty.size, [...dirty].map((b) => b / p.step))).map((b) => [b.ts, b]),
+      );
+      // A dirty bucket with no raw rows left (erased meanwhile) is dropped, not reported from the rollup.
+      return out.flatMap((b) => {
+        if (!dirty.has(b.ts)) return [b];
+        const exact = fixed.get(b.ts);
+        return exact ? [exact] : [];
+      });
+    },
+
+    async alerts(aq: AlertQuery): Promise<AlertEvent[]> {
+      const p = planAlerts(aq);
+      if (p.wards !== undefined && p.wards.length === 0) return [];
+      const cond: string[] = ['1'];
+      if (p.wards !== undefined) cond.push(`ward IN ${sqlList(p.wards, q)}`);
+      if (p.patientId !== undefined) cond.push(`patient_id = ${q(p.patientId)}`);
+      if (p.state !== undefined) cond.push(`state = ${q(p.state)}`);
+      if (p.from !== undefined) cond.push(`ts >= ${dt(p.from)} AND ts_ms >= ${sqlInt(p.from)}`);
+      if (p.to !== undefined) cond.push(`ts_ms < ${sqlInt(p.to)}`);
+      // LIMIT 1 BY event_id hides duplicates that ReplacingMergeTree has not merged yet.
+      const rows = await select<{ json: string }>(
+        'alerts',
+        `SELECT json FROM alert_events WHERE ${cond.join(' AND ')}
+         ORDER BY ts_ms DESC, event_id DESC LIMIT 1 BY event_id LIMIT ${sqlInt(p.limit)}`,
+      );
+      return rows.map((r) => parseAlertJson(r.json));
+    },
+
+    async erasePatient(patientId: string) {
+      assertSqlString(patientId, 'patientId');
+      if (patientId === '') throw new VitalsError('VTL_ERR_BAD_REQUEST', 'patientId: empty');
+      const id = q(patientId);
+      // Mutations are asynchronous on 18.16 (no mutations_sync): issue all three, then wait.
+      await command('erasePatient', `ALTER TABLE samples DELETE WHERE patient_key = ${id} OR patient_id = ${id}`);
+      await command('erasePatient', `ALTER TABLE samples_1m DELETE WHERE patient_key = ${id}`);
+      await command('erasePatient', `ALTER TABLE alert_events DELETE WHERE patient_id = ${id}`);
+      await awaitMutations(['samples', 'samples_1m', 'alert_events']);
+      log?.info('store patient erasure completed');
+    },
+
+    async healthy() {
+      if (closed) return false;
+      try {
+        // A real, authenticated query (GET /ping does not check credentials).
+        const rs = await client.query({
+          query: 'SELECT toUInt8(1) AS ok',
+          format: 'JSONEachRow',
+          abort_signal: AbortSignal.timeout(healthTimeoutMs),
+          clickhouse_settings: { max_execution_time: Math.max(1, Math.ceil(healthTimeoutMs / 1000)) },
+        });
+        const rows = await rs.json<{ ok: number }>();
+        return Number(rows[0]?.ok) === 1;
+      } catch {
+        return false;
+      }
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      await client.close();
+    },
+  };
+}
