@@ -63,6 +63,15 @@ function auditLine(r: AuditRow): string {
   return `{"id":${J(r.id)},"ts":${sec(r.ts_ms)},"ts_ms":${r.ts_ms},"user_id":${J(r.user_id)},"role":${J(r.role)},"action":${J(r.action)},"resource":${J(r.resource)},"patient_id":${r.patient_id === null ? 'null' : J(r.patient_id)},"address":${J(r.address)},"outcome":${J(r.outcome)}}`;
 }
 
+/** Rows per body chunk: one request per batch, streamed, without building one giant string. */
+const CHUNK_ROWS = 10_000;
+
+function* bodyChunks(lines: string[]): Generator<Buffer> {
+  for (let i = 0; i < lines.length; i += CHUNK_ROWS) {
+    yield Buffer.from(lines.slice(i, i + CHUNK_ROWS).join('\n') + '\n', 'utf8');
+  }
+}
+
 /**
  * The numeric ClickHouse error code in an error, if any. 18.16 formats errors as
  * "Code: 81, e.displayText() = DB::Exception: ...", which the client surfaces as a plain Error.
@@ -156,7 +165,7 @@ export async function createClickHouseStore(opts: ClickHouseStoreOptions): Promi
   async function insertLines(op: string, table: string, columns: string, lines: string[]): Promise<void> {
     if (lines.length === 0) return;
     try {
-      const body = Readable.from([Buffer.from(lines.join('\n'), 'utf8')], { objectMode: false });
+      const body = Readable.from(bodyChunks(lines), { objectMode: false });
       const res = await client.exec({ query: `INSERT INTO ${table} (${columns}) FORMAT JSONEachRow`, values: body });
       // The response body is empty for INSERT, but must be consumed to free the socket.
       for await (const _chunk of res.stream) void _chunk;
@@ -293,7 +302,7 @@ export async function createClickHouseStore(opts: ClickHouseStoreOptions): Promi
       if (p.patientId !== undefined) cond.push(`patient_id = ${q(p.patientId)}`);
       if (p.state !== undefined) cond.push(`state = ${q(p.state)}`);
       if (p.from !== undefined) cond.push(`ts >= ${dt(p.from)} AND ts_ms >= ${sqlInt(p.from)}`);
-      if (p.to !== undefined) cond.push(`ts_ms < ${sqlInt(p.to)}`);
+      if (p.to !== undefined) cond.push(p.to === 0 ? '0' : `ts <= ${dt(p.to - 1)} AND ts_ms < ${sqlInt(p.to)}`);
       // LIMIT 1 BY event_id hides duplicates that ReplacingMergeTree has not merged yet.
       const rows = await select<{ json: string }>(
         'alerts',

@@ -14,7 +14,7 @@ import type { IntrospectableStore } from './migrations.js';
 /** 2024-01-15 10:00:00 UTC: minute-aligned, so offsets below read as "minute:second". */
 const T0 = Date.UTC(2024, 0, 15, 10, 0, 0);
 const MIN = 60_000;
-const HOSTILE = "O'Brien \\'); DROP TABLE samples; -- \" ` \\\\ \n\t ü 患者 🫀";
+const HOSTILE = "O'Brien \\'); DROP TABLE samples; -- \" ` \\\\ \n\r\t\x01\x1f\x7f ü 患者 🫀 {p:String} $1 ?";
 
 let seq = 0;
 /** A unique id per call, so tests sharing a store never see each other's rows. */
