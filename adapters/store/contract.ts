@@ -145,6 +145,16 @@ export function storeContract(name: string, make: () => Promise<Store>): void {
       expect(await raw(p, 'hr', T0 + MIN, T0)).toEqual([]);
     });
 
+    it('accepts open-ended ranges (from 0 to MAX_SAFE_INTEGER)', async () => {
+      const p = uid('p-open');
+      await store.insertSamples([sample(p, T0, { hr: 64 })]);
+      const end = Number.MAX_SAFE_INTEGER;
+      expect(await raw(p, 'hr', 0, end)).toEqual([{ ts: T0, value: 64 }]);
+      expect(await buckets(p, 'hr', 0, end, MIN)).toEqual([{ ts: T0, min: 64, max: 64, avg: 64, count: 1 }]);
+      expect(await buckets(p, 'hr', 0, end, 7000)).toHaveLength(1);
+      expect(await store.alerts({ patientId: p, from: 0, to: end, limit: 5 })).toEqual([]);
+    });
+
     it('keeps millisecond precision of event time', async () => {
       const p = uid('p-ms');
       await store.insertSamples([sample(p, T0 + 1, { hr: 1 }), sample(p, T0 + 999, { hr: 2 }), sample(p, T0 + 1000, { hr: 3 })]);

@@ -219,7 +219,8 @@ export function planHistory(q: HistoryQuery): HistoryPlan {
   if (q.step < 1) bad('step', 'must be positive');
   const step = q.step;
   const start = Math.floor(from / step) * step;
-  const end = Math.ceil(to / step) * step;
+  // Capped so a caller's "until forever" never renders a DateTime past 2106 (UInt32 overflow).
+  const end = Math.min(Math.ceil(to / step) * step, MAX_TIMESTAMP_MS);
   return { kind: 'buckets', patientKey, metric: q.metric, step, from: start, to: end, limit, useRollup: step % 60_000 === 0 };
 }
 
