@@ -13,6 +13,7 @@ export interface Config {
   kafkaBrokers: string[] | null;
   /** null: embedded DuckDB store. */
   clickhouseUrl: string | null;
+  clickhouseDatabase: string;
   simPatients: number;
   /** Sim playback speed (event time / wall time). */
   simSpeed: number;
@@ -39,6 +40,7 @@ export const CONFIG_DEFAULTS: Config = {
   dataDir: './.vitals',
   kafkaBrokers: null,
   clickhouseUrl: null,
+  clickhouseDatabase: 'vitals',
   simPatients: 24,
   simSpeed: 1,
   simScenario: null,
@@ -52,7 +54,7 @@ export const CONFIG_DEFAULTS: Config = {
   rulesFile: null,
 };
 
-type Kind = 'port' | 'int' | 'number' | 'string' | 'list' | 'url' | 'level' | 'path';
+type Kind = 'port' | 'int' | 'number' | 'string' | 'list' | 'url' | 'level' | 'path' | 'identifier';
 
 interface Field {
   key: keyof Config;
@@ -71,6 +73,7 @@ export const CONFIG_FIELDS: readonly Field[] = [
   { key: 'dataDir', env: 'VITALS_DATA_DIR', flag: 'data-dir', kind: 'path', help: 'data directory (embedded log, DuckDB, signing key)' },
   { key: 'kafkaBrokers', env: 'KAFKA_BROKERS', flag: 'kafka-brokers', kind: 'list', help: 'comma-separated Kafka brokers; unset: embedded bus' },
   { key: 'clickhouseUrl', env: 'CLICKHOUSE_URL', flag: 'clickhouse-url', kind: 'url', help: 'ClickHouse HTTP URL; unset: embedded DuckDB store' },
+  { key: 'clickhouseDatabase', env: 'VITALS_CLICKHOUSE_DATABASE', flag: 'clickhouse-database', kind: 'identifier', help: 'ClickHouse database name' },
   { key: 'simPatients', env: 'VITALS_SIM_PATIENTS', flag: 'sim-patients', kind: 'int', min: 0, help: 'simulated patients (0: simulator off)' },
   { key: 'simSpeed', env: 'VITALS_SIM_SPEED', flag: 'speed', kind: 'number', min: 0.01, help: 'simulator playback speed (event time / wall time)' },
   { key: 'simScenario', env: 'VITALS_SIM_SCENARIO', flag: 'scenario', kind: 'string', help: 'scripted deterioration to play on one simulated patient' },
@@ -128,6 +131,9 @@ function parseValue(f: Field, raw: string, source: string): { value?: unknown; e
     }
     case 'level':
       if (!LEVELS.has(v)) return { error: `${where}: "${v}" is not a log level (${[...LEVELS].join('|')})` };
+      return { value: v };
+    case 'identifier':
+      if (!/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(v)) return { error: `${where}: "${v}" is not a plain identifier (letters, digits, _)` };
       return { value: v };
     case 'path':
       if (v === '') return { value: null };

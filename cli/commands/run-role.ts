@@ -1,0 +1,69 @@
+/** `vitals start` and the single-role commands. */
+import { describeConfig, loadConfig, type Config } from '../../platform/config.js';
+import { createLogger } from '../../platform/log.js';
+import { MODULES, type ModuleName } from '../modules.js';
+import { runTarget } from '../runtime.js';
+import { configFlagSpec, configFlagValues, type CommandIO } from '../io.js';
+import { parseFlags } from '../args.js';
+
+function banner(config: Config, target: ModuleName, io: CommandIO): void {
+  const lines = [
+    '',
+    `  Vitalstream is running (${target === 'all' ? 'all roles' : target}; bus: ${config.kafkaBrokers ? 'kafka' : 'embedded'}, store: ${config.clickhouseUrl ? 'clickhouse' : 'embedded duckdb'})`,
+  ];
+  if (target === 'all' || target === 'gateway') {
+    lines.push(`  Dashboard:  http://${config.host}:${config.httpPort}/`);
+    lines.push(`  Sign in with a token from:  npx vitals token --role nurse --ward 4B --ward 5A`);
+  }
+  if (target === 'all' || target === 'ingest') lines.push(`  MQTT:       mqtt://${config.host}:${config.mqttPort}`);
+  if (target === 'all' && config.simPatients > 0) lines.push(`  Simulator:  ${config.simPatients} patients in wards 4B and 5A${config.simScenario ? `, scenario ${config.simScenario}` : ''}`);
+  lines.push('  Stop with Ctrl-C.', '');
+  io.out(lines.join('\n'));
+}
+
+export async function runRole(target: ModuleName, argv: string[], io: CommandIO): Promise<number> {
+  const spec = configFlagSpec();
+  const parsed = parseFlags(argv, spec);
+  if (parsed.values.help) {
+    io.out(`vitals ${target === 'all' ? 'start' : target}: ${MODULES[target].help}\n\nFlags (each also settable by environment):\n${io.configHelp()}`);
+    return 0;
+  }
+  const loaded = loadConfig(io.env, configFlagValues(parsed.values));
+  const errors = [...parsed.errors, ...(loaded.ok ? [] : loaded.errors)];
+  if (parsed.positionals.length) errors.push(`unexpected argument ${parsed.positionals.join(' ')}`);
+  if (!loaded.ok || errors.length) {
+    io.err(`vitals: ${errors.length} configuration problem${errors.length > 1 ? 's' : ''}:\n${errors.map((e) => `  - ${e}`).join('\n')}`);
+    return 2;
+  }
+  const config = loaded.config;
+  if (target !== 'all' && target !== 'sim' && (!config.kafkaBrokers || !config.clickhouseUrl)) {
+    const missing = [!config.kafkaBrokers && 'KAFKA_BROKERS (or --kafka-brokers)', !config.clickhouseUrl && 'CLICKHOUSE_URL (or --clickhouse-url)'].filter(Boolean);
+    io.err(`vitals ${target}: a single role runs on Kafka and ClickHouse; set ${missing.join(' and ')}.\n  Local services: eval "$(npx vitals services up)"   All roles embedded: npx vitals start`);
+    return 2;
+  }
+  const log = createLogger({ level: config.logLevel });
+  log.info({ target, config: describeConfig(config) }, 'effective configuration');
+  let running;
+  try {
+    running = await runTarget(target, config, log);
+  } catch (e) {
+    io.err(`vitals ${target}: ${(e as Error).message}`);
+    log.flush?.();
+    return 1;
+  }
+  banner(config, target, io);
+  const code = await new Promise<number>((resolve) => {
+    const onSignal = (sig: string): void => {
+      log.info({ signal: sig }, 'stopping');
+      running.stop().then(
+        () => resolve(0),
+        () => resolve(1),
+      );
+    };
+    process.once('SIGTERM', () => onSignal('SIGTERM'));
+    process.once('SIGINT', () => onSignal('SIGINT'));
+  });
+  log.info('stopped');
+  log.flush?.();
+  return code;
+}

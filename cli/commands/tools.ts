@@ -1,0 +1,155 @@
+/** `vitals token`, `vitals device ...`, `vitals services ...`, `vitals news2`, `vitals rules replay`. */
+import { readFile } from 'node:fs/promises';
+import { ROLES, type Role } from '../../core/access.js';
+import { loadConfig } from '../../platform/config.js';
+import { loadSigningKey, parseTtl, signToken } from '../../platform/jwt.js';
+import { flagHelp, parseFlags, type FlagSpec } from '../args.js';
+import type { CommandIO } from '../io.js';
+
+const fail = (io: CommandIO, cmd: string, errors: string[]): number => {
+  io.err(`vitals ${cmd}: ${errors.length} problem${errors.length > 1 ? 's' : ''}:\n${errors.map((e) => `  - ${e}`).join('\n')}\nSee: vitals ${cmd} --help`);
+  return 2;
+};
+
+const TOKEN_FLAGS: FlagSpec = {
+  role: { type: 'string', help: `one of ${ROLES.join('|')}` },
+  ward: { type: 'string', multiple: true, help: 'ward in scope (repeatable); admin defaults to every ward' },
+  sub: { type: 'string', help: 'subject (user id); default dev-<role>' },
+  ttl: { type: 'string', help: 'lifetime like 90s, 15m, 1h, 7d (default 1h)' },
+  'data-dir': { type: 'string', help: 'data dir holding the signing key [VITALS_DATA_DIR]' },
+  help: { type: 'boolean', short: 'h', help: 'show this help' },
+};
+
+export async function tokenCommand(argv: string[], io: CommandIO): Promise<number> {
+  const p = parseFlags(argv, TOKEN_FLAGS);
+  if (p.values.help) {
+    io.out(`vitals token: print a dev JWT signed with the data dir's key\n\n${flagHelp(TOKEN_FLAGS)}`);
+    return 0;
+  }
+  const errors = [...p.errors];
+  const role = p.values.role;
+  if (typeof role !== 'string') errors.push('--role is required');
+  else if (!ROLES.includes(role as Role)) errors.push(`--role "${role}" is not one of ${ROLES.join('|')}`);
+  const ttl = parseTtl(typeof p.values.ttl === 'string' ? p.values.ttl : '1h');
+  if (ttl === null) errors.push(`--ttl "${String(p.values.ttl)}" is not a duration like 15m or 1h`);
+  const wards = (p.values.ward as string[] | undefined) ?? [];
+  if (role !== 'admin' && wards.length === 0 && typeof role === 'string' && ROLES.includes(role as Role)) errors.push(`--ward is required for role ${role}`);
+  const cfg = loadConfig(io.env, typeof p.values['data-dir'] === 'string' ? { 'data-dir': p.values['data-dir'] } : {});
+  if (!cfg.ok) errors.push(...cfg.errors);
+  if (errors.length || !cfg.ok || ttl === null) return fail(io, 'token', errors);
+  const key = await loadSigningKey(cfg.config.dataDir);
+  const sub = typeof p.values.sub === 'string' ? p.values.sub : `dev-${String(role)}`;
+  io.out(await signToken(key, { sub, role: role as Role, wards: wards.length ? wards : ['*'] }, ttl));
+  return 0;
+}
+
+const DEVICE_FLAGS: FlagSpec = {
+  patient: { type: 'string', help: 'patient id to assign' },
+  ward: { type: 'string', help: 'ward' },
+  bed: { type: 'string', help: 'bed' },
+  url: { type: 'string', help: 'gateway URL (default http://VITALS_HOST:VITALS_HTTP_PORT)' },
+  'data-dir': { type: 'string', help: 'data dir holding the signing key [VITALS_DATA_DIR]' },
+  help: { type: 'boolean', short: 'h', help: 'show this help' },
+};
+
+/** Device admin through the gateway API, as an admin token minted from the data dir's key. */
+export async function deviceCommand(argv: string[], io: CommandIO): Promise<number> {
+  const [sub, ...rest] = argv;
+  const p = parseFlags(rest, DEVICE_FLAGS);
+  if (!sub || sub === '--help' || sub === '-h' || p.values.help) {
+    io.out(`vitals device add ID --patient P --ward W [--bed B] | assign ID --patient P --ward W [--bed B] | revoke ID | list\n\n${flagHelp(DEVICE_FLAGS)}`);
+    return sub ? 0 : 2;
+  }
+  const errors = [...p.errors];
+  const id = p.positionals[0];
+  if (!['add', 'assign', 'revoke', 'list'].includes(sub)) errors.push(`unknown device command "${sub}"`);
+  if (sub !== 'list' && !id) errors.push('a device id is required');
+  if (sub === 'assign' && (!p.values.patient || !p.values.ward)) errors.push('assign needs --patient and --ward');
+  const cfg = loadConfig(io.env, typeof p.values['data-dir'] === 'string' ? { 'data-dir': p.values['data-dir'] } : {});
+  if (!cfg.ok) errors.push(...cfg.errors);
+  if (errors.length || !cfg.ok) return fail(io, 'device', errors);
+  const base = typeof p.values.url === 'string' ? p.values.url.replace(/\/$/, '') : `http://${cfg.config.host}:${cfg.config.httpPort}`;
+  const token = await signToken(await loadSigningKey(cfg.config.dataDir), { sub: 'cli-admin', role: 'admin', wards: ['*'] }, 300);
+  const body = { patientId: p.values.patient, ward: p.values.ward, bed: p.values.bed };
+  const req = {
+    add: { method: 'POST', path: '/api/devices', body: { deviceId: id, ...body } },
+    assign: { method: 'PUT', path: `/api/devices/${encodeURIComponent(id ?? '')}/assignment`, body },
+    revoke: { method: 'DELETE', path: `/api/devices/${encodeURIComponent(id ?? '')}`, body: undefined },
+    list: { method: 'GET', path: '/api/devices', body: undefined },
+  }[sub as 'add' | 'assign' | 'revoke' | 'list'];
+  let res: Response;
+  try {
+    res = await fetch(`${base}${req.path}`, {
+      method: req.method,
+      headers: { authorization: `Bearer ${token}`, ...(req.body ? { 'content-type': 'application/json' } : {}) },
+      body: req.body ? JSON.stringify(req.body) : null,
+    });
+  } catch (e) {
+    io.err(`vitals device: cannot reach the gateway at ${base} (${(e as Error).message}); is \`vitals start\` running?`);
+    return 1;
+  }
+  const text = await res.text();
+  if (!res.ok) {
+    io.err(`vitals device ${sub}: HTTP ${res.status} ${text}`);
+    return 1;
+  }
+  if (text) io.out(text);
+  return 0;
+}
+
+export async function servicesCommand(argv: string[], io: CommandIO): Promise<number> {
+  const [sub] = argv;
+  if (!sub || !['up', 'down', 'status'].includes(sub)) {
+    io.err('usage: vitals services up|down|status\n  up      start local Kafka (KRaft) and ClickHouse under .cache/ and print export lines: eval "$(vitals services up)"\n  down    stop them\n  status  show whether they run');
+    return sub === '--help' || sub === '-h' ? 0 : 2;
+  }
+  const svc = await import('../../services/index.js');
+  const opts = { root: io.root, progress: (line: string) => io.err(line) };
+  try {
+    if (sub === 'up') io.out(svc.exportLines(await svc.servicesUp(opts)).trimEnd());
+    else if (sub === 'down') await svc.servicesDown(opts);
+    else {
+      const st = await svc.servicesStatus(opts);
+      io.out(`kafka       ${st.kafka}  ${st.endpoints.kafkaBrokers}\nclickhouse  ${st.clickhouse}  ${st.endpoints.clickhouseUrl}`);
+    }
+    return 0;
+  } catch (e) {
+    io.err(`vitals services ${sub}: ${(e as Error).message}`);
+    return 1;
+  }
+}
+
+export async function news2Command(argv: string[], io: CommandIO): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    io.out('vitals news2: score NEWS2 for JSON lines on stdin\n  in:  {"rr":18,"spo2":95,"scale":1,"o2":false,"sbp":118,"hr":88,"acvpu":"A","temp":37.2}\n  out: {"score":N,"risk":"low|low-medium|medium|high","components":{...}}\n  exit 1 if any line could not be scored');
+    return 0;
+  }
+  if (argv.length) return fail(io, 'news2', [`unexpected argument ${argv.join(' ')}`]);
+  const { runNews2Cli } = await import('../../stream-rules/news2-cli.js');
+  return runNews2Cli(io.stdin, io.stdout);
+}
+
+const REPLAY_FLAGS: FlagSpec = {
+  rules: { type: 'string', help: 'rules file (YAML or JSON); default: the shipped rules' },
+  help: { type: 'boolean', short: 'h', help: 'show this help' },
+};
+
+export async function rulesCommand(argv: string[], io: CommandIO): Promise<number> {
+  const [sub, ...rest] = argv;
+  const p = parseFlags(rest, REPLAY_FLAGS);
+  if (sub !== 'replay' || p.values.help) {
+    io.out(`vitals rules replay [--rules FILE] < samples.jsonl > alerts.jsonl\n  runs the rule engine in event time over recorded samples\n\n${flagHelp(REPLAY_FLAGS)}`);
+    return sub === 'replay' ? 0 : 2;
+  }
+  if (p.errors.length) return fail(io, 'rules replay', p.errors);
+  let rulesText: string | undefined;
+  if (typeof p.values.rules === 'string') {
+    try {
+      rulesText = await readFile(p.values.rules, 'utf8');
+    } catch (e) {
+      return fail(io, 'rules replay', [`cannot read ${p.values.rules}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`]);
+    }
+  }
+  const { runReplay } = await import('../../stream-rules/replay.js');
+  return runReplay({ input: io.stdin, output: io.stdout, errOutput: io.stderr, ...(rulesText !== undefined ? { rulesText } : {}) });
+}

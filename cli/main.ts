@@ -1,0 +1,96 @@
+#!/usr/bin/env node
+/** `vitals`: one CLI for every role and tool. */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CONFIG_FIELDS } from '../platform/config.js';
+import { MODULES, type ModuleName } from './modules.js';
+import { runRole } from './commands/run-role.js';
+import { deviceCommand, news2Command, rulesCommand, servicesCommand, tokenCommand } from './commands/tools.js';
+import type { CommandIO } from './io.js';
+
+const ROLE_COMMANDS: Record<string, ModuleName> = { start: 'all', ingest: 'ingest', rules: 'rules', sink: 'sink', gateway: 'gateway', sim: 'sim' };
+
+function usage(): string {
+  const roles = Object.entries(ROLE_COMMANDS)
+    .map(([cmd, m]) => `  ${cmd.padEnd(9)} ${cmd === 'start' ? 'all roles in one process, embedded bus and store, simulator on' : MODULES[m].help}`)
+    .join('\n');
+  return `Usage: vitals <command> [flags]
+
+Roles:
+${roles}
+
+Tools:
+  news2     score NEWS2 for JSON lines on stdin
+  rules     rules replay: run the rule engine over recorded samples
+  device    add|assign|revoke|list device credentials (through the gateway API)
+  token     print a dev JWT for a role and wards
+  services  up|down|status: local Kafka and ClickHouse for development and tests
+
+Run \`vitals <command> --help\` for its flags.`;
+}
+
+function configHelp(): string {
+  const w = Math.max(...CONFIG_FIELDS.map((f) => f.flag.length)) + 8;
+  return CONFIG_FIELDS.map((f) => `  --${`${f.flag} VALUE`.padEnd(w)} ${f.help} [${f.env}]`).join('\n');
+}
+
+export async function main(argv: string[], io: CommandIO): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    io.out(usage());
+    return cmd ? 0 : 2;
+  }
+  const role = ROLE_COMMANDS[cmd];
+  if (role) return runRole(role, rest, io);
+  switch (cmd) {
+    case 'token':
+      return tokenCommand(rest, io);
+    case 'device':
+      return deviceCommand(rest, io);
+    case 'services':
+      return servicesCommand(rest, io);
+    case 'news2':
+      return news2Command(rest, io);
+    case 'rules':
+      return rulesCommand(rest, io);
+    default:
+      io.err(`vitals: unknown command "${cmd}"\n\n${usage()}`);
+      return 2;
+  }
+}
+
+/** The repository root: the nearest folder up from here with our package.json (works from cli/ and dist/cli/). */
+function findRoot(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'infra'))) return dir;
+    if (path.dirname(dir) === dir) return process.cwd();
+  }
+}
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const isEntry = process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);
+if (isEntry) {
+  process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
+  const io: CommandIO = {
+    env: process.env,
+    out: (s) => process.stdout.write(`${s}\n`),
+    err: (s) => process.stderr.write(`${s}\n`),
+    stdin: process.stdin,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    configHelp,
+    root: findRoot(here),
+  };
+  main(process.argv.slice(2), io).then(
+    (code) => {
+      process.exitCode = code;
+      // Roles end by signal; tools end here. Let stdout drain, then leave even if a handle lingers.
+      setTimeout(() => process.exit(code), 200).unref();
+    },
+    (e: unknown) => {
+      process.stderr.write(`vitals: ${(e as Error).stack ?? String(e)}\n`);
+      process.exit(1);
+    },
+  );
+}

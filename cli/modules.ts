@@ -1,0 +1,58 @@
+/**
+ * THE module table (after Loki's `-target`): each role is a module with
+ * dependencies and an init that returns a running Service. `all` is a target:
+ * a module with dependencies and no init.
+ */
+import { startGateway } from '../dashboard-gateway/gateway.js';
+import { startIngest } from '../ingest/ingest.js';
+import { startSink } from '../sink/sink.js';
+import { startRules } from '../stream-rules/rules-role.js';
+import { startSimulator } from '../device-sim/fleet.js';
+import type { Context, Service } from '../platform/context.js';
+import type { RegistryView } from '../platform/registry-view.js';
+import type { ReadyFn } from '../dashboard-gateway/gateway.js';
+
+export type ModuleName = 'registry' | 'ingest' | 'rules' | 'sink' | 'gateway' | 'sim' | 'all';
+
+export interface ModuleEnv {
+  ctx: Context;
+  registry: () => RegistryView;
+  ready: ReadyFn;
+  /** Services already started in this process, by module name. */
+  started: Map<ModuleName, Service>;
+}
+
+export interface ModuleDef {
+  deps: ModuleName[];
+  /** Infrastructure modules are not user-visible targets. */
+  hidden?: boolean;
+  /** Whether the module needs the bus and store (sim does not: it speaks MQTT and HTTP). */
+  needsInfra: boolean;
+  help: string;
+  init?: (env: ModuleEnv) => Promise<Service>;
+}
+
+export const MODULES: Record<ModuleName, ModuleDef> = {
+  registry: { deps: [], hidden: true, needsInfra: true, help: 'device registry view (from the registry topic)' },
+  ingest: { deps: ['registry'], needsInfra: true, help: 'MQTT broker: device auth, ACL, validation, bridge to the bus', init: (e) => startIngest(e.ctx, e.registry()) },
+  rules: { deps: [], needsInfra: true, help: 'NEWS2, window rules and the alert lifecycle', init: (e) => startRules(e.ctx) },
+  sink: { deps: [], needsInfra: true, help: 'bus to store, in batches', init: (e) => startSink(e.ctx) },
+  gateway: { deps: ['registry'], needsInfra: true, help: 'REST, FHIR, WebSocket and the dashboard page', init: (e) => startGateway(e.ctx, e.registry(), e.ready) },
+  sim: { deps: [], needsInfra: false, help: 'simulated patients over MQTT, provisioned through the API', init: (e) => startSimulator(e.ctx.config, e.ctx.log) },
+  all: { deps: ['ingest', 'rules', 'sink', 'gateway', 'sim'], needsInfra: true, help: 'every role in one process' },
+};
+
+/** Dependency closure of a target in start order (topological; deps first). */
+export function orderedModules(target: ModuleName): ModuleName[] {
+  const out: ModuleName[] = [];
+  const seen = new Set<ModuleName>();
+  const visit = (m: ModuleName, path: ModuleName[]): void => {
+    if (path.includes(m)) throw new Error(`module cycle: ${[...path, m].join(' -> ')}`);
+    if (seen.has(m)) return;
+    for (const d of MODULES[m].deps) visit(d, [...path, m]);
+    seen.add(m);
+    out.push(m);
+  };
+  visit(target, []);
+  return out;
+}

@@ -1,0 +1,165 @@
+/**
+ * Runs a target: builds the shared infrastructure once (bus, store), starts the
+ * modules in dependency order, aggregates readiness, and stops everything in
+ * reverse on SIGTERM/SIGINT. If any module fails to start, the whole process stops.
+ */
+import http from 'node:http';
+import path from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import type { Bus, Store } from '../core/ports.js';
+import { createMemoryBus } from '../adapters/bus/memory.js';
+import { createKafkaBus } from '../adapters/bus/kafka.js';
+import { DEFAULT_TOPIC_SPECS } from '../adapters/bus/topics.js';
+import { createDuckDbStore } from '../adapters/store/duckdb.js';
+import { createClickHouseStore } from '../adapters/store/clickhouse.js';
+import type { Config } from '../platform/config.js';
+import { systemClock, type Context, type Service } from '../platform/context.js';
+import type { Logger } from '../platform/log.js';
+import { createMetricsRegistry } from '../platform/metrics.js';
+import { startRegistryView, type RegistryView } from '../platform/registry-view.js';
+import { backoffDelay } from '../sink/retry.js';
+import { MODULES, orderedModules, type ModuleName } from './modules.js';
+
+export interface Running {
+  services: Map<ModuleName, Service>;
+  ctx: Context | null;
+  stop(): Promise<void>;
+}
+
+type Check = { ok: boolean; detail?: string };
+
+/** Retry `make` with backoff until it succeeds or `abort` says stop; reports each failure. */
+async function connectWithRetry<T>(what: string, make: () => Promise<T>, log: Logger, status: Map<string, Check>, aborted: () => boolean): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const v = await make();
+      status.set(what, { ok: true });
+      return v;
+    } catch (e) {
+      const detail = `unreachable: ${(e as Error).message}`.slice(0, 300);
+      status.set(what, { ok: false, detail });
+      if (aborted()) throw e;
+      const wait = backoffDelay(attempt);
+      log.warn({ what, attempt, retryInMs: wait, err: (e as Error).message }, `${what} not reachable at start; retrying`);
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+}
+
+/** Until the gateway is up, answer /healthz and /readyz on its port so operators see why it is waiting. */
+function startInterimOps(config: Config, status: Map<string, Check>): Promise<http.Server | null> {
+  const server = http.createServer((req, res) => {
+    res.setHeader('content-type', 'application/json');
+    if (req.url === '/healthz') return void res.end(JSON.stringify({ status: 'ok' }));
+    const checks = Object.fromEntries(status);
+    res.statusCode = 503;
+    res.end(JSON.stringify(req.url === '/readyz' ? { status: 'not ready', checks } : { error: { code: 'VTL_ERR_BUS_UNAVAILABLE', message: 'starting: waiting for bus and store' } }));
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) => (e.code === 'EADDRINUSE' ? reject(new Error(`HTTP port ${config.httpPort} on ${config.host} is already in use`)) : resolve(null)));
+    server.listen(config.httpPort, config.host, () => resolve(server));
+  });
+}
+
+export async function createBus(config: Config, log: Logger): Promise<Bus> {
+  if (config.kafkaBrokers) return createKafkaBus({ brokers: config.kafkaBrokers, log });
+  return createMemoryBus({ dataDir: config.dataDir, log });
+}
+
+export async function createStore(config: Config, log: Logger): Promise<Store> {
+  if (config.clickhouseUrl) return createClickHouseStore({ url: config.clickhouseUrl, database: config.clickhouseDatabase, log });
+  await mkdir(config.dataDir, { recursive: true });
+  return createDuckDbStore({ path: path.join(config.dataDir, 'vitals.duckdb') });
+}
+
+export async function runTarget(target: ModuleName, config: Config, log: Logger): Promise<Running> {
+  const order = orderedModules(target).filter((m) => MODULES[m].init || m === 'registry');
+  const needsInfra = order.some((m) => MODULES[m].needsInfra);
+  const status = new Map<string, Check>();
+  const services = new Map<ModuleName, Service>();
+  let stopping = false;
+  let ctx: Context | null = null;
+  let registry: RegistryView | null = null;
+  const metrics = createMetricsRegistry({ defaults: true });
+
+  const ready = async (): Promise<{ ok: boolean; checks: Record<string, Check> }> => {
+    const checks: Record<string, Check> = {};
+    if (ctx) {
+      const [b, s] = await Promise.all([ctx.bus.healthy().catch(() => false), ctx.store.healthy().catch(() => false)]);
+      checks.bus = b ? { ok: true } : { ok: false, detail: `${ctx.bus.kind} unreachable` };
+      checks.store = s ? { ok: true } : { ok: false, detail: `${ctx.store.kind} unreachable` };
+    } else for (const [k, v] of status) checks[k] = v;
+    for (const [name, svc] of services) if (svc.ready) checks[name] = await svc.ready().catch((e: unknown) => ({ ok: false, detail: (e as Error).message }));
+    return { ok: Object.values(checks).every((c) => c.ok), checks };
+  };
+
+  const stop = async (): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    // Reverse order: stop taking work (MQTT, HTTP) before the consumers, then flush the bus and store.
+    for (const name of [...services.keys()].reverse()) {
+      try {
+        await services.get(name)?.stop();
+      } catch (e) {
+        log.error({ module: name, err: (e as Error).message }, 'stop failed');
+      }
+    }
+    await registry?.stop().catch(() => undefined);
+    if (ctx) {
+      await ctx.bus.close().catch((e: unknown) => log.error({ err: (e as Error).message }, 'bus close failed'));
+      await ctx.store.close().catch((e: unknown) => log.error({ err: (e as Error).message }, 'store close failed'));
+    }
+  };
+
+  try {
+    if (needsInfra) {
+      const interim = order.includes('gateway') ? await startInterimOps(config, status) : null;
+      status.set('bus', { ok: false, detail: 'connecting' });
+      status.set('store', { ok: false, detail: 'connecting' });
+      const [bus, store] = await Promise.all([
+        connectWithRetry('bus', async () => {
+          const b = await createBus(config, log);
+          await b.ensureTopics(DEFAULT_TOPIC_SPECS);
+          return b;
+        }, log, status, () => stopping),
+        connectWithRetry('store', async () => {
+          const s = await createStore(config, log);
+          await s.migrate();
+          return s;
+        }, log, status, () => stopping),
+      ]);
+      ctx = { config, log, clock: systemClock, metrics, bus, store };
+      if (interim) await new Promise<void>((r) => interim.close(() => r()));
+    } else {
+      // The simulator needs no infrastructure; give it a context without bus and store.
+      ctx = null;
+    }
+
+    for (const name of order) {
+      if (stopping) break;
+      if (name === 'registry') {
+        if (!ctx) continue;
+        registry = await startRegistryView(ctx.bus, log.child({ role: 'registry' }));
+        await registry.caughtUp;
+        continue;
+      }
+      const def = MODULES[name];
+      if (!def.init) continue;
+      const env = {
+        ctx: ctx ?? ({ config, log, clock: systemClock, metrics } as Context),
+        registry: () => {
+          if (!registry) throw new Error('registry not started');
+          return registry;
+        },
+        ready,
+        started: services,
+      };
+      services.set(name, await def.init(env));
+      log.info({ module: name }, 'module started');
+    }
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { services, ctx, stop };
+}

@@ -1,0 +1,102 @@
+/**
+ * The walking skeleton in one process on embedded adapters: a device publishes over
+ * real MQTT; ingest validates and attaches the patient; rules scores it; the gateway
+ * pushes it to a real WebSocket subscriber of the ward; the sink stores it and the
+ * history API returns it.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MqttClient } from 'mqtt';
+import { loadConfig } from '../../platform/config.js';
+import { createLogger } from '../../platform/log.js';
+import { runTarget, type Running } from '../../cli/runtime.js';
+import type { GatewayService } from '../../dashboard-gateway/gateway.js';
+import type { IngestService } from '../../ingest/ingest.js';
+import { WsClient, connectDevice, http, tempDir, tokenFor, waitFor } from './helpers.js';
+import pino from 'pino';
+
+describe('embedded: device to dashboard in one process', () => {
+  let running: Running;
+  let dataDir: string;
+  let api: string;
+  let mqttPort: number;
+  let httpPort: number;
+  const logLines: string[] = [];
+
+  beforeAll(async () => {
+    dataDir = await tempDir('e2e-embedded');
+    const cfg = loadConfig({ VITALS_DATA_DIR: dataDir, VITALS_MQTT_PORT: '0', VITALS_HTTP_PORT: '0', VITALS_SIM_PATIENTS: '0' });
+    if (!cfg.ok) throw new Error(cfg.errors.join('; '));
+    const dest = { write: (s: string) => void logLines.push(s) };
+    const log = createLogger({ level: 'debug', destination: pino.destination(dest as never) as never });
+    running = await runTarget('all', cfg.config, log);
+    mqttPort = (running.services.get('ingest') as IngestService).port;
+    httpPort = (running.services.get('gateway') as GatewayService).port;
+    api = `http://127.0.0.1:${httpPort}`;
+  });
+
+  afterAll(async () => {
+    await running?.stop();
+  });
+
+  it('carries one sample from MQTT to the ward WebSocket, an alert, and the history API', async () => {
+    const admin = await tokenFor(dataDir, 'admin', ['*']);
+    const nurse = await tokenFor(dataDir, 'nurse', ['4B']);
+    const created = await http(api, admin, 'POST', '/api/devices', { deviceId: 'wb-e2e-1', patientId: 'MRN-E2E-77', ward: '4B', bed: '3' });
+    expect(created.status).toBe(201);
+    const deviceToken = created.json.token as string;
+
+    const ws = await WsClient.open(httpPort, nurse);
+    await ws.waitFor('ready', (m) => m.type === 'ready');
+    ws.send({ op: 'subscribe', wards: ['4B'] });
+    await ws.waitFor('snapshot', (m) => m.type === 'snapshot');
+
+    const device: MqttClient = await waitFor('device connect', () => connectDevice(mqttPort, 'wb-e2e-1', deviceToken).catch(() => null));
+    const ts = Date.now();
+    // SpO2 84 on air with RR 26 and HR 125 is an emergency-level NEWS2 (>= 7): it must alert.
+    await device.publishAsync('devices/wb-e2e-1/vitals', JSON.stringify({ ts, hr: 125, spo2: 84, rr: 26, temp: 38.6, sbp: 95 }), { qos: 1 });
+
+    const vit = await ws.waitFor('vitals on the socket', (m) => m.type === 'vitals' && m.patientId === 'MRN-E2E-77');
+    expect(vit).toMatchObject({ ward: '4B', ts, metrics: { hr: 125, spo2: 84 } });
+
+    const alert = await ws.waitFor('alert on the socket', (m) => m.type === 'alert' && m.alert.patientId === 'MRN-E2E-77');
+    expect(alert.event).toBe('raised');
+    expect(alert.seq).toBeGreaterThan(0);
+    expect(['high', 'medium', 'low']).toContain(alert.alert.priority);
+
+    const hist = await waitFor('history', async () => {
+      const r = await http(api, nurse, 'GET', `/api/patients/MRN-E2E-77/vitals?metric=hr&from=${ts - 1000}&to=${ts + 1000}&step=raw`);
+      return r.status === 200 && r.json.points.length > 0 ? r : null;
+    });
+    expect(hist.json).toEqual({ patientId: 'MRN-E2E-77', metric: 'hr', step: 'raw', points: [{ ts, value: 125 }] });
+
+    await device.endAsync();
+    ws.close();
+  });
+
+  it('a nurse of another ward is refused the ward, the patient and its alerts', async () => {
+    const other = await tokenFor(dataDir, 'nurse', ['5A']);
+    const r = await http(api, other, 'GET', `/api/patients/MRN-E2E-77/vitals?metric=hr`);
+    expect(r.status).toBe(403);
+    expect(r.json.error.code).toBe('VTL_ERR_FORBIDDEN');
+    const ws = await WsClient.open(httpPort, other);
+    ws.send({ op: 'subscribe', wards: ['4B'] });
+    const err = await ws.waitFor('forbidden', (m) => m.type === 'error');
+    expect(err.code).toBe('FORBIDDEN');
+    ws.close();
+  });
+
+  it('health, readiness and metrics answer', async () => {
+    expect((await http(api, null, 'GET', '/healthz')).status).toBe(200);
+    const ready = await http(api, null, 'GET', '/readyz');
+    expect(ready.status).toBe(200);
+    const m = await fetch(`${api}/metrics`).then((r) => r.text());
+    expect(m).toContain('vitals_ingest_samples_total');
+    expect(m).toContain('vitals_ingest_rejected_total');
+  });
+
+  it('never writes a patient identifier to the logs', () => {
+    const all = logLines.join('');
+    expect(all.length).toBeGreaterThan(0);
+    expect(all).not.toContain('MRN-E2E-77');
+  });
+});
