@@ -1,0 +1,643 @@
+/**
+ * The production bus: Kafka through kafkajs. The only file that imports kafkajs, so the
+ * client can be swapped (e.g. for @confluentinc/kafka-javascript's KafkaJS API) here alone.
+ *
+ * Delivery contract (see docs/decisions/0005-bus-adapters.md):
+ * - publish: idempotent producer, acks=all, one request in flight; publish() calls made in
+ *   the same turn of the event loop are coalesced into one sendBatch (kafkajs has no linger).
+ *   It resolves once the broker acked; failures map to VitalsError with `retriable`.
+ * - consume: a consumer group, eachBatch per partition, the handler awaited; the batch's
+ *   offset is resolved and committed only after the handler resolved. A throwing handler is
+ *   retried with backoff (heartbeating) until it succeeds or the member stops or loses the
+ *   partition; uncommitted batches are redelivered (at-least-once).
+ * - tail: an ephemeral group (random id, nothing committed) positioned at explicit offsets.
+ */
+import { randomUUID } from 'node:crypto';
+import kafkajs from 'kafkajs';
+import type { Admin, Batch, Consumer, EachBatchPayload, KafkaMessage, LogEntry, Producer } from 'kafkajs';
+import { VitalsError } from '../../core/errors.js';
+import type { BatchHandler, Bus, BusRecord, ConsumeOptions, OutgoingRecord, Subscription, TailOptions, TopicSpec } from '../../core/ports.js';
+import type { Logger } from '../../platform/log.js';
+
+const { Kafka, Partitioners, logLevel } = kafkajs;
+
+/** Options of {@link createKafkaBus}. */
+export interface KafkaBusOptions {
+  brokers: string[];
+  clientId?: string;
+  log?: Logger;
+  /** Fail createKafkaBus (and a consumer's join) with a retriable error after this long. Default 10 s. */
+  connectTimeoutMs?: number;
+  /** Handler retry backoff (default 100 ms doubling to 5 s). */
+  retryBackoffMs?: { initial: number; max: number };
+  /** Most publish() calls coalesced into one sendBatch (default 500). */
+  maxCoalescedPublishes?: number;
+}
+
+type BusErrorCode = 'VTL_ERR_BUS_UNAVAILABLE' | 'VTL_ERR_NOT_FOUND' | 'VTL_ERR_BAD_REQUEST' | 'VTL_ERR_PAYLOAD_TOO_LARGE' | 'VTL_ERR_INTERNAL';
+
+interface KafkaishError {
+  name?: string;
+  message?: string;
+  type?: string;
+  retriable?: boolean;
+  cause?: unknown;
+}
+
+/** The innermost cause: kafkajs wraps the real error in KafkaJSNumberOfRetriesExceeded and friends. */
+function rootCause(e: unknown): KafkaishError {
+  let cur = e as KafkaishError;
+  for (let i = 0; i < 10 && cur && typeof cur === 'object' && cur.cause && typeof cur.cause === 'object'; i++) cur = cur.cause as KafkaishError;
+  return cur ?? {};
+}
+
+/**
+ * Map a kafkajs error to the error table. Broker/network trouble is retriable for the caller
+ * even when kafkajs marks it non-retriable after exhausting its own retries.
+ */
+export function mapKafkaError(e: unknown, what: string): VitalsError {
+  if (e instanceof VitalsError) return e;
+  const root = rootCause(e);
+  const kind = root.type ?? root.name ?? 'Error';
+  const detail = `${what}: ${kind}${root.message ? `: ${root.message.slice(0, 200)}` : ''}`;
+  let code: BusErrorCode = 'VTL_ERR_BUS_UNAVAILABLE';
+  if (kind === 'MESSAGE_TOO_LARGE' || kind === 'RECORD_LIST_TOO_LARGE') code = 'VTL_ERR_PAYLOAD_TOO_LARGE';
+  else if (kind === 'UNKNOWN_TOPIC_OR_PARTITION' || kind === 'KafkaJSTopicMetadataNotLoaded') code = 'VTL_ERR_NOT_FOUND';
+  else if (kind === 'INVALID_RECORD' || kind === 'CORRUPT_MESSAGE' || kind === 'INVALID_TOPIC_EXCEPTION') code = 'VTL_ERR_BAD_REQUEST';
+  else if (root.retriable === false && root.name !== 'KafkaJSConnectionError' && root.name !== 'KafkaJSRequestTimeoutError' && root.name !== 'KafkaJSNumberOfRetriesExceeded') {
+    code = 'VTL_ERR_INTERNAL';
+  }
+  return new VitalsError(code, detail, { cause: e });
+}
+
+function errorText(e: unknown): string {
+  const root = rootCause(e);
+  return `${root.type ?? root.name ?? 'Error'}: ${root.message ?? ''}`.slice(0, 300);
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((res) => setTimeout(res, ms));
+
+/** Race a promise against a deadline; the loser's rejection is swallowed. */
+async function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  p.catch(() => undefined);
+  try {
+    return await Promise.race([p, new Promise<never>((_, rej) => (timer = setTimeout(() => rej(onTimeout()), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function toRecord(topic: string, partition: number, m: KafkaMessage): BusRecord {
+  return {
+    topic,
+    partition,
+    offset: m.offset,
+    key: m.key === null ? '' : m.key.toString('utf8'),
+    value: m.value === null ? null : m.value.toString('utf8'),
+    timestamp: Number(m.timestamp),
+  };
+}
+
+const tp = (topic: string, partition: number): string => `${partition}:${topic}`;
+
+/** Logger bridge: kafkajs' own lines, reduced to fields that cannot carry payloads. */
+function logCreator(log: Logger | undefined) {
+  return () =>
+    ({ namespace, level, log: entry }: LogEntry): void => {
+      if (!log) return;
+      // Deliberate choice (bounded publish latency), documented in the ADR; not worth a warning per start.
+      if (entry.message.startsWith('Limiting retries for the idempotent producer')) return;
+      const fields: Record<string, unknown> = { component: 'kafkajs', namespace };
+      for (const k of ['groupId', 'topic', 'broker', 'clientId', 'retryCount', 'retryTime'] as const) {
+        if (entry[k] !== undefined) fields[k] = entry[k];
+      }
+      if (typeof entry.error === 'string') fields.error = entry.error.slice(0, 300);
+      else if (entry.error instanceof Error) fields.error = `${entry.error.name}: ${entry.error.message}`.slice(0, 300);
+      if (level === logLevel.ERROR) log.error(fields, entry.message);
+      else if (level === logLevel.WARN) log.warn(fields, entry.message);
+      else log.debug(fields, entry.message);
+    };
+}
+
+interface PendingPublish {
+  topic: string;
+  messages: { key: string; value: string | null; timestamp: string }[];
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+/**
+ * Tracks where a reader is per partition and when it has caught up with the high
+ * watermarks it was given. Offsets are compared as bigint (they are int64 on the wire).
+ */
+class Progress {
+  readonly caughtUp: Promise<void>;
+  private resolve!: () => void;
+  private reject!: (e: unknown) => void;
+  settled = false;
+  /** Next offset to deliver, per partition. */
+  readonly next = new Map<string, bigint>();
+  private targets: Map<string, bigint> | null = null;
+
+  constructor() {
+    this.caughtUp = new Promise<void>((res, rej) => {
+      this.resolve = res;
+      this.reject = rej;
+    });
+    this.caughtUp.catch(() => undefined);
+  }
+
+  setTargets(targets: Map<string, bigint>, starts: Map<string, bigint>): void {
+    for (const [k, s] of starts) if ((this.next.get(k) ?? -1n) < s) this.next.set(k, s);
+    this.targets = targets;
+    this.check();
+  }
+
+  advance(key: string, next: bigint): void {
+    if ((this.next.get(key) ?? -1n) < next) this.next.set(key, next);
+    this.check();
+  }
+
+  private check(): void {
+    if (this.settled || !this.targets) return;
+    for (const [k, target] of this.targets) if ((this.next.get(k) ?? -1n) < target) return;
+    this.settled = true;
+    this.resolve();
+  }
+
+  fail(e: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.reject(e);
+  }
+}
+
+class KafkaBus implements Bus {
+  readonly kind = 'kafka' as const;
+  private closed = false;
+  private pending: PendingPublish[] = [];
+  private flushScheduled = false;
+  private inFlight: Promise<void> | null = null;
+  private readonly subs = new Set<KafkaSubscription>();
+  readonly backoff: { initial: number; max: number };
+
+  constructor(
+    readonly kafka: InstanceType<typeof Kafka>,
+    readonly producer: Producer,
+    readonly admin: Admin,
+    readonly opts: KafkaBusOptions & { clientId: string; connectTimeoutMs: number },
+    readonly log: Logger | undefined,
+  ) {
+    this.backoff = opts.retryBackoffMs ?? { initial: 100, max: 5000 };
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new VitalsError('VTL_ERR_BUS_UNAVAILABLE', 'bus is closed');
+  }
+
+  async ensureTopics(specs: readonly TopicSpec[]): Promise<void> {
+    this.assertOpen();
+    try {
+      const existing = new Set(await this.admin.listTopics());
+      const byName = new Map<string, TopicSpec>();
+      for (const s of specs) if (!existing.has(s.name)) byName.set(s.name, s);
+      if (byName.size === 0) return;
+      await this.admin.createTopics({
+        waitForLeaders: true,
+        timeout: 30_000,
+        topics: [...byName.values()].map((s) => ({
+          topic: s.name,
+          numPartitions: s.partitions,
+          // -1: the broker's default.replication.factor (1 on a dev box, 3 in production).
+          replicationFactor: -1,
+          configEntries: [
+            ...(s.compacted ? [{ name: 'cleanup.policy', value: 'compact' }] : []),
+            ...(s.retentionMs !== undefined ? [{ name: 'retention.ms', value: String(s.retentionMs) }] : []),
+          ],
+        })),
+      });
+    } catch (e) {
+      throw mapKafkaError(e, 'ensureTopics');
+    }
+  }
+
+  publish(topic: string, records: OutgoingRecord[]): Promise<void> {
+    try {
+      this.assertOpen();
+      const now = Date.now();
+      const messages = records.map((r, i) => {
+        if (typeof r.key !== 'string' || (r.value !== null && typeof r.value !== 'string')) {
+          throw new VitalsError('VTL_ERR_BAD_REQUEST', `record ${i} for "${topic}": key must be a string and value a string or null`);
+        }
+        if (r.timestamp !== undefined && !Number.isFinite(r.timestamp)) {
+          throw new VitalsError('VTL_ERR_BAD_REQUEST', `record ${i} for "${topic}": timestamp must be a finite number`);
+        }
+        return { key: r.key, value: r.value, timestamp: String(Math.trunc(r.timestamp ?? now)) };
+      });
+      if (messages.length === 0) return Promise.resolve();
+      return new Promise<void>((resolve, reject) => {
+        this.pending.push({ topic, messages, resolve, reject });
+        this.scheduleFlush();
+      });
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled || this.inFlight) return;
+    this.flushScheduled = true;
+    // setImmediate: every publish() made in this turn of the loop joins one sendBatch.
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.inFlight = this.flush().finally(() => {
+        this.inFlight = null;
+        // What arrived while the batch was in flight forms the next one (group commit).
+        if (this.pending.length > 0) this.scheduleFlush();
+      });
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.pending.splice(0, this.opts.maxCoalescedPublishes ?? 500);
+    if (batch.length === 0) return;
+    // Per topic, in call order: per-key order follows publish() order.
+    const byTopic = new Map<string, PendingPublish['messages']>();
+    for (const p of batch) {
+      const list = byTopic.get(p.topic);
+      if (list) list.push(...p.messages);
+      else byTopic.set(p.topic, [...p.messages]);
+    }
+    try {
+      await this.producer.sendBatch({
+        acks: -1,
+        timeout: 30_000,
+        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+      });
+      for (const p of batch) p.resolve();
+    } catch (e) {
+      const err = mapKafkaError(e, 'publish');
+      this.log?.warn({ error: errorText(e), code: err.code, publishes: batch.length }, 'kafka publish failed');
+      for (const p of batch) p.reject(err);
+    }
+  }
+
+  async consume(opts: ConsumeOptions): Promise<Subscription> {
+    this.assertOpen();
+    const sub = new KafkaSubscription(this, {
+      groupId: opts.groupId,
+      topics: opts.topics,
+      handler: opts.handler,
+      fromBeginning: opts.fromBeginning !== false,
+      commit: true,
+    });
+    await this.startSub(sub);
+    return sub;
+  }
+
+  async tail(opts: TailOptions): Promise<Subscription> {
+    this.assertOpen();
+    // Positions and targets are fixed before the consumer exists: "latest" means latest now.
+    const starts = new Map<string, bigint>();
+    const targets = new Map<string, bigint>();
+    try {
+      for (const topic of opts.topics) {
+        const offsets = await this.admin.fetchTopicOffsets(topic);
+        const byTs = typeof opts.from === 'object' ? await this.admin.fetchTopicOffsetsByTimestamp(topic, opts.from.timestamp) : null;
+        for (const o of offsets) {
+          const k = tp(topic, o.partition);
+          const low = BigInt(o.low);
+          const high = BigInt(o.high);
+          let start = opts.from === 'earliest' ? low : high;
+          const t = byTs?.find((x) => x.partition === o.partition);
+          if (t) start = BigInt(t.offset);
+          starts.set(k, start < low ? low : start);
+          targets.set(k, high);
+        }
+      }
+    } catch (e) {
+      throw mapKafkaError(e, 'tail');
+    }
+    const sub = new KafkaSubscription(this, {
+      groupId: `${this.opts.clientId}.tail.${randomUUID()}`,
+      topics: opts.topics,
+      handler: opts.handler,
+      fromBeginning: true,
+      commit: false,
+    });
+    sub.progress.setTargets(targets, starts);
+    await this.startSub(sub);
+    for (const [k, start] of starts) {
+      const [p, ...rest] = k.split(':');
+      sub.consumer.seek({ topic: rest.join(':'), partition: Number(p), offset: start.toString() });
+    }
+    return sub;
+  }
+
+  private async startSub(sub: KafkaSubscription): Promise<void> {
+    this.subs.add(sub);
+    try {
+      await sub.start();
+    } catch (e) {
+      this.subs.delete(sub);
+      await sub.stop().catch(() => undefined);
+      throw mapKafkaError(e, `subscribe (${sub.isTail ? 'tail' : 'consume'})`);
+    }
+  }
+
+  removeSub(sub: KafkaSubscription): void {
+    this.subs.delete(sub);
+  }
+
+  async healthy(): Promise<boolean> {
+    if (this.closed) return false;
+    try {
+      await withTimeout(this.admin.describeCluster(), 2000, () => new Error('describeCluster timed out'));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const bound = (p: Promise<unknown>, ms: number, what: string): Promise<unknown> =>
+      withTimeout(p, ms, () => new Error(`${what} timed out`)).catch((e: unknown) => this.log?.warn({ error: errorText(e) }, `kafka close: ${what}`));
+    // Consumers first: they may still be committing; then whatever was accepted for publishing.
+    await Promise.all([...this.subs].map((s) => bound(s.stop(), 20_000, 'consumer disconnect')));
+    await bound(
+      (async () => {
+        while (this.inFlight || this.pending.length > 0 || this.flushScheduled) {
+          if (this.inFlight) await this.inFlight;
+          else await sleep(5);
+        }
+      })(),
+      30_000,
+      'publish drain',
+    );
+    await Promise.all([bound(this.producer.disconnect(), 10_000, 'producer disconnect'), bound(this.admin.disconnect(), 10_000, 'admin disconnect')]);
+  }
+}
+
+interface SubOptions {
+  groupId: string;
+  topics: string[];
+  handler: BatchHandler;
+  fromBeginning: boolean;
+  /** Group consumers commit; tails never do. */
+  commit: boolean;
+}
+
+class KafkaSubscription implements Subscription {
+  readonly consumer: Consumer;
+  readonly progress = new Progress();
+  private stopping: Promise<void> | null = null;
+  private stopped = false;
+
+  constructor(
+    private readonly bus: KafkaBus,
+    private readonly o: SubOptions,
+  ) {
+    this.consumer = bus.kafka.consumer({
+      groupId: o.groupId,
+      sessionTimeout: 10_000,
+      heartbeatInterval: 1_000,
+      rebalanceTimeout: 30_000,
+      allowAutoTopicCreation: false,
+      // Bounded long-poll: stop() waits for an in-flight fetch.
+      maxWaitTimeInMs: 500,
+      retry: { initialRetryTime: 100, maxRetryTime: 2_000, retries: 8 },
+    });
+    const { CRASH, GROUP_JOIN } = this.consumer.events;
+    this.consumer.on(CRASH, (ev) => {
+      const { error, restart } = ev.payload;
+      bus.log?.error({ groupId: o.groupId, tail: this.isTail, restart, error: errorText(error) }, 'kafka consumer crashed');
+      if (!restart && !this.stopped) this.progress.fail(mapKafkaError(error, 'consumer crashed'));
+    });
+    if (o.commit) {
+      this.consumer.on(GROUP_JOIN, (ev) => void this.onJoin(ev.payload.memberAssignment));
+    }
+  }
+
+  get isTail(): boolean {
+    return !this.o.commit;
+  }
+
+  get caughtUp(): Promise<void> {
+    return this.progress.caughtUp;
+  }
+
+  async start(): Promise<void> {
+    const deadline = Math.max(this.bus.opts.connectTimeoutMs, 30_000);
+    const timeout = (): VitalsError => new VitalsError('VTL_ERR_BUS_UNAVAILABLE', `consumer did not join within ${deadline} ms`);
+    await withTimeout(
+      (async () => {
+        await this.consumer.connect();
+        await this.consumer.subscribe({ topics: this.o.topics, fromBeginning: this.o.fromBeginning });
+        // kafkajs 2.2.4: run() resolves after the first join (GROUP_JOIN fired already).
+        await this.consumer.run({
+          autoCommit: false,
+          eachBatchAutoResolve: false,
+          partitionsConsumedConcurrently: 1,
+          eachBatch: (payload) => this.eachBatch(payload),
+        });
+      })(),
+      deadline,
+      timeout,
+    );
+  }
+
+  /** caughtUp for a group: the high watermarks of the assigned partitions, read at join. */
+  private async onJoin(assignment: Record<string, number[]>): Promise<void> {
+    if (this.progress.settled) return;
+    for (let attempt = 1; attempt <= 5 && !this.stopped; attempt++) {
+      try {
+        const targets = new Map<string, bigint>();
+        const starts = new Map<string, bigint>();
+        for (const [topic, partitions] of Object.entries(assignment)) {
+          const offsets = await this.bus.admin.fetchTopicOffsets(topic);
+          const committed = await this.bus.admin.fetchOffsets({ groupId: this.o.groupId, topics: [topic] });
+          const cParts = committed.find((c) => c.topic === topic)?.partitions ?? [];
+          for (const p of partitions) {
+            const o = offsets.find((x) => x.partition === p);
+            if (!o) continue;
+            const low = BigInt(o.low);
+            const high = BigInt(o.high);
+            const c = BigInt(cParts.find((x) => x.partition === p)?.offset ?? '-1');
+            // Mirror kafkajs' reset: no commit, or a commit retention already deleted, falls back to the start policy.
+            const start = c >= low ? c : this.o.fromBeginning ? low : high;
+            starts.set(tp(topic, p), start);
+            targets.set(tp(topic, p), high);
+          }
+        }
+        this.progress.setTargets(targets, starts);
+        return;
+      } catch (e) {
+        this.bus.log?.warn({ groupId: this.o.groupId, attempt, error: errorText(e) }, 'kafka: could not read offsets for caughtUp; retrying');
+        await sleep(200 * attempt);
+      }
+    }
+  }
+
+  private async eachBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const key = tp(batch.topic, batch.partition);
+    const last = BigInt(batch.lastOffset());
+    let messages = batch.messages;
+    if (this.isTail) {
+      // A tail drops what lies before its position: a fetch that raced the seek, or a restart
+      // after a crash (which forgets the seek and would replay from the beginning).
+      const from = this.progress.next.get(key) ?? 0n;
+      if (messages.length > 0 && BigInt((messages[0] as KafkaMessage).offset) < from) {
+        messages = messages.filter((m) => BigInt(m.offset) >= from);
+      }
+    }
+    if (messages.length > 0) {
+      const records = messages.map((m) => toRecord(batch.topic, batch.partition, m));
+      if (!(await this.deliver(batch, records, heartbeat, isRunning, isStale))) return; // unresolved: redelivered
+    }
+    resolveOffset(batch.lastOffset());
+    const next = last + 1n;
+    if (this.o.commit) {
+      await commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: next.toString() }] }] });
+    }
+    this.progress.advance(key, next);
+    await heartbeat();
+  }
+
+  /** Hand the batch to the handler until it succeeds; false if the member stopped or lost the partition. */
+  private async deliver(batch: Batch, records: BusRecord[], heartbeat: () => Promise<void>, isRunning: () => boolean, isStale: () => boolean): Promise<boolean> {
+    const { initial, max } = this.bus.backoff;
+    for (let attempt = 1; ; attempt++) {
+      if (!isRunning() || isStale() || this.stopped) return false;
+      try {
+        await this.o.handler(records);
+        return true;
+      } catch (e) {
+        const delay = Math.min(max, initial * 2 ** Math.min(attempt - 1, 20));
+        // Offsets and counts only: records carry patient data.
+        this.bus.log?.warn(
+          {
+            topic: batch.topic,
+            partition: batch.partition,
+            groupId: this.isTail ? null : this.o.groupId,
+            firstOffset: records[0]?.offset,
+            lastOffset: records[records.length - 1]?.offset,
+            count: records.length,
+            attempt,
+            retryInMs: delay,
+            error: e instanceof Error ? `${e.name}: ${e.message}`.slice(0, 300) : typeof e,
+          },
+          'bus handler failed; retrying the batch',
+        );
+        // Sleep in slices, heartbeating, so a long backoff neither loses the group nor delays stop().
+        const until = Date.now() + delay;
+        while (Date.now() < until) {
+          if (!isRunning() || this.stopped) return false;
+          await sleep(Math.min(250, until - Date.now()));
+          try {
+            await heartbeat();
+          } catch {
+            return false; // rebalancing: the runner rejoins; the batch was not resolved
+          }
+        }
+      }
+    }
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.stopped = true;
+      try {
+        // Bounded: a broker that went away must not hang shutdown (kafkajs retries the leave).
+        await withTimeout(this.consumer.disconnect(), 20_000, () => new Error('consumer disconnect timed out'));
+      } catch (e) {
+        this.bus.log?.warn({ groupId: this.isTail ? null : this.o.groupId, error: errorText(e) }, 'kafka consumer did not disconnect cleanly');
+      } finally {
+        this.progress.fail(new VitalsError('VTL_ERR_BUS_UNAVAILABLE', 'subscription stopped before it caught up'));
+        this.bus.removeSub(this);
+        if (this.isTail) {
+          // The ephemeral group committed nothing; remove it so it does not linger in listings.
+          await withTimeout(this.bus.admin.deleteGroups([this.o.groupId]), 2000, () => new Error('deleteGroups timed out')).catch(() => undefined);
+        }
+      }
+    })();
+    return this.stopping;
+  }
+}
+
+/**
+ * Connect to Kafka. Fails with a retriable VTL_ERR_BUS_UNAVAILABLE within `connectTimeoutMs`
+ * when no broker answers; retrying with backoff is the caller's business.
+ */
+export async function createKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
+  const clientId = opts.clientId ?? 'vitalstream';
+  const connectTimeoutMs = opts.connectTimeoutMs ?? 10_000;
+  const kafka = new Kafka({
+    clientId,
+    brokers: opts.brokers,
+    connectionTimeout: Math.min(3_000, connectTimeoutMs),
+    requestTimeout: 30_000,
+    retry: { initialRetryTime: 100, maxRetryTime: 2_000, retries: 8 },
+    logLevel: opts.log?.isLevelEnabled('debug') ? logLevel.INFO : logLevel.WARN,
+    logCreator: logCreator(opts.log),
+  });
+  const producer = kafka.producer({
+    idempotent: true,
+    // kafkajs' idempotent producer keeps order across retries only with one request in flight.
+    maxInFlightRequests: 1,
+    createPartitioner: Partitioners.DefaultPartitioner,
+    allowAutoTopicCreation: false,
+    // Bounded (kafkajs would default to infinite for idempotence): publish must fail within
+    // ~30 s so the caller can withhold the device's PUBACK and let it resend.
+    retry: { initialRetryTime: 100, maxRetryTime: 5_000, retries: 10 },
+  });
+  const admin = kafka.admin();
+  try {
+    await withTimeout(
+      Promise.all([admin.connect(), producer.connect()]),
+      connectTimeoutMs,
+      () => new VitalsError('VTL_ERR_BUS_UNAVAILABLE', `no Kafka broker answered within ${connectTimeoutMs} ms (${opts.brokers.join(',')})`),
+    );
+  } catch (e) {
+    // Stop kafkajs' own connect retries before giving up, or they outlive the failed attempt.
+    await Promise.allSettled([producer.disconnect(), admin.disconnect()]);
+    throw mapKafkaError(e, 'connect');
+  }
+  return new KafkaBus(kafka, producer, admin, { ...opts, clientId, connectTimeoutMs }, opts.log);
+}
+
+/** What {@link describeKafkaTopics} reports per topic. */
+export interface KafkaTopicDescription {
+  name: string;
+  partitions: number;
+  /** Non-default topic configs (e.g. cleanup.policy, retention.ms). */
+  configs: Record<string, string>;
+}
+
+/**
+ * Read topics' partition counts and configs from the cluster (diagnostics and tests), so
+ * that no other file needs kafkajs to check what ensureTopics created.
+ */
+export async function describeKafkaTopics(brokers: string[], names: string[]): Promise<KafkaTopicDescription[]> {
+  const admin = new Kafka({ brokers, clientId: 'vitalstream-describe', logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    const meta = await admin.fetchTopicMetadata({ topics: names });
+    const cfg = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: names.map((name) => ({ type: kafkajs.ConfigResourceTypes.TOPIC, name })),
+    });
+    return names.map((name) => {
+      const res = cfg.resources.find((r) => r.resourceName === name);
+      const configs: Record<string, string> = {};
+      for (const e of res?.configEntries ?? []) if (!e.isDefault && e.configValue !== null) configs[e.configName] = e.configValue;
+      return { name, partitions: meta.topics.find((t) => t.name === name)?.partitions.length ?? 0, configs };
+    });
+  } catch (e) {
+    throw mapKafkaError(e, 'describeTopics');
+  } finally {
+    await admin.disconnect();
+  }
+}
