@@ -73,6 +73,24 @@ describe('roundHalfUp: decimal, not binary', () => {
     expect((38.05).toFixed(1)).toBe('38.0');
     expect(roundHalfUp(38.05, 1)).toBe(38.1);
   });
+  it('the fast path agrees with exact decimal rounding on 200k random chart-like values', () => {
+    // Reference: round the printed decimal digits by hand (independent of the implementation).
+    const ref = (x: number, d: number): number => {
+      const [i = '0', f = ''] = String(x).split('.');
+      if (f.length <= d) return x;
+      let q = BigInt(i + f.slice(0, d));
+      if (Number(f[d]) >= 5) q += 1n;
+      return Number(q) / 10 ** d;
+    };
+    let seed = 12345;
+    for (let n = 0; n < 200_000; n++) {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      const places = 1 + (seed % 3);
+      const x = Math.round((seed / 4294967296) * 250 * 10 ** places) / 10 ** places;
+      const d = n % 2;
+      if (roundHalfUp(x, d) !== ref(x, d)) throw new Error(`${x} to ${d}: ${roundHalfUp(x, d)} vs ${ref(x, d)}`);
+    }
+  });
   it('rejects non-finite input', () => {
     expect(() => roundHalfUp(Number.NaN, 1)).toThrow(RangeError);
   });

@@ -89,6 +89,14 @@ export function roundHalfUp(x: number, decimals: number): number {
   // Fast path: already at resolution (the usual case for device values).
   // If round(x·p)/p === x, x is the double of a decimal with ≤ `decimals` places.
   if (decimals === 0 ? Number.isInteger(x) : Math.round(x * p) / p === x) return x;
+  if (x > 0 && x < 1e9) {
+    // Away from a tie, binary and decimal rounding agree: the error of x·p is ~1e-13 for
+    // chart-sized values, far below the 1e-7 guard. Only near-ties need the exact path.
+    const y = x * p;
+    const fl = Math.floor(y);
+    const frac = y - fl;
+    if (Math.abs(frac - 0.5) > 1e-7) return (frac > 0.5 ? fl + 1 : fl) / p;
+  }
   const neg = x < 0;
   const m = /^(\d+)(?:\.(\d+))?(?:e([+-]\d+))?$/.exec(String(Math.abs(x)));
   if (!m) throw new RangeError(`cannot round ${x}`);

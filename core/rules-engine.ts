@@ -1,0 +1,767 @@
+/**
+ * The rules engine: an event-time, per-patient state machine over canonical samples.
+ * Pure and deterministic: time comes from the samples (event time) and from `onTick(now)`,
+ * never from a clock, so replaying the same input gives the same alert events, and ten
+ * minutes of samples processed in one second give the same result as in real time.
+ *
+ * Per sample the work is O(rules of the sample's metrics) with no array copies: trend
+ * windows are ring buffers with running sums, timers live in one lazy min-heap.
+ * Policies (late data, duplicates, live gating, ids, priorities) are recorded in
+ * docs/decisions/0003-news2-and-alerting.md; the rule language in docs/rules.md.
+ */
+import {
+  closeEpisode,
+  emit,
+  levelFor,
+  newEpisode,
+  RANK_PRIORITY,
+  alertId as makeAlertId,
+  step,
+  type Episode,
+  type EpisodeTiming,
+  type Transition,
+} from './alert-lifecycle.js';
+import { PRIORITY_RANK, type Alert, type AlertAction, type AlertEvent } from './alerts-model.js';
+import {
+  CHART_DECIMALS,
+  NEWS2_PARAMS,
+  roundHalfUp,
+  scoreAcvpu,
+  scoreHr,
+  scoreO2,
+  scoreRr,
+  scoreSbp,
+  scoreSpo2,
+  scoreTemp,
+  scoreNews2,
+  type News2Observations,
+  type News2Param,
+  type News2Result,
+  type News2Risk,
+} from './news2.js';
+import { ruleMessage } from './rule-messages.js';
+import { effectiveRules, ruleKind, type Condition, type News2Rule, type Rule, type RuleSet } from './rules-config.js';
+import { TimerHeap } from './timer-heap.js';
+import { ACVPU_VALUES, METRIC_NAMES, type Acvpu, type CanonicalSample } from './vitals.js';
+import { TrendWindow } from './windows.js';
+
+export interface EngineOptions {
+  /** Secret mixed into alert ids so they cannot be linked to a patient id by hashing guesses. */
+  idSalt?: string;
+  /** Forget a patient with no open alerts after this much event time without samples. Default 24 h; null = never. */
+  idleEvictMs?: number | null;
+}
+
+export interface SampleContext {
+  /** False for samples older than the caller's live window: scored, state advanced, no alert events. */
+  live: boolean;
+}
+
+/** A NEWS2 result for the `news2.scores` topic. */
+export interface ScoreOutput extends News2Result {
+  patientId: string;
+  ward: string;
+  /** Event time the score is valid at. */
+  ts: number;
+  /** Parameters left out because their last value is older than news2.maxAge. */
+  stale: News2Param[];
+}
+
+export interface EngineOutput {
+  alerts: readonly AlertEvent[];
+  /** Present when the sample changed the NEWS2 result, or scoreInterval passed since the last one. */
+  score?: ScoreOutput;
+}
+
+export interface EngineStats {
+  patients: number;
+  /** Rough size of per-patient state in bytes (state is bounded by window lengths). */
+  bytesEstimate: number;
+  openAlerts: number;
+  samples: number;
+  duplicates: number;
+  /** Per-metric values older than the newest of that metric (beyond lateness for trends). */
+  late: number;
+  lowQuality: number;
+  unassigned: number;
+  timers: number;
+}
+
+export interface RulesEngine {
+  readonly ruleSet: RuleSet;
+  /** Process one sample. */
+  onSample(s: CanonicalSample, ctx?: SampleContext): EngineOutput;
+  /** Apply a clinician action; an ack of an open alert yields one 'acknowledged' event. */
+  onAction(a: AlertAction): AlertEvent[];
+  /** Fire due timers (missing data, unacknowledged escalation, idle eviction) up to `now`. */
+  onTick(now: number): AlertEvent[];
+  /** Rebuild open alerts from the alert log (in log order) without emitting anything. */
+  restore(events: readonly AlertEvent[]): void;
+  /** Snapshots of every open or acknowledged alert. */
+  openAlerts(): Alert[];
+  /** Forget a patient (discharge); open alerts are resolved at `ts` (default: last sample time). */
+  dropPatient(patientId: string, ts?: number): AlertEvent[];
+  stats(): EngineStats;
+}
+
+// ------------------------------------------------------------------ compiled rules
+
+const UNKNOWN_WARD = 'unassigned';
+const METRIC_COUNT = METRIC_NAMES.length;
+/** METRIC_NAMES index → NEWS2_PARAMS index (dbp is not a NEWS2 parameter). */
+const METRIC_TO_N2: readonly number[] = METRIC_NAMES.map((m) => (NEWS2_PARAMS as readonly string[]).indexOf(m));
+const N2 = { rr: 0, spo2: 1, o2: 2, sbp: 3, hr: 4, acvpu: 5, temp: 6 } as const;
+const EMPTY: readonly AlertEvent[] = Object.freeze([]);
+
+interface Compiled {
+  rules: readonly Rule[];
+  scale: 1 | 2;
+  validUntil: number;
+  timing: EpisodeTiming[];
+  /** Threshold and rate rule indices per metric index. */
+  byMetric: number[][];
+  missingByMetric: number[][];
+  news2: number;
+  battery: number[];
+  metricIndex: number[];
+}
+
+interface PatientState {
+  id: string;
+  ward: string | null;
+  compiled: Compiled;
+  eps: Episode[];
+  windows: (TrendWindow | undefined)[];
+  /** Per metric: newest time seen (order, duplicates) and newest good-quality time. */
+  lastTs: Float64Array;
+  lastGood: Float64Array;
+  /** Latest NEWS2 parameter values and times, NEWS2_PARAMS order (o2 as 0/1, acvpu as index). */
+  n2v: Float64Array;
+  n2t: Float64Array;
+  /** Components of the last evaluation and which parameters were missing or stale (bit k). */
+  n2c: Int8Array;
+  n2missing: number;
+  batteryTs: number;
+  maxTs: number;
+  lastScore: ScoreOutput | null;
+  dropped: boolean;
+}
+
+type Timer =
+  | { kind: 'missing'; ps: PatientState; ri: number }
+  | { kind: 'unacked'; ps: PatientState; ri: number; alertId: string }
+  | { kind: 'idle'; ps: PatientState };
+
+/** One NEWS2 component from a raw value, rounded to chart resolution first [NEWS2 chart 1]. */
+function component(k: number, v: number, scale: 1 | 2, onO2: boolean): number {
+  switch (k) {
+    case N2.rr: return scoreRr(roundHalfUp(v, CHART_DECIMALS.rr));
+    case N2.spo2: return scoreSpo2(roundHalfUp(v, CHART_DECIMALS.spo2), scale, onO2);
+    case N2.o2: return scoreO2(v === 1);
+    case N2.sbp: return scoreSbp(roundHalfUp(v, CHART_DECIMALS.sbp));
+    case N2.hr: return scoreHr(roundHalfUp(v, CHART_DECIMALS.hr));
+    case N2.acvpu: return scoreAcvpu(ACVPU_VALUES[v] as Acvpu);
+    default: return scoreTemp(roundHalfUp(v, CHART_DECIMALS.temp));
+  }
+}
+
+function rank(p: Rule['priority']): number {
+  return PRIORITY_RANK[p];
+}
+
+function metricIdx(m: string): number {
+  return (METRIC_NAMES as readonly string[]).indexOf(m);
+}
+
+function compile(ruleSet: RuleSet, ward: string | null, patientId: string, ts: number): Compiled {
+  const eff = effectiveRules(ruleSet, ward, patientId, ts);
+  const byMetric: number[][] = Array.from({ length: METRIC_COUNT }, () => []);
+  const missingByMetric: number[][] = Array.from({ length: METRIC_COUNT }, () => []);
+  const battery: number[] = [];
+  const metricIndex: number[] = [];
+  let news2 = -1;
+  const maxGapMs = ruleSet.defaults.maxGapMs;
+  const timing = eff.rules.map((r, i): EpisodeTiming => {
+    const t: EpisodeTiming = { forMs: r.forMs, clearForMs: r.clearForMs, escalateForMs: r.forMs, baseLevel: 1, maxGapMs };
+    switch (r.type) {
+      case 'threshold':
+        metricIndex[i] = metricIdx(r.condition.metric);
+        byMetric[metricIndex[i]]?.push(i);
+        t.baseLevel = rank(r.priority);
+        t.escalateForMs = r.escalate ? r.escalate.forMs : 0;
+        break;
+      case 'rate':
+        metricIndex[i] = metricIdx(r.metric);
+        byMetric[metricIndex[i]]?.push(i);
+        t.baseLevel = rank(r.priority);
+        break;
+      case 'missing':
+        metricIndex[i] = metricIdx(r.metric);
+        missingByMetric[metricIndex[i]]?.push(i);
+        // The outage is the evidence: no gap restarts the clearing timer's data.
+        t.maxGapMs = Infinity;
+        break;
+      case 'news2':
+        metricIndex[i] = -1;
+        news2 = i;
+        t.baseLevel = Math.min(...Object.values(r.bands).map((p) => rank(p)));
+        // NEWS2 is re-evaluated whenever any parameter arrives; its inputs have their own max ages.
+        t.maxGapMs = Infinity;
+        break;
+      case 'battery':
+        metricIndex[i] = -1;
+        battery.push(i);
+        t.baseLevel = rank(r.priority);
+        t.maxGapMs = Infinity;
+        break;
+    }
+    return t;
+  });
+  return { rules: eff.rules, scale: eff.scale, validUntil: eff.validUntil, timing, byMetric, missingByMetric, news2, battery, metricIndex };
+}
+
+function breach(v: number, c: Condition): boolean {
+  switch (c.op) {
+    case '<':
+      return v < c.value;
+    case '<=':
+      return v <= c.value;
+    case '>':
+      return v > c.value;
+    case '>=':
+      return v >= c.value;
+  }
+}
+
+/** On the normal side of the threshold by at least the hysteresis. */
+function clearedBy(v: number, c: Condition, h: number): boolean {
+  switch (c.op) {
+    case '<':
+      return v >= c.value + h;
+    case '<=':
+      return v > c.value + h;
+    case '>':
+      return v <= c.value - h;
+    case '>=':
+      return v < c.value - h;
+  }
+}
+
+/** NEWS2 risk → alert level via the rule's bands; a risk above the highest band uses the highest. */
+function news2Level(risk: News2Risk, rule: News2Rule): number {
+  const order: News2Risk[] = ['low-medium', 'medium', 'high'];
+  for (let i = order.indexOf(risk); i >= 0; i--) {
+    const p = rule.bands[order[i] as 'low-medium' | 'medium' | 'high'];
+    if (p !== undefined) return rank(p);
+  }
+  return 0;
+}
+
+// ------------------------------------------------------------------ engine
+
+/**
+ * Create a rules engine for a validated rule set.
+ * @param ruleSet - from parseRuleSet
+ * @param opts - id salt and idle eviction
+ */
+export function createRulesEngine(ruleSet: RuleSet, opts: EngineOptions = {}): RulesEngine {
+  const salt = opts.idSalt ?? '';
+  const idleMs = opts.idleEvictMs === undefined ? 86_400_000 : opts.idleEvictMs;
+  const { minQuality, latenessMs, maxEscalations } = ruleSet.defaults;
+  const maxAge = NEWS2_PARAMS.map((p) => ruleSet.news2.maxAgeMs[p]);
+  const scoreIntervalMs = ruleSet.news2.scoreIntervalMs;
+
+  const patients = new Map<string, PatientState>();
+  const alertIndex = new Map<string, { ps: PatientState; ri: number }>();
+  const orphans = new Map<string, Episode>();
+  const timers = new TimerHeap<Timer>();
+  const wardCache = new Map<string | null, Compiled>();
+  const counters = { samples: 0, duplicates: 0, late: 0, lowQuality: 0, unassigned: 0 };
+  /** Events of the sample being processed; handed out with splice so it is reused. */
+  const pending: AlertEvent[] = [];
+
+  function compiledFor(ward: string | null, patientId: string, ts: number): Compiled {
+    if (Object.prototype.hasOwnProperty.call(ruleSet.patients, patientId)) return compile(ruleSet, ward, patientId, ts);
+    let c = wardCache.get(ward);
+    if (!c) {
+      c = compile(ruleSet, ward, patientId, ts);
+      wardCache.set(ward, c);
+    }
+    return c;
+  }
+
+  function getPatient(id: string, ward: string | null, ts: number): PatientState {
+    let ps = patients.get(id);
+    if (ps) {
+      if (ward !== ps.ward || ts >= ps.compiled.validUntil) {
+        ps.ward = ward;
+        ps.compiled = compiledFor(ward, id, ts);
+      }
+      return ps;
+    }
+    const compiled = compiledFor(ward, id, ts);
+    ps = {
+      id,
+      ward,
+      compiled,
+      eps: compiled.rules.map(() => newEpisode()),
+      windows: compiled.rules.map(() => undefined),
+      lastTs: new Float64Array(METRIC_COUNT).fill(-Infinity),
+      lastGood: new Float64Array(METRIC_COUNT).fill(-Infinity),
+      n2v: new Float64Array(NEWS2_PARAMS.length),
+      n2t: new Float64Array(NEWS2_PARAMS.length).fill(-Infinity),
+      n2c: new Int8Array(NEWS2_PARAMS.length),
+      n2missing: -1,
+      batteryTs: -Infinity,
+      maxTs: -Infinity,
+      lastScore: null,
+      dropped: false,
+    };
+    patients.set(id, ps);
+    if (idleMs !== null && Number.isFinite(ts)) timers.push(ts + idleMs, { kind: 'idle', ps });
+    return ps;
+  }
+
+  // ---------------------------------------------------------------- transitions
+
+  function raise(ps: PatientState, ri: number, ts: number, level: number, value: number | null, message: string, traceId?: string): AlertEvent {
+    const rule = ps.compiled.rules[ri] as Rule;
+    const ep = ps.eps[ri] as Episode;
+    const id = makeAlertId(ps.id, rule.id, ts, salt);
+    ep.alert = {
+      id,
+      patientId: ps.id,
+      ward: ps.ward ?? UNKNOWN_WARD,
+      ruleId: rule.id,
+      kind: ruleKind(rule),
+      priority: RANK_PRIORITY[level] ?? 'high',
+      state: 'open',
+      openedAt: ts,
+      message,
+      value,
+      ackBy: null,
+      ackAt: null,
+      resolvedAt: null,
+    };
+    ep.events = 0;
+    ep.pendingSince = Number.NaN;
+    ep.timerEscalations = 0;
+    ep.unackedSince = ts;
+    alertIndex.set(id, { ps, ri });
+    armUnacked(ps, ri);
+    return emit(ep, 'raised', ts, traceId);
+  }
+
+  function escalate(ps: PatientState, ri: number, ts: number, level: number, value: number | null, message: string | null, traceId?: string): AlertEvent {
+    const ep = ps.eps[ri] as Episode;
+    const a = ep.alert as Alert;
+    a.priority = RANK_PRIORITY[Math.min(3, level)] ?? 'high';
+    a.ward = ps.ward ?? UNKNOWN_WARD;
+    if (value !== null) a.value = value;
+    if (message !== null) a.message = message;
+    if (a.state === 'acknowledged') {
+      // A worse condition re-alarms: the earlier acknowledgement was for a lesser alarm.
+      a.state = 'open';
+      a.ackBy = null;
+      a.ackAt = null;
+    }
+    ep.unackedSince = ts;
+    armUnacked(ps, ri);
+    return emit(ep, 'escalated', ts, traceId);
+  }
+
+  function resolve(ps: PatientState, ri: number, ts: number, value: number | null, traceId?: string): AlertEvent {
+    const ep = ps.eps[ri] as Episode;
+    const a = ep.alert as Alert;
+    a.state = 'resolved';
+    a.resolvedAt = ts;
+    a.ward = ps.ward ?? UNKNOWN_WARD;
+    if (value !== null) a.value = value;
+    const e = emit(ep, 'resolved', ts, traceId);
+    alertIndex.delete(a.id);
+    closeEpisode(ep);
+    return e;
+  }
+
+  function armUnacked(ps: PatientState, ri: number): void {
+    const rule = ps.compiled.rules[ri] as Rule;
+    const ep = ps.eps[ri] as Episode;
+    if (rule.escalateAfterMs === null || ep.alert === null || ep.timerEscalations >= maxEscalations) return;
+    timers.push(ep.unackedSince + rule.escalateAfterMs, { kind: 'unacked', ps, ri, alertId: ep.alert.id });
+  }
+
+  /** Apply a transition from `step`; returns the event or null. */
+  function apply(
+    ps: PatientState,
+    ri: number,
+    tr: Transition,
+    ts: number,
+    level: number,
+    value: number | null,
+    msg: (lvl: number) => string,
+    traceId: string,
+  ): AlertEvent | null {
+    if (tr === 0) return null;
+    const ep = ps.eps[ri] as Episode;
+    const tm = ps.compiled.timing[ri] as EpisodeTiming;
+    if (tr === 'resolve') return resolve(ps, ri, ts, value, traceId);
+    const lvl = levelFor(ep, ts, level, tm);
+    if (tr === 'raise') return raise(ps, ri, ts, lvl, value, msg(lvl), traceId);
+    if (ep.alert !== null && lvl <= PRIORITY_RANK[ep.alert.priority]) return null;
+    return escalate(ps, ri, ts, lvl, value, msg(lvl), traceId);
+  }
+
+  // ---------------------------------------------------------------- per-rule evaluation
+
+  function evalThreshold(ps: PatientState, ri: number, ts: number, v: number, live: boolean, traceId: string): AlertEvent | null {
+    const rule = ps.compiled.rules[ri] as Rule & { type: 'threshold' };
+    const ep = ps.eps[ri] as Episode;
+    if (!rule.enabled && ep.alert === null) return null;
+    const base = breach(v, rule.condition);
+    const worse = rule.escalate !== null && breach(v, rule.escalate.condition);
+    const level = !rule.enabled ? 0 : worse ? rank((rule.escalate as NonNullable<typeof rule.escalate>).priority) : base ? rank(rule.priority) : 0;
+    const cleared = !base && clearedBy(v, rule.condition, rule.hysteresis);
+    const tr = step(ep, ts, level, cleared, ps.compiled.timing[ri] as EpisodeTiming, live);
+    return apply(ps, ri, tr, ts, level, v, (lvl) => ruleMessage(rule, lvl > rank(rule.priority)), traceId);
+  }
+
+  function evalRate(ps: PatientState, ri: number, ts: number, v: number, live: boolean, traceId: string): AlertEvent | null {
+    const rule = ps.compiled.rules[ri] as Rule & { type: 'rate' };
+    const ep = ps.eps[ri] as Episode;
+    let w = ps.windows[ri];
+    if (!w || w.windowMs !== rule.windowMs) ps.windows[ri] = w = new TrendWindow(rule.windowMs);
+    w.add(ts, v);
+    if (!rule.enabled && ep.alert === null) return null;
+    const f = w.fit();
+    let level = 0;
+    let cleared = false;
+    let change: number | null = null;
+    if (f.n >= rule.minSamples && f.spanMs >= rule.minSpanMs && !Number.isNaN(f.slopePerMin)) {
+      // Fitted change over the data actually in the window (slope × span), signed like rule.change.
+      change = Math.round(f.slopePerMin * (f.spanMs / 60_000) * 10) / 10;
+      const dir = rule.change > 0 ? change : -change;
+      const need = Math.abs(rule.change);
+      if (rule.enabled && dir >= need) level = rank(rule.priority);
+      else cleared = dir < need - rule.hysteresis;
+    }
+    const tr = step(ep, ts, level, cleared, ps.compiled.timing[ri] as EpisodeTiming, live);
+    return apply(ps, ri, tr, ts, level, change, () => ruleMessage(rule, false), traceId);
+  }
+
+  function evalMissingOnData(ps: PatientState, ri: number, ts: number, live: boolean, traceId: string): AlertEvent | null {
+    const rule = ps.compiled.rules[ri] as Rule & { type: 'missing' };
+    const ep = ps.eps[ri] as Episode;
+    let e: AlertEvent | null = null;
+    if (ep.alert !== null) {
+      const tr = step(ep, ts, 0, true, ps.compiled.timing[ri] as EpisodeTiming, live);
+      e = apply(ps, ri, tr, ts, 0, null, () => '', traceId);
+    }
+    if (ep.alert === null && !ep.armed && rule.enabled) {
+      ep.armed = true;
+      timers.push(ts + rule.afterMs, { kind: 'missing', ps, ri });
+    }
+    return e;
+  }
+
+  function evalBattery(ps: PatientState, ri: number, ts: number, b: number, live: boolean, traceId: string): AlertEvent | null {
+    const rule = ps.compiled.rules[ri] as Rule & { type: 'battery' };
+    const ep = ps.eps[ri] as Episode;
+    if (!rule.enabled && ep.alert === null) return null;
+    const level = rule.enabled && b < rule.below ? rank(rule.priority) : 0;
+    const tr = step(ep, ts, level, b >= rule.clearAbove, ps.compiled.timing[ri] as EpisodeTiming, live);
+    return apply(ps, ri, tr, ts, level, b, () => ruleMessage(rule, false), traceId);
+  }
+
+  /**
+   * Score NEWS2 at `now` from the freshest values, feed the news2 rule, decide on score output.
+   * The hot path scores components with the chart band functions directly (no objects);
+   * the full News2Result is built with scoreNews2 only when a score is published.
+   */
+  function evalNews2(ps: PatientState, now: number, live: boolean, traceId: string): ScoreOutput | undefined {
+    const { n2v, n2t, n2c } = ps;
+    const scale = ps.compiled.scale;
+    let missing = 0;
+    for (let k = 0; k < 7; k++) {
+      const t = n2t[k] as number;
+      if (t === -Infinity || now - t > (maxAge[k] as number)) missing |= 1 << k;
+    }
+    const onO2 = (missing & (1 << N2.o2)) === 0 && n2v[N2.o2] === 1;
+    let score = 0;
+    let red = false;
+    let changed = missing !== ps.n2missing;
+    for (let k = 0; k < 7; k++) {
+      const c = (missing & (1 << k)) !== 0 ? 0 : component(k, n2v[k] as number, scale, onO2);
+      if (c !== n2c[k]) {
+        changed = true;
+        n2c[k] = c;
+      }
+      score += c;
+      if (c === 3) red = true;
+    }
+    ps.n2missing = missing;
+    // [NEWS2 chart 4] precedence, as news2Risk: ≥7 high, 5–6 medium, a lone 3 low-medium.
+    const risk: News2Risk = score >= 7 ? 'high' : score >= 5 ? 'medium' : red ? 'low-medium' : 'low';
+    const ri = ps.compiled.news2;
+    if (ri >= 0) {
+      const rule = ps.compiled.rules[ri] as News2Rule;
+      const ep = ps.eps[ri] as Episode;
+      if (rule.enabled || ep.alert !== null) {
+        const level = rule.enabled ? news2Level(risk, rule) : 0;
+        const tr = step(ep, now, level, level === 0, ps.compiled.timing[ri] as EpisodeTiming, live);
+        const e = apply(ps, ri, tr, now, level, score, () => ruleMessage(rule, false, risk), traceId);
+        if (e) pending.push(e);
+      }
+    }
+    const last = ps.lastScore;
+    if (!changed && last !== null && now - last.ts < scoreIntervalMs) return undefined;
+    const obs: News2Observations = { scale };
+    const stale: News2Param[] = [];
+    for (let k = 0; k < 7; k++) {
+      if ((missing & (1 << k)) !== 0) {
+        if ((n2t[k] as number) !== -Infinity) stale.push(NEWS2_PARAMS[k] as News2Param);
+        continue;
+      }
+      const v = n2v[k] as number;
+      switch (k) {
+        case N2.rr: obs.rr = v; break;
+        case N2.spo2: obs.spo2 = v; break;
+        case N2.o2: obs.o2 = v === 1; break;
+        case N2.sbp: obs.sbp = v; break;
+        case N2.hr: obs.hr = v; break;
+        case N2.acvpu: obs.acvpu = ACVPU_VALUES[v] as Acvpu; break;
+        case N2.temp: obs.temp = v; break;
+      }
+    }
+    const s: ScoreOutput = { ...scoreNews2(obs), stale, patientId: ps.id, ward: ps.ward ?? UNKNOWN_WARD, ts: now };
+    ps.lastScore = s;
+    return s;
+  }
+
+  // ---------------------------------------------------------------- API
+
+  function onSample(s: CanonicalSample, ctx: SampleContext = { live: true }): EngineOutput {
+    counters.samples++;
+    const pid = s.patientId;
+    if (pid === null) {
+      counters.unassigned++;
+      return { alerts: EMPTY };
+    }
+    const ts = s.ts;
+    const live = ctx.live;
+    const ps = getPatient(pid, s.ward, ts);
+    const c = ps.compiled;
+    let n2changed = false;
+    let fresh = false;
+    const metrics = s.metrics;
+    const quality = s.quality;
+    const traceId = s.traceId;
+
+    for (let mi = 0; mi < METRIC_COUNT; mi++) {
+      const m = METRIC_NAMES[mi] as (typeof METRIC_NAMES)[number];
+      const v = metrics[m];
+      if (v === undefined) continue;
+      const prev = ps.lastTs[mi] as number;
+      const good = quality === undefined || (quality[m] ?? 1) >= minQuality;
+      if (ts <= prev) {
+        if (ts === prev) {
+          counters.duplicates++;
+          continue;
+        }
+        // Late for this metric: state machines never run backwards; trend windows take it
+        // when it is within the allowed lateness.
+        counters.late++;
+        if (good && ts >= prev - latenessMs) {
+          for (const ri of c.byMetric[mi] as number[]) {
+            if ((c.rules[ri] as Rule).type === 'rate') ps.windows[ri]?.add(ts, v);
+          }
+        }
+        continue;
+      }
+      ps.lastTs[mi] = ts;
+      fresh = true;
+      if (!good) {
+        counters.lowQuality++;
+        continue;
+      }
+      ps.lastGood[mi] = ts;
+      for (const ri of c.missingByMetric[mi] as number[]) {
+        const e = evalMissingOnData(ps, ri, ts, live, traceId);
+        if (e) pending.push(e);
+      }
+      for (const ri of c.byMetric[mi] as number[]) {
+        const rule = c.rules[ri] as Rule;
+        const e = rule.type === 'threshold' ? evalThreshold(ps, ri, ts, v, live, traceId) : evalRate(ps, ri, ts, v, live, traceId);
+        if (e) pending.push(e);
+      }
+      const k = METRIC_TO_N2[mi] as number;
+      if (k >= 0 && ts > (ps.n2t[k] as number)) {
+        ps.n2t[k] = ts;
+        ps.n2v[k] = v;
+        n2changed = true;
+      }
+    }
+    if (s.o2 !== undefined && ts > (ps.n2t[N2.o2] as number)) {
+      ps.n2t[N2.o2] = ts;
+      ps.n2v[N2.o2] = s.o2 ? 1 : 0;
+      n2changed = true;
+    }
+    if (s.acvpu !== undefined && ts > (ps.n2t[N2.acvpu] as number)) {
+      const ai = ACVPU_VALUES.indexOf(s.acvpu);
+      if (ai >= 0) {
+        ps.n2t[N2.acvpu] = ts;
+        ps.n2v[N2.acvpu] = ai;
+        n2changed = true;
+      }
+    }
+    if (s.battery !== undefined && ts > ps.batteryTs) {
+      ps.batteryTs = ts;
+      fresh = true;
+      for (const ri of c.battery) {
+        const e = evalBattery(ps, ri, ts, s.battery, live, traceId);
+        if (e) pending.push(e);
+      }
+    }
+    if (n2changed) fresh = true;
+    if (fresh && ts > ps.maxTs) ps.maxTs = ts;
+    let score: ScoreOutput | undefined;
+    if (n2changed) score = evalNews2(ps, Math.max(ts, ps.maxTs), live, traceId);
+    const alerts = pending.length === 0 ? EMPTY : pending.splice(0);
+    return score === undefined ? { alerts } : { alerts, score };
+  }
+
+  function onAction(a: AlertAction): AlertEvent[] {
+    if (a.action !== 'ack') return [];
+    const ref = alertIndex.get(a.alertId);
+    const ep = ref ? (ref.ps.eps[ref.ri] as Episode) : orphans.get(a.alertId);
+    const alert = ep?.alert;
+    if (!ep || !alert || alert.patientId !== a.patientId || alert.state !== 'open') return [];
+    // Acks carry the gateway's wall-clock time; never place one before the alert opened.
+    const ts = Math.max(a.ts, alert.openedAt);
+    alert.state = 'acknowledged';
+    alert.ackBy = a.userId;
+    alert.ackAt = ts;
+    return [emit(ep, 'acknowledged', ts)];
+  }
+
+  function onTick(now: number): AlertEvent[] {
+    const out: AlertEvent[] = [];
+    for (let t = timers.popDue(now); t !== undefined; t = timers.popDue(now)) {
+      const x = t.value;
+      const ps = x.ps;
+      if (ps.dropped) continue;
+      if (x.kind === 'idle') {
+        const due = ps.maxTs + (idleMs ?? Infinity);
+        if (due > now) timers.push(due, x);
+        else if (ps.eps.some((e) => e.alert !== null)) timers.push(now + (idleMs ?? 0), x);
+        else {
+          ps.dropped = true;
+          patients.delete(ps.id);
+        }
+        continue;
+      }
+      const ep = ps.eps[x.ri] as Episode;
+      const rule = ps.compiled.rules[x.ri] as Rule;
+      if (x.kind === 'missing') {
+        ep.armed = false;
+        if (rule.type !== 'missing' || !rule.enabled || ep.alert !== null) continue;
+        const due = (ps.lastGood[ps.compiled.metricIndex[x.ri] as number] as number) + rule.afterMs;
+        if (due > now) {
+          ep.armed = true;
+          timers.push(due, x);
+          continue;
+        }
+        // Stamped at the moment data became overdue, not at tick time: tick cadence
+        // does not change the event, so replays agree with live runs.
+        out.push(raise(ps, x.ri, due, rank(rule.priority), null, ruleMessage(rule, false)));
+        ep.lastEvidenceTs = due;
+        continue;
+      }
+      // Unacknowledged escalation: valid only for the same alert, still unacknowledged,
+      // and for the deadline that is current (older entries were superseded).
+      const a = ep.alert;
+      if (!a || a.id !== x.alertId || a.state !== 'open' || rule.escalateAfterMs === null) continue;
+      if (t.due !== ep.unackedSince + rule.escalateAfterMs || ep.timerEscalations >= maxEscalations) continue;
+      ep.timerEscalations++;
+      out.push(escalate(ps, x.ri, t.due, PRIORITY_RANK[a.priority] + 1, null, null));
+    }
+    return out;
+  }
+
+  function restore(events: readonly AlertEvent[]): void {
+    const last = new Map<string, { e: AlertEvent; n: number; timerEsc: number }>();
+    for (const e of events) {
+      const prev = last.get(e.alert.id);
+      const m = /:(\d+)$/.exec(e.eventId);
+      const n = Math.max(prev?.n ?? 0, m ? Number(m[1]) : (prev?.n ?? 0) + 1);
+      let timerEsc = prev?.timerEsc ?? 0;
+      if (e.event === 'escalated' && prev && PRIORITY_RANK[e.alert.priority] === PRIORITY_RANK[prev.e.alert.priority] + 1) timerEsc++;
+      last.set(e.alert.id, { e, n, timerEsc });
+    }
+    for (const [id, { e, n, timerEsc }] of last) {
+      if (e.event === 'resolved' || e.alert.state === 'resolved') continue;
+      const a: Alert = { ...e.alert };
+      const ps = getPatient(a.patientId, a.ward === UNKNOWN_WARD ? null : a.ward, e.ts);
+      const ri = ps.compiled.rules.findIndex((r) => r.id === a.ruleId);
+      const ep = ri >= 0 ? (ps.eps[ri] as Episode) : newEpisode();
+      if (ri < 0 || (ep.alert !== null && ep.alert.id !== id)) {
+        // The rule no longer exists (or a newer episode holds it): keep the alert visible and
+        // acknowledgeable; it cannot resolve by itself.
+        const o = newEpisode();
+        o.alert = a;
+        o.events = n;
+        orphans.set(id, o);
+        continue;
+      }
+      ep.alert = a;
+      ep.events = n;
+      ep.timerEscalations = Math.min(timerEsc, maxEscalations);
+      ep.unackedSince = e.ts;
+      alertIndex.set(id, { ps, ri });
+      if (a.state === 'open') armUnacked(ps, ri);
+    }
+  }
+
+  function openAlerts(): Alert[] {
+    const out: Alert[] = [];
+    for (const { ps, ri } of alertIndex.values()) {
+      const a = (ps.eps[ri] as Episode).alert;
+      if (a) out.push({ ...a });
+    }
+    for (const o of orphans.values()) if (o.alert) out.push({ ...o.alert });
+    return out;
+  }
+
+  function dropPatient(patientId: string, ts?: number): AlertEvent[] {
+    const ps = patients.get(patientId);
+    const out: AlertEvent[] = [];
+    if (ps) {
+      const at = ts ?? ps.maxTs;
+      ps.eps.forEach((ep, ri) => {
+        if (ep.alert !== null) out.push(resolve(ps, ri, Math.max(at, ep.alert.openedAt), null));
+      });
+      ps.dropped = true;
+      patients.delete(patientId);
+    }
+    for (const [id, o] of orphans) {
+      if (o.alert?.patientId !== patientId) continue;
+      o.alert.state = 'resolved';
+      o.alert.resolvedAt = ts ?? o.alert.openedAt;
+      out.push(emit(o, 'resolved', o.alert.resolvedAt));
+      orphans.delete(id);
+    }
+    return out;
+  }
+
+  function stats(): EngineStats {
+    let bytes = 0;
+    for (const ps of patients.values()) {
+      // Object headers, typed arrays and one episode object per rule.
+      bytes += 600 + ps.eps.length * 160;
+      for (const w of ps.windows) if (w) bytes += 120 + w.capacity * 16;
+    }
+    bytes += (alertIndex.size + orphans.size) * 400;
+    return { patients: patients.size, bytesEstimate: bytes, openAlerts: alertIndex.size + orphans.size, ...counters, timers: timers.size };
+  }
+
+  return { ruleSet, onSample, onAction, onTick, restore, openAlerts, dropPatient, stats };
+}

@@ -1,0 +1,174 @@
+/**
+ * Time-bounded sample windows for trend (rate-of-change) rules.
+ *
+ * A ring buffer of (t, v) in time order plus running least-squares sums, so adding a
+ * sample and reading the fitted slope are O(1) amortised with no per-sample allocation.
+ * The fit is the ordinary least-squares line that simple-statistics' `linearRegression`
+ * computes (core/windows.test.ts checks them against each other); recomputing it from an
+ * array on every sample would cost O(window) per sample.
+ */
+
+const MS_PER_MIN = 60_000;
+
+/** A least-squares line fit over the current window contents. */
+export interface TrendFit {
+  /** Fitted slope, units per minute; NaN when fewer than two distinct times. */
+  slopePerMin: number;
+  /** Number of samples in the window. */
+  n: number;
+  /** Newest minus oldest sample time, ms. */
+  spanMs: number;
+}
+
+export class TrendWindow {
+  private t: Float64Array;
+  private v: Float64Array;
+  private head = 0;
+  private size = 0;
+  /** x = (t - origin) / 1 min keeps the sums small, avoiding cancellation on epoch-ms times. */
+  private origin = 0;
+  private sx = 0;
+  private sy = 0;
+  private sxx = 0;
+  private sxy = 0;
+  private evictedSinceRebuild = 0;
+
+  /**
+   * @param windowMs - samples older than newest − windowMs are evicted
+   * @param maxCapacity - hard cap on samples kept (oldest dropped first); bounds memory at high rates
+   */
+  constructor(
+    readonly windowMs: number,
+    private readonly maxCapacity = 4096,
+    initialCapacity = 16,
+  ) {
+    this.t = new Float64Array(initialCapacity);
+    this.v = new Float64Array(initialCapacity);
+  }
+
+  get length(): number {
+    return this.size;
+  }
+
+  /** Newest sample time, or -Infinity when empty. */
+  get newest(): number {
+    return this.size === 0 ? -Infinity : (this.t[(this.head + this.size - 1) % this.t.length] as number);
+  }
+
+  /** Oldest sample time, or Infinity when empty. */
+  get oldest(): number {
+    return this.size === 0 ? Infinity : (this.t[this.head] as number);
+  }
+
+  /** Allocated slots (for memory estimates). */
+  get capacity(): number {
+    return this.t.length;
+  }
+
+  /**
+   * Add a sample in time order; an older one (late) is inserted at its place.
+   * @returns false when a sample with the same time is already present (duplicate)
+   * or when it is older than the window
+   */
+  add(t: number, v: number): boolean {
+    if (this.size > 0 && t < this.newest - this.windowMs) return false;
+    if (this.size === this.t.length) this.grow();
+    const cap = this.t.length;
+    // Walk back from the tail to the insertion point (0 steps for in-order samples).
+    let pos = this.size;
+    while (pos > 0) {
+      const prevT = this.t[(this.head + pos - 1) % cap] as number;
+      if (prevT === t) return false;
+      if (prevT < t) break;
+      pos--;
+    }
+    for (let i = this.size; i > pos; i--) {
+      const to = (this.head + i) % cap;
+      const from = (this.head + i - 1) % cap;
+      this.t[to] = this.t[from] as number;
+      this.v[to] = this.v[from] as number;
+    }
+    const at = (this.head + pos) % cap;
+    this.t[at] = t;
+    this.v[at] = v;
+    if (this.size === 0) this.origin = t;
+    this.size++;
+    this.accumulate(t, v, 1);
+    this.trim(this.newest);
+    return true;
+  }
+
+  /** Evict samples older than `now - windowMs`. */
+  trim(now: number): void {
+    const cutoff = now - this.windowMs;
+    while (this.size > 0 && (this.t[this.head] as number) < cutoff) this.evictOldest();
+    if (this.size === 0) this.reset();
+  }
+
+  /** The least-squares fit of the current contents. */
+  fit(): TrendFit {
+    const n = this.size;
+    const spanMs = n === 0 ? 0 : this.newest - this.oldest;
+    const den = n * this.sxx - this.sx * this.sx;
+    // Relative test: with identical times den is ~0 up to rounding of the running sums.
+    const slopePerMin = n < 2 || spanMs === 0 || !(den > 1e-12 * n * this.sxx) ? Number.NaN : (n * this.sxy - this.sx * this.sy) / den;
+    return { slopePerMin, n, spanMs };
+  }
+
+  private accumulate(t: number, v: number, sign: 1 | -1): void {
+    const x = (t - this.origin) / MS_PER_MIN;
+    this.sx += sign * x;
+    this.sy += sign * v;
+    this.sxx += sign * x * x;
+    this.sxy += sign * x * v;
+  }
+
+  private evictOldest(): void {
+    const t = this.t[this.head] as number;
+    const v = this.v[this.head] as number;
+    this.head = (this.head + 1) % this.t.length;
+    this.size--;
+    this.accumulate(t, v, -1);
+    // Subtracting accumulates rounding error and the origin drifts behind the data:
+    // rebuild from the buffer once per capacity evictions (amortised O(1)).
+    if (++this.evictedSinceRebuild >= this.t.length) this.rebuild();
+  }
+
+  private rebuild(): void {
+    this.evictedSinceRebuild = 0;
+    this.sx = this.sy = this.sxx = this.sxy = 0;
+    if (this.size === 0) return;
+    this.origin = this.t[this.head] as number;
+    const cap = this.t.length;
+    for (let i = 0; i < this.size; i++) {
+      const k = (this.head + i) % cap;
+      this.accumulate(this.t[k] as number, this.v[k] as number, 1);
+    }
+  }
+
+  private reset(): void {
+    this.head = 0;
+    this.sx = this.sy = this.sxx = this.sxy = 0;
+    this.evictedSinceRebuild = 0;
+  }
+
+  private grow(): void {
+    const cap = this.t.length;
+    if (cap >= this.maxCapacity) {
+      // At the cap the window keeps the newest maxCapacity samples.
+      this.evictOldest();
+      return;
+    }
+    const next = Math.min(cap * 2, this.maxCapacity);
+    const t = new Float64Array(next);
+    const v = new Float64Array(next);
+    for (let i = 0; i < this.size; i++) {
+      const k = (this.head + i) % cap;
+      t[i] = this.t[k] as number;
+      v[i] = this.v[k] as number;
+    }
+    this.t = t;
+    this.v = v;
+    this.head = 0;
+  }
+}
