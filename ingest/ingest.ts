@@ -188,7 +188,8 @@ export async function startIngest(ctx: Context, registry: RegistryView): Promise
     cb(null, null); // SUBACK 0x80 for this filter; the connection stays up
   };
 
-  const broker = new Aedes({
+  // createBroker also starts aedes' persistence and emitter (`listen()`); without it CONNECT is never answered.
+  const broker = await Aedes.createBroker({
     authenticate,
     authorizePublish,
     authorizeSubscribe,
