@@ -29,6 +29,8 @@ export interface Episode {
   timerEscalations: number;
   /** True while a timer-heap entry for this episode is armed. */
   armed: boolean;
+  /** Acknowledgements already applied (`userId|ackAt`), so a re-delivered action is not applied twice. */
+  acks: string[];
 }
 
 /** A fresh, idle episode. */
@@ -43,6 +45,7 @@ export function newEpisode(): Episode {
     unackedSince: Number.NaN,
     timerEscalations: 0,
     armed: false,
+    acks: [],
   };
 }
 
@@ -170,4 +173,5 @@ export function closeEpisode(ep: Episode): void {
   ep.clearSince = Number.NaN;
   ep.unackedSince = Number.NaN;
   ep.timerEscalations = 0;
+  ep.acks = [];
 }

@@ -9,6 +9,7 @@
  *   lower bound (`complete: false`), and `maxScore` is the upper bound.
  * - No Scale 2 order → Scale 1. Unknown air/oxygen → scored as air (lower bound), named missing.
  */
+import { METRIC_RANGES } from './payload.js';
 import type { Acvpu } from './vitals.js';
 
 /** The seven NEWS2 parameters, in chart order. */
@@ -53,15 +54,16 @@ export interface News2Result {
 }
 
 /**
- * Physiologically possible input ranges. Outside them a value is a device or entry
- * error, not a patient state, so it is rejected rather than scored.
+ * Physiologically possible input ranges: the same table ingest validates against
+ * (core/payload.ts METRIC_RANGES). Outside them a value is a device or entry error, not a
+ * patient state, so it is rejected rather than scored.
  */
 export const NEWS2_LIMITS: Record<News2NumericParam, { min: number; max: number }> = {
-  rr: { min: 0, max: 100 },
-  spo2: { min: 0, max: 100 },
-  sbp: { min: 0, max: 350 },
-  hr: { min: 0, max: 350 },
-  temp: { min: 10, max: 45 },
+  rr: { min: METRIC_RANGES.rr[0], max: METRIC_RANGES.rr[1] },
+  spo2: { min: METRIC_RANGES.spo2[0], max: METRIC_RANGES.spo2[1] },
+  sbp: { min: METRIC_RANGES.sbp[0], max: METRIC_RANGES.sbp[1] },
+  hr: { min: METRIC_RANGES.hr[0], max: METRIC_RANGES.hr[1] },
+  temp: { min: METRIC_RANGES.temp[0], max: METRIC_RANGES.temp[1] },
 };
 
 const NUMERIC: readonly News2NumericParam[] = ['rr', 'spo2', 'sbp', 'hr', 'temp'];

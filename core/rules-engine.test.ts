@@ -384,3 +384,29 @@ describe('determinism, restore, overrides, bounded state', () => {
     expect(e.stats()).toMatchObject({ patients: 0, openAlerts: 0 });
   });
 });
+
+describe('restart safety of acknowledgements', () => {
+  it('a re-delivered ack does not re-acknowledge an alert escalated after it, before or after a restore', () => {
+    const a = createRulesEngine(rules());
+    const log = run(a, series(T0, 70, () => ({ spo2: 88 })));
+    const act = { v: 1 as const, action: 'ack' as const, alertId: log[0]?.alert.id as string, patientId: 'P1', userId: 'u', role: 'r', ts: T0 + 70 * S };
+    log.push(...a.onAction(act));
+    log.push(...run(a, series(T0 + 70 * S, 30, () => ({ spo2: 80 }))));
+    expect(log.map((x) => x.event)).toEqual(['raised', 'acknowledged', 'escalated']);
+    expect(a.onAction(act)).toEqual([]);
+    const b = createRulesEngine(rules());
+    b.restore(log);
+    expect(b.onAction(act)).toEqual([]);
+    expect(b.openAlerts()[0]?.state).toBe('open');
+    expect(b.onAction({ ...act, ts: T0 + 200 * S })).toHaveLength(1);
+  });
+});
+
+describe('impossible values', () => {
+  it('are ignored by every rule and by NEWS2, and counted', () => {
+    const e = createRulesEngine(rules());
+    const out = e.onSample(sample(T0, { spo2: 150, hr: Number.NaN, rr: 16, temp: 5 }, { battery: 7 }));
+    expect(out.score).toMatchObject({ score: 0, missing: ['spo2', 'o2', 'sbp', 'hr', 'acvpu', 'temp'] });
+    expect(e.stats().invalid).toBe(3);
+  });
+});

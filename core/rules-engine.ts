@@ -22,6 +22,7 @@ import {
   type Transition,
 } from './alert-lifecycle.js';
 import { PRIORITY_RANK, type Alert, type AlertAction, type AlertEvent } from './alerts-model.js';
+import { METRIC_RANGES } from './payload.js';
 import {
   CHART_DECIMALS,
   NEWS2_PARAMS,
@@ -83,6 +84,8 @@ export interface EngineStats {
   /** Per-metric values older than the newest of that metric (beyond lateness for trends). */
   late: number;
   lowQuality: number;
+  /** Values outside the possible range (or not finite): ignored by every rule and by NEWS2. */
+  invalid: number;
   unassigned: number;
   timers: number;
 }
@@ -112,6 +115,9 @@ const METRIC_COUNT = METRIC_NAMES.length;
 const METRIC_TO_N2: readonly number[] = METRIC_NAMES.map((m) => (NEWS2_PARAMS as readonly string[]).indexOf(m));
 const N2 = { rr: 0, spo2: 1, o2: 2, sbp: 3, hr: 4, acvpu: 5, temp: 6 } as const;
 const EMPTY: readonly AlertEvent[] = Object.freeze([]);
+/** Possible range per metric index (ingest's table): anything outside is a device error, not a patient state. */
+const RANGE_MIN: readonly number[] = METRIC_NAMES.map((m) => METRIC_RANGES[m][0]);
+const RANGE_MAX: readonly number[] = METRIC_NAMES.map((m) => METRIC_RANGES[m][1]);
 
 interface Compiled {
   rules: readonly Rule[];
@@ -276,7 +282,7 @@ export function createRulesEngine(ruleSet: RuleSet, opts: EngineOptions = {}): R
   const orphans = new Map<string, Episode>();
   const timers = new TimerHeap<Timer>();
   const wardCache = new Map<string | null, Compiled>();
-  const counters = { samples: 0, duplicates: 0, late: 0, lowQuality: 0, unassigned: 0 };
+  const counters = { samples: 0, duplicates: 0, late: 0, lowQuality: 0, invalid: 0, unassigned: 0 };
   /** Events of the sample being processed; handed out with splice so it is reused. */
   const pending: AlertEvent[] = [];
 
@@ -560,6 +566,11 @@ export function createRulesEngine(ruleSet: RuleSet, opts: EngineOptions = {}): R
       const m = METRIC_NAMES[mi] as (typeof METRIC_NAMES)[number];
       const v = metrics[m];
       if (v === undefined) continue;
+      // Ingest rejects these already; this guards other producers (replays, manual tools).
+      if (!(v >= (RANGE_MIN[mi] as number) && v <= (RANGE_MAX[mi] as number))) {
+        counters.invalid++;
+        continue;
+      }
       const prev = ps.lastTs[mi] as number;
       const good = quality === undefined || (quality[m] ?? 1) >= minQuality;
       if (ts <= prev) {
@@ -613,7 +624,7 @@ export function createRulesEngine(ruleSet: RuleSet, opts: EngineOptions = {}): R
         n2changed = true;
       }
     }
-    if (s.battery !== undefined && ts > ps.batteryTs) {
+    if (s.battery !== undefined && s.battery >= 0 && s.battery <= 1 && ts > ps.batteryTs) {
       ps.batteryTs = ts;
       fresh = true;
       for (const ri of c.battery) {
@@ -637,6 +648,11 @@ export function createRulesEngine(ruleSet: RuleSet, opts: EngineOptions = {}): R
     if (!ep || !alert || alert.patientId !== a.patientId || alert.state !== 'open') return [];
     // Acks carry the gateway's wall-clock time; never place one before the alert opened.
     const ts = Math.max(a.ts, alert.openedAt);
+    // The same action delivered again (a restart re-reads the actions topic) must not
+    // re-acknowledge an alert that was escalated after that acknowledgement.
+    const key = `${a.userId}|${ts}`;
+    if (ep.acks.includes(key)) return [];
+    ep.acks.push(key);
     alert.state = 'acknowledged';
     alert.ackBy = a.userId;
     alert.ackAt = ts;
@@ -689,12 +705,23 @@ export function createRulesEngine(ruleSet: RuleSet, opts: EngineOptions = {}): R
 
   function restore(events: readonly AlertEvent[]): void {
     const last = new Map<string, { e: AlertEvent; n: number; timerEsc: number }>();
+    const acks = new Map<string, string[]>();
     for (const e of events) {
+      if (e.event === 'acknowledged') {
+        const list = acks.get(e.alert.id) ?? [];
+        list.push(`${e.alert.ackBy ?? ''}|${e.alert.ackAt ?? e.ts}`);
+        acks.set(e.alert.id, list);
+      }
       const prev = last.get(e.alert.id);
       const m = /:(\d+)$/.exec(e.eventId);
       const n = Math.max(prev?.n ?? 0, m ? Number(m[1]) : (prev?.n ?? 0) + 1);
       let timerEsc = prev?.timerEsc ?? 0;
-      if (e.event === 'escalated' && prev && PRIORITY_RANK[e.alert.priority] === PRIORITY_RANK[prev.e.alert.priority] + 1) timerEsc++;
+      // Unacknowledged-time escalations step one priority (or stay at high); the log does not
+      // say which kind an escalation was, so this may over-count: fewer, never more, re-notifications.
+      if (e.event === 'escalated' && prev) {
+        const d = PRIORITY_RANK[e.alert.priority] - PRIORITY_RANK[prev.e.alert.priority];
+        if (d === 1 || (d === 0 && e.alert.priority === 'high')) timerEsc++;
+      }
       last.set(e.alert.id, { e, n, timerEsc });
     }
     for (const [id, { e, n, timerEsc }] of last) {
@@ -709,11 +736,13 @@ export function createRulesEngine(ruleSet: RuleSet, opts: EngineOptions = {}): R
         const o = newEpisode();
         o.alert = a;
         o.events = n;
+        o.acks = acks.get(id) ?? [];
         orphans.set(id, o);
         continue;
       }
       ep.alert = a;
       ep.events = n;
+      ep.acks = acks.get(id) ?? [];
       ep.timerEscalations = Math.min(timerEsc, maxEscalations);
       ep.unackedSince = e.ts;
       alertIndex.set(id, { ps, ri });
