@@ -73,6 +73,7 @@ export async function ensureClickHouse(root: string, progress: Progress): Promis
     }
     progress(`clickhouse: pid ${existing} is running but not answering yet; waiting`);
     await waitUntilReady(p, existing, Date.now() + READY_TIMEOUT_MS);
+    progress(`clickhouse: ready (pid ${existing})`);
     return;
   }
   await assertPortsFree('clickhouse', CLICKHOUSE_PORTS);

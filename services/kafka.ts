@@ -104,6 +104,7 @@ export async function ensureKafka(root: string, progress: Progress): Promise<voi
     // Alive but not answering: most likely still starting (a previous `up` was interrupted).
     progress(`kafka: pid ${existing} is running but not ready yet; waiting`);
     await waitUntilReady(p, existing, Date.now() + READY_TIMEOUT_MS, progress);
+    progress(`kafka: ready (pid ${existing})`);
     return;
   }
   await assertPortsFree('kafka', KAFKA_PORTS);
