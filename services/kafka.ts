@@ -176,7 +176,7 @@ export async function ensureKafkaJars(root: string, progress: Progress): Promise
   let lastReport = Date.now();
   const result = await runCommand(
     mvn,
-    ['-B', '-f', p.pom, 'dependency:copy-dependencies', '-DincludeScope=runtime', `-DoutputDirectory=${p.libs}`],
+    ['-B', '-Dstyle.color=never', '-f', p.pom, 'dependency:copy-dependencies', '-DincludeScope=runtime', `-DoutputDirectory=${p.libs}`],
     {
       cwd: root,
       onLine: (line) => {
@@ -184,7 +184,7 @@ export async function ensureKafkaJars(root: string, progress: Progress): Promise
         if (line.startsWith('[ERROR]')) progress(`kafka: mvn ${line}`);
         if (Date.now() - lastReport > 5_000) {
           lastReport = Date.now();
-          progress(`kafka: still downloading (${seconds(started)}, ${downloaded} artifacts so far)`);
+          progress(`kafka: still downloading (${seconds(started)}${downloaded > 0 ? `, ${downloaded} artifacts so far` : ''})`);
         }
       },
     },
@@ -193,7 +193,7 @@ export async function ensureKafkaJars(root: string, progress: Progress): Promise
   if (result.code !== 0 || missing.length > 0) {
     throw new Error(
       `kafka: jar download failed (mvn exit ${result.code}${missing.length > 0 ? `; missing ${missing.join(', ')}` : ''}). ` +
-        `Maven Central must be reachable. Last output:\n${result.tail}`,
+        `Maven Central must be reachable and the local Maven repository (~/.m2) writable. Last output:\n${result.tail}`,
     );
   }
   progress(`kafka: jars ready in ${seconds(started)}`);
