@@ -1,0 +1,41 @@
+// Builds the dashboard's browser assets: src/main.ts -> assets/app.js (minified, with a
+// source map) and uPlot's stylesheet + style.css -> assets/style.css. No inline code:
+// the page's CSP allows scripts and styles from 'self' only.
+//   node dashboard-gateway/web/build.mjs
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import process from 'node:process';
+import console from 'node:console';
+import { build } from 'esbuild';
+
+const here = import.meta.dirname;
+const out = path.join(here, 'assets');
+const require = createRequire(import.meta.url);
+
+export async function buildDashboard({ quiet = false } = {}) {
+  await mkdir(out, { recursive: true });
+  const result = await build({
+    entryPoints: [path.join(here, 'src/main.ts')],
+    outfile: path.join(out, 'app.js'),
+    bundle: true,
+    minify: true,
+    sourcemap: true,
+    format: 'iife',
+    target: ['chrome109', 'firefox115', 'safari15.4', 'edge109'],
+    legalComments: 'eof',
+    logLevel: quiet ? 'warning' : 'info',
+    metafile: true,
+  });
+  const uplotCss = await readFile(require.resolve('uplot/dist/uPlot.min.css'), 'utf8');
+  const ownCss = await readFile(path.join(here, 'style.css'), 'utf8');
+  await writeFile(path.join(out, 'style.css'), `/* uPlot (MIT) */\n${uplotCss}\n${ownCss}`);
+  return result;
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === path.join(here, 'build.mjs')) {
+  buildDashboard().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}

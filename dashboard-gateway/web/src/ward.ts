@@ -1,0 +1,289 @@
+/**
+ * The ward view: one tile per patient, ordered by clinical urgency (or bed).
+ * Messages only mark tiles dirty; one animation frame writes what changed, and the
+ * order is recomputed only when alerts or scores changed.
+ */
+import { h, setAttr, setHidden, setText } from './dom.js';
+import { PARAM_LABEL, PRIORITY_MARK, RISK_LABEL, RISK_SHAPE, age, location, scoreText, value } from './format.js';
+import { compareBed, compareUrgency, summarise, type AlertView, type Metric, type Model, type Patient, type Priority } from './model.js';
+
+/** A tile without a new value for this long says so. */
+export const TILE_STALE_MS = 60_000;
+/** Continuous (wearable) values older than this are shown as old. */
+const CONTINUOUS_OLD_MS = 5 * 60_000;
+const CONTINUOUS: readonly Metric[] = ['hr', 'spo2', 'rr'];
+
+const RANK_PRIORITY: Record<number, Priority> = { 3: 'high', 2: 'medium', 1: 'low' };
+
+interface Cell {
+  root: HTMLElement;
+  val: HTMLElement;
+  pts: HTMLElement;
+}
+
+class Tile {
+  readonly root: HTMLAnchorElement;
+  private readonly flag: HTMLElement;
+  private readonly flagMark: HTMLElement;
+  private readonly flagText: HTMLElement;
+  private readonly newsShape: HTMLElement;
+  private readonly newsNum: HTMLElement;
+  private readonly newsBand: HTMLElement;
+  private readonly newsMissing: HTMLElement;
+  private readonly loc: HTMLElement;
+  private readonly cells: Record<'hr' | 'spo2' | 'rr' | 'temp' | 'bp', Cell>;
+  private readonly ageEl: HTMLElement;
+  private readonly dev: HTMLElement;
+  private readonly batt: HTMLElement;
+  private label = '';
+
+  constructor(readonly patientId: string) {
+    const cell = (key: string, label: string, unit: string): Cell => {
+      const val = h('span', { class: 'v-val', text: '—' });
+      const pts = h('span', { class: 'v-pts', hidden: true });
+      const root = h('span', { class: 'v', 'data-m': key }, h('span', { class: 'v-label', text: label }), val, h('span', { class: 'v-unit', text: unit }), pts);
+      return { root, val, pts };
+    };
+    this.cells = {
+      hr: cell('hr', 'HR', '/min'),
+      spo2: cell('spo2', 'SpO₂', '%'),
+      rr: cell('rr', 'RR', '/min'),
+      temp: cell('temp', 'Temp', '°C'),
+      bp: cell('bp', 'BP', 'mmHg'),
+    };
+    this.flagMark = h('span', { class: 'mark' });
+    this.flagText = h('span', { class: 'flag-text' });
+    this.flag = h('span', { class: 'tile-flag', hidden: true }, this.flagMark, this.flagText);
+    this.newsShape = h('span', { class: 'shape', 'aria-hidden': 'true', text: '○' });
+    this.newsNum = h('span', { class: 'news-num', text: '—' });
+    this.newsBand = h('span', { class: 'news-band', text: 'NEWS2 pending' });
+    this.newsMissing = h('span', { class: 'news-missing', hidden: true });
+    this.loc = h('span', { class: 'loc' });
+    this.ageEl = h('span', { class: 'age' });
+    this.dev = h('span', { class: 'dev' });
+    this.batt = h('span', { class: 'batt' });
+    this.root = h(
+      'a',
+      { class: 'tile', href: `#/patient/${encodeURIComponent(patientId)}`, 'data-patient': patientId },
+      h('span', { class: 'tile-head' }, h('span', { class: 'pid', text: patientId }), this.loc),
+      this.flag,
+      h('span', { class: 'news' }, h('span', { class: 'news-badge' }, this.newsShape, this.newsNum), h('span', { class: 'news-text' }, this.newsBand, this.newsMissing)),
+      h('span', { class: 'vitals' }, this.cells.hr.root, this.cells.spo2.root, this.cells.rr.root, this.cells.temp.root, this.cells.bp.root),
+      h('span', { class: 'tile-foot' }, this.ageEl, this.dev, this.batt),
+    );
+  }
+
+  update(p: Patient, alerts: readonly AlertView[] | undefined, now: number): void {
+    setText(this.loc, location(p.ward, p.bed));
+    const sum = summarise(alerts);
+    const top = RANK_PRIORITY[sum.top];
+    setAttr(this.root, 'data-alert', top ?? 'none');
+    setAttr(this.root, 'data-unacked', sum.unacked > 0 ? RANK_PRIORITY[sum.unacked] ?? null : null);
+    setHidden(this.flag, !top);
+    let alertText = '';
+    if (top) {
+      const unacked = (alerts ?? []).filter((a) => a.state === 'open').length;
+      const word = top === 'high' ? 'High' : top === 'medium' ? 'Medium' : 'Low';
+      alertText = `${word} alert${sum.count > 1 ? ` ×${sum.count}` : ''} · ${unacked > 0 ? 'not acknowledged' : 'acknowledged'}`;
+      setText(this.flagMark, PRIORITY_MARK[top]);
+      setText(this.flagText, alertText);
+    }
+
+    const sc = p.score;
+    const comps = sc?.components ?? {};
+    if (sc) {
+      setAttr(this.root, 'data-risk', sc.risk);
+      setText(this.newsShape, RISK_SHAPE[sc.risk]);
+      setText(this.newsNum, scoreText(sc.score, sc.complete));
+      setText(this.newsBand, `NEWS2 · ${RISK_LABEL[sc.risk]}${sc.complete ? '' : ' or higher'}`);
+      const gaps = [...(sc.missing ?? []).map((m) => PARAM_LABEL[m] ?? m), ...(sc.stale ?? []).map((m) => `${PARAM_LABEL[m] ?? m} (old)`)];
+      setHidden(this.newsMissing, sc.complete || gaps.length === 0);
+      setText(this.newsMissing, gaps.length ? `Missing: ${gaps.join(', ')}` : '');
+    } else {
+      setAttr(this.root, 'data-risk', 'none');
+      setText(this.newsShape, '○');
+      setText(this.newsNum, '—');
+      setText(this.newsBand, 'NEWS2 not scored yet');
+      setHidden(this.newsMissing, true);
+    }
+
+    const put = (key: 'hr' | 'spo2' | 'rr' | 'temp', m: Metric, comp: string): void => {
+      const c = this.cells[key];
+      const tv = p.latest[m];
+      setText(c.val, value(m, tv?.value));
+      const old = tv !== undefined && CONTINUOUS.includes(m) && now - tv.ts > CONTINUOUS_OLD_MS;
+      setAttr(c.root, 'data-old', old ? 'true' : null);
+      const pts = comps[comp] ?? 0;
+      setAttr(c.root, 'data-pts', tv && pts > 0 ? String(pts) : null);
+      setHidden(c.pts, !(tv && pts > 0));
+      setText(c.pts, pts > 0 ? `+${pts}` : '');
+    };
+    put('hr', 'hr', 'hr');
+    put('spo2', 'spo2', 'spo2');
+    put('rr', 'rr', 'rr');
+    put('temp', 'temp', 'temp');
+    const sbp = p.latest.sbp;
+    const dbp = p.latest.dbp;
+    setText(this.cells.bp.val, sbp ? `${value('sbp', sbp.value)}/${dbp && Math.abs(dbp.ts - sbp.ts) < 60_000 ? value('dbp', dbp.value) : '—'}` : '—');
+    const bpPts = comps.sbp ?? 0;
+    setAttr(this.cells.bp.root, 'data-pts', sbp && bpPts > 0 ? String(bpPts) : null);
+    setHidden(this.cells.bp.pts, !(sbp && bpPts > 0));
+    setText(this.cells.bp.pts, bpPts > 0 ? `+${bpPts}` : '');
+
+    const d = p.device;
+    setAttr(this.root, 'data-offline', d && !d.online ? 'true' : null);
+    setText(this.dev, d ? (d.online ? '● Online' : '○ Device offline') : '');
+    setText(this.batt, d?.battery !== null && d?.battery !== undefined ? `Batt ${Math.round(d.battery * 100)}%` : '');
+    setAttr(this.batt, 'data-low', d?.battery !== null && d?.battery !== undefined && d.battery < 0.2 ? 'true' : null);
+    this.updateAge(p, now);
+
+    const label = [
+      `Patient ${p.patientId}, ${location(p.ward, p.bed)}`,
+      sc ? `NEWS2 ${sc.complete ? sc.score : `at least ${sc.score}`}, ${RISK_LABEL[sc.risk]} risk` : 'NEWS2 not scored',
+      alertText || 'no open alert',
+      d && !d.online ? 'device offline' : '',
+    ]
+      .filter(Boolean)
+      .join('; ');
+    if (label !== this.label) {
+      this.label = label;
+      this.root.setAttribute('aria-label', `${label}. Open patient view.`);
+    }
+  }
+
+  updateAge(p: Patient, now: number): void {
+    if (!p.lastTs) {
+      setText(this.ageEl, 'No readings yet');
+      setAttr(this.root, 'data-stale', 'true');
+      return;
+    }
+    const a = now - p.lastTs;
+    const stale = a > TILE_STALE_MS;
+    setAttr(this.root, 'data-stale', stale ? 'true' : null);
+    setText(this.ageEl, stale ? `No data for ${age(a)}` : `Updated ${age(a) === 'now' ? 'now' : `${age(a)} ago`}`);
+  }
+}
+
+export type SortMode = 'urgency' | 'bed';
+
+export class WardView {
+  private readonly tiles = new Map<string, Tile>();
+  private readonly dirty = new Set<string>();
+  private orderDirty = true;
+  private agesDirty = false;
+  private allDirty = false;
+  private frame = 0;
+  private order: string[] = [];
+  sort: SortMode = 'urgency';
+  wardFilter: string | null = null;
+
+  constructor(
+    private readonly model: Model,
+    private readonly container: HTMLElement,
+    private readonly empty: HTMLElement,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** A patient's data changed; `reorder` when alerts or scores did. */
+  touch(patientId: string, reorder = false): void {
+    this.dirty.add(patientId);
+    if (reorder) this.orderDirty = true;
+    this.schedule();
+  }
+
+  touchAll(): void {
+    this.allDirty = true;
+    this.orderDirty = true;
+    this.schedule();
+  }
+
+  tickAges(): void {
+    this.agesDirty = true;
+    this.schedule();
+  }
+
+  setSort(mode: SortMode): void {
+    this.sort = mode;
+    this.orderDirty = true;
+    this.schedule();
+  }
+
+  setWardFilter(ward: string | null): void {
+    this.wardFilter = ward;
+    this.touchAll();
+  }
+
+  /** Patients in display order (for the banner and tests of order). */
+  currentOrder(): readonly string[] {
+    return this.order;
+  }
+
+  private schedule(): void {
+    if (this.frame) return;
+    this.frame = requestAnimationFrame(() => {
+      this.frame = 0;
+      this.render();
+    });
+  }
+
+  /** Write every pending change in one go. */
+  render(): void {
+    const now = this.now();
+    const byPatient = this.model.alertsByPatient();
+    // Tiles of patients no longer known (a new snapshot) go away.
+    for (const [id, t] of this.tiles) {
+      if (!this.model.patients.has(id)) {
+        t.root.remove();
+        this.tiles.delete(id);
+        this.orderDirty = true;
+      }
+    }
+    const ids = this.allDirty ? [...this.model.patients.keys()] : [...this.dirty];
+    for (const id of ids) {
+      const p = this.model.patients.get(id);
+      if (!p) continue;
+      let t = this.tiles.get(id);
+      if (!t) {
+        t = new Tile(id);
+        this.tiles.set(id, t);
+        this.orderDirty = true;
+      }
+      t.update(p, byPatient.get(id), now);
+    }
+    if (this.agesDirty && !this.allDirty) {
+      for (const [id, t] of this.tiles) {
+        const p = this.model.patients.get(id);
+        if (p && !this.dirty.has(id)) t.updateAge(p, now);
+      }
+    }
+    this.dirty.clear();
+    this.allDirty = false;
+    this.agesDirty = false;
+    if (this.orderDirty) {
+      this.orderDirty = false;
+      this.reorder(byPatient);
+    }
+  }
+
+  private reorder(byPatient: Map<string, AlertView[]>): void {
+    const visible = [...this.model.patients.values()].filter((p) => this.wardFilter === null || p.ward === this.wardFilter);
+    visible.sort(this.sort === 'bed' ? compareBed : (a, b) => compareUrgency(a, b, byPatient));
+    const next = visible.map((p) => p.patientId);
+    const show = new Set(next);
+    for (const [id, t] of this.tiles) setHidden(t.root, !show.has(id));
+    setHidden(this.empty, next.length > 0);
+    const same = next.length === this.order.length && next.every((id, i) => id === this.order[i]);
+    this.order = next;
+    if (same && this.container.childElementCount === this.tiles.size) return;
+    // Move nodes only where the order differs; keep keyboard focus on the moved tile.
+    const focused = document.activeElement;
+    let cursor: ChildNode | null = this.container.firstChild;
+    for (const id of next) {
+      const el = (this.tiles.get(id) as Tile).root;
+      if (el === cursor) cursor = cursor.nextSibling;
+      else this.container.insertBefore(el, cursor);
+    }
+    for (const [id, t] of this.tiles) if (!show.has(id) && t.root.parentNode !== this.container) this.container.append(t.root);
+    if (focused instanceof HTMLElement && focused !== document.activeElement && this.container.contains(focused)) focused.focus({ preventScroll: true });
+  }
+}

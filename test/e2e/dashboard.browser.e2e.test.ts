@@ -1,0 +1,300 @@
+/**
+ * The clinician dashboard in a real browser (headless Chromium driven by playwright-core)
+ * against the whole product in one process on embedded adapters, with simulated patients
+ * over real MQTT. What a nurse would see: tiles fill, a deterioration raises an alert that
+ * is listed and moves the patient to the top, an acknowledgement in one browser shows in
+ * another, the patient view draws trends and takes an observation, another ward's nurse
+ * sees none of it, and a server restart is shown as stale until the page has resumed.
+ * Screenshots go to test-results/dashboard/.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { MqttClient } from 'mqtt';
+import pino from 'pino';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runTarget, type Running } from '../../cli/runtime.js';
+import { loadConfig, type Config } from '../../platform/config.js';
+import { createLogger } from '../../platform/log.js';
+import { connectDevice, http, tempDir, tokenFor, waitFor } from './helpers.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const shots = path.join(root, 'test-results', 'dashboard');
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+/** Debian's Chromium; installed here when missing and running as root, else a clear failure. */
+function ensureChromium(): void {
+  if (existsSync(CHROMIUM)) return;
+  if (process.getuid?.() !== 0) throw new Error(`${CHROMIUM} is missing: install Debian's Chromium ("apt-get install -y chromium" as root) and run again`);
+  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
+  execFileSync('apt-get', ['install', '-y', '-qq', 'chromium', 'fonts-dejavu-core'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  if (!existsSync(CHROMIUM)) throw new Error(`apt-get installed chromium but ${CHROMIUM} is still missing`);
+}
+
+/** A port free right now (the simulator needs to know the real ports, so 0 will not do). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const DET = { deviceId: 'wb-det-1', patientId: 'MRN-DET-1', ward: '4B', bed: '9' };
+const WARD_4B = ['SIM-0001', 'SIM-0003', 'SIM-0005'];
+const WARD_5A = ['SIM-0002', 'SIM-0004', 'SIM-0006'];
+
+describe('dashboard in a real browser', () => {
+  let running: Running | null = null;
+  let config: Config;
+  let dataDir: string;
+  let base: string;
+  let browser: Browser;
+  let device: MqttClient | null = null;
+  const contexts: BrowserContext[] = [];
+  const problems: string[] = [];
+  let nurseA: Page;
+  let nurseB: Page;
+  let ackedId = '';
+
+  const start = async (): Promise<void> => {
+    const log = createLogger({ level: 'warn', destination: pino.destination({ write: () => true } as never) as never });
+    running = await runTarget('all', config, log);
+  };
+
+  /** A fresh browser context (own storage), with page errors and CSP violations collected. */
+  const newPage = async (name: string, viewport: { width: number; height: number }, opts: { reducedMotion?: 'reduce' | 'no-preference' } = {}): Promise<Page> => {
+    const ctx = await browser.newContext({ viewport, reducedMotion: opts.reducedMotion ?? 'no-preference' });
+    contexts.push(ctx);
+    const page = await ctx.newPage();
+    page.on('pageerror', (e) => problems.push(`${name}: page error: ${e.message}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !/Failed to load resource.*(403|404)|WebSocket connection to .* failed|ERR_CONNECTION_REFUSED/.test(m.text())) problems.push(`${name}: console: ${m.text()}`);
+    });
+    return page;
+  };
+
+  const signIn = async (page: Page, token: string): Promise<void> => {
+    await page.goto(base);
+    await page.locator('#token-input').fill(token);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('#app').waitFor({ state: 'visible' });
+    await page.locator('#conn[data-state="live"]').waitFor({ timeout: 20_000 });
+  };
+
+  const tileOrder = (page: Page): Promise<string[]> => page.locator('#tiles .tile:not([hidden])').evaluateAll((els) => els.map((e) => e.getAttribute('data-patient') ?? ''));
+
+  beforeAll(async () => {
+    ensureChromium();
+    execFileSync(process.execPath, [path.join(root, 'dashboard-gateway/web/build.mjs')], { stdio: 'pipe' });
+    await mkdir(shots, { recursive: true });
+    dataDir = await tempDir('e2e-dashboard');
+    const [httpPort, mqttPort] = [await freePort(), await freePort()];
+    const cfg = loadConfig({ VITALS_DATA_DIR: dataDir, VITALS_HTTP_PORT: String(httpPort), VITALS_MQTT_PORT: String(mqttPort), VITALS_SIM_PATIENTS: '6' });
+    if (!cfg.ok) throw new Error(cfg.errors.join('; '));
+    config = cfg.config;
+    await start();
+    base = `http://127.0.0.1:${httpPort}`;
+    // playwright's launch() gives Chromium a fresh, empty --user-data-dir of its own (removed on close);
+    // each context below is isolated storage within it.
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+  }, 600_000);
+
+  afterAll(async () => {
+    await device?.endAsync().catch(() => undefined);
+    for (const c of contexts) await c.close().catch(() => undefined);
+    await browser?.close().catch(() => undefined);
+    await running?.stop();
+  });
+
+  it('serves the page with a self-only CSP and no inline code', async () => {
+    const res = await fetch(base);
+    const csp = res.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain("style-src 'self'");
+    const html = await res.text();
+    expect(html).not.toMatch(/<script>|<script(?![^>]*\bsrc=)[^>]*>|<style|\sstyle=|\son[a-z]+=/i);
+    expect((await fetch(`${base}/assets/app.js`)).status).toBe(200);
+    expect((await fetch(`${base}/assets/style.css`)).status).toBe(200);
+    expect((await fetch(`${base}/assets/..%2Fpackage.json`)).status).toBe(404);
+  });
+
+  it('signs a nurse in and fills one tile per patient of her ward', async () => {
+    nurseA = await newPage('nurse A', { width: 1280, height: 800 });
+    await signIn(nurseA, await tokenFor(dataDir, 'nurse', ['4B'], 'nurse.amira'));
+    for (const id of WARD_4B) await expect.poll(() => nurseA.locator(`.tile[data-patient="${id}"] [data-m="hr"] .v-val`).textContent(), { timeout: 20_000 }).toMatch(/^\d+$/);
+    expect(await nurseA.locator('.tile').count()).toBe(3);
+    for (const id of WARD_5A) expect(await nurseA.locator(`.tile[data-patient="${id}"]`).count()).toBe(0);
+    await expect.poll(() => nurseA.locator('#conn-text').textContent()).toMatch(/^Live/);
+    // Token kept for this tab only.
+    expect(await nurseA.evaluate(() => sessionStorage.getItem('vitals.token'))).toBeTruthy();
+    await nurseA.screenshot({ path: path.join(shots, '1-ward-calm-1280x800.png') });
+  });
+
+  it('a deterioration raises alerts that are listed, top the tiles and sound the banner', async () => {
+    nurseB = await newPage('nurse B', { width: 1920, height: 1080 });
+    await signIn(nurseB, await tokenFor(dataDir, 'nurse', ['4B'], 'nurse.ben'));
+    const calm = await tileOrder(nurseA);
+    expect(calm).toHaveLength(3);
+
+    const admin = await tokenFor(dataDir, 'admin', ['*']);
+    const created = await http(base, admin, 'POST', '/api/devices', DET);
+    expect(created.status).toBe(201);
+    device = await waitFor('device connect', () => connectDevice(config.mqttPort, DET.deviceId, created.json.token as string).catch(() => null));
+    // Two and a half minutes of a clearly deteriorating patient, in event time, at 5 s intervals:
+    // long enough for every delayed rule (2 min) and NEWS2 >= 7 (emergency response).
+    const now = Date.now();
+    const samples = Array.from({ length: 31 }, (_, i) => ({ ts: now - (30 - i) * 5000, hr: 130, spo2: 84, rr: 28, temp: 39.2, sbp: 88, dbp: 52 }));
+    await device.publishAsync(`devices/${DET.deviceId}/vitals`, JSON.stringify({ samples }), { qos: 1 });
+
+    const rows = nurseA.locator(`.alert-row:has(.ar-patient:text-is("${DET.patientId}"))`);
+    await expect.poll(() => rows.count(), { timeout: 20_000 }).toBeGreaterThan(0);
+    await expect.poll(() => nurseA.locator(`.alert-row[data-priority="high"]:has(.ar-patient:text-is("${DET.patientId}"))`).count(), { timeout: 20_000 }).toBeGreaterThan(0);
+    await expect.poll(() => tileOrder(nurseA)).toEqual([DET.patientId, ...calm]);
+    const tile = nurseA.locator(`.tile[data-patient="${DET.patientId}"]`);
+    expect(await tile.getAttribute('data-alert')).toBe('high');
+    expect(await tile.getAttribute('data-unacked')).toBe('high');
+    expect(await tile.locator('.tile-flag').textContent()).toContain('!!!');
+    // NEWS2 shown as a lower bound with what is missing (no ACVPU, no air/O2 reading yet).
+    await expect.poll(() => tile.locator('.news-num').textContent()).toMatch(/^≥\d+$/);
+    expect(await tile.locator('.news-missing').textContent()).toMatch(/ACVPU/);
+    expect(await tile.locator('.news-band').textContent()).toContain('High');
+    const banner = nurseA.locator('#high-banner');
+    await banner.waitFor({ state: 'visible' });
+    expect(await banner.textContent()).toContain(DET.patientId);
+    expect(await banner.evaluate((el) => getComputedStyle(el).animationName)).toBe('banner-pulse');
+    await expect.poll(() => nurseA.title()).toMatch(/High alert/);
+    // The second nurse sees the same.
+    await expect.poll(() => nurseB.locator(`.alert-row:has(.ar-patient:text-is("${DET.patientId}"))`).count()).toBe(await rows.count());
+    await nurseA.screenshot({ path: path.join(shots, '2-ward-alert-1280x800.png') });
+    await nurseB.screenshot({ path: path.join(shots, '2-ward-alert-1920x1080.png') });
+
+    // Reduced motion: the same urgency without animation.
+    const still = await newPage('reduced motion', { width: 1280, height: 800 }, { reducedMotion: 'reduce' });
+    await signIn(still, await tokenFor(dataDir, 'nurse', ['4B'], 'nurse.cleo'));
+    await still.locator('#high-banner').waitFor({ state: 'visible' });
+    expect(await still.locator('#high-banner').evaluate((el) => getComputedStyle(el).animationName)).toBe('none');
+    const stillTile = still.locator(`.tile[data-patient="${DET.patientId}"]`);
+    await expect.poll(() => stillTile.getAttribute('data-unacked')).toBe('high');
+    expect(await stillTile.evaluate((el) => [getComputedStyle(el).animationName, getComputedStyle(el).outlineStyle])).toEqual(['none', 'double']);
+  });
+
+  it('an acknowledgement in one browser shows in the other, with who and when', async () => {
+    const rowA = nurseA.locator(`.alert-row[data-state="open"]:has(.ar-patient:text-is("${DET.patientId}"))`).first();
+    ackedId = (await rowA.getAttribute('data-alert-id')) ?? '';
+    expect(ackedId).not.toBe('');
+    await rowA.getByRole('button', { name: /Acknowledge/ }).click();
+    const rowB = nurseB.locator(`.alert-row[data-alert-id="${ackedId}"]`);
+    await expect.poll(() => rowB.getAttribute('data-state'), { timeout: 15_000 }).toBe('acknowledged');
+    expect(await rowB.locator('.ar-state').textContent()).toMatch(/^Acknowledged by nurse\.amira at \d\d:\d\d/);
+    expect(await rowB.locator('button.ack').isVisible()).toBe(false);
+    await expect.poll(() => nurseA.locator(`.alert-row[data-alert-id="${ackedId}"]`).getAttribute('data-state')).toBe('acknowledged');
+    await nurseB.screenshot({ path: path.join(shots, '3-acknowledged-1920x1080.png') });
+  });
+
+  it('the patient view opens from the keyboard, draws trends and records an observation', async () => {
+    const nurse = await tokenFor(dataDir, 'nurse', ['4B']);
+    await waitFor('history in the store', async () => {
+      const r = await http(base, nurse, 'GET', `/api/patients/${DET.patientId}/vitals?metric=hr&step=raw`);
+      return r.status === 200 && r.json.points.length > 0;
+    }, 30_000);
+    await nurseA.locator(`.tile[data-patient="${DET.patientId}"]`).focus();
+    await nurseA.keyboard.press('Enter');
+    await nurseA.locator('#patient-view').waitFor({ state: 'visible' });
+    expect(await nurseA.locator('.pv-title').textContent()).toBe(DET.patientId);
+    for (const key of ['hr', 'spo2', 'rr', 'temp', 'bp']) {
+      const chart = nurseA.locator(`.chart[data-chart="${key}"]`);
+      await expect.poll(async () => Number(await chart.getAttribute('data-count')), { timeout: 15_000 }).toBeGreaterThan(0);
+      // The canvas has drawn pixels of the series colour, not just an empty frame.
+      const painted = await chart.locator('canvas').evaluate((c: HTMLCanvasElement) => {
+        const d = c.getContext('2d')?.getImageData(0, 0, c.width, c.height).data;
+        let n = 0;
+        if (d) for (let i = 0; i < d.length; i += 4) if ((d[i + 3] ?? 0) > 0) n++;
+        return { n, w: c.width, h: c.height };
+      });
+      expect(painted.w).toBeGreaterThan(200);
+      expect(painted.n).toBeGreaterThan(200);
+    }
+    await nurseA.screenshot({ path: path.join(shots, '4-patient-1280x800.png'), fullPage: true });
+
+    await nurseA.getByLabel('A · Alert').check();
+    await nurseA.getByLabel('Air').check();
+    await nurseA.getByRole('spinbutton', { name: /^Systolic/ }).fill('120');
+    await nurseA.getByRole('spinbutton', { name: /^Diastolic/ }).fill('80');
+    await nurseA.getByRole('button', { name: 'Record observation' }).click();
+    await expect.poll(() => nurseA.locator('.obs-status').textContent()).toMatch(/^Recorded at/);
+    await expect.poll(() => nurseA.locator('.pv-current-line').textContent(), { timeout: 15_000 }).toContain('BP 120/80');
+    // With ACVPU and air/O2 recorded the score is complete: no lower bound any more.
+    await expect.poll(() => nurseA.locator('.pv-news').textContent(), { timeout: 15_000 }).toMatch(/NEWS2 \d+ ·/);
+    await nurseA.keyboard.press('Escape');
+    await nurseA.locator('#ward-view').waitFor({ state: 'visible' });
+    await expect.poll(() => nurseA.locator(`.tile[data-patient="${DET.patientId}"] [data-m="bp"] .v-val`).textContent()).toBe('120/80');
+  });
+
+  it('a nurse of another ward sees none of it', async () => {
+    const other = await newPage('nurse 5A', { width: 800, height: 1280 });
+    await signIn(other, await tokenFor(dataDir, 'nurse', ['5A'], 'nurse.dora'));
+    await expect.poll(() => other.locator('.tile').count(), { timeout: 20_000 }).toBe(3);
+    expect((await tileOrder(other)).sort()).toEqual(WARD_5A);
+    expect(await other.locator(`.tile[data-patient="${DET.patientId}"]`).count()).toBe(0);
+    expect(await other.locator(`.alert-row:has(.ar-patient:text-is("${DET.patientId}"))`).count()).toBe(0);
+    expect(await other.locator('#high-banner').isVisible()).toBe(false);
+    expect(await other.locator('body').textContent()).not.toContain(DET.patientId);
+    await other.screenshot({ path: path.join(shots, '5-other-ward-800x1280.png') });
+    // Even by address: the patient view shows nothing of that patient.
+    await other.goto(`${base}/#/patient/${DET.patientId}`);
+    await other.locator('#patient-view').waitFor({ state: 'visible' });
+    await other.locator('#toast').waitFor({ state: 'visible' });
+    for (const key of ['hr', 'spo2', 'rr', 'temp', 'bp']) expect(await other.locator(`.chart[data-chart="${key}"]`).getAttribute('data-count')).toBe('0');
+    expect(await other.locator('.pv-alerts li').count()).toBe(0);
+  });
+
+  it('says the view is stale while the server is away, then reconnects, re-subscribes and resumes', async () => {
+    const sent: string[] = [];
+    nurseB.on('websocket', (ws) => ws.on('framesent', (f) => sent.push(typeof f.payload === 'string' ? f.payload : f.payload.toString())));
+    await device?.endAsync().catch(() => undefined);
+    device = null;
+    const t0 = Date.now();
+    const dbg = (what: string) => process.stderr.write(`[dbg] ${what} +${Date.now() - t0} ms\n`);
+    await running?.stop();
+    dbg('stopped');
+    running = null;
+    await nurseB.locator('#conn[data-state="down"]').waitFor({ timeout: 15_000 });
+    await nurseB.locator('#stale-banner').waitFor({ state: 'visible' });
+    expect(await nurseB.locator('#stale-text').textContent()).toMatch(/Connection lost at \d\d:\d\d:\d\d\. Values on screen are from/);
+    expect(await nurseB.locator('#app').getAttribute('data-stale')).toBe('true');
+    await nurseB.screenshot({ path: path.join(shots, '6-disconnected-1920x1080.png') });
+
+    dbg('stale seen');
+    await start();
+    dbg('restarted');
+    await nurseB.locator('#conn[data-state="live"]').waitFor({ timeout: 60_000 });
+    dbg('live again');
+    expect(await nurseB.locator('#stale-banner').isVisible()).toBe(false);
+    const ops = sent.map((s) => JSON.parse(s) as { op: string; since?: number; wards?: string[] });
+    expect(ops.map((o) => o.op)).toEqual(expect.arrayContaining(['auth', 'subscribe', 'resume']));
+    expect(ops.find((o) => o.op === 'subscribe')?.wards).toEqual(['4B']);
+    expect(ops.find((o) => o.op === 'resume')?.since).toBeGreaterThan(0);
+    // The acknowledged alert is still shown as acknowledged after the resume.
+    await expect.poll(() => nurseB.locator(`.alert-row[data-alert-id="${ackedId}"]`).getAttribute('data-state')).toBe('acknowledged');
+  }, 180_000);
+
+  it('logs out and forgets the token', async () => {
+    await nurseB.getByRole('button', { name: 'Log out' }).click();
+    await nurseB.locator('#login').waitFor({ state: 'visible' });
+    expect(await nurseB.evaluate(() => sessionStorage.getItem('vitals.token'))).toBeNull();
+    expect(await nurseB.locator('.tile').count()).toBe(0);
+  });
+
+  it('had no page errors and no CSP violations', () => {
+    expect(problems).toEqual([]);
+  });
+});
