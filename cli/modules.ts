@@ -26,21 +26,27 @@ export interface ModuleDef {
   deps: ModuleName[];
   /** Infrastructure modules are not user-visible targets. */
   hidden?: boolean;
-  /** Whether the module needs the bus and store (sim does not: it speaks MQTT and HTTP). */
-  needsInfra: boolean;
+  /** What the module needs from the infrastructure (sim needs neither: it speaks MQTT and HTTP). */
+  needs: Array<'bus' | 'store'>;
   help: string;
   init?: (env: ModuleEnv) => Promise<Service>;
 }
 
 export const MODULES: Record<ModuleName, ModuleDef> = {
-  registry: { deps: [], hidden: true, needsInfra: true, help: 'device registry view (from the registry topic)' },
-  ingest: { deps: ['registry'], needsInfra: true, help: 'MQTT broker: device auth, ACL, validation, bridge to the bus', init: (e) => startIngest(e.ctx, e.registry()) },
-  rules: { deps: [], needsInfra: true, help: 'NEWS2, window rules and the alert lifecycle', init: (e) => startRules(e.ctx) },
-  sink: { deps: [], needsInfra: true, help: 'bus to store, in batches', init: (e) => startSink(e.ctx) },
-  gateway: { deps: ['registry'], needsInfra: true, help: 'REST, FHIR, WebSocket and the dashboard page', init: (e) => startGateway(e.ctx, e.registry(), e.ready) },
-  sim: { deps: [], needsInfra: false, help: 'simulated patients over MQTT, provisioned through the API', init: (e) => startSimulator(e.ctx.config, e.ctx.log) },
-  all: { deps: ['ingest', 'rules', 'sink', 'gateway', 'sim'], needsInfra: true, help: 'every role in one process' },
+  registry: { deps: [], hidden: true, needs: ['bus'], help: 'device registry view (from the registry topic)' },
+  ingest: { deps: ['registry'], needs: ['bus'], help: 'MQTT broker: device auth, ACL, validation, bridge to the bus', init: (e) => startIngest(e.ctx, e.registry()) },
+  rules: { deps: [], needs: ['bus'], help: 'NEWS2, window rules and the alert lifecycle', init: (e) => startRules(e.ctx) },
+  sink: { deps: [], needs: ['bus', 'store'], help: 'bus to store, in batches', init: (e) => startSink(e.ctx) },
+  gateway: { deps: ['registry'], needs: ['bus', 'store'], help: 'REST, FHIR, WebSocket and the dashboard page', init: (e) => startGateway(e.ctx, e.registry(), e.ready) },
+  sim: { deps: [], needs: [], help: 'simulated patients over MQTT, provisioned through the API', init: (e) => startSimulator(e.ctx.config, e.ctx.log) },
+  all: { deps: ['ingest', 'rules', 'sink', 'gateway', 'sim'], needs: [], help: 'every role in one process' },
 };
+
+/** Everything a target's modules need from the infrastructure. */
+export function infraNeeds(target: ModuleName): { bus: boolean; store: boolean } {
+  const mods = orderedModules(target);
+  return { bus: mods.some((m) => MODULES[m].needs.includes('bus')), store: mods.some((m) => MODULES[m].needs.includes('store')) };
+}
 
 /** Dependency closure of a target in start order (topological; deps first). */
 export function orderedModules(target: ModuleName): ModuleName[] {

@@ -18,7 +18,8 @@ import type { Logger } from '../platform/log.js';
 import { createMetricsRegistry } from '../platform/metrics.js';
 import { startRegistryView, type RegistryView } from '../platform/registry-view.js';
 import { backoffDelay } from '../sink/retry.js';
-import { MODULES, orderedModules, type ModuleName } from './modules.js';
+import { MODULES, infraNeeds, orderedModules, type ModuleName } from './modules.js';
+import { absentBus, absentStore } from '../platform/absent.js';
 
 export interface Running {
   services: Map<ModuleName, Service>;
@@ -74,7 +75,7 @@ export async function createStore(config: Config, log: Logger): Promise<Store> {
 
 export async function runTarget(target: ModuleName, config: Config, log: Logger): Promise<Running> {
   const order = orderedModules(target).filter((m) => MODULES[m].init || m === 'registry');
-  const needsInfra = order.some((m) => MODULES[m].needsInfra);
+  const needs = infraNeeds(target);
   const status = new Map<string, Check>();
   const services = new Map<ModuleName, Service>();
   let stopping = false;
@@ -86,8 +87,8 @@ export async function runTarget(target: ModuleName, config: Config, log: Logger)
     const checks: Record<string, Check> = {};
     if (ctx) {
       const [b, s] = await Promise.all([ctx.bus.healthy().catch(() => false), ctx.store.healthy().catch(() => false)]);
-      checks.bus = b ? { ok: true } : { ok: false, detail: `${ctx.bus.kind} unreachable` };
-      checks.store = s ? { ok: true } : { ok: false, detail: `${ctx.store.kind} unreachable` };
+      if (needs.bus) checks.bus = b ? { ok: true } : { ok: false, detail: `${ctx.bus.kind} unreachable` };
+      if (needs.store) checks.store = s ? { ok: true } : { ok: false, detail: `${ctx.store.kind} unreachable` };
     } else for (const [k, v] of status) checks[k] = v;
     for (const [name, svc] of services) if (svc.ready) checks[name] = await svc.ready().catch((e: unknown) => ({ ok: false, detail: (e as Error).message }));
     return { ok: Object.values(checks).every((c) => c.ok), checks };
@@ -112,33 +113,31 @@ export async function runTarget(target: ModuleName, config: Config, log: Logger)
   };
 
   try {
-    if (needsInfra) {
-      const interim = order.includes('gateway') ? await startInterimOps(config, status) : null;
-      status.set('bus', { ok: false, detail: 'connecting' });
-      status.set('store', { ok: false, detail: 'connecting' });
-      const [bus, store] = await Promise.all([
-        connectWithRetry('bus', async () => {
-          const b = await createBus(config, log);
-          await b.ensureTopics(DEFAULT_TOPIC_SPECS);
-          return b;
-        }, log, status, () => stopping),
-        connectWithRetry('store', async () => {
-          const s = await createStore(config, log);
-          await s.migrate();
-          return s;
-        }, log, status, () => stopping),
-      ]);
-      ctx = { config, log, clock: systemClock, metrics, bus, store };
-      if (interim) await new Promise<void>((r) => interim.close(() => r()));
-    } else {
-      // The simulator needs no infrastructure; give it a context without bus and store.
-      ctx = null;
-    }
+    const interim = needs.bus || needs.store ? (order.includes('gateway') ? await startInterimOps(config, status) : null) : null;
+    if (needs.bus) status.set('bus', { ok: false, detail: 'connecting' });
+    if (needs.store) status.set('store', { ok: false, detail: 'connecting' });
+    const [bus, store] = await Promise.all([
+      needs.bus
+        ? connectWithRetry('bus', async () => {
+            const b = await createBus(config, log);
+            await b.ensureTopics(DEFAULT_TOPIC_SPECS);
+            return b;
+          }, log, status, () => stopping)
+        : absentBus(),
+      needs.store
+        ? connectWithRetry('store', async () => {
+            const s = await createStore(config, log);
+            await s.migrate();
+            return s;
+          }, log, status, () => stopping)
+        : absentStore(),
+    ]);
+    ctx = { config, log, clock: systemClock, metrics, bus, store };
+    if (interim) await new Promise<void>((r) => interim.close(() => r()));
 
     for (const name of order) {
       if (stopping) break;
       if (name === 'registry') {
-        if (!ctx) continue;
         registry = await startRegistryView(ctx.bus, log.child({ role: 'registry' }));
         await registry.caughtUp;
         continue;
@@ -146,7 +145,7 @@ export async function runTarget(target: ModuleName, config: Config, log: Logger)
       const def = MODULES[name];
       if (!def.init) continue;
       const env = {
-        ctx: ctx ?? ({ config, log, clock: systemClock, metrics } as Context),
+        ctx,
         registry: () => {
           if (!registry) throw new Error('registry not started');
           return registry;

@@ -35,6 +35,7 @@ export interface HubEvents {
 export class Hub extends EventEmitter<HubEvents> {
   readonly state = new LiveState();
   private subs: Subscription[] = [];
+  private warnedPartitions = false;
 
   constructor(
     private readonly bus: Bus,
@@ -62,6 +63,11 @@ export class Hub extends EventEmitter<HubEvents> {
       from: 'earliest',
       handler: async (records) => {
         for (const r of records) {
+          if (r.partition !== 0 && !this.warnedPartitions) {
+            // Offsets of several partitions are no total order: resumes would skip events.
+            this.warnedPartitions = true;
+            this.log.error({ partition: r.partition }, 'the alerts topic must have exactly one partition (docs/decisions/0007)');
+          }
           const ev = this.parse<AlertEvent>(r);
           if (!ev) continue;
           const seq = Number(r.offset) + 1;

@@ -15,6 +15,11 @@ import { isTransientStoreError, backoffDelay } from './retry.js';
 
 export const SINK_GROUP = 'vitals-sink';
 
+/** One consumer group per target database: two sinks writing to different databases are different consumers. */
+export function sinkGroupId(clickhouseDatabase: string | null): string {
+  return clickhouseDatabase ? `${SINK_GROUP}.${clickhouseDatabase}` : SINK_GROUP;
+}
+
 type Inserter<T> = (store: Store, rows: T[]) => Promise<void>;
 
 const INSERTERS: Record<string, Inserter<never>> = {
@@ -86,7 +91,7 @@ export async function startSink(ctx: Context, opts: { groupId?: string } = {}): 
     for (const [topic, recs] of byTopic) await write(topic, recs);
   };
 
-  const sub: Subscription = await bus.consume({ groupId: opts.groupId ?? SINK_GROUP, topics: [TOPICS.samples, TOPICS.alerts, TOPICS.audit], handler });
+  const sub: Subscription = await bus.consume({ groupId: opts.groupId ?? sinkGroupId(ctx.config.clickhouseUrl ? ctx.config.clickhouseDatabase : null), topics: [TOPICS.samples, TOPICS.alerts, TOPICS.audit], handler });
   sinkLog.info('sink consuming');
   return {
     name: 'sink',

@@ -19,7 +19,8 @@ const BASE_SPECS: readonly TopicSpec[] = [
   // Rejected payloads are for debugging the last few hours, not an archive.
   { name: TOPICS.dlq, partitions: 3, retentionMs: 6 * HOUR },
   // The alert log rebuilds open alerts on restart: keep it well beyond any alert's life.
-  { name: TOPICS.alerts, partitions: 12, retentionMs: 30 * DAY },
+  // One partition: its offset is the total order dashboards resume from (docs/decisions/0007).
+  { name: TOPICS.alerts, partitions: 1, retentionMs: 30 * DAY },
   { name: TOPICS.alertActions, partitions: 12, retentionMs: 30 * DAY },
   { name: TOPICS.registry, partitions: 1, compacted: true },
   // The store holds the audit trail of record; the topic only has to outlive a sink outage.
@@ -38,13 +39,14 @@ export interface TopicSpecOverrides {
 
 /**
  * The default specs, with partition counts optionally overridden (tests, small deployments).
- * Compacted topics keep their count unless named in `perTopic`: their single partition is a
+ * Compacted topics and the alert log keep their count unless named in `perTopic`: their single partition is a
  * semantic choice (global order), not a sizing one.
  */
 export function defaultTopicSpecs(overrides: TopicSpecOverrides = {}): TopicSpec[] {
   return BASE_SPECS.map((spec) => {
     const perTopic = overrides.perTopic?.[spec.name];
-    const partitions = perTopic ?? (spec.compacted ? spec.partitions : (overrides.partitions ?? spec.partitions));
+    const fixed = spec.compacted || spec.name === TOPICS.alerts;
+    const partitions = perTopic ?? (fixed ? spec.partitions : (overrides.partitions ?? spec.partitions));
     if (!Number.isInteger(partitions) || partitions < 1) {
       throw new RangeError(`partitions for ${spec.name} must be a positive integer`);
     }

@@ -1,7 +1,7 @@
 /** `vitals start` and the single-role commands. */
 import { describeConfig, loadConfig, type Config } from '../../platform/config.js';
 import { createLogger } from '../../platform/log.js';
-import { MODULES, type ModuleName } from '../modules.js';
+import { MODULES, infraNeeds, type ModuleName } from '../modules.js';
 import { runTarget } from '../runtime.js';
 import { configFlagSpec, configFlagValues, type CommandIO } from '../io.js';
 import { parseFlags } from '../args.js';
@@ -36,10 +36,14 @@ export async function runRole(target: ModuleName, argv: string[], io: CommandIO)
     return 2;
   }
   const config = loaded.config;
-  if (target !== 'all' && target !== 'sim' && (!config.kafkaBrokers || !config.clickhouseUrl)) {
-    const missing = [!config.kafkaBrokers && 'KAFKA_BROKERS (or --kafka-brokers)', !config.clickhouseUrl && 'CLICKHOUSE_URL (or --clickhouse-url)'].filter(Boolean);
-    io.err(`vitals ${target}: a single role runs on Kafka and ClickHouse; set ${missing.join(' and ')}.\n  Local services: eval "$(npx vitals services up)"   All roles embedded: npx vitals start`);
-    return 2;
+  if (target !== 'all') {
+    // A role on its own shares the bus and store with other processes: the embedded ones cannot be shared.
+    const needs = infraNeeds(target);
+    const missing = [needs.bus && !config.kafkaBrokers && 'KAFKA_BROKERS (or --kafka-brokers)', needs.store && !config.clickhouseUrl && 'CLICKHOUSE_URL (or --clickhouse-url)'].filter(Boolean);
+    if (missing.length) {
+      io.err(`vitals ${target}: a single role runs on ${needs.store ? 'Kafka and ClickHouse' : 'Kafka'}; set ${missing.join(' and ')}.\n  Local services: eval "$(npx vitals services up)"   All roles embedded: npx vitals start`);
+      return 2;
+    }
   }
   const log = createLogger({ level: config.logLevel });
   log.info({ target, config: describeConfig(config) }, 'effective configuration');

@@ -54,7 +54,13 @@ describe('split roles on Kafka and ClickHouse', () => {
       VITALS_LOG_LEVEL: 'info',
     };
     for (const role of ['gateway', 'ingest', 'rules', 'sink']) start(role, env);
-    await waitFor('gateway ready', async () => (await http(api, null, 'GET', '/readyz').catch(() => ({ status: 0 }))).status === 200, 90_000, 500);
+    try {
+      await waitFor('gateway ready', async () => (await http(api, null, 'GET', '/readyz').catch(() => ({ status: 0 }))).status === 200, 90_000, 500);
+    } catch (e) {
+      // Say why: the last lines each role printed.
+      const tails = procs.map(({ name, p, out }) => `--- ${name} (exit ${p.exitCode}):\n${out.join('').split('\n').slice(-8).join('\n')}`);
+      throw new Error(`${(e as Error).message}\n${tails.join('\n')}`, { cause: e });
+    }
   }, 120_000);
 
   afterAll(async () => {

@@ -1,0 +1,31 @@
+/**
+ * Stand-ins for a port a role does not use (ingest and rules never touch the store;
+ * the simulator touches neither). Any call is a wiring bug and says so.
+ */
+import { VitalsError } from '../core/errors.js';
+import type { Bus, Store } from '../core/ports.js';
+
+function refuse(what: string): never {
+  throw new VitalsError('VTL_ERR_INTERNAL', `${what} is not configured for this role`);
+}
+
+export function absentStore(): Store {
+  const no = async (): Promise<never> => refuse('the store');
+  return {
+    kind: 'duckdb',
+    migrate: no,
+    insertSamples: no,
+    insertAlertEvents: no,
+    insertAudit: no,
+    history: no,
+    alerts: no,
+    erasePatient: no,
+    healthy: async () => true,
+    close: async () => undefined,
+  };
+}
+
+export function absentBus(): Bus {
+  const no = async (): Promise<never> => refuse('the bus');
+  return { kind: 'memory', ensureTopics: no, publish: no, consume: no, tail: no, healthy: async () => true, close: async () => undefined };
+}
