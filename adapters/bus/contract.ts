@@ -387,6 +387,13 @@ export function busContract(name: string, make: () => Promise<Bus>, options: Bus
       await stop(sub);
     });
 
+    it('rejects work on a topic that was never ensured, without a retriable code', async () => {
+      const missing = `contract.missing.${randomUUID().slice(0, 8)}`;
+      await expect(bus.publish(missing, [rec('a', 'b')])).rejects.toMatchObject({ code: 'VTL_ERR_NOT_FOUND', retriable: false });
+      await expect(bus.tail({ topics: [missing], from: 'earliest', handler: async () => undefined })).rejects.toMatchObject({ code: 'VTL_ERR_NOT_FOUND' });
+      await expect(bus.consume({ groupId: group(), topics: [missing], handler: async () => undefined })).rejects.toMatchObject({ code: 'VTL_ERR_NOT_FOUND' });
+    });
+
     it('rejects a publish with an invalid record', async () => {
       const t = await topic();
       await expect(bus.publish(t, [{ key: 1 as unknown as string, value: 'x' }])).rejects.toThrow();

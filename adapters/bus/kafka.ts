@@ -180,6 +180,8 @@ class KafkaBus implements Bus {
   private flushScheduled = false;
   private inFlight: Promise<void> | null = null;
   private readonly subs = new Set<KafkaSubscription>();
+  /** Topics seen to exist; a publish to any other is checked first (kafkajs would retry ~30 s). */
+  private readonly knownTopics = new Set<string>();
   readonly backoff: { initial: number; max: number };
 
   constructor(
@@ -202,6 +204,7 @@ class KafkaBus implements Bus {
       const existing = new Set(await this.admin.listTopics());
       const byName = new Map<string, TopicSpec>();
       for (const s of specs) if (!existing.has(s.name)) byName.set(s.name, s);
+      for (const s of specs) if (existing.has(s.name)) this.knownTopics.add(s.name);
       if (byName.size === 0) return;
       await this.admin.createTopics({
         waitForLeaders: true,
@@ -217,6 +220,7 @@ class KafkaBus implements Bus {
           ],
         })),
       });
+      for (const name of byName.keys()) this.knownTopics.add(name);
     } catch (e) {
       throw mapKafkaError(e, 'ensureTopics');
     }
@@ -259,8 +263,23 @@ class KafkaBus implements Bus {
     });
   }
 
+  /** Reject (fast, non-retriable) the publishes to topics that do not exist; keep the rest. */
+  private async dropUnknownTopics(batch: PendingPublish[]): Promise<PendingPublish[]> {
+    if (batch.every((p) => this.knownTopics.has(p.topic))) return batch;
+    try {
+      for (const t of await this.admin.listTopics()) this.knownTopics.add(t);
+    } catch {
+      return batch; // let sendBatch report the broker problem
+    }
+    return batch.filter((p) => {
+      if (this.knownTopics.has(p.topic)) return true;
+      p.reject(new VitalsError('VTL_ERR_NOT_FOUND', `unknown topic "${p.topic}" (call ensureTopics first)`));
+      return false;
+    });
+  }
+
   private async flush(): Promise<void> {
-    const batch = this.pending.splice(0, this.opts.maxCoalescedPublishes ?? 500);
+    const batch = await this.dropUnknownTopics(this.pending.splice(0, this.opts.maxCoalescedPublishes ?? 500));
     if (batch.length === 0) return;
     // Per topic, in call order: per-key order follows publish() order.
     const byTopic = new Map<string, PendingPublish['messages']>();
@@ -302,6 +321,9 @@ class KafkaBus implements Bus {
     const starts = new Map<string, bigint>();
     const targets = new Map<string, bigint>();
     try {
+      const existing = new Set(await this.admin.listTopics());
+      const missing = opts.topics.filter((t) => !existing.has(t));
+      if (missing.length > 0) throw new VitalsError('VTL_ERR_NOT_FOUND', `unknown topic "${missing.join('", "')}" (call ensureTopics first)`);
       for (const topic of opts.topics) {
         const offsets = await this.admin.fetchTopicOffsets(topic);
         const byTs = typeof opts.from === 'object' ? await this.admin.fetchTopicOffsetsByTimestamp(topic, opts.from.timestamp) : null;
