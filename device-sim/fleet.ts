@@ -79,7 +79,7 @@ export async function startSimulator(config: Config, log: Logger): Promise<Servi
     simLog.info('simulator off (VITALS_SIM_PATIENTS=0)');
     return { name: 'sim', stop: async () => undefined };
   }
-  const apiBase = `http://${config.host}:${config.httpPort}`;
+  const apiBase = (config.simApiUrl ?? `http://${config.host}:${config.httpPort}`).replace(/\/$/, '');
   const key = await loadSigningKey(config.dataDir);
   const admin = await signToken(key, { sub: 'device-sim', role: 'admin', wards: ['*'] }, 3600);
   const cohort = simCohort(config.simPatients);
@@ -93,7 +93,7 @@ export async function startSimulator(config: Config, log: Logger): Promise<Servi
   const patients: PatientSim[] = devices.map((_, i) => createPatient(i, 1, i === 0 && scenario ? { ...scenario, onsetSec: 30 } : null));
 
   const clients: MqttClient[] = devices.map((d) =>
-    mqtt.connect(`mqtt://${config.host}:${config.mqttPort}`, {
+    mqtt.connect(config.simMqttUrl ?? `mqtt://${config.host}:${config.mqttPort}`, {
       clientId: d.deviceId,
       username: d.deviceId,
       password: d.token,

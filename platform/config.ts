@@ -18,6 +18,10 @@ export interface Config {
   /** Sim playback speed (event time / wall time). */
   simSpeed: number;
   simScenario: string | null;
+  /** Where the simulator's devices connect; null: mqtt://host:mqttPort. */
+  simMqttUrl: string | null;
+  /** Where the simulator provisions its devices; null: http://host:httpPort. */
+  simApiUrl: string | null;
   logLevel: string;
   /** Ingest limits. */
   maxPayloadBytes: number;
@@ -44,6 +48,8 @@ export const CONFIG_DEFAULTS: Config = {
   simPatients: 24,
   simSpeed: 1,
   simScenario: null,
+  simMqttUrl: null,
+  simApiUrl: null,
   logLevel: 'info',
   maxPayloadBytes: 256 * 1024,
   maxBatchSamples: 500,
@@ -77,6 +83,8 @@ export const CONFIG_FIELDS: readonly Field[] = [
   { key: 'simPatients', env: 'VITALS_SIM_PATIENTS', flag: 'sim-patients', kind: 'int', min: 0, help: 'simulated patients (0: simulator off)' },
   { key: 'simSpeed', env: 'VITALS_SIM_SPEED', flag: 'speed', kind: 'number', min: 0.01, help: 'simulator playback speed (event time / wall time)' },
   { key: 'simScenario', env: 'VITALS_SIM_SCENARIO', flag: 'scenario', kind: 'string', help: 'scripted deterioration to play on one simulated patient' },
+  { key: 'simMqttUrl', env: 'VITALS_SIM_MQTT_URL', flag: 'sim-mqtt-url', kind: 'string', help: 'MQTT URL the simulator publishes to (default mqtt://host:mqtt-port)' },
+  { key: 'simApiUrl', env: 'VITALS_SIM_API_URL', flag: 'sim-api-url', kind: 'url', help: 'gateway URL the simulator provisions through (default http://host:http-port)' },
   { key: 'logLevel', env: 'VITALS_LOG_LEVEL', flag: 'log-level', kind: 'level', help: 'trace|debug|info|warn|error|fatal|silent' },
   { key: 'maxPayloadBytes', env: 'VITALS_MAX_PAYLOAD_BYTES', flag: 'max-payload-bytes', kind: 'int', min: 64, help: 'largest MQTT payload accepted' },
   { key: 'maxBatchSamples', env: 'VITALS_MAX_BATCH_SAMPLES', flag: 'max-batch-samples', kind: 'int', min: 1, help: 'most samples in one batch payload' },
