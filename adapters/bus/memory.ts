@@ -171,6 +171,12 @@ class TopicLog {
     return lo;
   }
 
+  /** Queue work on the write chain; a failure is logged and does not block what follows. */
+  chain(fn: () => Promise<void>, log: Logger | undefined): Promise<void> {
+    this.io = this.io.then(fn).catch((e: unknown) => log?.error({ topic: this.name, error: errorText(e) }, 'bus file operation failed'));
+    return this.io;
+  }
+
   append(r: BusRecord, off: number): void {
     this.records.push(r);
     this.offs.push(off);
@@ -457,20 +463,28 @@ class MemoryBusImpl implements MemoryBus {
 
   async ensureTopics(specs: readonly TopicSpec[]): Promise<void> {
     this.assertOpen();
+    const created: Promise<void>[] = [];
     for (const spec of specs) {
       if (!TOPIC_NAME.test(spec.name)) throw busError('VTL_ERR_BAD_REQUEST', `invalid topic name "${spec.name}"`);
       if (this.topics.has(spec.name)) continue;
       const t = this.newTopic({ ...spec });
       const dir = t.dir;
       if (dir) {
-        // On the topic's write chain, so a publish right after cannot outrun the directory.
-        t.io = t.io.then(async () => {
+        const ready = (async () => {
           await fsp.mkdir(dir, { recursive: true });
           await fsp.writeFile(path.join(dir, 'topic.json'), JSON.stringify(spec));
-        });
+        })();
+        // On the topic's write chain, so a publish right after cannot outrun the directory.
+        t.io = ready.catch(() => undefined);
+        created.push(
+          ready.catch((e: unknown) => {
+            this.topics.delete(spec.name);
+            throw busError('VTL_ERR_BUS_UNAVAILABLE', `could not create topic "${spec.name}" on disk`, e);
+          }),
+        );
       }
     }
-    await Promise.all(specs.map((s) => this.topics.get(s.name)?.io));
+    await Promise.all(created);
   }
 
   publish(topic: string, records: OutgoingRecord[]): Promise<void> {
@@ -522,7 +536,7 @@ class MemoryBusImpl implements MemoryBus {
     t.flushScheduled = true;
     // setImmediate, not a microtask: every publish made in this turn of the loop joins the write.
     setImmediate(() => {
-      t.io = t.io.then(() => this.flush(t));
+      void t.chain(() => this.flush(t), this.log);
     });
   }
 
@@ -595,13 +609,13 @@ class MemoryBusImpl implements MemoryBus {
   /** Delete segment files holding only records that retention already dropped (never the active one). */
   private scheduleSegmentCleanup(t: TopicLog): void {
     if (!t.dir || t.compacted) return;
-    t.io = t.io.then(async () => {
+    void t.chain(async () => {
       const firstKept = t.offs[0] ?? t.next;
       while (t.segments.length > 1 && (t.segments[0] as Segment).lastOffset < firstKept) {
         const seg = t.segments.shift() as Segment;
         await fsp.unlink(seg.file).catch((e: unknown) => this.log?.warn({ topic: t.name, error: errorText(e) }, 'could not delete a bus segment'));
       }
-    });
+    }, this.log);
   }
 
   async runRetention(): Promise<void> {
@@ -730,8 +744,7 @@ class MemoryBusImpl implements MemoryBus {
     for (const t of this.topics.values()) {
       // Pending publishes were accepted before close: write them.
       while (t.pending.length > 0 || t.flushScheduled) {
-        t.io = t.io.then(() => this.flush(t));
-        await t.io;
+        await t.chain(() => this.flush(t), this.log);
       }
       await t.io;
       await t.handle?.close().catch(() => undefined);
