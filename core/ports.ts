@@ -4,6 +4,7 @@
  */
 import type { AlertEvent } from './alerts-model.js';
 import type { AuditEvent } from './audit.js';
+import type { ScoreOutput } from './rules-engine.js';
 import type { MetricName, CanonicalSample } from './vitals.js';
 
 export interface Clock {
@@ -126,6 +127,37 @@ export interface AlertQuery {
   limit: number;
 }
 
+export interface ScoreQuery {
+  patientId: string;
+  /** Half-open event-time range [from, to). */
+  from: number;
+  to: number;
+  limit: number;
+}
+
+export interface AuditQuery {
+  userId?: string | undefined;
+  patientId?: string | undefined;
+  action?: string | undefined;
+  from?: number | undefined;
+  to?: number | undefined;
+  limit: number;
+}
+
+/** Days to keep each kind of data; 0 keeps it forever. */
+export interface RetentionPolicy {
+  rawDays: number;
+  rollupDays: number;
+  scoresDays: number;
+  alertsDays: number;
+  auditDays: number;
+}
+
+/** What one retention run removed: whole partitions (ClickHouse) or rows (DuckDB), by table. */
+export interface RetentionReport {
+  dropped: Record<string, number>;
+}
+
 export interface Store {
   readonly kind: 'duckdb' | 'clickhouse';
   /** Apply schema migrations idempotently, recording which ran. */
@@ -134,10 +166,18 @@ export interface Store {
   insertSamples(samples: CanonicalSample[]): Promise<void>;
   insertAlertEvents(events: AlertEvent[]): Promise<void>;
   insertAudit(events: AuditEvent[]): Promise<void>;
+  /** NEWS2 results; one per (patient, event time), duplicates harmless. */
+  insertScores(scores: ScoreOutput[]): Promise<void>;
   history(q: HistoryQuery): Promise<RawPoint[] | BucketPoint[]>;
   alerts(q: AlertQuery): Promise<AlertEvent[]>;
-  /** Remove a patient's telemetry and alerts (right to erasure). */
+  /** NEWS2 results of one patient in [from, to), ascending, the earliest `limit`. */
+  scores(q: ScoreQuery): Promise<ScoreOutput[]>;
+  /** Audit events matching every given filter, newest first. */
+  audit(q: AuditQuery): Promise<AuditEvent[]>;
+  /** Remove a patient's telemetry, rollups, scores and alerts (right to erasure); never the audit trail. */
   erasePatient(patientId: string): Promise<void>;
+  /** Remove data older than the policy allows, as of `now` (epoch ms). */
+  dropExpired(now: number, policy: RetentionPolicy): Promise<RetentionReport>;
   healthy(): Promise<boolean>;
   close(): Promise<void>;
 }

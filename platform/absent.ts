@@ -17,9 +17,13 @@ export function absentStore(): Store {
     insertSamples: no,
     insertAlertEvents: no,
     insertAudit: no,
+    insertScores: no,
     history: no,
     alerts: no,
+    scores: no,
+    audit: no,
     erasePatient: no,
+    dropExpired: no,
     healthy: async () => true,
     close: async () => undefined,
   };

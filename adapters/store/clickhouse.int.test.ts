@@ -43,6 +43,7 @@ if (!url) {
             { name: 'samples_1m_mv', engine: 'MaterializedView' },
             { name: 'alert_events', engine: 'ReplacingMergeTree' },
             { name: 'audit', engine: 'ReplacingMergeTree' },
+            { name: 'news2_scores', engine: 'ReplacingMergeTree' },
           ]),
         );
       } finally {

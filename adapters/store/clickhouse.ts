@@ -17,10 +17,30 @@ import type { Logger } from 'pino';
 import { VitalsError, isVitalsError } from '../../core/errors.js';
 import type { AlertEvent } from '../../core/alerts-model.js';
 import type { AuditEvent } from '../../core/audit.js';
-import type { AlertQuery, BucketPoint, HistoryQuery, RawPoint } from '../../core/ports.js';
+import type { AlertQuery, AuditQuery, BucketPoint, HistoryQuery, RawPoint, RetentionPolicy, ScoreQuery } from '../../core/ports.js';
+import type { ScoreOutput } from '../../core/rules-engine.js';
 import type { CanonicalSample } from '../../core/vitals.js';
 import { loadMigrations, schemaDir, type AppliedMigration, type IntrospectableStore } from './migrations.js';
-import { alertRow, auditRow, parseAlertJson, planAlerts, planHistory, sampleRows, type AlertRow, type AuditRow, type SampleRow } from './rows.js';
+import {
+  alertRow,
+  auditFromRow,
+  auditRow,
+  parseAlertJson,
+  parseScoreJson,
+  partitionEndMs,
+  planAlerts,
+  planAudit,
+  planHistory,
+  planScores,
+  retentionCutoffs,
+  sampleRows,
+  scoreRow,
+  type AlertRow,
+  type AuditRow,
+  type RetentionTable,
+  type SampleRow,
+  type ScoreRow,
+} from './rows.js';
 import { assertSqlString, sqlDateTime, sqlIdent, sqlInt, sqlList, sqlString } from './sql.js';
 
 export interface ClickHouseStoreOptions {
@@ -43,6 +63,7 @@ const SAMPLE_COLUMNS = 'patient_key, patient_id, device_id, ward, metric, ts, ts
 const ALERT_COLUMNS =
   'event_id, alert_id, patient_id, ward, rule_id, kind, priority, state, event, ts, ts_ms, opened_at_ms, ack_by, message, value, json';
 const AUDIT_COLUMNS = 'id, ts, ts_ms, user_id, role, action, resource, patient_id, address, outcome';
+const SCORE_COLUMNS = 'patient_id, ward, ts, ts_ms, score, max_score, risk, complete, json';
 
 const q = (s: string): string => sqlString(s, 'clickhouse');
 const dt = (ms: number): string => sqlDateTime(ms, 'clickhouse');
@@ -61,6 +82,10 @@ function alertLine(r: AlertRow): string {
 
 function auditLine(r: AuditRow): string {
   return `{"id":${J(r.id)},"ts":${sec(r.ts_ms)},"ts_ms":${r.ts_ms},"user_id":${J(r.user_id)},"role":${J(r.role)},"action":${J(r.action)},"resource":${J(r.resource)},"patient_id":${r.patient_id === null ? 'null' : J(r.patient_id)},"address":${J(r.address)},"outcome":${J(r.outcome)}}`;
+}
+
+function scoreLine(r: ScoreRow): string {
+  return `{"patient_id":${J(r.patient_id)},"ward":${J(r.ward)},"ts":${sec(r.ts_ms)},"ts_ms":${r.ts_ms},"score":${r.score},"max_score":${r.max_score},"risk":${J(r.risk)},"complete":${r.complete ? 1 : 0},"json":${J(r.json)}}`;
 }
 
 /** Rows per body chunk: one request per batch, streamed, without building one giant string. */
@@ -251,6 +276,11 @@ export async function createClickHouseStore(opts: ClickHouseStoreOptions): Promi
       await insertLines('insertAudit', 'audit', AUDIT_COLUMNS, rows.map(auditLine));
     },
 
+    async insertScores(scores: ScoreOutput[]) {
+      const rows = scores.map(scoreRow);
+      await insertLines('insertScores', 'news2_scores', SCORE_COLUMNS, rows.map(scoreLine));
+    },
+
     async history(hq: HistoryQuery): Promise<RawPoint[] | BucketPoint[]> {
       const p = planHistory(hq);
       if (p.from >= p.to) return [];
@@ -312,16 +342,66 @@ export async function createClickHouseStore(opts: ClickHouseStoreOptions): Promi
       return rows.map((r) => parseAlertJson(r.json));
     },
 
+    async scores(sq: ScoreQuery): Promise<ScoreOutput[]> {
+      const p = planScores(sq);
+      if (p.from >= p.to) return [];
+      const rows = await select<{ json: string }>(
+        'scores',
+        `SELECT json FROM news2_scores FINAL
+         WHERE patient_id = ${q(p.patientId)} AND ts >= ${dt(p.from)} AND ts <= ${dt(p.to - 1)} AND ts_ms >= ${sqlInt(p.from)} AND ts_ms < ${sqlInt(p.to)}
+         ORDER BY ts_ms LIMIT ${sqlInt(p.limit)}`,
+      );
+      return rows.map((r) => parseScoreJson(r.json));
+    },
+
+    async audit(aq: AuditQuery) {
+      const p = planAudit(aq);
+      const cond: string[] = ['1'];
+      if (p.userId !== undefined) cond.push(`user_id = ${q(p.userId)}`);
+      if (p.patientId !== undefined) cond.push(`patient_id = ${q(p.patientId)}`);
+      if (p.action !== undefined) cond.push(`action = ${q(p.action)}`);
+      if (p.from !== undefined) cond.push(`ts >= ${dt(p.from)} AND ts_ms >= ${sqlInt(p.from)}`);
+      if (p.to !== undefined) cond.push(p.to === 0 ? '0' : `ts <= ${dt(p.to - 1)} AND ts_ms < ${sqlInt(p.to)}`);
+      const rows = await select<Record<string, unknown>>(
+        'audit',
+        `SELECT ${AUDIT_COLUMNS} FROM audit WHERE ${cond.join(' AND ')}
+         ORDER BY ts_ms DESC, id DESC LIMIT 1 BY id LIMIT ${sqlInt(p.limit)}`,
+      );
+      return rows.map(auditFromRow);
+    },
+
     async erasePatient(patientId: string) {
       assertSqlString(patientId, 'patientId');
       if (patientId === '') throw new VitalsError('VTL_ERR_BAD_REQUEST', 'patientId: empty');
       const id = q(patientId);
-      // Mutations are asynchronous on 18.16 (no mutations_sync): issue all three, then wait.
+      // Mutations are asynchronous on 18.16 (no mutations_sync): issue them all, then wait.
       await command('erasePatient', `ALTER TABLE samples DELETE WHERE patient_key = ${id} OR patient_id = ${id}`);
       await command('erasePatient', `ALTER TABLE samples_1m DELETE WHERE patient_key = ${id}`);
+      await command('erasePatient', `ALTER TABLE news2_scores DELETE WHERE patient_id = ${id}`);
       await command('erasePatient', `ALTER TABLE alert_events DELETE WHERE patient_id = ${id}`);
-      await awaitMutations(['samples', 'samples_1m', 'alert_events']);
+      await awaitMutations(['samples', 'samples_1m', 'news2_scores', 'alert_events']);
       log?.info('store patient erasure completed');
+    },
+
+    async dropExpired(now: number, policy: RetentionPolicy) {
+      const cutoffs = retentionCutoffs(now, policy);
+      const dropped: Record<string, number> = {};
+      // Whole partitions only: instant, no data rewrite, and the same on 18.16 (no TTL) and
+      // current servers. A partition goes once every row it can hold is past the cutoff.
+      const parts = await select<{ table: string; partition_id: string }>(
+        'dropExpired',
+        `SELECT DISTINCT table, partition_id FROM system.parts
+         WHERE database = ${q(database)} AND active AND table IN ${sqlList(Object.keys(cutoffs), q)}`,
+      );
+      for (const part of parts) {
+        const cutoff = cutoffs[part.table as RetentionTable];
+        const end = partitionEndMs(String(part.partition_id));
+        if (cutoff === null || cutoff === undefined || end === null || end > cutoff) continue;
+        await command('dropExpired', `ALTER TABLE ${sqlIdent(part.table, 'clickhouse')} DROP PARTITION ID ${q(String(part.partition_id))}`);
+        dropped[part.table] = (dropped[part.table] ?? 0) + 1;
+      }
+      if (Object.keys(dropped).length > 0) log?.info({ dropped }, 'store retention dropped expired partitions');
+      return { dropped };
     },
 
     async healthy() {

@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isVitalsError } from '../../core/errors.js';
 import type { AlertEvent, AlertEventType, AlertState } from '../../core/alerts-model.js';
 import type { AuditEvent } from '../../core/audit.js';
-import type { BucketPoint, RawPoint, Store } from '../../core/ports.js';
+import type { BucketPoint, RawPoint, RetentionPolicy, Store } from '../../core/ports.js';
+import type { ScoreOutput } from '../../core/rules-engine.js';
 import type { CanonicalSample, MetricName } from '../../core/vitals.js';
 import type { IntrospectableStore } from './migrations.js';
 
@@ -72,6 +73,29 @@ function alertEvent(o: {
     },
     traceId: 'trace-alert',
   };
+}
+
+function score(patientId: string, ts: number, value: number, over: Partial<ScoreOutput> = {}): ScoreOutput {
+  return {
+    patientId,
+    ward: 'ward-a',
+    ts,
+    score: value,
+    maxScore: value + 3,
+    risk: value >= 7 ? 'high' : value >= 5 ? 'medium' : 'low',
+    components: { rr: value, spo2: 0, o2: 0, sbp: 0, hr: 0, acvpu: 0, temp: 0 },
+    complete: false,
+    missing: ['temp'],
+    scale: 1,
+    raw: { rr: 20 + value },
+    rounded: { rr: 20 + value },
+    stale: [],
+    ...over,
+  };
+}
+
+function auditEvent(o: Partial<AuditEvent> & { ts: number }): AuditEvent {
+  return { v: 1, id: uid('audit'), userId: 'u1', role: 'nurse', action: 'patient.vitals.read', resource: 'patient.vitals', patientId: null, address: '127.0.0.1', outcome: 'ok', ...o };
 }
 
 async function expectRejected(p: Promise<unknown>, code = 'VTL_ERR_BAD_REQUEST'): Promise<void> {
@@ -290,15 +314,86 @@ export function storeContract(name: string, make: () => Promise<Store>): void {
       await store.insertAudit([]);
     });
 
-    it('erasePatient removes that patient’s samples, buckets and alerts, not another’s', async () => {
+    it('round-trips NEWS2 scores per patient in [from, to), ascending, deduplicated and limited', async () => {
+      const p = uid('p-score');
+      const other = uid('p-score');
+      const s1 = score(p, T0 + 1000, 3);
+      const s2 = score(p, T0 + 2000, 7, { complete: true, missing: [], ward: HOSTILE });
+      const s3 = score(p, T0 + MIN, 5);
+      await store.insertScores([s3, s1, score(other, T0 + 1500, 1)]);
+      await store.insertScores([s2, s1]); // s1 re-delivered
+      await store.insertScores([]);
+      expect(await store.scores({ patientId: p, from: T0, to: T0 + 2 * MIN, limit: 10 })).toEqual([s1, s2, s3]);
+      expect(await store.scores({ patientId: p, from: T0 + 1000, to: T0 + MIN, limit: 10 })).toEqual([s1, s2]);
+      expect(await store.scores({ patientId: p, from: T0, to: T0 + 2 * MIN, limit: 2 })).toEqual([s1, s2]);
+      expect(await store.scores({ patientId: p, from: T0 + MIN, to: T0, limit: 2 })).toEqual([]);
+      expect(await store.scores({ patientId: other, from: 0, to: Number.MAX_SAFE_INTEGER, limit: 10 })).toHaveLength(1);
+      await expectRejected(store.insertScores([score(p, T0, Number.NaN)]));
+      await expectRejected(store.insertScores([score('', T0, 1)]));
+      await expectRejected(store.scores({ patientId: p, from: T0, to: T0 + MIN, limit: 0 }));
+    });
+
+    it('queries the audit trail by user, patient, action and time, newest first, once per id', async () => {
+      const user = uid('user');
+      const p = uid('p-audit');
+      const a1 = auditEvent({ ts: T0, userId: user, patientId: p });
+      const a2 = auditEvent({ ts: T0 + 1000, userId: user, action: 'device.create', resource: HOSTILE });
+      const a3 = auditEvent({ ts: T0 + 2000, userId: uid('user'), patientId: p, outcome: 'denied', role: 'viewer' });
+      await store.insertAudit([a1, a2, a3]);
+      await store.insertAudit([a1]); // re-delivered
+      expect(await store.audit({ userId: user, limit: 10 })).toEqual([a2, a1]);
+      expect(await store.audit({ patientId: p, limit: 10 })).toEqual([a3, a1]);
+      expect(await store.audit({ userId: user, action: 'device.create', limit: 10 })).toEqual([a2]);
+      expect(await store.audit({ patientId: p, from: T0 + 1, to: T0 + 3000, limit: 10 })).toEqual([a3]);
+      expect(await store.audit({ patientId: p, from: T0, to: T0 + 2000, limit: 10 })).toEqual([a1]);
+      expect(await store.audit({ patientId: p, limit: 1 })).toEqual([a3]);
+      await expectRejected(store.audit({ userId: 'nul\0', limit: 10 }));
+    });
+
+    it('dropExpired removes data older than the policy and keeps the rest (0 days: forever)', async () => {
+      // Far in the past, so the cut never reaches other tests' rows (T0 is 2024).
+      const now = Date.UTC(2001, 2, 1);
+      const old = Date.UTC(2000, 11, 5, 12);
+      const recent = Date.UTC(2001, 1, 27, 12);
+      const p = uid('p-retain');
+      const ward = uid('ward-retain');
+      const user = uid('user-retain');
+      await store.insertSamples([sample(p, old, { hr: 50 }), sample(p, recent, { hr: 60 })]);
+      await store.insertScores([score(p, old, 1), score(p, recent, 2)]);
+      await store.insertAlertEvents([alertEvent({ patientId: p, ward, ts: old }), alertEvent({ patientId: p, ward, ts: recent })]);
+      await store.insertAudit([auditEvent({ ts: old, userId: user }), auditEvent({ ts: recent, userId: user })]);
+      const forever: RetentionPolicy = { rawDays: 0, rollupDays: 0, scoresDays: 0, alertsDays: 0, auditDays: 0 };
+      await store.dropExpired(now, forever);
+      expect(await raw(p, 'hr', 0, now)).toHaveLength(2);
+
+      const month: RetentionPolicy = { rawDays: 30, rollupDays: 30, scoresDays: 30, alertsDays: 30, auditDays: 30 };
+      const report = await store.dropExpired(now, month);
+      expect(report.dropped['samples']).toBeGreaterThan(0);
+      expect(await raw(p, 'hr', 0, now)).toEqual([{ ts: recent, value: 60 }]);
+      expect((await buckets(p, 'hr', 0, now, MIN)).map((b) => b.ts)).toEqual([recent - (recent % MIN)]);
+      expect((await store.scores({ patientId: p, from: 0, to: now, limit: 10 })).map((x) => x.ts)).toEqual([recent]);
+      expect((await store.alerts({ ward: [ward], limit: 10 })).map((x) => x.ts)).toEqual([recent]);
+      expect((await store.audit({ userId: user, limit: 10 })).map((x) => x.ts)).toEqual([recent]);
+      // Idempotent, and the 2024 rows of the other tests are untouched.
+      await store.dropExpired(now, month);
+      expect(await raw(p, 'hr', 0, now)).toHaveLength(1);
+      await expectRejected(store.dropExpired(now, { ...month, rawDays: -1 }));
+    });
+
+    it('erasePatient removes that patient’s samples, buckets, scores and alerts, not another’s', async () => {
       const gone = uid('p-erase');
       const kept = uid('p-keep');
       const ward = uid('ward-erase');
       for (const p of [gone, kept]) {
         await store.insertSamples([sample(p, T0, { hr: 70, spo2: 95 }), sample(p, T0 + MIN, { hr: 75 })]);
         await store.insertAlertEvents([alertEvent({ patientId: p, ward, ts: T0 })]);
+        await store.insertScores([score(p, T0, 4)]);
       }
+      const auditBefore = await store.audit({ patientId: gone, limit: 10 });
       await store.erasePatient(gone);
+      expect(await store.scores({ patientId: gone, from: 0, to: T0 + MIN, limit: 10 })).toEqual([]);
+      expect(await store.scores({ patientId: kept, from: 0, to: T0 + MIN, limit: 10 })).toHaveLength(1);
+      expect(await store.audit({ patientId: gone, limit: 10 })).toEqual(auditBefore);
       expect(await raw(gone, 'hr', T0, T0 + 5 * MIN)).toEqual([]);
       expect(await raw(gone, 'spo2', T0, T0 + 5 * MIN)).toEqual([]);
       expect(await buckets(gone, 'hr', T0, T0 + 5 * MIN, MIN)).toEqual([]);

@@ -10,10 +10,24 @@ import type { Logger } from 'pino';
 import { VitalsError, isVitalsError } from '../../core/errors.js';
 import type { AlertEvent } from '../../core/alerts-model.js';
 import type { AuditEvent } from '../../core/audit.js';
-import type { AlertQuery, BucketPoint, HistoryQuery, RawPoint } from '../../core/ports.js';
+import type { AlertQuery, AuditQuery, BucketPoint, HistoryQuery, RawPoint, RetentionPolicy, ScoreQuery } from '../../core/ports.js';
+import type { ScoreOutput } from '../../core/rules-engine.js';
 import type { CanonicalSample } from '../../core/vitals.js';
 import { loadMigrations, schemaDir, type AppliedMigration, type IntrospectableStore } from './migrations.js';
-import { alertRow, auditRow, parseAlertJson, planAlerts, planHistory, sampleRows } from './rows.js';
+import {
+  alertRow,
+  auditFromRow,
+  auditRow,
+  parseAlertJson,
+  parseScoreJson,
+  planAlerts,
+  planAudit,
+  planHistory,
+  planScores,
+  retentionCutoffs,
+  sampleRows,
+  scoreRow,
+} from './rows.js';
 import { assertSqlString, sqlInt } from './sql.js';
 
 export interface DuckDbStoreOptions {
@@ -185,6 +199,20 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<Intro
       );
     },
 
+    async insertScores(scores: ScoreOutput[]) {
+      const batch = scores.map(scoreRow);
+      if (batch.length === 0) return;
+      await serial('insertScores', (c) =>
+        transaction(c, async () => {
+          for (const r of batch) {
+            await c.run('INSERT OR IGNORE INTO news2_scores VALUES ($1, $2, epoch_ms($3::BIGINT), $3, $4, $5, $6, $7, $8)', [
+              r.patient_id, r.ward, BigInt(r.ts_ms), r.score, r.max_score, r.risk, r.complete, r.json,
+            ]);
+          }
+        }),
+      );
+    },
+
     async history(q: HistoryQuery): Promise<RawPoint[] | BucketPoint[]> {
       const p = planHistory(q);
       if (p.from >= p.to) return [];
@@ -227,6 +255,56 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<Intro
       return r.map((x) => parseAlertJson(x.json));
     },
 
+    async scores(q: ScoreQuery): Promise<ScoreOutput[]> {
+      const p = planScores(q);
+      if (p.from >= p.to) return [];
+      const r = await serial('scores', (c) =>
+        rows(c, `SELECT json FROM news2_scores WHERE patient_id = $1 AND ts_ms >= ${sqlInt(p.from)} AND ts_ms < ${sqlInt(p.to)} ORDER BY ts_ms LIMIT ${sqlInt(p.limit)}`, [p.patientId]),
+      );
+      return r.map((x) => parseScoreJson(x.json));
+    },
+
+    async audit(q: AuditQuery) {
+      const p = planAudit(q);
+      const values: DuckDBValue[] = [];
+      const param = (v: DuckDBValue): string => {
+        values.push(v);
+        return `$${values.length}`;
+      };
+      const cond: string[] = ['TRUE'];
+      if (p.userId !== undefined) cond.push(`user_id = ${param(p.userId)}`);
+      if (p.patientId !== undefined) cond.push(`patient_id = ${param(p.patientId)}`);
+      if (p.action !== undefined) cond.push(`action = ${param(p.action)}`);
+      if (p.from !== undefined) cond.push(`ts_ms >= ${sqlInt(p.from)}`);
+      if (p.to !== undefined) cond.push(`ts_ms < ${sqlInt(p.to)}`);
+      const r = await serial('audit', (c) =>
+        rows(
+          c,
+          `SELECT id, CAST(ts_ms AS DOUBLE) AS ts_ms, user_id, role, action, resource, patient_id, address, outcome
+           FROM audit WHERE ${cond.join(' AND ')} ORDER BY ts_ms DESC, id DESC LIMIT ${sqlInt(p.limit)}`,
+          values,
+        ),
+      );
+      return r.map(auditFromRow);
+    },
+
+    async dropExpired(now: number, policy: RetentionPolicy) {
+      const cutoffs = retentionCutoffs(now, policy);
+      const dropped: Record<string, number> = {};
+      await serial('dropExpired', async (c) => {
+        // samples_1m is a view over samples here: the rollup ages with the raw rows.
+        for (const table of ['samples', 'news2_scores', 'alert_events', 'audit'] as const) {
+          const cutoff = cutoffs[table];
+          if (cutoff === null) continue;
+          const res = await c.run(`DELETE FROM ${table} WHERE ts_ms < ${sqlInt(cutoff)}`);
+          const n = Number(res.rowsChanged);
+          if (n > 0) dropped[table] = n;
+        }
+      });
+      if (Object.keys(dropped).length > 0) log?.info({ dropped }, 'store retention deleted expired rows');
+      return { dropped };
+    },
+
     async erasePatient(patientId: string) {
       assertSqlString(patientId, 'patientId');
       if (patientId === '') throw new VitalsError('VTL_ERR_BAD_REQUEST', 'patientId: empty');
@@ -234,6 +312,7 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<Intro
         transaction(c, async () => {
           // Assigned samples are keyed by patient id; patient_id catches any row keyed otherwise.
           await c.run('DELETE FROM samples WHERE patient_key = $1 OR patient_id = $1', [patientId]);
+          await c.run('DELETE FROM news2_scores WHERE patient_id = $1', [patientId]);
           await c.run('DELETE FROM alert_events WHERE patient_id = $1', [patientId]);
         }),
       );

@@ -6,7 +6,8 @@
 import { VitalsError } from '../../core/errors.js';
 import type { AlertEvent } from '../../core/alerts-model.js';
 import type { AuditEvent } from '../../core/audit.js';
-import type { AlertQuery, HistoryQuery } from '../../core/ports.js';
+import type { AlertQuery, AuditQuery, HistoryQuery, RetentionPolicy, ScoreQuery } from '../../core/ports.js';
+import type { ScoreOutput } from '../../core/rules-engine.js';
 import { isMetricName, sampleKey, type CanonicalSample, type MetricName } from '../../core/vitals.js';
 import { assertFiniteNumber, assertSafeInteger, assertSqlString, assertTimestampMs, MAX_TIMESTAMP_MS } from './sql.js';
 
@@ -265,4 +266,163 @@ export function planAlerts(q: AlertQuery): AlertPlan {
 export function parseAlertJson(json: unknown): AlertEvent {
   if (typeof json !== 'string') throw new VitalsError('VTL_ERR_INTERNAL', 'alert_events.json is not text');
   return JSON.parse(json) as AlertEvent;
+}
+
+/** One stored NEWS2 result. */
+export interface ScoreRow {
+  patient_id: string;
+  ward: string;
+  ts_ms: number;
+  score: number;
+  max_score: number;
+  risk: string;
+  complete: boolean;
+  json: string;
+}
+
+function smallInt(n: unknown, what: string): number {
+  assertSafeInteger(n, what);
+  if (n < 0 || n > 255) bad(what, 'out of range');
+  return n;
+}
+
+/**
+ * Validate a NEWS2 result and flatten it; `json` keeps the whole result for an exact round trip.
+ * @param sc - the result as the rules role publishes it
+ * @param i - its index in the batch, for error messages
+ * @returns the row
+ */
+export function scoreRow(sc: ScoreOutput, i = 0): ScoreRow {
+  const at = `scores[${i}]`;
+  if (typeof sc !== 'object' || sc === null) bad(at, 'not an object');
+  assertTimestampMs(sc.ts, `${at}.ts`);
+  if (typeof sc.complete !== 'boolean') bad(`${at}.complete`, 'not a boolean');
+  return {
+    patient_id: nonEmpty(sc.patientId, `${at}.patientId`),
+    ward: optionalString(sc.ward, `${at}.ward`),
+    ts_ms: sc.ts,
+    score: smallInt(sc.score, `${at}.score`),
+    max_score: smallInt(sc.maxScore, `${at}.maxScore`),
+    risk: nonEmpty(sc.risk, `${at}.risk`),
+    complete: sc.complete,
+    json: JSON.stringify(sc),
+  };
+}
+
+/** A validated score query (half-open range). */
+export interface ScorePlan {
+  patientId: string;
+  from: number;
+  to: number;
+  limit: number;
+}
+
+/**
+ * Validate a score query.
+ * @param q - the query
+ * @returns the plan
+ */
+export function planScores(q: ScoreQuery): ScorePlan {
+  return { patientId: nonEmpty(q.patientId, 'patientId'), from: clampTime(q.from, 'from'), to: clampTime(q.to, 'to'), limit: limitOf(q.limit) };
+}
+
+/** A validated audit query; undefined filters match everything. */
+export interface AuditPlan {
+  userId: string | undefined;
+  patientId: string | undefined;
+  action: string | undefined;
+  from: number | undefined;
+  to: number | undefined;
+  limit: number;
+}
+
+/**
+ * Validate an audit query. Time range is half-open: from <= ts < to.
+ * @param q - the query
+ * @returns the plan
+ */
+export function planAudit(q: AuditQuery): AuditPlan {
+  if (q.userId !== undefined) assertSqlString(q.userId, 'userId');
+  if (q.patientId !== undefined) assertSqlString(q.patientId, 'patientId');
+  if (q.action !== undefined) assertSqlString(q.action, 'action');
+  return {
+    userId: q.userId,
+    patientId: q.patientId,
+    action: q.action,
+    from: q.from === undefined ? undefined : clampTime(q.from, 'from'),
+    to: q.to === undefined ? undefined : clampTime(q.to, 'to'),
+    limit: limitOf(q.limit),
+  };
+}
+
+/**
+ * Parse the stored JSON of a NEWS2 result.
+ * @param json - the `json` column
+ * @returns the result
+ */
+export function parseScoreJson(json: unknown): ScoreOutput {
+  if (typeof json !== 'string') throw new VitalsError('VTL_ERR_INTERNAL', 'news2_scores.json is not text');
+  return JSON.parse(json) as ScoreOutput;
+}
+
+/** An audit row as read back (either engine), to the event shape. */
+export function auditFromRow(r: Record<string, unknown>): AuditEvent {
+  return {
+    v: 1,
+    id: String(r.id),
+    ts: Number(r.ts_ms),
+    userId: String(r.user_id),
+    role: String(r.role),
+    action: String(r.action),
+    resource: String(r.resource),
+    patientId: r.patient_id === null || r.patient_id === undefined ? null : String(r.patient_id),
+    address: String(r.address),
+    outcome: String(r.outcome) as AuditEvent['outcome'],
+  };
+}
+
+const DAY_MS = 86_400_000;
+
+/** Which policy field governs each table; samples_1m exists as a table only on ClickHouse. */
+export const RETENTION_TABLES = {
+  samples: 'rawDays',
+  samples_1m: 'rollupDays',
+  news2_scores: 'scoresDays',
+  alert_events: 'alertsDays',
+  audit: 'auditDays',
+} as const satisfies Record<string, keyof RetentionPolicy>;
+
+export type RetentionTable = keyof typeof RETENTION_TABLES;
+
+/**
+ * Per table, the event time before which rows are expired, or null when kept forever (0 days).
+ * @param now - epoch ms
+ * @param policy - days per kind of data
+ * @returns table -> cutoff (epoch ms)
+ */
+export function retentionCutoffs(now: number, policy: RetentionPolicy): Record<RetentionTable, number | null> {
+  assertTimestampMs(now, 'now');
+  const out = {} as Record<RetentionTable, number | null>;
+  for (const [table, field] of Object.entries(RETENTION_TABLES) as Array<[RetentionTable, keyof RetentionPolicy]>) {
+    const days = policy[field];
+    assertSafeInteger(days, `policy.${field}`);
+    if (days < 0) bad(`policy.${field}`, 'negative');
+    out[table] = days === 0 ? null : Math.max(0, now - days * DAY_MS);
+  }
+  return out;
+}
+
+/**
+ * The end (exclusive, epoch ms) of the time range a ClickHouse partition id covers:
+ * `YYYYMMDD` (toYYYYMMDD) or `YYYYMM` (toYYYYMM). A partition may be dropped only when this
+ * end is at or before the cutoff, i.e. every row it can hold is expired.
+ * @param id - partition id from system.parts
+ * @returns the end, or null for an id of another shape (never dropped)
+ */
+export function partitionEndMs(id: string): number | null {
+  const d = /^(\d{4})(\d{2})(\d{2})$/.exec(id);
+  if (d) return Date.UTC(Number(d[1]), Number(d[2]) - 1, Number(d[3]) + 1);
+  const m = /^(\d{4})(\d{2})$/.exec(id);
+  if (m) return Date.UTC(Number(m[1]), Number(m[2]), 1);
+  return null;
 }
