@@ -33,6 +33,17 @@ export interface Config {
   maxFutureMs: number;
   /** Only samples newer than now - liveWindowMs raise live alerts. */
   liveWindowMs: number;
+  /** Store retention in days per kind of data (0: keep forever). */
+  retentionRawDays: number;
+  retentionRollupDays: number;
+  retentionScoresDays: number;
+  retentionAlertsDays: number;
+  retentionAuditDays: number;
+  /** How often the sink runs retention (and once at start). */
+  retentionIntervalMs: number;
+  /** Sink insert batching: flush at this many rows, or when a batch is this old. */
+  sinkBatchRows: number;
+  sinkBatchWaitMs: number;
   /** Rules file (YAML/JSON), null: shipped defaults. */
   rulesFile: string | null;
 }
@@ -57,6 +68,14 @@ export const CONFIG_DEFAULTS: Config = {
   backfillMs: 24 * 3600_000,
   maxFutureMs: 5 * 60_000,
   liveWindowMs: 5 * 60_000,
+  retentionRawDays: 30,
+  retentionRollupDays: 730,
+  retentionScoresDays: 730,
+  retentionAlertsDays: 2190,
+  retentionAuditDays: 2190,
+  retentionIntervalMs: 3600_000,
+  sinkBatchRows: 10_000,
+  sinkBatchWaitMs: 1000,
   rulesFile: null,
 };
 
@@ -92,6 +111,14 @@ export const CONFIG_FIELDS: readonly Field[] = [
   { key: 'backfillMs', env: 'VITALS_BACKFILL_MS', flag: 'backfill-ms', kind: 'int', min: 0, help: 'oldest sample accepted, ms before now' },
   { key: 'maxFutureMs', env: 'VITALS_MAX_FUTURE_MS', flag: 'max-future-ms', kind: 'int', min: 0, help: 'furthest future sample accepted, ms after now' },
   { key: 'liveWindowMs', env: 'VITALS_LIVE_WINDOW_MS', flag: 'live-window-ms', kind: 'int', min: 0, help: 'only samples newer than this raise live alerts' },
+  { key: 'retentionRawDays', env: 'VITALS_RETENTION_RAW_DAYS', flag: 'retention-raw-days', kind: 'int', min: 0, help: 'days of raw telemetry kept (0: forever)' },
+  { key: 'retentionRollupDays', env: 'VITALS_RETENTION_ROLLUP_DAYS', flag: 'retention-rollup-days', kind: 'int', min: 0, help: 'days of 1-minute rollups kept (0: forever)' },
+  { key: 'retentionScoresDays', env: 'VITALS_RETENTION_SCORES_DAYS', flag: 'retention-scores-days', kind: 'int', min: 0, help: 'days of NEWS2 scores kept (0: forever)' },
+  { key: 'retentionAlertsDays', env: 'VITALS_RETENTION_ALERTS_DAYS', flag: 'retention-alerts-days', kind: 'int', min: 0, help: 'days of alert events kept (0: forever)' },
+  { key: 'retentionAuditDays', env: 'VITALS_RETENTION_AUDIT_DAYS', flag: 'retention-audit-days', kind: 'int', min: 0, help: 'days of audit trail kept (0: forever)' },
+  { key: 'retentionIntervalMs', env: 'VITALS_RETENTION_INTERVAL_MS', flag: 'retention-interval-ms', kind: 'int', min: 1000, help: 'how often the sink enforces retention' },
+  { key: 'sinkBatchRows', env: 'VITALS_SINK_BATCH_ROWS', flag: 'sink-batch-rows', kind: 'int', min: 1, help: 'sink flushes an insert at this many records' },
+  { key: 'sinkBatchWaitMs', env: 'VITALS_SINK_BATCH_WAIT_MS', flag: 'sink-batch-wait-ms', kind: 'int', min: 0, help: 'longest a record waits in the sink (and the bus fetch) before an insert' },
   { key: 'rulesFile', env: 'VITALS_RULES_FILE', flag: 'rules', kind: 'path', help: 'rules file (YAML or JSON); unset: shipped defaults' },
 ];
 
