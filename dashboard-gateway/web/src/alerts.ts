@@ -31,6 +31,8 @@ function stateText(a: AlertView, now: number): string {
 class Row {
   readonly root: HTMLLIElement;
   private readonly prio: HTMLElement;
+  private readonly mark: HTMLElement;
+  private readonly word: HTMLElement;
   private readonly who: HTMLAnchorElement;
   private readonly loc: HTMLElement;
   private readonly msg: HTMLElement;
@@ -44,7 +46,9 @@ class Row {
     readonly id: string,
     onAck: (row: Row) => void,
   ) {
-    this.prio = h('span', { class: 'ar-prio' });
+    this.mark = h('span', { class: 'ar-mark' });
+    this.word = h('span', { class: 'ar-word' });
+    this.prio = h('span', { class: 'ar-prio' }, this.mark, this.word);
     this.who = h('a', { class: 'ar-patient' });
     this.loc = h('span', { class: 'ar-loc' });
     this.msg = h('span', { class: 'ar-msg' });
@@ -57,8 +61,13 @@ class Row {
       'li',
       { class: 'alert-row', 'data-alert-id': id },
       this.prio,
-      h('span', { class: 'ar-main' }, h('span', { class: 'ar-line' }, this.who, this.loc), h('span', { class: 'ar-line' }, this.msg, this.val), h('span', { class: 'ar-line ar-meta' }, this.ageEl, this.state)),
-      this.button,
+      h(
+        'span',
+        { class: 'ar-main' },
+        h('span', { class: 'ar-line' }, this.who, this.loc, this.ageEl),
+        h('span', { class: 'ar-line' }, this.msg, this.val),
+        h('span', { class: 'ar-line ar-foot' }, this.state, this.button),
+      ),
     );
   }
 
@@ -66,7 +75,8 @@ class Row {
     setAttr(this.root, 'data-priority', a.priority);
     setAttr(this.root, 'data-state', a.state);
     setAttr(this.root, 'data-escalated', a.escalated ? 'true' : null);
-    setText(this.prio, `${PRIORITY_MARK[a.priority]} ${PRIORITY_LABEL[a.priority]}`);
+    setText(this.mark, PRIORITY_MARK[a.priority]);
+    setText(this.word, PRIORITY_LABEL[a.priority]);
     setText(this.who, a.patientId);
     setAttr(this.who, 'href', `#/patient/${encodeURIComponent(a.patientId)}`);
     const p = model.patients.get(a.patientId);
@@ -86,7 +96,8 @@ class Row {
   }
 
   updateAge(a: AlertView, now: number): void {
-    setText(this.ageEl, `Raised ${age(now - a.openedAt) === 'now' ? 'just now' : `${age(now - a.openedAt)} ago`} (${clockShort(a.openedAt)})`);
+    setText(this.ageEl, `${age(now - a.openedAt) === 'now' ? 'just now' : `${age(now - a.openedAt)} ago`} · ${clockShort(a.openedAt)}`);
+    setAttr(this.ageEl, 'title', `Raised at ${clockShort(a.openedAt)}`);
   }
 
   refreshState(a: AlertView, now: number): void {

@@ -58,3 +58,8 @@ export function location(ward: string | null, bed: string | null): string {
 export function scoreText(score: number, complete: boolean): string {
   return complete ? String(score) : `≥${score}`;
 }
+
+/** The band of a score; a lower bound below "high" may be higher. */
+export function bandText(risk: Risk, complete: boolean): string {
+  return `${RISK_LABEL[risk]}${complete || risk === 'high' ? '' : ' or higher'}`;
+}

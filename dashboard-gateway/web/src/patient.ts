@@ -5,7 +5,7 @@
 import uPlot from 'uplot';
 import { ApiError, type Api } from './api.js';
 import { h, setHidden, setText } from './dom.js';
-import { METRIC_UNIT, PARAM_LABEL, PRIORITY_MARK, RISK_LABEL, RISK_SHAPE, clock, location, scoreText, value } from './format.js';
+import { METRIC_UNIT, PARAM_LABEL, PRIORITY_MARK, RISK_LABEL, RISK_SHAPE, clock, clockShort, location, scoreText, value } from './format.js';
 import type { AlertView, Metric, Model, Priority } from './model.js';
 
 interface RawPoint {
@@ -121,6 +121,18 @@ class Chart {
     return true;
   }
 
+  /**
+   * The window drawn: the chosen range, narrowed to the data when it starts later (a patient
+   * monitored for ten minutes is not drawn as a sliver at the edge of four hours).
+   */
+  viewFrom(): number {
+    let first = Infinity;
+    for (const c of Object.values(this.cols)) if (c.x.length && (c.x[0] as number) < first) first = c.x[0] as number;
+    if (!Number.isFinite(first) || first <= this.from) return this.from;
+    const pad = Math.max(60_000, (this.to - first) * 0.05);
+    return Math.max(this.from, first - pad);
+  }
+
   count(): number {
     return Object.values(this.cols).reduce((n, c) => n + c.x.length, 0);
   }
@@ -163,7 +175,7 @@ class Chart {
     if (this.plot && this.plot.series.length === data.length) {
       this.plot.batch(() => {
         this.plot?.setData(data, false);
-        this.plot?.setScale('x', { min: this.from, max: this.to });
+        this.plot?.setScale('x', { min: this.viewFrom(), max: this.to });
       });
       return;
     }
@@ -190,7 +202,7 @@ class Chart {
       legend: { show: false },
       cursor: { drag: { x: false, y: false } },
       scales: {
-        x: { time: true, min: this.from, max: this.to },
+        x: { time: true, min: this.viewFrom(), max: this.to },
         y: {
           range: (_u, min, max) => {
             const lo = Math.min(soft[0], Number.isFinite(min) ? min : soft[0]);
@@ -200,7 +212,7 @@ class Chart {
           },
         },
       },
-      axes: [axis, { ...axis, size: 46 }],
+      axes: [{ ...axis, values: (_u, splits) => splits.map((v) => clockShort(v)) }, { ...axis, size: 46 }],
       series,
       bands,
       hooks: {
@@ -452,7 +464,7 @@ export class PatientView {
     setText(this.loc, p ? location(p.ward, p.bed) : 'Not in your wards, or no data yet');
     const sc = p?.score;
     this.news.dataset.risk = sc?.risk ?? 'none';
-    setText(this.news, sc ? `${RISK_SHAPE[sc.risk]} NEWS2 ${scoreText(sc.score, sc.complete)} · ${RISK_LABEL[sc.risk]} risk${sc.complete ? '' : ' or higher'}` : 'NEWS2 not scored yet');
+    setText(this.news, sc ? `${RISK_SHAPE[sc.risk]} NEWS2 ${scoreText(sc.score, sc.complete)} · ${RISK_LABEL[sc.risk]} risk` : 'NEWS2 not scored yet');
     const gaps = sc ? [...(sc.missing ?? []).map((m) => PARAM_LABEL[m] ?? m), ...(sc.stale ?? []).map((m) => `${PARAM_LABEL[m] ?? m} (old)`)] : [];
     setText(this.newsMissing, sc && !sc.complete && gaps.length ? `Lower bound: missing ${gaps.join(', ')}` : '');
     const cur = (['hr', 'spo2', 'rr', 'temp'] as Metric[]).map((m) => `${PARAM_LABEL[m]} ${value(m, p?.latest[m]?.value)}${p?.latest[m] ? ` ${METRIC_UNIT[m]}` : ''}`);

@@ -4,7 +4,7 @@
  * order is recomputed only when alerts or scores changed.
  */
 import { h, setAttr, setHidden, setText } from './dom.js';
-import { PARAM_LABEL, PRIORITY_MARK, RISK_LABEL, RISK_SHAPE, age, location, scoreText, value } from './format.js';
+import { PARAM_LABEL, PRIORITY_MARK, RISK_LABEL, RISK_SHAPE, age, bandText, location, scoreText, value } from './format.js';
 import { compareBed, compareUrgency, summarise, type AlertView, type Metric, type Model, type Patient, type Priority } from './model.js';
 
 /** A tile without a new value for this long says so. */
@@ -95,7 +95,7 @@ class Tile {
       setAttr(this.root, 'data-risk', sc.risk);
       setText(this.newsShape, RISK_SHAPE[sc.risk]);
       setText(this.newsNum, scoreText(sc.score, sc.complete));
-      setText(this.newsBand, `NEWS2 · ${RISK_LABEL[sc.risk]}${sc.complete ? '' : ' or higher'}`);
+      setText(this.newsBand, `NEWS2 · ${bandText(sc.risk, sc.complete)}`);
       const gaps = [...(sc.missing ?? []).map((m) => PARAM_LABEL[m] ?? m), ...(sc.stale ?? []).map((m) => `${PARAM_LABEL[m] ?? m} (old)`)];
       setHidden(this.newsMissing, sc.complete || gaps.length === 0);
       setText(this.newsMissing, gaps.length ? `Missing: ${gaps.join(', ')}` : '');
