@@ -90,7 +90,7 @@ export async function startSimulator(config: Config, log: Logger): Promise<Servi
   // Faster than real time starts 30 minutes in the past and falls back to real time on catching up,
   // so no sample is ever stamped in the future.
   const t0 = Date.now() - (config.simSpeed > 1 ? 30 * 60_000 : 0);
-  const patients: PatientSim[] = devices.map((_, i) => createPatient(i, 1, i === 0 && scenario ? { ...scenario, onsetSec: 30 } : null));
+  const patients: PatientSim[] = devices.map((_, i) => createPatient(i, 1, i === 0 && scenario ? { name: scenario.name, onsetSec: 30 } : null));
 
   const clients: MqttClient[] = devices.map((d) =>
     mqtt.connect(config.simMqttUrl ?? `mqtt://${config.host}:${config.mqttPort}`, {

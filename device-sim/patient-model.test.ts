@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SCENARIOS, createPatient, measure } from './patient-model.js';
+import { SCENARIOS, createPatient, measure, news2Of, observe, onsetSec, payloadOf, schedule, trueVitals } from './patient-model.js';
 
 const T0 = 1_764_100_000_000;
 
@@ -7,26 +7,66 @@ describe('patient model', () => {
   it('is reproducible for the same seed', () => {
     const a = createPatient(3, 42);
     const b = createPatient(3, 42);
-    for (let t = 0; t < 20; t++) expect(measure(a, t, T0 + t * 1000)).toEqual(measure(b, t, T0 + t * 1000));
+    for (let t = 0; t < 600; t++) expect(observe(a, t, T0 + t * 1000)).toEqual(observe(b, t, T0 + t * 1000));
   });
-  it('keeps a stable patient within normal ranges', () => {
-    const p = createPatient(1, 7);
-    for (let t = 0; t < 600; t++) {
+  it('keeps a clean stable patient within normal ranges', () => {
+    const p = createPatient(1, 7, null, { artefacts: false });
+    for (let t = 0; t < 3600; t++) {
       const m = measure(p, t, T0 + t * 1000);
-      expect(m.hr).toBeGreaterThan(45);
-      expect(m.hr).toBeLessThan(110);
-      expect(m.spo2).toBeGreaterThanOrEqual(93);
+      expect(m.hr).toBeGreaterThan(40);
+      expect(m.hr).toBeLessThan(115);
+      expect(m.spo2).toBeGreaterThanOrEqual(90);
     }
   });
   it('a hypoxia scenario drives SpO2 below 90 after its ramp', () => {
-    const p = createPatient(1, 7, { ...SCENARIOS.hypoxia!, onsetSec: 10 });
-    const late = Array.from({ length: 30 }, (_, i) => measure(p, 200 + i, T0).spo2 as number);
+    const p = createPatient(1, 7, { name: 'hypoxia', onsetSec: 10 }, { artefacts: false });
+    for (let t = 0; t < 200; t++) measure(p, t, T0 + t * 1000);
+    const late = Array.from({ length: 30 }, (_, i) => measure(p, 200 + i, T0 + (200 + i) * 1000).spo2 as number);
     expect(Math.max(...late)).toBeLessThan(90);
   });
+  it('fever raises heart rate and respiration (correlated change)', () => {
+    const p = createPatient(2, 9, [schedule({ name: 'fever', kind: 'clinical', description: '', rampSec: 60, delta: { temp: 2 }, expect: [], criterion: 'news2-red' }, 0, Math.random)]);
+    const before = trueVitals(createPatient(2, 9), 600, T0);
+    const after = trueVitals(p, 600, T0);
+    expect(after.hr - before.hr).toBeCloseTo(20, 5);
+    expect(after.rr - before.rr).toBeCloseTo(4, 5);
+  });
   it('samples RR every 4 s and temperature and BP every 5 minutes', () => {
-    const p = createPatient(1, 7);
+    const p = createPatient(1, 7, null, { artefacts: false });
     expect(Object.keys(measure(p, 0, T0)).sort()).toEqual(['dbp', 'hr', 'rr', 'sbp', 'spo2', 'temp']);
-    expect(Object.keys(measure(p, 1, T0)).sort()).toEqual(['hr', 'spo2']);
-    expect(Object.keys(measure(p, 4, T0)).sort()).toEqual(['hr', 'rr', 'spo2']);
+    expect(Object.keys(measure(p, 1, T0 + 1000)).sort()).toEqual(['hr', 'spo2']);
+    expect(Object.keys(measure(p, 4, T0 + 4000)).sort()).toEqual(['hr', 'rr', 'spo2']);
+  });
+  it('has artefacts: low-quality motion, flat-lined SpO2 at quality 0, device off', () => {
+    const p = createPatient(5, 11);
+    let lowQ = 0;
+    let flat = 0;
+    let off = 0;
+    for (let t = 0; t < 86400; t++) {
+      const o = observe(p, t, T0 + t * 1000);
+      if (o === null) off++;
+      else if (o.quality.spo2 === 0) flat++;
+      else if ((o.quality.hr ?? 1) < 0.5) lowQ++;
+    }
+    expect(lowQ).toBeGreaterThan(0);
+    expect(flat + off).toBeGreaterThan(0);
+  });
+  it('technical scenarios: disconnect sends nothing, clock skew stamps ahead, bad payloads are garbage', () => {
+    const d = createPatient(1, 1, [schedule(SCENARIOS.disconnect!, 10, Math.random)], { artefacts: false });
+    expect(observe(d, 5, T0)).not.toBeNull();
+    expect(observe(d, 20, T0 + 20_000)).toBeNull();
+    const s = createPatient(1, 1, [schedule(SCENARIOS['clock-skew']!, 0, Math.random)], { artefacts: false });
+    expect(observe(s, 1, T0 + 1000)?.ts).toBe(T0 + 1000 + 600_000);
+    const b = createPatient(1, 1, [schedule(SCENARIOS['bad-payloads']!, 0, Math.random)], { artefacts: false });
+    const payloads = Array.from({ length: 60 }, (_, t) => payloadOf(observe(b, t, T0 + t * 1000)!));
+    expect(payloads.filter((x) => !x.includes('"ts"')).length).toBeGreaterThan(10);
+  });
+  it('ground-truth onset is when the noise-free vitals reach a NEWS2 urgent trigger', () => {
+    const p = createPatient(4, 3, { name: 'sepsis', onsetSec: 600 });
+    const e = p.events[0]!;
+    const on = onsetSec(p, e, T0) as number;
+    expect(on).toBeGreaterThan(600);
+    expect(news2Of(trueVitals(p, on, T0 + on * 1000)).urgent).toBe(true);
+    expect(news2Of(trueVitals(p, on - 1, T0 + (on - 1) * 1000)).urgent).toBe(false);
   });
 });

@@ -1,8 +1,17 @@
 /**
- * Seeded, reproducible virtual patients (pure: no clock, no I/O).
- * Each patient has baselines, slow circadian drift, measurement noise, and an
- * optional scripted deterioration that moves several vitals together.
+ * Seeded, reproducible virtual patients (pure: no clock, no I/O; time is passed in).
+ *
+ * A patient has per-patient baselines and traits, slow physiological variation (an
+ * Ornstein-Uhlenbeck walk per vital), circadian drift, activity bouts (walking raises HR and
+ * RR for minutes), nocturnal desaturation dips in some patients, measurement noise, and
+ * device artefacts: motion (noisy values, low quality; a few slip through with passable
+ * quality), SpO2 probe off (flat-lined SpO2 at quality 0) and the wearable taken off
+ * (nothing sent). Scripted scenarios (SCENARIOS) move several vitals together (fever raises
+ * HR and RR) or break the device (disconnect, low battery, clock skew, bad payloads).
+ * The same seed and the same call sequence give the same observations. docs/sim.md
+ * describes the model, the scenarios and the ground truth.
  */
+import { CHART_DECIMALS, roundHalfUp, scoreHr, scoreRr, scoreSbp, scoreSpo2, scoreTemp } from '../core/news2.js';
 
 /** mulberry32: a tiny, fast, seedable PRNG; good enough for simulation noise. */
 export function prng(seed: number): () => number {
@@ -30,72 +39,448 @@ export interface Baseline {
   sbp: number;
   dbp: number;
 }
+type Vital = keyof Baseline;
+const VITALS: readonly Vital[] = ['hr', 'spo2', 'rr', 'temp', 'sbp', 'dbp'];
 
-/** A scripted change: from `onsetSec`, over `rampSec`, vitals move by `delta` (linear ramp, then held). */
+export type ScenarioKind = 'clinical' | 'technical' | 'robustness';
+
+/**
+ * A scripted scenario. Clinical ones ramp vitals by `delta` over `rampSec` (linear, then held);
+ * technical ones break the device; `expect` lists the rule ids of which at least one should
+ * alert (empty: nothing should alert). `criterion` says when the event counts as started for
+ * time-to-alert: `news2-red` is the first second the noise-free vitals reach a NEWS2 urgent
+ * trigger (aggregate >= 5 or a 3 in one parameter), `start` the scenario start, `battery`
+ * the moment the battery crosses 15%.
+ */
+export interface ScenarioDef {
+  name: string;
+  kind: ScenarioKind;
+  description: string;
+  /** Ramp length in seconds, or [min, max] drawn per patient. */
+  rampSec?: number | readonly [number, number];
+  delta?: Partial<Baseline>;
+  /** Absolute values to ramp to (per patient: target minus baseline), applied instead of delta for those vitals. */
+  target?: Partial<Baseline>;
+  /** How long a technical fault lasts (disconnect, skew, bad payloads); default: to the end. */
+  durationSec?: number;
+  clockSkewMs?: number;
+  /** Battery at the start of the scenario and its fall per hour (0..1 units). */
+  battery?: { start: number; perHour: number };
+  /** Fraction of the device's messages during the scenario that are garbage. */
+  badPayloadFraction?: number;
+  /** The device sends nothing while the scenario lasts. */
+  silent?: boolean;
+  expect: readonly string[];
+  criterion: 'news2-red' | 'start' | 'battery';
+}
+
+export const SCENARIOS: Record<string, ScenarioDef> = {
+  sepsis: {
+    name: 'sepsis', kind: 'clinical', description: 'sepsis-like: fever, tachycardia, tachypnoea, falling BP and SpO2 over 30-90 min',
+    rampSec: [30 * 60, 90 * 60], delta: { hr: 25, rr: 8, temp: 2.2, sbp: -38, dbp: -20, spo2: -5 },
+    expect: ['news2', 'hr-high', 'rr-high', 'sbp-low', 'spo2-low', 'hr-rising'], criterion: 'news2-red',
+  },
+  hypoxia: {
+    name: 'hypoxia', kind: 'clinical', description: 'acute hypoxia: SpO2 falls to 83% in 2 min, RR and HR rise',
+    rampSec: 120, delta: { rr: 10, hr: 25 }, target: { spo2: 83 }, expect: ['spo2-low', 'news2', 'rr-high'], criterion: 'news2-red',
+  },
+  bradycardia: {
+    name: 'bradycardia', kind: 'clinical', description: 'HR falls to 35/min over 3 min',
+    rampSec: 180, target: { hr: 35 }, expect: ['hr-low', 'news2'], criterion: 'news2-red',
+  },
+  tachyarrhythmia: {
+    name: 'tachyarrhythmia', kind: 'clinical', description: 'fast AF/SVT: HR jumps to 165/min within 30 s',
+    rampSec: 30, target: { hr: 165 }, expect: ['hr-high', 'news2', 'hr-rising'], criterion: 'news2-red',
+  },
+  hypotension: {
+    name: 'hypotension', kind: 'clinical', description: 'bleeding-like: SBP falls to 80 over 5 min, compensatory tachycardia',
+    rampSec: 300, delta: { hr: 30 }, target: { sbp: 80, dbp: 48 }, expect: ['sbp-low', 'news2', 'hr-high', 'hr-rising'], criterion: 'news2-red',
+  },
+  disconnect: {
+    name: 'disconnect', kind: 'technical', description: 'the wearable stops sending for 15 min (out of range, switched off)',
+    durationSec: 15 * 60, silent: true, expect: ['hr-missing', 'spo2-missing'], criterion: 'start',
+  },
+  'low-battery': {
+    name: 'low-battery', kind: 'technical', description: 'battery at 30% falling 30%/h: crosses 15% after 30 min',
+    battery: { start: 0.3, perHour: 0.3 }, expect: ['battery-low'], criterion: 'battery',
+  },
+  'clock-skew': {
+    name: 'clock-skew', kind: 'technical', description: 'device clock jumps 10 min ahead: ingest rejects its samples as future_timestamp',
+    durationSec: 20 * 60, clockSkewMs: 10 * 60_000, expect: ['hr-missing', 'spo2-missing'], criterion: 'start',
+  },
+  'bad-payloads': {
+    name: 'bad-payloads', kind: 'robustness', description: 'a 2-minute burst where half the messages are malformed: nothing may alert',
+    durationSec: 120, badPayloadFraction: 0.5, expect: [], criterion: 'start',
+  },
+};
+
+/** A scenario placed on a patient's timeline (seconds since the patient's simulation start). */
+export interface ScheduledEvent {
+  scenario: ScenarioDef;
+  startSec: number;
+  rampSec: number;
+  /** Exclusive end of a technical fault; Infinity for held deteriorations. */
+  endSec: number;
+}
+
+/** Back-compatible shape of a single deterioration. */
 export interface Deterioration {
   name: string;
   onsetSec: number;
-  rampSec: number;
-  delta: Partial<Baseline>;
+  rampSec?: number;
 }
 
-export const SCENARIOS: Record<string, Omit<Deterioration, 'onsetSec'>> = {
-  // Sepsis-like: fever, tachycardia, tachypnoea, falling BP and SpO2 (NEWS2 climbs to >= 7).
-  sepsis: { name: 'sepsis', rampSec: 20 * 60, delta: { hr: 45, rr: 12, temp: 2.4, sbp: -35, dbp: -20, spo2: -6 } },
-  hypoxia: { name: 'hypoxia', rampSec: 120, delta: { spo2: -13, rr: 10, hr: 25 } },
-  bradycardia: { name: 'bradycardia', rampSec: 180, delta: { hr: -35 } },
-  tachyarrhythmia: { name: 'tachyarrhythmia', rampSec: 30, delta: { hr: 80 } },
-  hypotension: { name: 'hypotension', rampSec: 300, delta: { sbp: -40, dbp: -25, hr: 30 } },
-};
+export interface Traits {
+  /** Multiplies the slow variation and noise. */
+  lability: number;
+  /** Activity bouts per hour while awake. */
+  activityPerHour: number;
+  /** Nocturnal desaturation dips per hour asleep (0 for most patients). */
+  dipsPerHour: number;
+  /** Motion artefacts per hour awake (a third of that asleep). */
+  motionPerHour: number;
+  /** Probe-off and wearable-off episodes per day. */
+  probeOffPerDay: number;
+  deviceOffPerDay: number;
+}
+
+export interface ModelOptions {
+  /** Physiological events and device artefacts (default true); false gives a clean patient. */
+  artefacts?: boolean;
+}
+
+interface Episode {
+  kind: 'activity' | 'dip' | 'motion' | 'probe-off' | 'device-off';
+  endSec: number;
+  /** Size of the effect (activity HR rise, dip depth, motion error scale). */
+  size: number;
+  /** Motion artefact that the device's quality index misses. */
+  passable: boolean;
+}
 
 export interface PatientSim {
   id: number;
   base: Baseline;
+  traits: Traits;
   rand: () => number;
+  events: ScheduledEvent[];
+  artefacts: boolean;
+  /** OU deviations per vital. */
+  walk: Record<Vital, number>;
+  episodes: Episode[];
+  lastSec: number;
+  lastSpo2: number;
+  battery: number;
+  /** Back-compatible view of the first clinical event. */
   deterioration: Deterioration | null;
+  /** Device-off and probe-off episodes started so far (ground truth for technical alerts). */
+  offLog: { kind: 'probe-off' | 'device-off'; startSec: number; endSec: number }[];
 }
 
-export function createPatient(id: number, seed: number, deterioration: Deterioration | null = null): PatientSim {
+/** Per-vital slow variation: standard deviation and time constant (s) of the OU walk, measurement noise. */
+const WALK: Record<Vital, { sd: number; tau: number; noise: number }> = {
+  hr: { sd: 4, tau: 600, noise: 1.5 },
+  spo2: { sd: 0.7, tau: 300, noise: 0.6 },
+  rr: { sd: 1.2, tau: 900, noise: 0.8 },
+  temp: { sd: 0.12, tau: 3600, noise: 0.05 },
+  sbp: { sd: 6, tau: 1800, noise: 4 },
+  dbp: { sd: 4, tau: 1800, noise: 3 },
+};
+
+/** Circadian amplitude per vital (value at 04:00 is base - amplitude, at 16:00 base + amplitude). */
+const CIRCADIAN: Record<Vital, number> = { hr: 5, spo2: 0.4, rr: 0.8, temp: 0.25, sbp: 6, dbp: 4 };
+
+/** Fever coupling: per °C above baseline, HR rises ~10/min and RR ~2/min. */
+const FEVER_HR_PER_C = 10;
+const FEVER_RR_PER_C = 2;
+
+function drawRamp(r: ScenarioDef['rampSec'], rand: () => number): number {
+  if (r === undefined) return 0;
+  if (typeof r === 'number') return r;
+  return Math.round(r[0] + rand() * (r[1] - r[0]));
+}
+
+/**
+ * Place a scenario on a patient's timeline.
+ * @param rand - drawn from for a ranged ramp (pass the patient's own for reproducibility)
+ */
+export function schedule(scenario: ScenarioDef, startSec: number, rand: () => number, rampSec?: number): ScheduledEvent {
+  const ramp = rampSec ?? drawRamp(scenario.rampSec, rand);
+  const endSec = scenario.durationSec !== undefined ? startSec + scenario.durationSec : Infinity;
+  return { scenario, startSec, rampSec: ramp, endSec };
+}
+
+/**
+ * A virtual patient.
+ * @param id - index in the cohort (mixed into the seed)
+ * @param seed - cohort seed
+ * @param events - scripted scenarios, or one legacy deterioration `{name, onsetSec}`
+ */
+export function createPatient(
+  id: number,
+  seed: number,
+  events: ScheduledEvent[] | Deterioration | null = null,
+  opts: ModelOptions = {},
+): PatientSim {
   const rand = prng(seed * 7919 + id);
   const base: Baseline = {
-    hr: 62 + rand() * 24,
-    spo2: 96 + rand() * 3,
-    rr: 13 + rand() * 5,
-    temp: 36.4 + rand() * 0.6,
-    sbp: 112 + rand() * 22,
-    dbp: 68 + rand() * 12,
+    hr: 60 + rand() * 28,
+    spo2: 94.5 + rand() * 4,
+    rr: 12.5 + rand() * 6,
+    temp: 36.3 + rand() * 0.8,
+    sbp: 108 + rand() * 36,
+    dbp: 64 + rand() * 18,
   };
-  return { id, base, rand, deterioration };
-}
-
-function ramp(d: Deterioration | null, tSec: number): number {
-  if (!d || tSec < d.onsetSec) return 0;
-  return Math.min(1, (tSec - d.onsetSec) / Math.max(1, d.rampSec));
+  const traits: Traits = {
+    lability: 0.7 + rand() * 0.7,
+    activityPerHour: 0.1 + rand() * 0.3,
+    dipsPerHour: rand() < 0.3 ? 0.5 + rand() * 1.5 : 0,
+    motionPerHour: 1 + rand() * 4,
+    probeOffPerDay: rand() * 3,
+    deviceOffPerDay: rand() * 1.5,
+  };
+  let evs: ScheduledEvent[];
+  if (events === null) evs = [];
+  else if (Array.isArray(events)) evs = events;
+  else {
+    const def = SCENARIOS[events.name];
+    if (!def) throw new Error(`unknown scenario "${events.name}"`);
+    evs = [schedule(def, events.onsetSec, rand, events.rampSec)];
+  }
+  const walk = { hr: 0, spo2: 0, rr: 0, temp: 0, sbp: 0, dbp: 0 };
+  for (const v of VITALS) walk[v] = gauss(rand) * WALK[v].sd * traits.lability;
+  const first = evs.find((e) => e.scenario.kind === 'clinical');
+  const battery = 0.6 + rand() * 0.4;
+  return {
+    id,
+    base,
+    traits,
+    rand,
+    events: evs,
+    artefacts: opts.artefacts ?? true,
+    walk,
+    episodes: [],
+    lastSec: Number.NaN,
+    lastSpo2: Math.round(base.spo2),
+    battery,
+    deterioration: first ? { name: first.scenario.name, onsetSec: first.startSec, rampSec: first.rampSec } : null,
+    offLog: [],
+  };
 }
 
 const clamp = (x: number, lo: number, hi: number): number => Math.min(hi, Math.max(lo, x));
 const round1 = (x: number): number => Math.round(x * 10) / 10;
 
+/** Hour of day (UTC; the sim treats event time as ward-local) of an epoch time. */
+function hourOf(epochMs: number): number {
+  return (((epochMs / 3600_000) % 24) + 24) % 24;
+}
+const asleep = (hour: number): boolean => hour >= 23 || hour < 7;
+
+/** Scripted clinical change of each vital at tSec, with fever coupling. */
+function scriptedDelta(p: PatientSim, tSec: number): Baseline {
+  const d: Baseline = { hr: 0, spo2: 0, rr: 0, temp: 0, sbp: 0, dbp: 0 };
+  for (const e of p.events) {
+    const s = e.scenario;
+    if (s.kind !== 'clinical' || tSec < e.startSec) continue;
+    const k = Math.min(1, (tSec - e.startSec) / Math.max(1, e.rampSec));
+    for (const v of VITALS) {
+      const t = s.target?.[v];
+      d[v] += (t !== undefined ? t - p.base[v] : (s.delta?.[v] ?? 0)) * k;
+    }
+  }
+  if (d.temp > 0) {
+    d.hr += d.temp * FEVER_HR_PER_C;
+    d.rr += d.temp * FEVER_RR_PER_C;
+  }
+  return d;
+}
+
 /**
- * The measured vitals of a patient at `tSec` seconds of simulated time.
- * HR and SpO2 every call (1 Hz); RR every 4 s; temperature and cuff BP every 5 minutes.
+ * Noise-free vitals: baseline, circadian drift and scripted change (no walk, no noise, no
+ * artefacts). Used for ground truth: when the patient "really" reached a clinical state.
  */
-export function measure(p: PatientSim, tSec: number, epochMs: number): Record<string, number> {
-  const k = ramp(p.deterioration, tSec);
-  const d = p.deterioration?.delta ?? {};
-  // Circadian drift: a slow 24 h sine on HR and temperature.
-  const hour = (epochMs / 3600_000) % 24;
-  const circ = Math.sin(((hour - 4) / 24) * 2 * Math.PI);
-  const v = (m: keyof Baseline, noise: number): number => p.base[m] + (d[m] ?? 0) * k + gauss(p.rand) * noise;
-  const out: Record<string, number> = {
-    hr: Math.round(clamp(v('hr', 2) + circ * 4, 25, 220)),
-    spo2: Math.round(clamp(v('spo2', 0.6), 60, 100)),
-  };
-  if (tSec % 4 === 0) out.rr = Math.round(clamp(v('rr', 0.8), 4, 60));
-  if (tSec % 300 === 0) {
-    out.temp = round1(clamp(v('temp', 0.05) + circ * 0.2, 33, 42.5));
-    out.sbp = Math.round(clamp(v('sbp', 4), 50, 240));
-    out.dbp = Math.round(clamp(v('dbp', 3), 30, 140));
+export function trueVitals(p: PatientSim, tSec: number, epochMs: number): Baseline {
+  const circ = Math.sin(((hourOf(epochMs) - 10) / 24) * 2 * Math.PI);
+  const d = scriptedDelta(p, tSec);
+  const out = { ...p.base };
+  for (const v of VITALS) out[v] = p.base[v] + CIRCADIAN[v] * circ + d[v];
+  return out;
+}
+
+/** NEWS2 (Scale 1, on air, alert) of a set of vitals and whether it is an urgent trigger (>= 5 or a red 3). */
+export function news2Of(v: Baseline): { score: number; urgent: boolean } {
+  const c = [
+    scoreRr(roundHalfUp(v.rr, CHART_DECIMALS.rr)),
+    scoreSpo2(roundHalfUp(v.spo2, CHART_DECIMALS.spo2), 1, false),
+    scoreSbp(roundHalfUp(v.sbp, CHART_DECIMALS.sbp)),
+    scoreHr(roundHalfUp(v.hr, CHART_DECIMALS.hr)),
+    scoreTemp(roundHalfUp(v.temp, CHART_DECIMALS.temp)),
+  ];
+  const score = c.reduce((a, b) => a + b, 0);
+  return { score, urgent: score >= 5 || c.includes(3) };
+}
+
+/**
+ * Ground truth: the second at which an event counts as having happened (see ScenarioDef.criterion),
+ * or null when a clinical scenario never reaches an urgent NEWS2 trigger within `horizonSec`.
+ * @param epochAt0 - event time of the patient's second 0 (for circadian drift)
+ */
+export function onsetSec(p: PatientSim, e: ScheduledEvent, epochAt0: number, horizonSec = 6 * 3600): number | null {
+  const s = e.scenario;
+  if (s.criterion === 'start') return e.startSec;
+  if (s.criterion === 'battery' && s.battery) {
+    const { start, perHour } = s.battery;
+    return start <= 0.15 ? e.startSec : e.startSec + Math.ceil(((start - 0.15) / perHour) * 3600);
+  }
+  for (let t = e.startSec; t <= e.startSec + horizonSec; t++) {
+    if (news2Of(trueVitals(p, t, epochAt0 + t * 1000)).urgent) return t;
+  }
+  return null;
+}
+
+/** One device message, before it is serialised: what the wearable would publish at this second. */
+export interface Observation {
+  /** Device clock (event time plus any scripted skew), epoch ms. */
+  ts: number;
+  metrics: Partial<Baseline>;
+  quality: Partial<Record<Vital, number>>;
+  battery: number;
+  /** A malformed message to send instead of the sample (bad-payloads scenario). */
+  garbage?: string;
+}
+
+const GARBAGE = [
+  '{"hr":',
+  '[1,2,3]',
+  '{"hr":"seventy"}',
+  '{"spo2":180}',
+  '{"temp":5,"hr":-3}',
+  '{"units":{"temp":"kelvin"},"temp":310}',
+  '{"quality":{"spo2":0.9}}',
+  'null',
+];
+
+function startEpisodes(p: PatientSim, tSec: number, dt: number, hour: number): void {
+  const r = p.rand;
+  const tr = p.traits;
+  const sleeping = asleep(hour);
+  const perSec = (perHour: number): number => (perHour * dt) / 3600;
+  const has = (k: Episode['kind']): boolean => p.episodes.some((e) => e.kind === k);
+  if (!sleeping && !has('activity') && r() < perSec(tr.activityPerHour)) {
+    p.episodes.push({ kind: 'activity', endSec: tSec + 120 + r() * 480, size: 10 + r() * 20, passable: false });
+  }
+  if (sleeping && !has('dip') && r() < perSec(tr.dipsPerHour)) {
+    p.episodes.push({ kind: 'dip', endSec: tSec + 15 + r() * 60, size: 2 + r() * 5, passable: false });
+  }
+  if (!has('motion') && r() < perSec(tr.motionPerHour * (sleeping ? 0.3 : 1))) {
+    const passable = r() < 0.1;
+    p.episodes.push({ kind: 'motion', endSec: tSec + 5 + r() * (passable ? 30 : 55), size: passable ? 0.4 : 1, passable });
+  }
+  if (!has('probe-off') && r() < perSec(tr.probeOffPerDay / 24)) {
+    const endSec = tSec + 60 + r() * 14 * 60;
+    p.episodes.push({ kind: 'probe-off', endSec, size: 0, passable: false });
+    p.offLog.push({ kind: 'probe-off', startSec: tSec, endSec });
+  }
+  if (!has('device-off') && !sleeping && r() < perSec(tr.deviceOffPerDay / 16)) {
+    const endSec = tSec + 5 * 60 + r() * 35 * 60;
+    p.episodes.push({ kind: 'device-off', endSec, size: 0, passable: false });
+    p.offLog.push({ kind: 'device-off', startSec: tSec, endSec });
+  }
+}
+
+/**
+ * What the device sends at `tSec` (seconds since the patient's start; calls must go forward in time,
+ * at any step). HR and SpO2 every call, RR every 4 s, temperature and cuff BP every 5 minutes.
+ * @returns null when the device sends nothing this second (taken off, disconnected)
+ */
+export function observe(p: PatientSim, tSec: number, epochMs: number): Observation | null {
+  const dt = Number.isNaN(p.lastSec) ? 1 : Math.max(0, tSec - p.lastSec);
+  const prevSec = Number.isNaN(p.lastSec) ? tSec - 1 : p.lastSec;
+  p.lastSec = tSec;
+  const r = p.rand;
+  const hour = hourOf(epochMs);
+
+  // Slow variation (OU) and the episode book-keeping advance whether or not anything is sent.
+  for (const v of VITALS) {
+    const { sd, tau } = WALK[v];
+    const a = Math.exp(-dt / tau);
+    p.walk[v] = p.walk[v] * a + sd * p.traits.lability * Math.sqrt(1 - a * a) * gauss(r);
+  }
+  p.episodes = p.episodes.filter((e) => e.endSec > tSec);
+  if (p.artefacts && dt > 0) startEpisodes(p, tSec, dt, hour);
+
+  // Battery drains ~1%/h; a scripted low battery overrides it.
+  p.battery = Math.max(0.01, p.battery - (0.01 * dt) / 3600);
+  let battery = p.battery;
+  let skew = 0;
+  let garbageP = 0;
+  for (const e of p.events) {
+    if (tSec < e.startSec || tSec >= e.endSec) continue;
+    const s = e.scenario;
+    if (s.silent) return null;
+    if (s.battery) battery = Math.max(0.01, s.battery.start - (s.battery.perHour * (tSec - e.startSec)) / 3600);
+    if (s.clockSkewMs) skew += s.clockSkewMs;
+    if (s.badPayloadFraction) garbageP = s.badPayloadFraction;
+  }
+  if (p.episodes.some((e) => e.kind === 'device-off')) return null;
+  const ts = Math.round(epochMs + skew);
+  if (garbageP > 0 && r() < garbageP) return { ts, metrics: {}, quality: {}, battery, garbage: GARBAGE[Math.floor(r() * GARBAGE.length)] as string };
+
+  const truth = trueVitals(p, tSec, epochMs);
+  const act = p.episodes.find((e) => e.kind === 'activity');
+  const dip = p.episodes.find((e) => e.kind === 'dip');
+  const motion = p.episodes.find((e) => e.kind === 'motion');
+  const probeOff = p.episodes.some((e) => e.kind === 'probe-off');
+  const noise = (v: Vital): number => gauss(r) * WALK[v].noise;
+  const value = (v: Vital): number => truth[v] + p.walk[v] + noise(v);
+
+  let hr = value('hr') + (act ? act.size : 0);
+  let spo2 = value('spo2') - (dip ? dip.size : 0);
+  const q: Partial<Record<Vital, number>> = { hr: 0.9 + r() * 0.1, spo2: 0.85 + r() * 0.15 };
+  if (motion) {
+    hr += gauss(r) * 25 * motion.size + (motion.passable ? 15 : 0);
+    spo2 -= Math.abs(gauss(r)) * 8 * motion.size;
+    q.hr = motion.passable ? 0.5 + r() * 0.2 : 0.05 + r() * 0.4;
+    q.spo2 = motion.passable ? 0.5 + r() * 0.2 : 0.05 + r() * 0.4;
+  }
+  const out: Observation = { ts, metrics: {}, quality: q, battery: Math.round(battery * 1000) / 1000 };
+  out.metrics.hr = Math.round(clamp(hr, 25, 240));
+  if (probeOff) {
+    // The probe fell off: a flat line at the last reading, flagged as no signal.
+    out.metrics.spo2 = p.lastSpo2;
+    q.spo2 = 0;
+  } else {
+    out.metrics.spo2 = Math.round(clamp(spo2, 50, 100));
+    if (!motion) p.lastSpo2 = out.metrics.spo2;
+  }
+  const crossed = (period: number): boolean => Math.floor(tSec / period) !== Math.floor(prevSec / period) || tSec === 0;
+  if (crossed(4)) {
+    out.metrics.rr = Math.round(clamp(value('rr') + (act ? act.size / 6 : 0), 4, 60));
+    q.rr = motion ? q.hr : 0.9;
+  }
+  if (crossed(300)) {
+    out.metrics.temp = round1(clamp(value('temp'), 33, 42.5));
+    out.metrics.sbp = Math.round(clamp(value('sbp') + (act ? act.size / 3 : 0), 50, 240));
+    out.metrics.dbp = Math.round(clamp(value('dbp'), 30, 140));
+    q.temp = 1;
+    q.sbp = 1;
+    q.dbp = 1;
   }
   return out;
+}
+
+/** The device payload (docs/protocol.md) of an observation, as the wearable would publish it. */
+export function payloadOf(o: Observation): string {
+  if (o.garbage !== undefined) return o.garbage;
+  return JSON.stringify({ ts: o.ts, ...o.metrics, quality: o.quality, battery: o.battery });
+}
+
+/**
+ * Back-compatible: the measured vitals at `tSec` of a clean patient (metrics only;
+ * an empty object when the device sends nothing).
+ */
+export function measure(p: PatientSim, tSec: number, epochMs: number): Record<string, number> {
+  const o = observe(p, tSec, epochMs);
+  return o ? ({ ...o.metrics } as Record<string, number>) : {};
 }

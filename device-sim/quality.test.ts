@@ -1,0 +1,52 @@
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import type { CanonicalSample } from '../core/vitals.js';
+import { runReplay } from '../stream-rules/replay.js';
+import { deterioratingCohort, parseCohortText, stableCohort } from './cohort.js';
+import { runOffline } from './offline.js';
+import { scoreAlerts } from './score.js';
+
+describe('offline alert quality', () => {
+  it('gives exactly the alerts `vitals rules replay` gives for the same samples', async () => {
+    const spec = deterioratingCohort(1, 2, 7, ['hypoxia', 'tachyarrhythmia', 'disconnect']);
+    spec.events.forEach((e) => (e.atSec = 1800));
+    const samples: CanonicalSample[] = [];
+    const run = await runOffline(spec, { onSample: (s) => samples.push(s) });
+    const input = new PassThrough();
+    const output = new PassThrough();
+    const lines: string[] = [];
+    output.on('data', (b: Buffer) => lines.push(...b.toString().split('\n').filter(Boolean)));
+    const done = runReplay({ input, output, errOutput: new PassThrough() });
+    for (const s of samples) input.write(`${JSON.stringify(s)}\n`);
+    input.end();
+    expect(await done).toBe(0);
+    const replayed = lines.map((l) => JSON.parse(l)).map((e) => ({ event: e.event, ts: e.ts, id: e.alert.id, rule: e.alert.ruleId }));
+    expect(replayed.length).toBeGreaterThan(0);
+    expect(run.alerts.map((e) => ({ event: e.event, ts: e.ts, id: e.alert.id, rule: e.alert.ruleId }))).toEqual(replayed);
+  });
+  it('detects every scripted event in a small deteriorating cohort and scores time to alert', async () => {
+    const run = await runOffline(deterioratingCohort(1, 4, 11));
+    const r = scoreAlerts(run.truth, run.alerts);
+    expect(r.clinical.events).toBe(5);
+    expect(r.clinical.detected).toBe(5);
+    expect(r.technical.detected).toBe(r.technical.events);
+    expect(r.robustness.passed).toBe(1);
+    expect(r.clinical.medianMinutes).not.toBeNull();
+    expect(run.rejected.future_timestamp).toBeGreaterThan(0);
+  });
+  it('a stable cohort is reproducible and scored per patient-day', async () => {
+    const a = await runOffline(stableCohort(2, 2, 5));
+    const b = await runOffline(stableCohort(2, 2, 5));
+    expect(a.alerts).toEqual(b.alerts);
+    const r = scoreAlerts(a.truth, a.alerts);
+    expect(r.stablePatientDays).toBeCloseTo(2 / 12, 3);
+    expect(r.clinical.events).toBe(0);
+  });
+  it('parses a scenario file and reports every problem at once', () => {
+    const ok = parseCohortText('name: mix\npatients: 4\nhours: 3\nevents:\n  - { patient: 0, scenario: sepsis, at: 30m, ramp: 60m }\n  - { patient: 1, scenario: slow-drop, at: 1h }\nscenarios:\n  slow-drop: { like: hypoxia, ramp: 20m }\n');
+    expect(ok.ok).toBe(true);
+    const bad = parseCohortText('patients: 2\nfoo: 1\nevents:\n  - { patient: 5, scenario: nope, at: soon }\n');
+    expect(bad.ok).toBe(false);
+    if (!bad.ok) expect(bad.errors).toHaveLength(4);
+  });
+});
