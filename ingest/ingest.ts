@@ -9,7 +9,6 @@
  * stops reading from device sockets instead of buffering without bound.
  */
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
-import net from 'node:net';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
 import { normaliseVitalsPayload, parseDeviceTopic, type PayloadLimits, type RejectReason, type Rejection } from '../core/payload.js';
 import { TOPICS, type OutgoingRecord } from '../core/ports.js';
@@ -19,12 +18,16 @@ import type { Context, Service } from '../platform/context.js';
 import { verifyDeviceToken } from '../platform/device-tokens.js';
 import { counter, gauge } from '../platform/metrics.js';
 import type { RegistryView } from '../platform/registry-view.js';
-import { listenOn } from '../platform/listen.js';
-import { dlqRecord, statusRecord } from './records.js';
+import { startListeners } from './listeners.js';
+import { dlqRecord, keptPayloads, statusRecord } from './records.js';
 
 export interface IngestService extends Service {
   /** The bound MQTT port (useful when configured as 0). */
   port: number;
+  /** The bound MQTT-over-TLS port; null when TLS is off. */
+  tlsPort: number | null;
+  /** The bound MQTT-over-WebSocket port; null when off. */
+  wsPort: number | null;
 }
 
 interface Session {
@@ -49,6 +52,7 @@ export async function startIngest(ctx: Context, registry: RegistryView): Promise
   const rejectedTotal = counter(metrics, 'vitals_ingest_rejected_total', 'Samples or messages rejected, by reason', ['reason']);
   const authFailures = counter(metrics, 'vitals_ingest_auth_failures_total', 'Refused MQTT connections, by reason', ['reason']);
   const connections = gauge(metrics, 'vitals_ingest_connections', 'Connected, authenticated devices');
+  const qos0Dropped = counter(metrics, 'vitals_ingest_qos0_dropped_total', 'QoS 0 messages dropped because the bus did not accept them (best effort: no resend)');
 
   const limits: PayloadLimits = {
     maxPayloadBytes: config.maxPayloadBytes,
@@ -112,7 +116,8 @@ export async function startIngest(ctx: Context, registry: RegistryView): Promise
       jobs.push(bus.publish(TOPICS.samples, records));
     }
     if (r.rejected.length > 0) {
-      jobs.push(bus.publish(TOPICS.dlq, r.rejected.map((rej) => dlqRecord(deviceId, 'vitals', rej, payload, now, base, config.maxPayloadBytes))));
+      const kept = keptPayloads(payload, r.rejected, config.maxPayloadBytes);
+      jobs.push(bus.publish(TOPICS.dlq, r.rejected.map((rej, i) => dlqRecord(deviceId, 'vitals', rej, kept[i] ?? null, payload.length, now, base))));
     }
     await Promise.all(jobs);
     samplesTotal.inc(r.accepted.length);
@@ -126,18 +131,23 @@ export async function startIngest(ctx: Context, registry: RegistryView): Promise
     const st = statusRecord(deviceId, rec ?? null, payload, now);
     if ('rejection' in st) {
       const traceId = randomUUID();
-      await bus.publish(TOPICS.dlq, [dlqRecord(deviceId, 'status', st.rejection, payload, now, traceId, config.maxPayloadBytes)]);
+      const [kept] = keptPayloads(payload, [st.rejection], config.maxPayloadBytes);
+      await bus.publish(TOPICS.dlq, [dlqRecord(deviceId, 'status', st.rejection, kept ?? null, payload.length, now, traceId)]);
       countRejections([st.rejection]);
       return;
     }
     await bus.publish(TOPICS.deviceStatus, [st.record]);
   }
 
+  /** A payload-less DLQ entry: records that something was refused, by whom and how big it was. */
+  async function deadLetter(deviceId: string, channel: string, reason: RejectReason, size: number): Promise<void> {
+    await bus.publish(TOPICS.dlq, [dlqRecord(deviceId, channel, { index: -1, reason }, null, size, clock.now(), randomUUID())]);
+  }
+
   async function rateLimited(sess: Session, channel: string, payload: Buffer): Promise<void> {
-    const rej: Rejection = { index: -1, reason: 'rate_limited' };
-    countRejections([rej]);
+    countRejections([{ index: -1, reason: 'rate_limited' }]);
     // The payload is not kept: a flood is not data. The DLQ entry records that it happened.
-    await bus.publish(TOPICS.dlq, [dlqRecord(sess.deviceId, channel, rej, Buffer.alloc(0), clock.now(), randomUUID(), 0, payload.length)]);
+    await deadLetter(sess.deviceId, channel, 'rate_limited', payload.length);
   }
 
   const authorizePublish = (client: Client | null, packet: PublishPacket, cb: (e?: Error | null) => void): void => {
@@ -148,7 +158,11 @@ export async function startIngest(ctx: Context, registry: RegistryView): Promise
       const reason: RejectReason = 'topic_not_allowed';
       rejectedTotal.inc({ reason });
       ingestLog.warn({ deviceId: sess?.deviceId, reason }, 'publish refused; disconnecting');
-      return cb(new Error('topic not allowed'));
+      // Dead-lettered without the payload (it was addressed elsewhere), then the connection closes.
+      const closeIt = (): void => cb(new Error('topic not allowed'));
+      if (!sess) return closeIt();
+      deadLetter(sess.deviceId, 'publish', reason, packet.payload.length).then(closeIt, closeIt);
+      return;
     }
     // Retained vitals would park patient data in broker memory for any later subscriber.
     packet.retain = false;
@@ -173,6 +187,13 @@ export async function startIngest(ctx: Context, registry: RegistryView): Promise
     work.then(
       () => cb(null),
       (e: unknown) => {
+        if (packet.qos === 0) {
+          // QoS 0 is best effort: nothing to withhold and nothing will be resent, so count the
+          // loss and keep the connection (closing it would only add a reconnect to the loss).
+          qos0Dropped.inc();
+          ingestLog.warn({ deviceId: sess.deviceId, err: (e as Error).message }, 'bus did not accept a QoS 0 message; dropped');
+          return cb(null);
+        }
         // No PUBACK: the device keeps the message and resends it after reconnecting.
         ingestLog.error({ deviceId: sess.deviceId, err: (e as Error).message }, 'bus did not accept; closing so the device resends');
         cb(e as Error);
@@ -185,6 +206,9 @@ export async function startIngest(ctx: Context, registry: RegistryView): Promise
     const prefix = sess ? `devices/${sess.deviceId}/commands` : null;
     if (prefix && (sub.topic === prefix || sub.topic.startsWith(`${prefix}/`))) return cb(null, sub);
     rejectedTotal.inc({ reason: 'topic_not_allowed' });
+    ingestLog.warn({ deviceId: sess?.deviceId, reason: 'topic_not_allowed' }, 'subscribe refused');
+    // The SUBACK does not wait for the bus: a refused filter is not data a device expects kept.
+    if (sess) void deadLetter(sess.deviceId, 'subscribe', 'topic_not_allowed', 0).catch(() => undefined);
     cb(null, null); // SUBACK 0x80 for this filter; the connection stays up
   };
 
@@ -238,23 +262,28 @@ export async function startIngest(ctx: Context, registry: RegistryView): Promise
     }
   });
 
-  const server = net.createServer({ noDelay: true }, (socket) => broker.handle(socket));
-  const port = await listenOn(server, config.mqttPort, config.host, 'MQTT');
-  ingestLog.info({ port, host: config.host }, 'mqtt listening');
+  let listeners;
+  try {
+    listeners = await startListeners(broker, config, ingestLog);
+  } catch (e) {
+    await new Promise<void>((resolve) => broker.close(() => resolve()));
+    throw e;
+  }
+  const { mqttPort: port, tlsPort, wsPort } = listeners;
+  ingestLog.info({ port, tlsPort, wsPort, host: config.host }, 'mqtt listening');
 
   return {
     name: 'ingest',
     port,
+    tlsPort,
+    wsPort,
     async ready() {
       const ok = await bus.healthy();
       return ok ? { ok } : { ok, detail: 'bus unreachable' };
     },
     async stop() {
       // Stop accepting first, then let in-flight publishes finish, then drop clients.
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        broker.close(() => undefined);
-      });
+      await Promise.all([listeners.close(), new Promise<void>((resolve) => broker.close(() => resolve()))]);
     },
   };
 }

@@ -19,28 +19,36 @@ export interface DlqEntry {
   payload: string | null;
 }
 
-export function dlqRecord(
-  deviceId: string,
-  channel: string,
-  rej: Rejection,
-  payload: Buffer,
-  now: number,
-  traceId: string,
-  maxKeep: number,
-  size = payload.length,
-): OutgoingRecord {
-  let kept: string | null = null;
-  if (payload.length > 0 && payload.length <= maxKeep) {
-    kept = payload.toString('utf8');
-    if (rej.index >= 0) {
-      try {
-        const parsed = JSON.parse(kept) as { samples?: unknown[] };
-        if (Array.isArray(parsed.samples)) kept = JSON.stringify(parsed.samples[rej.index] ?? null);
-      } catch {
-        /* keep the whole text */
-      }
+/**
+ * The text kept on the DLQ for each rejection: the batch item for a per-sample rejection, the
+ * whole payload otherwise; null when the payload is empty or larger than `maxKeep`.
+ * The payload is parsed at most once, whatever the number of rejections (a 500-item batch of
+ * bad samples must not cost 500 parses). Never throws: an exception here would withhold the
+ * PUBACK and the device would resend the same poison message forever.
+ */
+export function keptPayloads(payload: Buffer, rejs: readonly Rejection[], maxKeep: number): Array<string | null> {
+  if (payload.length === 0 || payload.length > maxKeep) return rejs.map(() => null);
+  const text = payload.toString('utf8');
+  let items: unknown[] | null = null;
+  if (rejs.some((r) => r.index >= 0)) {
+    try {
+      const parsed = JSON.parse(text) as { samples?: unknown };
+      if (Array.isArray(parsed?.samples)) items = parsed.samples;
+    } catch {
+      /* keep the whole text */
     }
   }
+  return rejs.map((r) => {
+    if (r.index < 0 || !items) return text;
+    try {
+      return JSON.stringify(items[r.index] ?? null);
+    } catch {
+      return text; // nested too deep to re-serialise (stack overflow)
+    }
+  });
+}
+
+export function dlqRecord(deviceId: string, channel: string, rej: Rejection, kept: string | null, size: number, now: number, traceId: string): OutgoingRecord {
   const entry: DlqEntry = { v: 1, deviceId, channel, reason: rej.reason, field: rej.field ?? null, index: rej.index, ts: now, traceId, size, payload: kept };
   return { key: deviceId, value: JSON.stringify(entry), timestamp: now };
 }

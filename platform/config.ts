@@ -46,6 +46,12 @@ export interface Config {
   sinkBatchWaitMs: number;
   /** Rules file (YAML/JSON), null: shipped defaults. */
   rulesFile: string | null;
+  /** MQTT over TLS: PEM certificate and key files; both set turns the TLS listener on. */
+  mqttTlsCert: string | null;
+  mqttTlsKey: string | null;
+  mqttTlsPort: number;
+  /** MQTT over WebSocket (browser-based gateways); null: off. */
+  mqttWsPort: number | null;
 }
 
 export const CONFIG_DEFAULTS: Config = {
@@ -77,6 +83,10 @@ export const CONFIG_DEFAULTS: Config = {
   sinkBatchRows: 10_000,
   sinkBatchWaitMs: 1000,
   rulesFile: null,
+  mqttTlsCert: null,
+  mqttTlsKey: null,
+  mqttTlsPort: 8883,
+  mqttWsPort: null,
 };
 
 type Kind = 'port' | 'int' | 'number' | 'string' | 'list' | 'url' | 'level' | 'path' | 'identifier';
@@ -120,6 +130,10 @@ export const CONFIG_FIELDS: readonly Field[] = [
   { key: 'sinkBatchRows', env: 'VITALS_SINK_BATCH_ROWS', flag: 'sink-batch-rows', kind: 'int', min: 1, help: 'sink flushes an insert at this many records' },
   { key: 'sinkBatchWaitMs', env: 'VITALS_SINK_BATCH_WAIT_MS', flag: 'sink-batch-wait-ms', kind: 'int', min: 0, help: 'longest a record waits in the sink (and the bus fetch) before an insert' },
   { key: 'rulesFile', env: 'VITALS_RULES_FILE', flag: 'rules', kind: 'path', help: 'rules file (YAML or JSON); unset: shipped defaults' },
+  { key: 'mqttTlsCert', env: 'VITALS_MQTT_TLS_CERT', flag: 'mqtt-tls-cert', kind: 'path', help: 'PEM certificate (chain) for MQTT over TLS; with the key, turns the TLS listener on' },
+  { key: 'mqttTlsKey', env: 'VITALS_MQTT_TLS_KEY', flag: 'mqtt-tls-key', kind: 'path', help: 'PEM private key for MQTT over TLS' },
+  { key: 'mqttTlsPort', env: 'VITALS_MQTT_TLS_PORT', flag: 'mqtt-tls-port', kind: 'port', help: 'MQTT over TLS listener port' },
+  { key: 'mqttWsPort', env: 'VITALS_MQTT_WS_PORT', flag: 'mqtt-ws-port', kind: 'port', help: 'MQTT over WebSocket listener port; unset: off' },
 ];
 
 const LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
@@ -194,6 +208,8 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Recor
       if (f.kind === 'list' || f.kind === 'url') if (!r.error) config[f.key] = r.value ?? null;
     }
   }
+  // Half a TLS setup would silently leave devices on plain MQTT only.
+  if ((config.mqttTlsCert == null) !== (config.mqttTlsKey == null)) errors.push('VITALS_MQTT_TLS_CERT and VITALS_MQTT_TLS_KEY must be set together');
   if (errors.length) return { ok: false, errors };
   const c = config as unknown as Config;
   if (c.dataDir === null) c.dataDir = CONFIG_DEFAULTS.dataDir;

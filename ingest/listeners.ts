@@ -1,0 +1,93 @@
+/**
+ * The transports devices reach the broker on: plain MQTT (always), MQTT over TLS (when a
+ * certificate and key are configured) and MQTT over WebSocket (when a port is configured).
+ * Every transport ends in `broker.handle(stream)`, so auth, ACL, validation and backpressure
+ * are the same whichever way a device comes in.
+ */
+import { readFile } from 'node:fs/promises';
+import http from 'node:http';
+import net from 'node:net';
+import tls from 'node:tls';
+import type { Aedes } from 'aedes';
+import { WebSocketServer, createWebSocketStream } from 'ws';
+import { VitalsError } from '../core/errors.js';
+import type { Config } from '../platform/config.js';
+import type { Logger } from '../platform/log.js';
+import { listenOn } from '../platform/listen.js';
+
+export interface Listeners {
+  mqttPort: number;
+  /** null when TLS is not configured. */
+  tlsPort: number | null;
+  /** null when WebSocket is not configured. */
+  wsPort: number | null;
+  /** Stop accepting connections (existing ones are closed by the broker). */
+  close(): Promise<void>;
+}
+
+/** Frame overhead allowed on top of the largest payload before a WebSocket message is refused outright. */
+const WS_FRAME_SLACK = 64 * 1024;
+
+async function readPem(file: string, what: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (e) {
+    throw new VitalsError('VTL_ERR_CONFIG', `MQTT TLS ${what} ${file} cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+function closeServer(s: net.Server | null): Promise<void> {
+  return new Promise((resolve) => (s ? s.close(() => resolve()) : resolve()));
+}
+
+export async function startListeners(broker: Aedes, config: Config, log: Logger): Promise<Listeners> {
+  const opened: net.Server[] = [];
+  let wss: WebSocketServer | null = null;
+  const closeAll = async (): Promise<void> => {
+    wss?.close();
+    await Promise.all(opened.map((s) => closeServer(s)));
+  };
+  try {
+    // TCP_NODELAY: a PUBACK is a few bytes; Nagle would hold it for tens of ms (PERF_NOTES).
+    const tcp = net.createServer({ noDelay: true }, (socket) => broker.handle(socket));
+    opened.push(tcp);
+    const mqttPort = await listenOn(tcp, config.mqttPort, config.host, 'MQTT');
+
+    let tlsPort: number | null = null;
+    if (config.mqttTlsCert && config.mqttTlsKey) {
+      const [cert, key] = await Promise.all([readPem(config.mqttTlsCert, 'certificate'), readPem(config.mqttTlsKey, 'key')]);
+      let server: tls.Server;
+      try {
+        server = tls.createServer({ cert, key, noDelay: true, minVersion: 'TLSv1.2' }, (socket) => broker.handle(socket));
+      } catch (e) {
+        throw new VitalsError('VTL_ERR_CONFIG', `MQTT TLS certificate or key is not usable: ${(e as Error).message}`);
+      }
+      // A failed handshake never reaches the broker: it is a transport event, not a device.
+      server.on('tlsClientError', (err) => log.debug({ err: err.message }, 'mqtt tls handshake failed'));
+      opened.push(server);
+      tlsPort = await listenOn(server, config.mqttTlsPort, config.host, 'MQTT TLS');
+    }
+
+    let wsPort: number | null = null;
+    if (config.mqttWsPort !== null) {
+      const server = http.createServer((_req, res) => {
+        res.statusCode = 426;
+        res.end('MQTT over WebSocket: upgrade required\n');
+      });
+      opened.push(server);
+      wss = new WebSocketServer({ server, maxPayload: config.maxPayloadBytes + WS_FRAME_SLACK, perMessageDeflate: false });
+      wss.on('connection', (ws, req) => {
+        ws.on('error', (err) => log.debug({ err: err.message }, 'mqtt websocket error'));
+        const stream = createWebSocketStream(ws);
+        stream.on('error', () => undefined); // reported by aedes through the client's own error handling
+        broker.handle(stream, req);
+      });
+      server.on('connection', (s: net.Socket) => s.setNoDelay(true));
+      wsPort = await listenOn(server, config.mqttWsPort, config.host, 'MQTT WebSocket');
+    }
+    return { mqttPort, tlsPort, wsPort, close: closeAll };
+  } catch (e) {
+    await closeAll();
+    throw e;
+  }
+}
