@@ -61,6 +61,12 @@ export interface ConsumeOptions {
   fromBeginning?: boolean;
   /** Called with records in per-partition order; offsets are committed only after it resolves. */
   handler: BatchHandler;
+  /**
+   * Throughput hint for bulk consumers (the sink); adapters may ignore it. Kafka: a fetch waits
+   * up to `maxWaitMs` for `minBytes`, and up to `concurrency` partitions' batches are handed to
+   * the handler at once (each partition still in order, each committed after its own call).
+   */
+  batching?: { minBytes?: number; maxWaitMs?: number; concurrency?: number };
 }
 
 export type TailStart = 'earliest' | 'latest' | { timestamp: number };

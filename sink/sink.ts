@@ -4,20 +4,43 @@
  * the store makes duplicates harmless. A store outage stops progress (the bus keeps
  * the data) and retries with backoff; a poison record is isolated by bisection and
  * dead-lettered, so one bad row never stalls the stream.
+ *
+ * Batching: the bus hands the handler one partition's records at a time and waits for it,
+ * so the sink cannot hold records back without holding the commit back too. Instead it asks
+ * the bus (a hint adapters may ignore) to let a fetch wait up to `batchWaitMs` to fill, and to
+ * deliver several partitions' batches at once; concurrent handler calls join one pending
+ * batch, which is inserted once it has `batchRows` records or no further call arrived within
+ * the same event-loop turn. Every call resolves only after the insert holding its records did.
  */
 import type { AlertEvent } from '../core/alerts-model.js';
 import type { AuditEvent } from '../core/audit.js';
-import { TOPICS, type BusRecord, type Store, type Subscription } from '../core/ports.js';
+import { TOPICS, type BusRecord, type ConsumeOptions, type RetentionPolicy, type Store, type Subscription } from '../core/ports.js';
+import type { ScoreOutput } from '../core/rules-engine.js';
 import type { CanonicalSample } from '../core/vitals.js';
+import type { Config } from '../platform/config.js';
 import type { Context, Service } from '../platform/context.js';
 import { counter } from '../platform/metrics.js';
 import { isTransientStoreError, backoffDelay } from './retry.js';
 
 export const SINK_GROUP = 'vitals-sink';
 
+/** The topics the sink writes to the store. */
+export const SINK_TOPICS = [TOPICS.samples, TOPICS.alerts, TOPICS.audit, TOPICS.scores] as const;
+
 /** One consumer group per target database: two sinks writing to different databases are different consumers. */
 export function sinkGroupId(clickhouseDatabase: string | null): string {
   return clickhouseDatabase ? `${SINK_GROUP}.${clickhouseDatabase}` : SINK_GROUP;
+}
+
+/** The retention policy in the configuration. */
+export function retentionPolicy(c: Config): RetentionPolicy {
+  return {
+    rawDays: c.retentionRawDays,
+    rollupDays: c.retentionRollupDays,
+    scoresDays: c.retentionScoresDays,
+    alertsDays: c.retentionAlertsDays,
+    auditDays: c.retentionAuditDays,
+  };
 }
 
 type Inserter<T> = (store: Store, rows: T[]) => Promise<void>;
@@ -26,26 +49,66 @@ const INSERTERS: Record<string, Inserter<never>> = {
   [TOPICS.samples]: ((st, rows: CanonicalSample[]) => st.insertSamples(rows)) as Inserter<never>,
   [TOPICS.alerts]: ((st, rows: AlertEvent[]) => st.insertAlertEvents(rows)) as Inserter<never>,
   [TOPICS.audit]: ((st, rows: AuditEvent[]) => st.insertAudit(rows)) as Inserter<never>,
+  [TOPICS.scores]: ((st, rows: ScoreOutput[]) => st.insertScores(rows)) as Inserter<never>,
 };
 
-export async function startSink(ctx: Context, opts: { groupId?: string } = {}): Promise<Service> {
-  const { bus, store, log } = ctx;
+export interface SinkOptions {
+  groupId?: string;
+  /** Topics to consume (default {@link SINK_TOPICS}); tests and benchmarks use their own. */
+  topics?: Partial<Record<(typeof SINK_TOPICS)[number], string>>;
+  /** Override config.sinkBatchRows / sinkBatchWaitMs. */
+  batchRows?: number;
+  batchWaitMs?: number;
+  /** Partitions' batches the bus may deliver at once (default 32; 1 = strictly one at a time). */
+  concurrency?: number;
+  /** Retention runs at start and then every config.retentionIntervalMs; false turns it off. */
+  retention?: boolean;
+  /** Store attempts the sink makes itself before handing a transient failure back to the bus (which retries with backoff, heartbeating). */
+  inlineRetries?: number;
+}
+
+interface Rec {
+  r: BusRecord;
+  row: unknown;
+}
+
+interface Pending {
+  byTopic: Map<string, Rec[]>;
+  records: number;
+  waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }>;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export async function startSink(ctx: Context, opts: SinkOptions = {}): Promise<Service> {
+  const { bus, store, log, config } = ctx;
   const sinkLog = log.child({ role: 'sink' });
   const rowsTotal = counter(ctx.metrics, 'vitals_sink_rows_total', 'Rows written to the store, by topic', ['topic']);
+  const insertsTotal = counter(ctx.metrics, 'vitals_sink_inserts_total', 'Store inserts made by the sink, by topic', ['topic']);
   const deadTotal = counter(ctx.metrics, 'vitals_sink_dead_letters_total', 'Records the store rejected, dead-lettered', ['topic']);
   const retriesTotal = counter(ctx.metrics, 'vitals_sink_retries_total', 'Store writes retried after a transient failure');
+  const batchRows = Math.max(1, opts.batchRows ?? config.sinkBatchRows);
+  const batchWaitMs = Math.max(0, opts.batchWaitMs ?? config.sinkBatchWaitMs);
+  const concurrency = Math.max(1, opts.concurrency ?? 32);
+  const inlineRetries = opts.inlineRetries ?? 4;
+  // Bus topic -> the logical topic whose inserter applies (identity unless overridden).
+  const topicMap = new Map<string, string>(SINK_TOPICS.map((t) => [opts.topics?.[t] ?? t, t]));
   let stopping = false;
   let storeOk = true;
 
   const deadLetter = async (r: BusRecord, reason: string): Promise<void> => {
     deadTotal.inc({ topic: r.topic });
+    // The reason is our own validation or store message: field names and codes, never values.
     sinkLog.warn({ topic: r.topic, offset: r.offset, reason }, 'record dead-lettered');
-    const entry = { v: 1, source: 'sink', topic: r.topic, offset: r.offset, reason, ts: Date.now(), payload: r.value };
+    const entry = { v: 1, source: 'sink', topic: r.topic, offset: r.offset, reason, ts: ctx.clock.now(), payload: r.value };
     await bus.publish(TOPICS.dlq, [{ key: r.key, value: JSON.stringify(entry) }]);
   };
 
-  /** Insert, retrying transient failures forever (while running) and bisecting on rejections. */
-  const write = async (topic: string, recs: Array<{ r: BusRecord; row: unknown }>): Promise<void> => {
+  /**
+   * Insert, bisecting on rejections. Transient failures are retried a few times here; after that
+   * the error goes back to the bus, whose redelivery loop backs off and keeps the group alive.
+   */
+  const write = async (topic: string, recs: Rec[]): Promise<void> => {
     const insert = INSERTERS[topic];
     if (!insert || recs.length === 0) return;
     for (let attempt = 0; ; attempt++) {
@@ -53,18 +116,19 @@ export async function startSink(ctx: Context, opts: { groupId?: string } = {}): 
         await insert(store, recs.map((x) => x.row) as never[]);
         storeOk = true;
         rowsTotal.inc({ topic }, recs.length);
+        insertsTotal.inc({ topic });
         return;
       } catch (e) {
         const err = e as Error;
         if (isTransientStoreError(err)) {
           storeOk = false;
-          if (stopping) throw err; // leave it uncommitted; the next run picks it up
           retriesTotal.inc();
-          if (attempt % 10 === 0) sinkLog.warn({ err: err.message, attempt }, 'store unavailable; retrying');
-          await new Promise((r) => setTimeout(r, backoffDelay(attempt)));
+          if (stopping || attempt >= inlineRetries) throw err; // uncommitted: redelivered
+          if (attempt === 0) sinkLog.warn({ err: err.message }, 'store unavailable; retrying');
+          await sleep(backoffDelay(attempt));
           continue;
         }
-        if (recs.length === 1) return deadLetter((recs[0] as { r: BusRecord }).r, err.message.slice(0, 200));
+        if (recs.length === 1) return deadLetter((recs[0] as Rec).r, err.message.slice(0, 200));
         const mid = recs.length >>> 1;
         await write(topic, recs.slice(0, mid));
         await write(topic, recs.slice(mid));
@@ -73,26 +137,96 @@ export async function startSink(ctx: Context, opts: { groupId?: string } = {}): 
     }
   };
 
-  const handler = async (records: BusRecord[]): Promise<void> => {
-    const byTopic = new Map<string, Array<{ r: BusRecord; row: unknown }>>();
-    for (const r of records) {
-      if (r.value === null) continue;
-      let row: unknown;
+  // Inserts run one at a time, in the order batches closed.
+  let chain: Promise<void> = Promise.resolve();
+  let pending: Pending | null = null;
+
+  const flush = (p: Pending): void => {
+    if (pending === p) pending = null;
+    chain = chain.then(async () => {
       try {
-        row = JSON.parse(r.value);
-      } catch {
-        await deadLetter(r, 'unparsable JSON');
-        continue;
+        for (const [topic, recs] of p.byTopic) await write(topic, recs);
+        for (const w of p.waiters) w.resolve();
+      } catch (e) {
+        for (const w of p.waiters) w.reject(e);
       }
-      let list = byTopic.get(r.topic);
-      if (!list) byTopic.set(r.topic, (list = []));
-      list.push({ r, row });
-    }
-    for (const [topic, recs] of byTopic) await write(topic, recs);
+    });
   };
 
-  const sub: Subscription = await bus.consume({ groupId: opts.groupId ?? sinkGroupId(ctx.config.clickhouseUrl ? ctx.config.clickhouseDatabase : null), topics: [TOPICS.samples, TOPICS.alerts, TOPICS.audit], handler });
-  sinkLog.info('sink consuming');
+  const handler = async (records: BusRecord[]): Promise<void> => {
+    const parsed: Array<[string, Rec]> = [];
+    const unparsable: BusRecord[] = [];
+    for (const r of records) {
+      if (r.value === null) continue;
+      const topic = topicMap.get(r.topic);
+      if (topic === undefined) continue;
+      try {
+        parsed.push([topic, { r, row: JSON.parse(r.value) }]);
+      } catch {
+        unparsable.push(r);
+      }
+    }
+    if (parsed.length > 0) await joinBatch(parsed);
+    // After the insert, so a batch the bus redelivers (store down) is not dead-lettered twice.
+    for (const r of unparsable) await deadLetter(r, 'unparsable JSON');
+  };
+
+  const joinBatch = (parsed: Array<[string, Rec]>): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      let p = pending;
+      if (!p) {
+        const fresh: Pending = { byTopic: new Map(), records: 0, waiters: [] };
+        pending = p = fresh;
+        // Calls the bus makes concurrently arrive within one turn; waiting longer only delays
+        // the commit, because the bus will not deliver more until these calls resolve.
+        setImmediate(() => {
+          if (pending === fresh) flush(fresh);
+        });
+      }
+      for (const [topic, rec] of parsed) {
+        let list = p.byTopic.get(topic);
+        if (!list) p.byTopic.set(topic, (list = []));
+        list.push(rec);
+      }
+      p.records += parsed.length;
+      p.waiters.push({ resolve, reject });
+      if (p.records >= batchRows) flush(p);
+    });
+
+  // Retention: at start and on a timer. Idempotent, so several sinks running it is harmless.
+  let retentionRun: Promise<void> = Promise.resolve();
+  const runRetention = (): void => {
+    retentionRun = retentionRun.then(async () => {
+      try {
+        const r = await store.dropExpired(ctx.clock.now(), retentionPolicy(config));
+        if (Object.keys(r.dropped).length > 0) sinkLog.info({ dropped: r.dropped }, 'retention applied');
+      } catch (e) {
+        sinkLog.warn({ err: (e as Error).message }, 'retention run failed; will retry at the next interval');
+      }
+    });
+  };
+  let retentionTimer: NodeJS.Timeout | null = null;
+  if (opts.retention !== false) {
+    runRetention();
+    retentionTimer = setInterval(runRetention, config.retentionIntervalMs);
+    retentionTimer.unref();
+  }
+
+  const batching: ConsumeOptions['batching'] =
+    batchWaitMs > 0 || concurrency > 1
+      ? {
+          // Roughly batchRows records of ~200 bytes, below the Kafka fetch's 10 MB default ceiling.
+          ...(batchWaitMs > 0 ? { minBytes: Math.min(batchRows * 200, 8 << 20), maxWaitMs: batchWaitMs } : {}),
+          concurrency,
+        }
+      : undefined;
+  const sub: Subscription = await bus.consume({
+    groupId: opts.groupId ?? sinkGroupId(config.clickhouseUrl ? config.clickhouseDatabase : null),
+    topics: [...topicMap.keys()],
+    handler,
+    ...(batching ? { batching } : {}),
+  });
+  sinkLog.info({ batchRows, batchWaitMs, concurrency }, 'sink consuming');
   return {
     name: 'sink',
     async ready() {
@@ -102,7 +236,10 @@ export async function startSink(ctx: Context, opts: { groupId?: string } = {}): 
     },
     async stop() {
       stopping = true;
+      if (retentionTimer) clearInterval(retentionTimer);
       await sub.stop();
+      await chain;
+      await retentionRun;
     },
   };
 }

@@ -1,0 +1,166 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createMemoryBus, type MemoryBus } from '../adapters/bus/memory.js';
+import { DEFAULT_TOPIC_SPECS } from '../adapters/bus/topics.js';
+import { createDuckDbStore } from '../adapters/store/duckdb.js';
+import type { AuditEvent } from '../core/audit.js';
+import { VitalsError } from '../core/errors.js';
+import { TOPICS, type BatchHandler, type Bus, type BusRecord, type ConsumeOptions, type Store } from '../core/ports.js';
+import type { ScoreOutput } from '../core/rules-engine.js';
+import type { CanonicalSample } from '../core/vitals.js';
+import { loadConfig } from '../platform/config.js';
+import type { Context, Service } from '../platform/context.js';
+import { createLogger } from '../platform/log.js';
+import { createMetricsRegistry } from '../platform/metrics.js';
+import { startSink, type SinkOptions } from './sink.js';
+
+const T0 = Date.UTC(2024, 0, 15, 10);
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()?.();
+});
+
+function config(): Context['config'] {
+  const r = loadConfig({});
+  if (!r.ok) throw new Error('config');
+  return r.config;
+}
+
+function ctxOf(bus: Bus, store: Store): Context {
+  return { config: config(), log: createLogger({ level: 'silent' }), clock: { now: () => Date.now() }, metrics: createMetricsRegistry(), bus, store };
+}
+
+function sample(patientId: string, ts: number, hr: number): CanonicalSample {
+  return { v: 1, deviceId: 'd1', patientId, ward: 'w', ts, recvTs: ts, source: 'device', metrics: { hr }, traceId: 't' };
+}
+
+function scoreOf(patientId: string, ts: number, score: number): ScoreOutput {
+  return {
+    patientId, ward: 'w', ts, score, maxScore: score, risk: 'low', complete: true, missing: [], scale: 1, raw: {}, rounded: {}, stale: [],
+    components: { rr: score, spo2: 0, o2: 0, sbp: 0, hr: 0, acvpu: 0, temp: 0 },
+  };
+}
+
+async function setup(opts: SinkOptions = {}, wrap: (s: Store) => Store = (s) => s): Promise<{ bus: MemoryBus; store: Store; sink: Service; ctx: Context }> {
+  const bus = await createMemoryBus({ retryBackoffMs: { initial: 20, max: 100 } });
+  await bus.ensureTopics(DEFAULT_TOPIC_SPECS);
+  const inner = await createDuckDbStore({ path: ':memory:' });
+  await inner.migrate();
+  const store = wrap(inner);
+  const ctx = ctxOf(bus, store);
+  const sink = await startSink(ctx, { retention: false, ...opts });
+  cleanups.push(async () => {
+    await sink.stop();
+    await bus.close();
+    await inner.close();
+  });
+  return { bus, store: inner, sink, ctx };
+}
+
+const pub = (bus: Bus, topic: string, values: unknown[]): Promise<void> =>
+  bus.publish(topic, values.map((v) => ({ key: 'k', value: typeof v === 'string' ? v : JSON.stringify(v) })));
+
+async function until<T>(what: string, fn: () => Promise<T | false>, ms = 10_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== false) return v;
+    if (Date.now() > end) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const rawHr = async (store: Store, p: string): Promise<unknown[]> => store.history({ patientKey: p, metric: 'hr', from: 0, to: T0 + 3600_000, step: 'raw', limit: 1000 });
+
+describe('sink', () => {
+  it('writes samples, alerts, audit and NEWS2 scores from the bus, duplicates shown once', async () => {
+    const { bus, store } = await setup();
+    const samples = [sample('p1', T0, 70), sample('p1', T0 + 1000, 71)];
+    await pub(bus, TOPICS.samples, samples);
+    await pub(bus, TOPICS.samples, samples); // redelivery of the same records
+    await pub(bus, TOPICS.scores, [scoreOf('p1', T0, 3), scoreOf('p1', T0, 3)]);
+    const audit: AuditEvent = { v: 1, id: 'a1', ts: T0, userId: 'u', role: 'nurse', action: 'x', resource: 'r', patientId: null, address: '::1', outcome: 'ok' };
+    await pub(bus, TOPICS.audit, [audit, audit]);
+    await until('rows', async () => ((await rawHr(store, 'p1')).length === 2 && (await store.scores({ patientId: 'p1', from: 0, to: T0 + 1, limit: 10 })).length === 1) || false);
+    expect(await rawHr(store, 'p1')).toEqual([{ ts: T0, value: 70 }, { ts: T0 + 1000, value: 71 }]);
+    expect(await store.audit({ userId: 'u', limit: 10 })).toEqual([audit]);
+  });
+
+  it('dead-letters a record the store rejects (and unparsable JSON) with a reason, and keeps going', async () => {
+    const { bus, store } = await setup();
+    const dlq: BusRecord[] = [];
+    const tail = await bus.tail({ topics: [TOPICS.dlq], from: 'earliest', handler: async (r) => void dlq.push(...r) });
+    cleanups.push(() => tail.stop());
+    const bad = { ...sample('p2', T0 + 2000, 1), metrics: { bogus: 1 } };
+    await pub(bus, TOPICS.samples, [sample('p2', T0, 60), bad, '{not json', sample('p2', T0 + 3000, 62)]);
+    await until('dlq', async () => dlq.length === 2 || false);
+    const reasons = dlq.map((r) => JSON.parse(r.value as string) as { reason: string; topic: string; payload: string });
+    expect(reasons.map((r) => r.reason).sort()).toEqual(['Bad request: samples[0].metrics: unknown metric name', 'unparsable JSON']);
+    expect(reasons.every((r) => r.topic === TOPICS.samples)).toBe(true);
+    await until('good rows', async () => (await rawHr(store, 'p2')).length === 2 || false);
+  });
+
+  it('reports not ready while the store fails, then catches up with nothing lost', async () => {
+    let failing = true;
+    const flaky = (s: Store): Store => ({
+      ...s,
+      kind: s.kind,
+      insertSamples: async (x) => {
+        if (failing) throw new VitalsError('VTL_ERR_STORE_UNAVAILABLE', 'clickhouse insertSamples failed (ECONNREFUSED)');
+        return s.insertSamples(x);
+      },
+      healthy: async () => !failing,
+    });
+    const { bus, store, sink } = await setup({ inlineRetries: 1 }, flaky);
+    await pub(bus, TOPICS.samples, [sample('p3', T0, 80)]);
+    await until('not ready', async () => (await sink.ready?.())?.ok === false || false);
+    expect((await sink.ready?.())?.detail).toMatch(/store/);
+    await pub(bus, TOPICS.samples, [sample('p3', T0 + 1000, 81)]);
+    failing = false;
+    await until('caught up', async () => (await rawHr(store, 'p3')).length === 2 || false);
+    expect((await sink.ready?.())?.ok).toBe(true);
+  });
+
+  it('joins batches the bus delivers concurrently into one insert, split at batchRows', async () => {
+    let handler: BatchHandler | null = null;
+    let hint: ConsumeOptions['batching'];
+    const fakeBus: Bus = {
+      kind: 'kafka',
+      ensureTopics: async () => undefined,
+      publish: async () => undefined,
+      consume: async (o) => {
+        handler = o.handler;
+        hint = o.batching;
+        return { caughtUp: Promise.resolve(), stop: async () => undefined };
+      },
+      tail: async () => ({ caughtUp: Promise.resolve(), stop: async () => undefined }),
+      healthy: async () => true,
+      close: async () => undefined,
+    };
+    const inserts: number[] = [];
+    const store = await createDuckDbStore({ path: ':memory:' });
+    await store.migrate();
+    const counting: Store = { ...store, kind: 'duckdb', insertSamples: async (x) => void inserts.push(x.length) };
+    const sink = await startSink(ctxOf(fakeBus, counting), { retention: false, batchRows: 5, batchWaitMs: 1000, concurrency: 8 });
+    cleanups.push(async () => {
+      await sink.stop();
+      await store.close();
+    });
+    expect(hint).toMatchObject({ maxWaitMs: 1000, concurrency: 8 });
+    const rec = (i: number): BusRecord => ({ topic: TOPICS.samples, partition: i % 3, offset: String(i), key: 'k', value: JSON.stringify(sample('p', T0 + i, 60)), timestamp: T0 });
+    const h = handler as unknown as BatchHandler;
+    // Three partitions' batches at once: 2 + 2 + 1 records -> one insert of 5.
+    await Promise.all([h([rec(0), rec(1)]), h([rec(2), rec(3)]), h([rec(4)])]);
+    expect(inserts).toEqual([5]);
+    // 4 + 4 records: the first insert closes at 8 >= 5 (a batch is never split), then one sequential call alone.
+    await Promise.all([h([rec(5), rec(6), rec(7), rec(8)]), h([rec(9), rec(10), rec(11), rec(12)])]);
+    await h([rec(13)]);
+    expect(inserts).toEqual([5, 8, 1]);
+  });
+
+  it('runs retention at start', async () => {
+    const calls: number[] = [];
+    const { sink } = await setup({ retention: true }, (s) => ({ ...s, kind: s.kind, dropExpired: async (now, p) => (calls.push(now), s.dropExpired(now, p)) }));
+    await until('retention', async () => calls.length > 0 || false);
+    expect((await sink.ready?.())?.ok).toBe(true);
+  });
+});
