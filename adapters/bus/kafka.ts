@@ -623,8 +623,9 @@ export async function createKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
       () => new VitalsError('VTL_ERR_BUS_UNAVAILABLE', `no Kafka broker answered within ${connectTimeoutMs} ms (${opts.brokers.join(',')})`),
     );
   } catch (e) {
-    // Stop kafkajs' own connect retries before giving up, or they outlive the failed attempt.
-    await Promise.allSettled([producer.disconnect(), admin.disconnect()]);
+    // Stop kafkajs' own connect retries, or they outlive the failed attempt. Bounded: against a
+    // peer that accepted the socket but never answers, disconnect waits out the request timeout.
+    await withTimeout(Promise.allSettled([producer.disconnect(), admin.disconnect()]), 1000, () => new Error('disconnect timed out')).catch(() => undefined);
     throw mapKafkaError(e, 'connect');
   }
   return new KafkaBus(kafka, producer, admin, { ...opts, clientId, connectTimeoutMs }, opts.log);
