@@ -310,6 +310,7 @@ class KafkaBus implements Bus {
       handler: opts.handler,
       fromBeginning: opts.fromBeginning !== false,
       commit: true,
+      batching: opts.batching,
     });
     await this.startSub(sub);
     return sub;
@@ -410,6 +411,7 @@ interface SubOptions {
   fromBeginning: boolean;
   /** Group consumers commit; tails never do. */
   commit: boolean;
+  batching?: ConsumeOptions['batching'];
 }
 
 class KafkaSubscription implements Subscription {
@@ -429,7 +431,8 @@ class KafkaSubscription implements Subscription {
       rebalanceTimeout: 30_000,
       allowAutoTopicCreation: false,
       // Bounded long-poll: stop() waits for an in-flight fetch.
-      maxWaitTimeInMs: 500,
+      maxWaitTimeInMs: o.batching?.maxWaitMs ?? 500,
+      minBytes: o.batching?.minBytes ?? 1,
       retry: { initialRetryTime: 100, maxRetryTime: 2_000, retries: 8 },
     });
     const { CRASH, GROUP_JOIN } = this.consumer.events;
@@ -462,7 +465,7 @@ class KafkaSubscription implements Subscription {
         await this.consumer.run({
           autoCommit: false,
           eachBatchAutoResolve: false,
-          partitionsConsumedConcurrently: 1,
+          partitionsConsumedConcurrently: this.o.batching?.concurrency ?? 1,
           eachBatch: (payload) => this.eachBatch(payload),
         });
       })(),
