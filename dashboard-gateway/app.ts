@@ -17,6 +17,7 @@ import type { Hub } from './hub.js';
 import { deviceRoutes } from './routes/devices.js';
 import { patientRoutes } from './routes/patients.js';
 import { alertRoutes } from './routes/alerts.js';
+import { recordRoutes } from './routes/records.js';
 import { pageRoutes } from './routes/page.js';
 
 declare module 'fastify' {
@@ -124,6 +125,7 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
       await api.register(deviceRoutes(services));
       await api.register(patientRoutes(services));
       await api.register(alertRoutes(services));
+      await api.register(recordRoutes(services));
     },
     { prefix: '/api' },
   );
