@@ -52,6 +52,23 @@ export interface Config {
   mqttTlsPort: number;
   /** MQTT over WebSocket (browser-based gateways); null: off. */
   mqttWsPort: number | null;
+  /** OIDC: verify bearer tokens against this issuer's JWKS (with the audience); null: local tokens only. */
+  oidcIssuer: string | null;
+  oidcAudience: string | null;
+  /** JWKS URL; null: from the issuer's discovery document. */
+  oidcJwksUrl: string | null;
+  /** Claim names (dotted paths reach nested claims) for role, wards and the patient role's patient id. */
+  oidcRoleClaim: string;
+  oidcWardsClaim: string;
+  oidcPatientClaim: string;
+  /** HTTPS/WSS for the gateway: PEM certificate and key files; both set turns TLS on. */
+  httpTlsCert: string | null;
+  httpTlsKey: string | null;
+  /** Comma-separated origins allowed cross-origin API calls; null: none (same origin only). */
+  corsOrigins: string | null;
+  /** REST/FHIR requests per minute per user, and per client address. */
+  apiRatePerUser: number;
+  apiRatePerAddress: number;
 }
 
 export const CONFIG_DEFAULTS: Config = {
@@ -87,6 +104,17 @@ export const CONFIG_DEFAULTS: Config = {
   mqttTlsKey: null,
   mqttTlsPort: 8883,
   mqttWsPort: null,
+  oidcIssuer: null,
+  oidcAudience: null,
+  oidcJwksUrl: null,
+  oidcRoleClaim: 'role',
+  oidcWardsClaim: 'wards',
+  oidcPatientClaim: 'patient_id',
+  httpTlsCert: null,
+  httpTlsKey: null,
+  corsOrigins: null,
+  apiRatePerUser: 600,
+  apiRatePerAddress: 1200,
 };
 
 type Kind = 'port' | 'int' | 'number' | 'string' | 'list' | 'url' | 'level' | 'path' | 'identifier';
@@ -134,6 +162,17 @@ export const CONFIG_FIELDS: readonly Field[] = [
   { key: 'mqttTlsKey', env: 'VITALS_MQTT_TLS_KEY', flag: 'mqtt-tls-key', kind: 'path', help: 'PEM private key for MQTT over TLS' },
   { key: 'mqttTlsPort', env: 'VITALS_MQTT_TLS_PORT', flag: 'mqtt-tls-port', kind: 'port', help: 'MQTT over TLS listener port' },
   { key: 'mqttWsPort', env: 'VITALS_MQTT_WS_PORT', flag: 'mqtt-ws-port', kind: 'port', help: 'MQTT over WebSocket listener port; unset: off' },
+  { key: 'oidcIssuer', env: 'VITALS_OIDC_ISSUER', flag: 'oidc-issuer', kind: 'url', help: 'OIDC issuer whose tokens the gateway accepts (with the audience); unset: local tokens only' },
+  { key: 'oidcAudience', env: 'VITALS_OIDC_AUDIENCE', flag: 'oidc-audience', kind: 'string', help: 'audience the OIDC tokens must carry' },
+  { key: 'oidcJwksUrl', env: 'VITALS_OIDC_JWKS_URL', flag: 'oidc-jwks-url', kind: 'url', help: "JWKS URL; unset: the issuer's discovery document" },
+  { key: 'oidcRoleClaim', env: 'VITALS_OIDC_ROLE_CLAIM', flag: 'oidc-role-claim', kind: 'string', help: 'claim holding the role (string or list; dotted path)' },
+  { key: 'oidcWardsClaim', env: 'VITALS_OIDC_WARDS_CLAIM', flag: 'oidc-wards-claim', kind: 'string', help: 'claim holding the wards (list or space/comma separated)' },
+  { key: 'oidcPatientClaim', env: 'VITALS_OIDC_PATIENT_CLAIM', flag: 'oidc-patient-claim', kind: 'string', help: "claim holding the patient role's own patient id" },
+  { key: 'httpTlsCert', env: 'VITALS_HTTP_TLS_CERT', flag: 'http-tls-cert', kind: 'path', help: 'PEM certificate (chain) for HTTPS/WSS; with the key, turns TLS on' },
+  { key: 'httpTlsKey', env: 'VITALS_HTTP_TLS_KEY', flag: 'http-tls-key', kind: 'path', help: 'PEM private key for HTTPS/WSS' },
+  { key: 'corsOrigins', env: 'VITALS_CORS_ORIGINS', flag: 'cors-origins', kind: 'string', help: 'comma-separated origins allowed cross-origin API calls; unset: none' },
+  { key: 'apiRatePerUser', env: 'VITALS_API_RATE_USER', flag: 'api-rate-user', kind: 'int', min: 1, help: 'REST/FHIR requests per minute per user' },
+  { key: 'apiRatePerAddress', env: 'VITALS_API_RATE_ADDRESS', flag: 'api-rate-address', kind: 'int', min: 1, help: 'REST/FHIR requests per minute per client address' },
 ];
 
 const LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
@@ -210,6 +249,9 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Recor
   }
   // Half a TLS setup would silently leave devices on plain MQTT only.
   if ((config.mqttTlsCert == null) !== (config.mqttTlsKey == null)) errors.push('VITALS_MQTT_TLS_CERT and VITALS_MQTT_TLS_KEY must be set together');
+  // Half an OIDC or TLS setup would silently fall back to weaker behaviour.
+  if ((config.oidcIssuer == null) !== (config.oidcAudience == null)) errors.push('VITALS_OIDC_ISSUER and VITALS_OIDC_AUDIENCE must be set together');
+  if ((config.httpTlsCert == null) !== (config.httpTlsKey == null)) errors.push('VITALS_HTTP_TLS_CERT and VITALS_HTTP_TLS_KEY must be set together');
   if (errors.length) return { ok: false, errors };
   const c = config as unknown as Config;
   if (c.dataDir === null) c.dataDir = CONFIG_DEFAULTS.dataDir;
