@@ -191,6 +191,8 @@ describe('dashboard in a real browser', () => {
     await expect.poll(() => nurseA.title()).toMatch(/High alert/);
     // The second nurse sees the same.
     await expect.poll(() => nurseB.locator(`.alert-row:has(.ar-patient:text-is("${DET.patientId}"))`).count()).toBe(await rows.count());
+    // The batch's newest sample (stamped now) arrives last: the tile is current again.
+    await expect.poll(() => tile.locator('.age').textContent()).toMatch(/^Updated/);
     await nurseA.screenshot({ path: path.join(shots, '2-ward-alert-1280x800.png') });
     await nurseB.screenshot({ path: path.join(shots, '2-ward-alert-1920x1080.png') });
 

@@ -191,6 +191,10 @@ class App {
 
   private async resolveWards(ready: { role: string; wards: string[] }): Promise<string[]> {
     this.role = ready.role;
+    if (ready.role === 'patient') {
+      setTimeout(() => this.logout('This dashboard is for ward staff. Sign in with a staff token.'), 0);
+      return [];
+    }
     this.allWards = ready.wards.includes('*');
     let wards = ready.wards.filter((w) => w !== '*');
     if (this.allWards) {
