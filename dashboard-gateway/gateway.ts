@@ -1,6 +1,9 @@
-/** The gateway role: HTTP (fastify) and WebSocket (ws) on one port, fed from the bus. */
+/** The gateway role: HTTP(S) (fastify) and WebSocket (ws) on one port, fed from the bus. */
+import { readFile } from 'node:fs/promises';
+import type { FastifyInstance } from 'fastify';
 import type { Context, Service } from '../platform/context.js';
-import { loadSigningKey, verifyToken } from '../platform/jwt.js';
+import { VitalsError } from '../core/errors.js';
+import { combinedVerifier, loadSigningKey, oidcVerifier, verifyToken, type Verify } from '../platform/jwt.js';
 import { listenOn } from '../platform/listen.js';
 import type { RegistryView } from '../platform/registry-view.js';
 import { buildApp } from './app.js';
@@ -14,19 +17,53 @@ import type { AuditEvent } from '../core/audit.js';
 export interface GatewayService extends Service {
   port: number;
   url: string;
+  /** Connected WebSocket clients. */
+  clients(): number;
+  /** The fastify app (tests use `inject`) and the live view behind it. */
+  app: FastifyInstance;
+  hub: Hub;
+}
+
+/** Options tests and benchmarks use; production takes the defaults. */
+export interface GatewayOptions {
+  ws?: { softLimit?: number; hardLimit?: number; heartbeatMs?: number; vitalsIntervalMs?: number };
+}
+
+/** Local tokens always; OIDC tokens too when an issuer and audience are configured. */
+export function buildVerifier(config: Context['config'], key: Uint8Array): Verify {
+  const local: Verify = (token) => verifyToken(key, token);
+  if (!config.oidcIssuer || !config.oidcAudience) return local;
+  const oidc = oidcVerifier({
+    issuer: config.oidcIssuer,
+    audience: config.oidcAudience,
+    jwksUrl: config.oidcJwksUrl,
+    claims: { role: config.oidcRoleClaim || 'role', wards: config.oidcWardsClaim || 'wards', patient: config.oidcPatientClaim || 'patient_id' },
+  });
+  return combinedVerifier(local, oidc);
+}
+
+async function loadTls(config: Context['config']): Promise<{ cert: Buffer; key: Buffer } | null> {
+  if (!config.httpTlsCert || !config.httpTlsKey) return null;
+  try {
+    return { cert: await readFile(config.httpTlsCert), key: await readFile(config.httpTlsKey) };
+  } catch (e) {
+    throw new VitalsError('VTL_ERR_CONFIG', `cannot read the HTTP TLS certificate or key: ${(e as NodeJS.ErrnoException).code ?? 'unreadable'}`);
+  }
 }
 
 export type ReadyFn = () => Promise<{ ok: boolean; checks: Record<string, { ok: boolean; detail?: string }> }>;
 
-export async function startGateway(ctx: Context, registry: RegistryView, ready: ReadyFn): Promise<GatewayService> {
+export async function startGateway(ctx: Context, registry: RegistryView, ready: ReadyFn, opts: GatewayOptions = {}): Promise<GatewayService> {
   const { config, log, bus, store, clock, metrics } = ctx;
   const key = await loadSigningKey(config.dataDir);
-  const verify = (token: string) => verifyToken(key, token);
+  const verify = buildVerifier(config, key);
+  const tls = await loadTls(config);
   const hub = new Hub(bus, log.child({ role: 'gateway.hub' }));
   await hub.start(clock.now());
 
-  const app = await buildApp({ config, log, bus, store, clock, metrics, registry, hub, verify, ready });
+  const app = await buildApp({ config, log, bus, store, clock, metrics, registry, hub, verify, ready, tls });
   const ws = attachWebSocket(app.server, {
+    ...opts.ws,
     hub,
     log,
     verify,
@@ -39,13 +76,16 @@ export async function startGateway(ctx: Context, registry: RegistryView, ready: 
   });
   await app.ready();
   const port = await listenOn(app.server, config.httpPort, config.host, 'HTTP');
-  const url = `http://${config.host}:${port}`;
+  const url = `${tls ? 'https' : 'http'}://${config.host}:${port}`;
   log.info({ role: 'gateway', url }, 'gateway listening');
 
   return {
     name: 'gateway',
     port,
     url,
+    clients: () => ws.clients(),
+    app,
+    hub,
     async ready() {
       return { ok: true };
     },

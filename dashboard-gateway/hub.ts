@@ -8,6 +8,7 @@ import { TOPICS, type Bus, type BusRecord, type Subscription } from '../core/por
 import type { CanonicalSample } from '../core/vitals.js';
 import type { Logger } from '../platform/log.js';
 import { LiveState, type SequencedAlert } from './live-state.js';
+import { isChartOrder, type ChartOrder } from './chart.js';
 
 export interface ScoreMessage {
   patientId: string;
@@ -30,10 +31,13 @@ export interface HubEvents {
   alert: [SequencedAlert];
   score: [ScoreMessage];
   device: [DeviceStatusMessage];
+  chart: [ChartOrder];
 }
 
 export class Hub extends EventEmitter<HubEvents> {
   readonly state = new LiveState();
+  /** The latest chart order per patient (from `alert.actions`). */
+  readonly charts = new Map<string, ChartOrder>();
   private subs: Subscription[] = [];
   private warnedPartitions = false;
 
@@ -99,8 +103,23 @@ export class Hub extends EventEmitter<HubEvents> {
         }
       },
     });
-    this.subs = [alerts, recent];
-    await Promise.all([alerts.caughtUp, recent.caughtUp]);
+    // Chart orders share the actions topic with acks; only `chart` records matter here.
+    const actions = await this.bus.tail({
+      topics: [TOPICS.alertActions],
+      from: 'earliest',
+      handler: async (records) => {
+        for (const r of records) {
+          const a = this.parse<unknown>(r);
+          if (!isChartOrder(a)) continue;
+          const cur = this.charts.get(a.patientId);
+          if (cur && cur.ts > a.ts) continue;
+          this.charts.set(a.patientId, a);
+          this.emit('chart', a);
+        }
+      },
+    });
+    this.subs = [alerts, recent, actions];
+    await Promise.all([alerts.caughtUp, recent.caughtUp, actions.caughtUp]);
   }
 
   async stop(): Promise<void> {

@@ -1,10 +1,11 @@
 /**
  * The dashboard WebSocket at /ws: auth, subscribe by ward or patient, a snapshot
  * first, then deltas; alert events carry `seq` and a reconnecting client resumes
- * with `{"op":"resume","since":N}`. A slow client gets coalesced vitals but every
- * alert; past a hard limit it is closed and can resume.
+ * with `{"op":"resume","since":N}`. Vitals are coalesced per patient (latest wins,
+ * at most one message per patient per `vitalsIntervalMs`); a slow client gets
+ * coalesced vitals but every alert; past a hard limit it is closed and can resume.
  */
-import type { IncomingMessage, Server } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { buildPolicy, type AccessPolicy, type Principal } from '../core/access.js';
@@ -23,6 +24,24 @@ export interface WsDeps {
   softLimit?: number;
   hardLimit?: number;
   heartbeatMs?: number;
+  /** Least time between two vitals messages for one patient on one socket (default 250 ms: at most 4/s). */
+  vitalsIntervalMs?: number;
+}
+
+/** What the socket attaches to: an http or https server (both emit 'upgrade'). */
+export interface UpgradeSource {
+  on(event: 'upgrade', cb: (req: IncomingMessage, socket: Duplex, head: Buffer) => void): unknown;
+  off(event: 'upgrade', cb: (req: IncomingMessage, socket: Duplex, head: Buffer) => void): unknown;
+}
+
+interface VitalsMsg {
+  type: 'vitals';
+  patientId: string;
+  ward: string | null;
+  bed: string | null;
+  ts: number;
+  metrics: CanonicalSample['metrics'];
+  source: CanonicalSample['source'];
 }
 
 /** Close codes (4000-4999 are the application's). */
@@ -34,11 +53,17 @@ interface Conn {
   address: string;
   wards: Set<string>;
   patients: Set<string>;
-  /** Latest vitals held back while the socket is congested (latest wins per patient). */
-  pendingVitals: Map<string, string>;
+  /** Vitals held back (congested socket, or sent too recently): merged per patient, latest value wins. */
+  pendingVitals: Map<string, VitalsMsg>;
+  /** When vitals of each patient were last sent (wall ms); entries expire after the interval. */
+  lastVitals: Map<string, number>;
   alive: boolean;
+  /** Closed for being too slow: send nothing more. */
+  dropped: boolean;
   /** Highest alert seq sent: live events at or below it are duplicates of the resume. */
   lastSeq: number;
+  /** The seq of the last snapshot: live events after it were sent as they came; null before any. */
+  liveAfter: number | null;
 }
 
 const send = (c: Conn, msg: unknown): void => {
@@ -47,58 +72,95 @@ const send = (c: Conn, msg: unknown): void => {
 
 const errorMsg = (code: string, message: string) => ({ type: 'error', code, message });
 
-export function attachWebSocket(server: Server, deps: WsDeps): { close(): Promise<void>; clients(): number } {
+export function attachWebSocket(server: UpgradeSource, deps: WsDeps): { close(): Promise<void>; clients(): number } {
   const soft = deps.softLimit ?? 256 * 1024;
   const hard = deps.hardLimit ?? 8 * 1024 * 1024;
+  const interval = deps.vitalsIntervalMs ?? 250;
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
   const conns = new Set<Conn>();
   const log = deps.log.child({ role: 'gateway.ws' });
 
-  const inScope = (c: Conn, ward: string | null, patientId: string | null): boolean => {
-    if (!c.policy || !c.policy.canReadWard(ward)) return false;
-    return (ward !== null && c.wards.has(ward)) || (patientId !== null && c.patients.has(patientId));
+  const subscribed = (c: Conn, ward: string | null, patientId: string | null): boolean =>
+    (ward !== null && c.wards.has(ward)) || (patientId !== null && c.patients.has(patientId));
+  /** Vitals, scores, device status: the patient's own data. */
+  const inScope = (c: Conn, ward: string | null, patientId: string | null): boolean =>
+    c.policy !== null && patientId !== null && c.policy.canReadPatient(patientId, ward) && subscribed(c, ward, patientId);
+  /** Alert events: staff of the ward only (the patient role never gets them). */
+  const alertInScope = (c: Conn, ward: string | null, patientId: string | null): boolean =>
+    c.policy !== null && c.policy.canReadAlerts(ward) && subscribed(c, ward, patientId);
+
+  /** Past the hard limit the client is dropped; it reconnects and resumes from its last seq. */
+  const tooSlow = (c: Conn): boolean => {
+    if (c.dropped) return true;
+    const buffered = c.ws.bufferedAmount;
+    if (buffered <= hard) return false;
+    c.dropped = true;
+    c.pendingVitals.clear();
+    log.warn({ buffered }, 'client too slow; closing');
+    c.ws.close(CLOSE.tooSlow, 'too slow: reconnect and resume');
+    return true;
   };
 
-  /** Send unless congested; past the hard limit the client is dropped (it resumes from its last seq). */
-  const guarded = (c: Conn, payload: string, droppable: { patientId: string } | null): void => {
-    const buffered = c.ws.bufferedAmount;
-    if (buffered > hard) {
-      log.warn({ buffered }, 'client too slow; closing');
-      c.ws.close(CLOSE.tooSlow, 'too slow: reconnect and resume');
-      return;
-    }
-    if (droppable && (buffered > soft || c.pendingVitals.size > 0)) {
-      c.pendingVitals.set(droppable.patientId, payload);
-      return;
-    }
+  /** Alerts, scores, device status: never coalesced, never dropped short of the hard limit. */
+  const guarded = (c: Conn, payload: string): void => {
+    if (tooSlow(c)) return;
     if (c.ws.readyState === c.ws.OPEN) c.ws.send(payload);
   };
 
+  const sendVitals = (c: Conn, m: VitalsMsg, now: number): void => {
+    c.lastVitals.set(m.patientId, now);
+    c.ws.send(JSON.stringify(m));
+  };
+
   const flushPending = (): void => {
+    const now = Date.now();
     for (const c of conns) {
+      if (c.dropped || c.ws.readyState !== c.ws.OPEN) continue;
+      // Forget send times older than the interval: an idle socket holds no per-patient state.
+      for (const [p, t] of c.lastVitals) if (now - t >= interval && !c.pendingVitals.has(p)) c.lastVitals.delete(p);
       if (c.pendingVitals.size === 0 || c.ws.bufferedAmount > soft) continue;
-      const batch = [...c.pendingVitals.values()];
-      c.pendingVitals.clear();
-      for (const p of batch) c.ws.send(p);
+      for (const [p, m] of c.pendingVitals) {
+        const last = c.lastVitals.get(p);
+        if (last !== undefined && now - last < interval) continue;
+        c.pendingVitals.delete(p);
+        sendVitals(c, m, now);
+      }
     }
   };
 
   const onVitals = (s: CanonicalSample): void => {
     if (s.patientId === null) return;
+    const now = Date.now();
+    let msg: VitalsMsg | null = null;
     let payload: string | null = null;
     for (const c of conns) {
-      if (!inScope(c, s.ward, s.patientId)) continue;
-      payload ??= JSON.stringify({ type: 'vitals', patientId: s.patientId, ward: s.ward, bed: s.bed ?? null, ts: s.ts, metrics: s.metrics, source: s.source });
-      guarded(c, payload, { patientId: s.patientId });
+      if (!inScope(c, s.ward, s.patientId) || tooSlow(c)) continue;
+      msg ??= { type: 'vitals', patientId: s.patientId, ward: s.ward, bed: s.bed ?? null, ts: s.ts, metrics: s.metrics, source: s.source };
+      const pending = c.pendingVitals.get(s.patientId);
+      const last = c.lastVitals.get(s.patientId);
+      if (pending || c.ws.bufferedAmount > soft || (last !== undefined && now - last < interval)) {
+        // Latest wins per metric; a late (backfilled) sample only fills metrics the pending one lacks.
+        const newer = !pending || msg.ts >= pending.ts;
+        c.pendingVitals.set(
+          s.patientId,
+          pending
+            ? { ...(newer ? msg : pending), ts: Math.max(msg.ts, pending.ts), metrics: newer ? { ...pending.metrics, ...msg.metrics } : { ...msg.metrics, ...pending.metrics } }
+            : msg,
+        );
+        continue;
+      }
+      payload ??= JSON.stringify(msg);
+      c.lastVitals.set(s.patientId, now);
+      if (c.ws.readyState === c.ws.OPEN) c.ws.send(payload);
     }
   };
   const onAlert = (a: SequencedAlert): void => {
     let payload: string | null = null;
     for (const c of conns) {
-      if (!inScope(c, a.event.alert.ward, a.event.alert.patientId) || a.seq <= c.lastSeq) continue;
+      if (!alertInScope(c, a.event.alert.ward, a.event.alert.patientId) || a.seq <= c.lastSeq) continue;
       payload ??= JSON.stringify(alertMessage(a));
       c.lastSeq = a.seq;
-      guarded(c, payload, null);
+      guarded(c, payload);
     }
   };
   const onScore = (sc: ScoreMessage): void => {
@@ -106,7 +168,7 @@ export function attachWebSocket(server: Server, deps: WsDeps): { close(): Promis
     for (const c of conns) {
       if (!inScope(c, sc.ward, sc.patientId)) continue;
       payload ??= JSON.stringify({ ...sc, type: 'score' });
-      guarded(c, payload, null);
+      guarded(c, payload);
     }
   };
   const onDevice = (d: DeviceStatusMessage): void => {
@@ -114,7 +176,7 @@ export function attachWebSocket(server: Server, deps: WsDeps): { close(): Promis
     for (const c of conns) {
       if (!inScope(c, d.ward, d.patientId)) continue;
       payload ??= JSON.stringify({ type: 'device', deviceId: d.deviceId, patientId: d.patientId, ward: d.ward, ts: d.ts, online: d.online, battery: d.battery });
-      guarded(c, payload, null);
+      guarded(c, payload);
     }
   };
   deps.hub.on('vitals', onVitals);
@@ -122,7 +184,7 @@ export function attachWebSocket(server: Server, deps: WsDeps): { close(): Promis
   deps.hub.on('score', onScore);
   deps.hub.on('device', onDevice);
 
-  const flushTimer = setInterval(flushPending, 250);
+  const flushTimer = setInterval(flushPending, Math.max(20, Math.min(interval, 250)));
   const heartbeat = setInterval(() => {
     for (const c of conns) {
       if (!c.alive) {
@@ -139,9 +201,10 @@ export function attachWebSocket(server: Server, deps: WsDeps): { close(): Promis
     const patients = [...st.patients.values()]
       .filter((p) => inScope(c, p.ward, p.patientId))
       .map((p) => ({ patientId: p.patientId, ward: p.ward, bed: p.bed, latest: p.latest, lastTs: p.lastTs, score: p.score, device: p.device }));
-    const alerts = [...st.openAlerts.values()].filter((a) => inScope(c, a.ward, a.patientId));
+    const alerts = [...st.openAlerts.values()].filter((a) => alertInScope(c, a.ward, a.patientId));
     send(c, { type: 'snapshot', seq: st.latestSeq(), patients, alerts });
     c.lastSeq = Math.max(c.lastSeq, st.latestSeq());
+    c.liveAfter = c.lastSeq;
   };
 
   const authenticate = async (c: Conn, token: string): Promise<boolean> => {
@@ -152,7 +215,7 @@ export function attachWebSocket(server: Server, deps: WsDeps): { close(): Promis
       return false;
     }
     c.policy = buildPolicy(v.principal);
-    send(c, { type: 'ready', role: v.principal.role, wards: v.principal.wards });
+    send(c, { type: 'ready', role: v.principal.role, wards: c.policy.principal.wards, ...(v.principal.role === 'patient' ? { patientId: v.principal.patientId } : {}) });
     return true;
   };
 
@@ -182,6 +245,11 @@ export function attachWebSocket(server: Server, deps: WsDeps): { close(): Promis
           deps.audit(policy, 'ward.subscribe', `ward:${denied.join(',')}`, c.address);
           return send(c, errorMsg('FORBIDDEN', `not in scope: ward ${denied.join(', ')}`));
         }
+        // Staff may name patients ahead of their data (the fan-out filter checks the ward); a patient only themself.
+        if (policy.principal.role === 'patient' && patients.some((p) => !policy.canReadPatient(p, null))) {
+          deps.audit(policy, 'patient.subscribe', 'patients', c.address);
+          return send(c, errorMsg('FORBIDDEN', 'not in scope: another patient'));
+        }
         for (const w of wards) c.wards.add(w);
         for (const p of patients) c.patients.add(p);
         deps.audit(policy, 'live.subscribe', `wards:${wards.join(',')};patients:${patients.length}`, c.address);
@@ -195,12 +263,18 @@ export function attachWebSocket(server: Server, deps: WsDeps): { close(): Promis
         const st = deps.hub.state;
         const oldest = st.oldestSeq();
         if (oldest !== null && since + 1 < oldest) send(c, errorMsg('BAD_REQUEST', `events before seq ${oldest} are no longer held; reload the snapshot`));
-        c.lastSeq = since;
-        for (const a of st.alertsSince(since, (w) => policy.canReadWard(w))) {
-          if (!inScope(c, a.event.alert.ward, a.event.alert.patientId)) continue;
-          send(c, alertMessage(a));
-          c.lastSeq = a.seq;
+        // Events after the snapshot were already sent live: resend only (since, snapshot seq].
+        // Without a snapshot, everything after `since` is replayed and live delivery continues after it.
+        const upto = c.liveAfter ?? Number.POSITIVE_INFINITY;
+        let last = since;
+        for (const a of st.alertsSince(since, (w) => policy.canReadAlerts(w))) {
+          if (a.seq > upto) break;
+          last = a.seq;
+          if (!alertInScope(c, a.event.alert.ward, a.event.alert.patientId)) continue;
+          guarded(c, JSON.stringify(alertMessage(a)));
         }
+        c.lastSeq = Math.max(c.lastSeq, last);
+        if (c.liveAfter === null) c.liveAfter = c.lastSeq;
         send(c, { type: 'resumed', seq: c.lastSeq });
         return;
       }
@@ -216,7 +290,19 @@ export function attachWebSocket(server: Server, deps: WsDeps): { close(): Promis
   };
 
   const onConnection = (ws: WebSocket, req: IncomingMessage): void => {
-    const c: Conn = { ws, policy: null, address: req.socket.remoteAddress ?? '', wards: new Set(), patients: new Set(), pendingVitals: new Map(), alive: true, lastSeq: 0 };
+    const c: Conn = {
+      ws,
+      policy: null,
+      address: req.socket.remoteAddress ?? '',
+      wards: new Set(),
+      patients: new Set(),
+      pendingVitals: new Map(),
+      lastVitals: new Map(),
+      alive: true,
+      dropped: false,
+      lastSeq: 0,
+      liveAfter: null,
+    };
     conns.add(c);
     ws.on('pong', () => (c.alive = true));
     ws.on('close', () => conns.delete(c));

@@ -23,6 +23,8 @@ export function alertRoutes(s: AppServices): FastifyPluginAsync {
       '/alerts',
       {
         schema: {
+          tags: ['alerts'],
+          summary: 'Alert events of the wards in scope (staff only)',
           querystring: {
             type: 'object',
             additionalProperties: false,
@@ -39,6 +41,11 @@ export function alertRoutes(s: AppServices): FastifyPluginAsync {
       async (req) => {
         const policy = s.requirePolicy(req);
         const q = req.query;
+        if (!policy.canReadAlerts(q.ward ?? policy.principal.wards[0] ?? null)) {
+          // Covers the patient role (no alerts at all) and a ward out of scope.
+          s.audit(req, 'alert.list', `ward:${q.ward ?? '*'}`, null, 'denied');
+          throw new VitalsError('VTL_ERR_FORBIDDEN', q.ward ? `ward ${q.ward} is not in scope` : 'no ward in scope');
+        }
         if (q.ward && !policy.canReadWard(q.ward)) {
           s.audit(req, 'alert.list', `ward:${q.ward}`, null, 'denied');
           throw new VitalsError('VTL_ERR_FORBIDDEN', `ward ${q.ward} is not in scope`);
@@ -47,11 +54,11 @@ export function alertRoutes(s: AppServices): FastifyPluginAsync {
         const events = await s.store.alerts({ ward: wards, state: q.state, from: q.from, to: q.to, limit: q.limit ?? 200 });
         s.audit(req, 'alert.list', `ward:${q.ward ?? '*'}`, null);
         // Enforced again at the boundary: only wards in scope leave.
-        return { alerts: events.filter((e) => policy.canReadWard(e.alert.ward)) };
+        return { alerts: events.filter((e) => policy.canReadAlerts(e.alert.ward)) };
       },
     );
 
-    app.post<{ Params: { id: string } }>('/alerts/:id/ack', async (req, reply) => {
+    app.post<{ Params: { id: string } }>('/alerts/:id/ack', { schema: { tags: ['alerts'], summary: 'Acknowledge an open alert (clinician, nurse, admin of the ward); flows via alert.actions to the rules engine' } }, async (req, reply) => {
       const policy = s.requirePolicy(req);
       const r = await acknowledge(s, policy, req.params.id);
       if (!r.ok) {

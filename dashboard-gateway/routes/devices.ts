@@ -45,6 +45,8 @@ export function deviceRoutes(s: AppServices): FastifyPluginAsync {
       '/devices',
       {
         schema: {
+          tags: ['devices'],
+          summary: 'Register a device (admin); the token is returned once',
           body: {
             type: 'object',
             additionalProperties: false,
@@ -67,7 +69,7 @@ export function deviceRoutes(s: AppServices): FastifyPluginAsync {
       },
     );
 
-    app.get('/devices', async (req) => {
+    app.get('/devices', { schema: { tags: ['devices'], summary: 'Devices (admin); never the token hash' } }, async (req) => {
       requireAdmin(req);
       s.audit(req, 'device.list', 'devices', null);
       return { devices: s.registry.list().map(publicView) };
@@ -75,7 +77,7 @@ export function deviceRoutes(s: AppServices): FastifyPluginAsync {
 
     app.put<{ Params: { id: string }; Body: { patientId: string; ward: string; bed?: string | null } }>(
       '/devices/:id/assignment',
-      { schema: { body: assignmentSchema } },
+      { schema: { tags: ['devices'], summary: 'Assign a device to a patient, ward and bed (admin)', body: assignmentSchema } },
       async (req) => {
         requireAdmin(req);
         const cur = s.registry.get(req.params.id);
@@ -87,7 +89,7 @@ export function deviceRoutes(s: AppServices): FastifyPluginAsync {
       },
     );
 
-    app.delete<{ Params: { id: string } }>('/devices/:id', async (req, reply) => {
+    app.delete<{ Params: { id: string } }>('/devices/:id', { schema: { tags: ['devices'], summary: 'Revoke a device (admin): its MQTT sessions are closed' } }, async (req, reply) => {
       requireAdmin(req);
       const cur = s.registry.get(req.params.id);
       if (!cur) throw new VitalsError('VTL_ERR_NOT_FOUND', 'no such device');

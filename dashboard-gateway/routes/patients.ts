@@ -1,4 +1,4 @@
-/** Patients in scope, their history and manual observations. */
+/** Patients in scope, their history, manual observations and chart settings (SpO2 scale orders). */
 import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { AccessPolicy } from '../../core/access.js';
@@ -8,6 +8,9 @@ import { METRIC_RANGES } from '../../core/payload.js';
 import { ACVPU_VALUES, METRIC_NAMES, type CanonicalSample, type MetricName } from '../../core/vitals.js';
 import type { AppServices } from '../app.js';
 import { chooseStep } from '../history-step.js';
+import { chartView, type ChartOrder } from '../chart.js';
+
+const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 128 } } } as const;
 
 interface HistoryQs {
   metric: MetricName;
@@ -21,7 +24,7 @@ export function patientRoutes(s: AppServices): FastifyPluginAsync {
   const authorisePatient = (req: FastifyRequest, patientId: string, action: string, write = false): { policy: AccessPolicy; ward: string | null } => {
     const policy = s.requirePolicy(req);
     const ward = s.wardOf(patientId);
-    const ok = write ? policy.canActOnWard(ward) || (policy.isAdmin && ward !== null) : policy.canReadWard(ward) || policy.isAdmin;
+    const ok = write ? policy.canActOnWard(ward) || (policy.isAdmin && ward !== null) : policy.canReadPatient(patientId, ward) || (policy.isAdmin && ward === null);
     if (!ok) {
       s.audit(req, action, `patient`, patientId, 'denied');
       if (ward === null) throw new VitalsError('VTL_ERR_NOT_FOUND', 'no such patient in scope');
@@ -31,11 +34,12 @@ export function patientRoutes(s: AppServices): FastifyPluginAsync {
   };
 
   return async (app) => {
-    app.get('/patients', async (req) => {
+    app.get('/patients', { schema: { tags: ['patients'], summary: 'Patients in scope with their latest vitals, score and chart settings' } }, async (req) => {
       const policy = s.requirePolicy(req);
+      const now = s.clock.now();
       const patients = [...s.hub.state.patients.values()]
-        .filter((p) => policy.canReadWard(p.ward))
-        .map((p) => ({ patientId: p.patientId, ward: p.ward, bed: p.bed, lastTs: p.lastTs, latest: p.latest, score: p.score, device: p.device }));
+        .filter((p) => policy.canReadWard(p.ward) || policy.canReadPatient(p.patientId, p.ward))
+        .map((p) => ({ patientId: p.patientId, ward: p.ward, bed: p.bed, lastTs: p.lastTs, latest: p.latest, score: p.score, device: p.device, chart: chartView(p.patientId, s.hub.charts.get(p.patientId), now) }));
       s.audit(req, 'patient.list', `wards:${policy.principal.wards.join(',')}`, null);
       return { patients };
     });
@@ -44,6 +48,9 @@ export function patientRoutes(s: AppServices): FastifyPluginAsync {
       '/patients/:id/vitals',
       {
         schema: {
+          tags: ['patients'],
+          summary: 'History of one metric: raw points or rollup buckets',
+          params: idParams,
           querystring: {
             type: 'object',
             additionalProperties: false,
@@ -76,6 +83,9 @@ export function patientRoutes(s: AppServices): FastifyPluginAsync {
       '/patients/:id/observations',
       {
         schema: {
+          tags: ['patients'],
+          summary: 'Enter a manual observation (published on vitals.samples, scored like device data)',
+          params: idParams,
           body: {
             type: 'object',
             additionalProperties: false,
@@ -114,6 +124,51 @@ export function patientRoutes(s: AppServices): FastifyPluginAsync {
         await s.bus.publish(TOPICS.samples, [{ key: id, value: JSON.stringify(sample), timestamp: ts }]);
         s.audit(req, 'patient.observation.create', 'patient.observation', id);
         return reply.code(202).send({ accepted: true, traceId: sample.traceId });
+      },
+    );
+
+    app.get<{ Params: { id: string } }>(
+      '/patients/:id/chart',
+      { schema: { tags: ['patients'], summary: 'Chart settings: the SpO2 scale in force and the order behind it', params: idParams } },
+      async (req) => {
+        const { id } = req.params;
+        authorisePatient(req, id, 'patient.chart.read');
+        s.audit(req, 'patient.chart.read', 'patient.chart', id);
+        return chartView(id, s.hub.charts.get(id), s.clock.now());
+      },
+    );
+
+    app.put<{ Params: { id: string }; Body: { spo2Scale: 1 | 2; until?: number | null } }>(
+      '/patients/:id/chart',
+      {
+        schema: {
+          tags: ['patients'],
+          summary: "A clinician's order of the NEWS2 SpO2 scale, optionally until a time (published on alert.actions)",
+          params: idParams,
+          body: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['spo2Scale'],
+            properties: { spo2Scale: { type: 'integer', enum: [1, 2] }, until: { type: 'integer', minimum: 0, nullable: true } },
+          },
+        },
+      },
+      async (req, reply) => {
+        const { id } = req.params;
+        const policy = s.requirePolicy(req);
+        const ward = s.wardOf(id);
+        if (!policy.canOrderChart(ward)) {
+          s.audit(req, 'patient.chart.order', 'patient.chart', id, 'denied');
+          if (ward === null && !policy.canReadPatient(id, ward)) throw new VitalsError('VTL_ERR_NOT_FOUND', 'no such patient in scope');
+          throw new VitalsError('VTL_ERR_FORBIDDEN', 'chart orders are for clinicians of the ward');
+        }
+        const now = s.clock.now();
+        const until = req.body.until ?? null;
+        if (until !== null && until <= now) throw new VitalsError('VTL_ERR_BAD_REQUEST', '"until" is in the past');
+        const order: ChartOrder = { v: 1, action: 'chart', patientId: id, spo2Scale: req.body.spo2Scale, orderedBy: policy.principal.sub, role: policy.principal.role, ts: now, until };
+        await s.bus.publish(TOPICS.alertActions, [{ key: id, value: JSON.stringify(order), timestamp: now }]);
+        s.audit(req, 'patient.chart.order', `patient.chart:spo2Scale=${order.spo2Scale}`, id);
+        return reply.code(202).send({ accepted: true, order });
       },
     );
   };
