@@ -54,7 +54,7 @@ const INSERTERS: Record<string, Inserter<never>> = {
 
 export interface SinkOptions {
   groupId?: string;
-  /** Topics to consume (default {@link SINK_TOPICS}); tests and benchmarks use their own. */
+  /** Which bus topic feeds which table (default: every one of {@link SINK_TOPICS}, by its own name); tests and benchmarks use their own. */
   topics?: Partial<Record<(typeof SINK_TOPICS)[number], string>>;
   /** Override config.sinkBatchRows / sinkBatchWaitMs. */
   batchRows?: number;
@@ -92,7 +92,9 @@ export async function startSink(ctx: Context, opts: SinkOptions = {}): Promise<S
   const concurrency = Math.max(1, opts.concurrency ?? 32);
   const inlineRetries = opts.inlineRetries ?? 4;
   // Bus topic -> the logical topic whose inserter applies (identity unless overridden).
-  const topicMap = new Map<string, string>(SINK_TOPICS.map((t) => [opts.topics?.[t] ?? t, t]));
+  const topicMap = new Map<string, string>(
+    opts.topics ? Object.entries(opts.topics).map(([logical, busTopic]) => [busTopic, logical]) : SINK_TOPICS.map((t) => [t, t]),
+  );
   let stopping = false;
   let storeOk = true;
 
