@@ -77,9 +77,8 @@ export class LiveState {
     return true;
   }
 
-  /** Alert events after `since`, in order, for wards the caller may see. */
-  alertsSince(since: number, visible: (ward: string) => boolean): SequencedAlert[] {
-    // Binary search: the log is ordered by seq.
+  /** Up to `limit` alert events after `since`, in order, unfiltered (resumes page through the log). */
+  eventsAfter(since: number, limit: number): SequencedAlert[] {
     let lo = 0;
     let hi = this.log.length;
     while (lo < hi) {
@@ -87,7 +86,7 @@ export class LiveState {
       if ((this.log[mid] as SequencedAlert).seq <= since) lo = mid + 1;
       else hi = mid;
     }
-    return this.log.slice(lo).filter((x) => visible(x.event.alert.ward));
+    return this.log.slice(lo, lo + limit);
   }
 
   /** The oldest seq still held; a resume from before it cannot be served in full. */

@@ -64,6 +64,8 @@ interface Conn {
   lastSeq: number;
   /** The seq of the last snapshot: live events after it were sent as they came; null before any. */
   liveAfter: number | null;
+  /** A resume is paging through the log: live alert events wait for it (it sends them itself, in order). */
+  resuming: boolean;
 }
 
 const send = (c: Conn, msg: unknown): void => {
@@ -157,7 +159,7 @@ export function attachWebSocket(server: UpgradeSource, deps: WsDeps): { close():
   const onAlert = (a: SequencedAlert): void => {
     let payload: string | null = null;
     for (const c of conns) {
-      if (!alertInScope(c, a.event.alert.ward, a.event.alert.patientId) || a.seq <= c.lastSeq) continue;
+      if (c.resuming || !alertInScope(c, a.event.alert.ward, a.event.alert.patientId) || a.seq <= c.lastSeq) continue;
       payload ??= JSON.stringify(alertMessage(a));
       c.lastSeq = a.seq;
       guarded(c, payload);
@@ -263,18 +265,32 @@ export function attachWebSocket(server: UpgradeSource, deps: WsDeps): { close():
         const st = deps.hub.state;
         const oldest = st.oldestSeq();
         if (oldest !== null && since + 1 < oldest) send(c, errorMsg('BAD_REQUEST', `events before seq ${oldest} are no longer held; reload the snapshot`));
-        // Events after the snapshot were already sent live: resend only (since, snapshot seq].
-        // Without a snapshot, everything after `since` is replayed and live delivery continues after it.
-        const upto = c.liveAfter ?? Number.POSITIVE_INFINITY;
-        let last = since;
-        for (const a of st.alertsSince(since, (w) => policy.canReadAlerts(w))) {
-          if (a.seq > upto) break;
-          last = a.seq;
-          if (!alertInScope(c, a.event.alert.ward, a.event.alert.patientId)) continue;
-          guarded(c, JSON.stringify(alertMessage(a)));
+        if (c.resuming) return send(c, errorMsg('BAD_REQUEST', 'a resume is already running'));
+        // Events in (snapshot seq, lastSeq] were already sent live: skip them. Events arriving while
+        // the resume pages through the log are held from live delivery and sent by the resume, so
+        // order holds. Paced by the socket: a large backlog waits for the client to drain.
+        const sentFrom = c.liveAfter ?? Number.POSITIVE_INFINITY;
+        const sentTo = c.lastSeq;
+        let cursor = since;
+        c.resuming = true;
+        try {
+          for (;;) {
+            const page = st.eventsAfter(cursor, 256);
+            if (page.length === 0) break;
+            for (const a of page) {
+              cursor = a.seq;
+              if ((a.seq > sentFrom && a.seq <= sentTo) || !alertInScope(c, a.event.alert.ward, a.event.alert.patientId)) continue;
+              while (c.ws.readyState === c.ws.OPEN && c.ws.bufferedAmount > soft) await new Promise((r) => setTimeout(r, 10));
+              if (c.ws.readyState !== c.ws.OPEN) return;
+              guarded(c, JSON.stringify(alertMessage(a)));
+            }
+          }
+          // Caught up with the log (no await since the last page): live delivery takes over after `cursor`.
+          c.lastSeq = Math.max(c.lastSeq, cursor);
+          if (c.liveAfter === null) c.liveAfter = c.lastSeq;
+        } finally {
+          c.resuming = false;
         }
-        c.lastSeq = Math.max(c.lastSeq, last);
-        if (c.liveAfter === null) c.liveAfter = c.lastSeq;
         send(c, { type: 'resumed', seq: c.lastSeq });
         return;
       }
@@ -302,6 +318,7 @@ export function attachWebSocket(server: UpgradeSource, deps: WsDeps): { close():
       dropped: false,
       lastSeq: 0,
       liveAfter: null,
+      resuming: false,
     };
     conns.add(c);
     ws.on('pong', () => (c.alive = true));
