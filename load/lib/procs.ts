@@ -1,0 +1,238 @@
+/**
+ * Processes under test: Vitalstream embedded (`vitals start`), Vitalstream split roles on Kafka +
+ * ClickHouse, and a Mosquitto baseline; plus CPU and memory of a set of pids from /proc.
+ * Loopback only.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+const CLK_TCK = 100;
+
+/** CPU seconds (user + system) and RSS bytes of a pid, from /proc; null when it is gone. */
+export function procSample(pid: number): { cpuSec: number; rssBytes: number } | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const cpuSec = (Number(f[11]) + Number(f[12])) / CLK_TCK;
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const rss = /VmRSS:\s+(\d+) kB/.exec(status);
+    return { cpuSec, rssBytes: rss ? Number(rss[1]) * 1024 : 0 };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * CPU seconds per thread group of the pids: `main` (the event loop thread) and the other threads by
+ * name (libuv-worker, V8 workers, native library threads); shows where a server's CPU goes.
+ */
+export function threadsSample(pids: number[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const pid of pids) {
+    let tids: string[];
+    try {
+      tids = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tids) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        const name = Number(tid) === pid ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/[0-9]+$/, '').trim() || 'thread';
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        out[name] = (out[name] ?? 0) + (Number(f[11]) + Number(f[12])) / CLK_TCK;
+      } catch {
+        /* thread ended */
+      }
+    }
+  }
+  return out;
+}
+
+/** Summed over pids. */
+export function procsSample(pids: number[]): { cpuSec: number; rssBytes: number } {
+  let cpuSec = 0;
+  let rssBytes = 0;
+  for (const p of pids) {
+    const s = procSample(p);
+    if (s) {
+      cpuSec += s.cpuSec;
+      rssBytes += s.rssBytes;
+    }
+  }
+  return { cpuSec, rssBytes };
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Target {
+  kind: 'embedded' | 'split' | 'mosquitto';
+  mqttPort: number;
+  httpPort: number;
+  dataDir: string;
+  pids(): number[];
+  stop(): Promise<void>;
+  /** Last lines printed, for diagnosis. */
+  tail(): string;
+}
+
+function startProc(cmd: string, args: string[], env: Record<string, string>, out: string[]): ChildProcess {
+  const p = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const keep = (d: Buffer): void => {
+    out.push(String(d));
+    if (out.length > 200) out.splice(0, out.length - 100);
+  };
+  p.stdout?.on('data', keep);
+  p.stderr?.on('data', keep);
+  return p;
+}
+
+function stopProc(p: ChildProcess, graceMs = 20_000): Promise<void> {
+  return new Promise((resolve) => {
+    if (p.exitCode !== null || p.signalCode !== null) return resolve();
+    p.once('exit', () => resolve());
+    p.kill('SIGTERM');
+    setTimeout(() => p.kill('SIGKILL'), graceMs).unref();
+  });
+}
+
+async function waitReady(url: string, timeoutMs: number, procs: ChildProcess[], tail: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (procs.some((p) => p.exitCode !== null)) throw new Error(`a process under test exited during start:\n${tail()}`);
+    try {
+      const r = await fetch(url);
+      if (r.status === 200) return;
+    } catch {
+      /* not up yet */
+    }
+    if (Date.now() > deadline) throw new Error(`not ready after ${timeoutMs} ms:\n${tail()}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/**
+ * Start Vitalstream: `embedded` is `vitals start` (one process, embedded bus and DuckDB, simulator
+ * off); `split` is ingest, rules, sink and gateway as processes on KAFKA_BROKERS and CLICKHOUSE_URL
+ * (a fresh ClickHouse database per run).
+ */
+export async function startVitals(root: string, kind: 'embedded' | 'split'): Promise<Target> {
+  const cli = path.join(root, 'dist/cli/main.js');
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'vitals-bench-'));
+  const httpPort = await freePort();
+  const mqttPort = await freePort();
+  const env: Record<string, string> = {
+    VITALS_DATA_DIR: dataDir,
+    VITALS_HTTP_PORT: String(httpPort),
+    VITALS_MQTT_PORT: String(mqttPort),
+    VITALS_SIM_PATIENTS: '0',
+    VITALS_LOG_LEVEL: 'warn',
+    // The load generator publishes at 1 Hz per device; burst headroom for catch-up after a stall.
+    VITALS_DEVICE_RATE: '50',
+  };
+  const out: string[] = [];
+  const procs: ChildProcess[] = [];
+  if (kind === 'embedded') {
+    procs.push(startProc(process.execPath, [cli, 'start'], { ...env, KAFKA_BROKERS: '', CLICKHOUSE_URL: '' }, out));
+  } else {
+    const brokers = process.env.KAFKA_BROKERS;
+    const ch = process.env.CLICKHOUSE_URL;
+    if (!brokers || !ch) throw new Error('split mode needs KAFKA_BROKERS and CLICKHOUSE_URL (eval "$(npx vitals services up)")');
+    const splitEnv = { ...env, KAFKA_BROKERS: brokers, CLICKHOUSE_URL: ch, VITALS_CLICKHOUSE_DATABASE: `vitals_bench_${Date.now()}` };
+    for (const role of ['gateway', 'ingest', 'rules', 'sink']) procs.push(startProc(process.execPath, [cli, role], splitEnv, out));
+  }
+  const tail = (): string => out.join('').split('\n').slice(-15).join('\n');
+  try {
+    await waitReady(`http://127.0.0.1:${httpPort}/readyz`, 120_000, procs, tail);
+    // The MQTT listener of a split ingest comes up on its own.
+    await waitPort(mqttPort, 60_000);
+  } catch (e) {
+    await Promise.all(procs.map((p) => stopProc(p, 2000)));
+    throw e;
+  }
+  return {
+    kind,
+    mqttPort,
+    httpPort,
+    dataDir,
+    pids: () => procs.map((p) => p.pid).filter((x): x is number => x !== undefined),
+    stop: async () => void (await Promise.all(procs.map((p) => stopProc(p)))),
+    tail,
+  };
+}
+
+async function waitPort(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`port ${port} not listening after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** True when a `mosquitto` binary is on PATH (Debian: apt-get install mosquitto). */
+export function hasMosquitto(): boolean {
+  for (const dir of (process.env.PATH ?? '').split(':').concat(['/usr/sbin'])) {
+    try {
+      readFileSync(path.join(dir, 'mosquitto'));
+      return true;
+    } catch {
+      /* next */
+    }
+  }
+  return false;
+}
+
+/**
+ * Mosquitto as the plain pub/sub baseline: TCP_NODELAY (as Vitalstream's listener), no inflight cap and a
+ * deep queue so QoS 1 is not dropped for a slow subscriber (PERF_NOTES.md).
+ */
+export async function startMosquitto(): Promise<Target> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'vitals-bench-mosq-'));
+  const port = await freePort();
+  const conf = path.join(dir, 'mosquitto.conf');
+  await writeFile(
+    conf,
+    [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'set_tcp_nodelay true', 'max_inflight_messages 0', 'max_queued_messages 100000', 'persistence false', 'log_dest none', ''].join('\n'),
+  );
+  const out: string[] = [];
+  const bin = hasMosquitto() && readable('/usr/sbin/mosquitto') ? '/usr/sbin/mosquitto' : 'mosquitto';
+  const p = startProc(bin, ['-c', conf], {}, out);
+  const tail = (): string => out.join('').split('\n').slice(-10).join('\n');
+  try {
+    await waitPort(port, 10_000);
+  } catch (e) {
+    await stopProc(p, 1000);
+    throw new Error(`${(e as Error).message}\n${tail()}`, { cause: e });
+  }
+  return { kind: 'mosquitto', mqttPort: port, httpPort: 0, dataDir: dir, pids: () => (p.pid ? [p.pid] : []), stop: () => stopProc(p, 3000), tail };
+}
+
+function readable(f: string): boolean {
+  try {
+    readFileSync(f);
+    return true;
+  } catch {
+    return false;
+  }
+}
