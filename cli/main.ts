@@ -8,6 +8,7 @@ import { MODULES, type ModuleName } from './modules.js';
 import { runRole } from './commands/run-role.js';
 import { deviceCommand, news2Command, rulesCommand, servicesCommand, tokenCommand } from './commands/tools.js';
 import type { CommandIO } from './io.js';
+import { simScoreCommand } from '../device-sim/score-command.js';
 
 const ROLE_COMMANDS: Record<string, ModuleName> = { start: 'all', ingest: 'ingest', rules: 'rules', sink: 'sink', gateway: 'gateway', sim: 'sim' };
 
@@ -26,6 +27,7 @@ Tools:
   device    add|assign|revoke|list device credentials (through the gateway API)
   token     print a dev JWT for a role and wards
   services  up|down|status: local Kafka and ClickHouse for development and tests
+  sim score alert quality of simulator ground truth (sensitivity, false alerts, time to alert)
 
 Run \`vitals <command> --help\` for its flags.`;
 }
@@ -41,6 +43,7 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
     io.out(usage());
     return cmd ? 0 : 2;
   }
+  if (cmd === 'sim' && rest[0] === 'score') return simScoreCommand(rest.slice(1), io);
   const role = ROLE_COMMANDS[cmd];
   if (role) return runRole(role, rest, io);
   switch (cmd) {

@@ -30,12 +30,16 @@ interface VitalDef {
   codings: Coding[];
   text: string;
   unit: string;
+  /** The FHIR R4 vital-signs profile the resource claims (and tests validate against). */
+  profile: string;
 }
+
+const SD = 'http://hl7.org/fhir/StructureDefinition/';
 
 /** One Observation per sampled metric; sbp and dbp go together into the BP panel. */
 export const VITALS: Record<Exclude<MetricName, 'sbp' | 'dbp'>, VitalDef> = {
-  rr: { codings: [{ system: LOINC, code: '9279-1', display: 'Respiratory rate' }], text: 'Respiratory rate', unit: '/min' },
-  hr: { codings: [{ system: LOINC, code: '8867-4', display: 'Heart rate' }], text: 'Heart rate', unit: '/min' },
+  rr: { codings: [{ system: LOINC, code: '9279-1', display: 'Respiratory rate' }], text: 'Respiratory rate', unit: '/min', profile: `${SD}resprate` },
+  hr: { codings: [{ system: LOINC, code: '8867-4', display: 'Heart rate' }], text: 'Heart rate', unit: '/min', profile: `${SD}heartrate` },
   spo2: {
     codings: [
       { system: LOINC, code: '2708-6', display: 'Oxygen saturation in Arterial blood' },
@@ -43,8 +47,9 @@ export const VITALS: Record<Exclude<MetricName, 'sbp' | 'dbp'>, VitalDef> = {
     ],
     text: 'Oxygen saturation',
     unit: '%',
+    profile: `${SD}oxygensat`,
   },
-  temp: { codings: [{ system: LOINC, code: '8310-5', display: 'Body temperature' }], text: 'Body temperature', unit: 'Cel' },
+  temp: { codings: [{ system: LOINC, code: '8310-5', display: 'Body temperature' }], text: 'Body temperature', unit: 'Cel', profile: `${SD}bodytemp` },
 };
 export const BP_PANEL: Coding = { system: LOINC, code: '85354-9', display: 'Blood pressure panel with all children optional' };
 export const SBP: Coding = { system: LOINC, code: '8480-6', display: 'Systolic blood pressure' };
@@ -95,7 +100,7 @@ export function vitalObservation(kind: keyof typeof VITALS, patientId: string, t
   return {
     resourceType: 'Observation',
     id: observationId(kind, patientId, ts),
-    meta: { profile: ['http://hl7.org/fhir/StructureDefinition/vitalsigns'] },
+    meta: { profile: [d.profile] },
     status: 'final',
     category: vitalCategory,
     code: { coding: d.codings, text: d.text },
@@ -113,7 +118,7 @@ export function bpObservation(patientId: string, ts: number, sbp: number | null,
   return {
     resourceType: 'Observation',
     id: observationId('bp', patientId, ts),
-    meta: { profile: ['http://hl7.org/fhir/StructureDefinition/bp'] },
+    meta: { profile: [`${SD}bp`] },
     status: 'final',
     category: vitalCategory,
     code: { coding: [BP_PANEL], text: 'Blood pressure' },
@@ -206,7 +211,7 @@ export function capabilityStatement(base: string, now: number): Record<string, u
           {
             type: 'Observation',
             profile: 'http://hl7.org/fhir/StructureDefinition/Observation',
-            supportedProfile: ['http://hl7.org/fhir/StructureDefinition/vitalsigns', 'http://hl7.org/fhir/StructureDefinition/bp'],
+            supportedProfile: [...Object.values(VITALS).map((v) => v.profile), `${SD}bp`],
             interaction: [{ code: 'search-type' }],
             searchParam: [
               { name: 'patient', type: 'reference', documentation: 'Required: Patient/{id} or {id}' },
