@@ -22,6 +22,12 @@ export interface Config {
   simMqttUrl: string | null;
   /** Where the simulator provisions its devices; null: http://host:httpPort. */
   simApiUrl: string | null;
+  /** Sim: seed of the virtual patients (same seed, same patients). */
+  simSeed: number;
+  /** Sim: HR/SpO2 messages per second per device. */
+  simRate: number;
+  /** Sim: ground-truth JSON lines file; null: <dataDir>/sim-truth.jsonl. */
+  simTruth: string | null;
   logLevel: string;
   /** Ingest limits. */
   maxPayloadBytes: number;
@@ -84,6 +90,9 @@ export const CONFIG_DEFAULTS: Config = {
   simScenario: null,
   simMqttUrl: null,
   simApiUrl: null,
+  simSeed: 1,
+  simRate: 1,
+  simTruth: null,
   logLevel: 'info',
   maxPayloadBytes: 256 * 1024,
   maxBatchSamples: 500,
@@ -139,9 +148,12 @@ export const CONFIG_FIELDS: readonly Field[] = [
   { key: 'clickhouseDatabase', env: 'VITALS_CLICKHOUSE_DATABASE', flag: 'clickhouse-database', kind: 'identifier', help: 'ClickHouse database name' },
   { key: 'simPatients', env: 'VITALS_SIM_PATIENTS', flag: 'sim-patients', kind: 'int', min: 0, help: 'simulated patients (0: simulator off)' },
   { key: 'simSpeed', env: 'VITALS_SIM_SPEED', flag: 'speed', kind: 'number', min: 0.01, help: 'simulator playback speed (event time / wall time)' },
-  { key: 'simScenario', env: 'VITALS_SIM_SCENARIO', flag: 'scenario', kind: 'string', help: 'scripted deterioration to play on one simulated patient' },
+  { key: 'simScenario', env: 'VITALS_SIM_SCENARIO', flag: 'scenario', kind: 'string', help: 'scenario name played on the first simulated patient, or a scenario file (docs/sim.md)' },
   { key: 'simMqttUrl', env: 'VITALS_SIM_MQTT_URL', flag: 'sim-mqtt-url', kind: 'string', help: 'MQTT URL the simulator publishes to (default mqtt://host:mqtt-port)' },
   { key: 'simApiUrl', env: 'VITALS_SIM_API_URL', flag: 'sim-api-url', kind: 'url', help: 'gateway URL the simulator provisions through (default http://host:http-port)' },
+  { key: 'simSeed', env: 'VITALS_SIM_SEED', flag: 'seed', kind: 'int', min: 0, help: 'seed of the simulated patients' },
+  { key: 'simRate', env: 'VITALS_SIM_RATE', flag: 'rate', kind: 'number', min: 0.01, help: 'simulated messages per second per device' },
+  { key: 'simTruth', env: 'VITALS_SIM_TRUTH', flag: 'truth', kind: 'path', help: 'simulator ground-truth JSON lines; unset: <data dir>/sim-truth.jsonl' },
   { key: 'logLevel', env: 'VITALS_LOG_LEVEL', flag: 'log-level', kind: 'level', help: 'trace|debug|info|warn|error|fatal|silent' },
   { key: 'maxPayloadBytes', env: 'VITALS_MAX_PAYLOAD_BYTES', flag: 'max-payload-bytes', kind: 'int', min: 64, help: 'largest MQTT payload accepted' },
   { key: 'maxBatchSamples', env: 'VITALS_MAX_BATCH_SAMPLES', flag: 'max-batch-samples', kind: 'int', min: 1, help: 'most samples in one batch payload' },
