@@ -10,7 +10,9 @@ import { deviceCommand, news2Command, rulesCommand, servicesCommand, tokenComman
 import type { CommandIO } from './io.js';
 import { simScoreCommand } from '../device-sim/score-command.js';
 
-const ROLE_COMMANDS: Record<string, ModuleName> = { start: 'all', ingest: 'ingest', rules: 'rules', sink: 'sink', gateway: 'gateway', sim: 'sim' };
+export const ROLE_COMMANDS: Record<string, ModuleName> = { start: 'all', ingest: 'ingest', rules: 'rules', sink: 'sink', gateway: 'gateway', sim: 'sim' };
+
+export const TOOL_COMMANDS = ["news2", "rules", "device", "token", "services"] as const;
 
 function usage(): string {
   const roles = Object.entries(ROLE_COMMANDS)

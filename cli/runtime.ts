@@ -21,6 +21,14 @@ import { backoffDelay } from '../sink/retry.js';
 import { MODULES, infraNeeds, orderedModules, type ModuleName } from './modules.js';
 import { absentBus, absentStore } from '../platform/absent.js';
 
+/** Start-up was cancelled (SIGTERM/SIGINT while connecting): a clean stop, not a failure. */
+export class StartAborted extends Error {
+  constructor() {
+    super('start-up cancelled');
+    this.name = 'StartAborted';
+  }
+}
+
 export interface Running {
   services: Map<ModuleName, Service>;
   ctx: Context | null;
@@ -42,7 +50,9 @@ async function connectWithRetry<T>(what: string, make: () => Promise<T>, log: Lo
       if (aborted()) throw e;
       const wait = backoffDelay(attempt);
       log.warn({ what, attempt, retryInMs: wait, err: (e as Error).message }, `${what} not reachable at start; retrying`);
-      await new Promise((r) => setTimeout(r, wait));
+      // Sleep in short steps so a SIGTERM during the wait stops at once.
+      for (let slept = 0; slept < wait && !aborted(); slept += 100) await new Promise((r) => setTimeout(r, 100));
+      if (aborted()) throw e;
     }
   }
 }
@@ -73,7 +83,11 @@ export async function createStore(config: Config, log: Logger): Promise<Store> {
   return createDuckDbStore({ path: path.join(config.dataDir, 'vitals.duckdb') });
 }
 
-export async function runTarget(target: ModuleName, config: Config, log: Logger): Promise<Running> {
+/**
+ * Start `target` and everything it depends on.
+ * @param signal - aborting it (SIGTERM during start-up) stops what started and rejects with StartAborted
+ */
+export async function runTarget(target: ModuleName, config: Config, log: Logger, signal?: AbortSignal): Promise<Running> {
   const order = orderedModules(target).filter((m) => MODULES[m].init || m === 'registry');
   const needs = infraNeeds(target);
   const status = new Map<string, Check>();
@@ -112,6 +126,8 @@ export async function runTarget(target: ModuleName, config: Config, log: Logger)
     }
   };
 
+  const onAbort = (): void => void stop();
+  signal?.addEventListener('abort', onAbort, { once: true });
   try {
     const interim = needs.bus || needs.store ? (order.includes('gateway') ? await startInterimOps(config, status) : null) : null;
     if (needs.bus) status.set('bus', { ok: false, detail: 'connecting' });
@@ -156,9 +172,13 @@ export async function runTarget(target: ModuleName, config: Config, log: Logger)
       services.set(name, await def.init(env));
       log.info({ module: name }, 'module started');
     }
+    if (stopping) throw new StartAborted();
   } catch (e) {
+    const cancelled = signal?.aborted === true;
     await stop();
-    throw e;
+    throw cancelled ? new StartAborted() : e;
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
   }
   return { services, ctx, stop };
 }

@@ -2,7 +2,7 @@
 import { describeConfig, loadConfig, type Config } from '../../platform/config.js';
 import { createLogger } from '../../platform/log.js';
 import { MODULES, infraNeeds, type ModuleName } from '../modules.js';
-import { runTarget } from '../runtime.js';
+import { StartAborted, runTarget, type Running } from '../runtime.js';
 import { configFlagSpec, configFlagValues, type CommandIO } from '../io.js';
 import { parseFlags } from '../args.js';
 
@@ -47,18 +47,14 @@ export async function runRole(target: ModuleName, argv: string[], io: CommandIO)
   }
   const log = createLogger({ level: config.logLevel });
   log.info({ target, config: describeConfig(config) }, 'effective configuration');
-  let running;
-  try {
-    running = await runTarget(target, config, log);
-  } catch (e) {
-    io.err(`vitals ${target}: ${(e as Error).message}`);
-    log.flush?.();
-    return 1;
-  }
-  banner(config, target, io);
-  const code = await new Promise<number>((resolve) => {
+  // Signals are handled from the first moment: SIGTERM while still connecting is a clean stop too.
+  const abort = new AbortController();
+  let running: Running | null = null;
+  const stopped = new Promise<number>((resolve) => {
     const onSignal = (sig: string): void => {
       log.info({ signal: sig }, 'stopping');
+      abort.abort();
+      if (!running) return; // runTarget sees the abort, stops what it started and rejects
       running.stop().then(
         () => resolve(0),
         () => resolve(1),
@@ -67,6 +63,20 @@ export async function runRole(target: ModuleName, argv: string[], io: CommandIO)
     process.once('SIGTERM', () => onSignal('SIGTERM'));
     process.once('SIGINT', () => onSignal('SIGINT'));
   });
+  try {
+    running = await runTarget(target, config, log, abort.signal);
+  } catch (e) {
+    if (e instanceof StartAborted) {
+      log.info('stopped during start-up');
+      log.flush?.();
+      return 0;
+    }
+    io.err(`vitals ${target}: ${(e as Error).message}`);
+    log.flush?.();
+    return 1;
+  }
+  banner(config, target, io);
+  const code = await stopped;
   log.info('stopped');
   log.flush?.();
   return code;
