@@ -132,12 +132,16 @@ async function runOnce(o: { clients: number; wards: number; alerts: number; aler
 
   // Background vitals at vitalsHz per patient while alerts go out at alertRate per second.
   let stop = false;
+  // Devices are not synchronised: spread each second's samples over ten 100 ms slices.
   const background = (async () => {
     if (o.vitalsHz <= 0) return;
-    while (!stop) {
+    const patients = wards.flatMap((w) => Array.from({ length: o.patientsPerWard }, (_, p) => ({ w, id: `${w}-P${p}` })));
+    const slices = 10;
+    for (let tick = 0; !stop; tick++) {
+      const slice = patients.filter((_, i) => i % slices === tick % slices);
       const t = Date.now();
-      for (const w of wards) for (let p = 0; p < o.patientsPerWard; p++) await publishSample(h.bus, `${w}-P${p}`, w, { hr: 60 + Math.round(Math.random() * 40), spo2: 95 }, t);
-      await sleep(1000 / o.vitalsHz);
+      for (const p of slice) await publishSample(h.bus, p.id, p.w, { hr: 60 + Math.round(Math.random() * 40), spo2: 95 }, t);
+      await sleep(1000 / o.vitalsHz / slices);
     }
   })();
   const published: Record<string, { t: number; ward: string }> = {};
