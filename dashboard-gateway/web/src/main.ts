@@ -6,7 +6,7 @@ import { AlertListView, HighBanner, type AlertActions } from './alerts.js';
 import { createApi, readClaims, type Api, type Claims } from './api.js';
 import { Connection, type ConnStatus } from './conn.js';
 import { $, h, setAttr, setHidden, setText } from './dom.js';
-import { age, clock } from './format.js';
+import { age, ago, clock } from './format.js';
 import { Model } from './model.js';
 import { PatientView } from './patient.js';
 import { Beeper } from './sound.js';
@@ -285,7 +285,7 @@ class App {
       case 'score': {
         const p = this.model.applyScore(m);
         if (p) {
-          this.ward.touch(p.patientId, true);
+          this.ward.touch(p.patientId, 'settle');
           if (p.patientId === this.patient.openPatient) this.patientChanged();
         }
         break;
@@ -298,7 +298,7 @@ class App {
       case 'alert': {
         const ch = this.model.applyAlert(m);
         if (!ch) break;
-        this.ward.touch(ch.alert.patientId, true);
+        this.ward.touch(ch.alert.patientId, 'now');
         this.alerts.changed();
         this.alertsChanged(ch.fresh && ch.alert.priority === 'high', ch.fresh && ch.alert.priority === 'medium');
         if (ch.alert.patientId === this.patient.openPatient) this.patientChanged();
@@ -357,7 +357,7 @@ class App {
     const s = this.conn.status;
     const now = Date.now();
     const last = this.model.lastMessageAt;
-    const lastText = last ? `last update ${age(now - last) === 'now' ? 'just now' : `${age(now - last)} ago`}` : 'no data yet';
+    const lastText = last ? `last update ${ago(now - last) === 'now' ? 'just now' : ago(now - last)}` : 'no data yet';
     let state: 'live' | 'quiet' | 'down' | 'connecting';
     let text: string;
     if (s.phase === 'live') {
@@ -382,7 +382,7 @@ class App {
     setHidden(banner, !stale);
     if (stale) {
       const since = state === 'down' && s.lostAt ? `Connection lost at ${clock(s.lostAt)}. ` : '';
-      const what = last ? `Values on screen are from ${clock(last)} (${age(now - last)} ago) and may be out of date.` : 'No data has been received.';
+      const what = last ? `Values on screen are from ${clock(last)} (${ago(now - last) === 'now' ? 'just now' : ago(now - last)}) and may be out of date.` : 'No data has been received.';
       setText($('stale-text'), `${since}${what}${state === 'down' ? ` Attempt ${s.attempt}.` : ''}`);
       setHidden($('retry-now'), state !== 'down');
     }

@@ -7,6 +7,8 @@ import { h, setAttr, setHidden, setText } from './dom.js';
 import { PARAM_LABEL, PRIORITY_MARK, RISK_LABEL, RISK_SHAPE, age, bandText, location, scoreText, value } from './format.js';
 import { compareBed, compareUrgency, summarise, type AlertView, type Metric, type Model, type Patient, type Priority } from './model.js';
 
+/** Score-driven reorders happen at most this often (alert-driven ones at once). */
+export const SETTLE_MS = 15_000;
 /** A tile without a new value for this long says so. */
 export const TILE_STALE_MS = 60_000;
 /** Continuous (wearable) values older than this are shown as old. */
@@ -34,7 +36,6 @@ class Tile {
   private readonly cells: Record<'hr' | 'spo2' | 'rr' | 'temp' | 'bp', Cell>;
   private readonly ageEl: HTMLElement;
   private readonly dev: HTMLElement;
-  private readonly batt: HTMLElement;
   private label = '';
 
   constructor(readonly patientId: string) {
@@ -61,15 +62,14 @@ class Tile {
     this.loc = h('span', { class: 'loc' });
     this.ageEl = h('span', { class: 'age' });
     this.dev = h('span', { class: 'dev' });
-    this.batt = h('span', { class: 'batt' });
     this.root = h(
       'a',
       { class: 'tile', href: `#/patient/${encodeURIComponent(patientId)}`, 'data-patient': patientId },
       h('span', { class: 'tile-head' }, h('span', { class: 'pid', text: patientId }), this.loc),
       this.flag,
-      h('span', { class: 'news' }, h('span', { class: 'news-badge' }, this.newsShape, this.newsNum), h('span', { class: 'news-text' }, this.newsBand, this.newsMissing)),
+      h('span', { class: 'news' }, h('span', { class: 'news-badge' }, this.newsShape, this.newsNum), this.newsBand, this.newsMissing),
       h('span', { class: 'vitals' }, this.cells.hr.root, this.cells.spo2.root, this.cells.rr.root, this.cells.temp.root, this.cells.bp.root),
-      h('span', { class: 'tile-foot' }, this.ageEl, this.dev, this.batt),
+      h('span', { class: 'tile-foot' }, this.ageEl, this.dev),
     );
   }
 
@@ -95,10 +95,12 @@ class Tile {
       setAttr(this.root, 'data-risk', sc.risk);
       setText(this.newsShape, RISK_SHAPE[sc.risk]);
       setText(this.newsNum, scoreText(sc.score, sc.complete));
-      setText(this.newsBand, `NEWS2 · ${bandText(sc.risk, sc.complete)}`);
+      // The badge's "≥" marks a lower bound; the band stays short so the tile stays compact.
+      setText(this.newsBand, `NEWS2 ${RISK_LABEL[sc.risk]}`);
+      setAttr(this.newsBand, 'title', `NEWS2 ${scoreText(sc.score, sc.complete)}: ${bandText(sc.risk, sc.complete)} risk`);
       const gaps = [...(sc.missing ?? []).map((m) => PARAM_LABEL[m] ?? m), ...(sc.stale ?? []).map((m) => `${PARAM_LABEL[m] ?? m} (old)`)];
       setHidden(this.newsMissing, sc.complete || gaps.length === 0);
-      setText(this.newsMissing, gaps.length ? `Missing: ${gaps.join(', ')}` : '');
+      setText(this.newsMissing, gaps.length ? `missing ${gaps.join(' · ')}` : '');
     } else {
       setAttr(this.root, 'data-risk', 'none');
       setText(this.newsShape, '○');
@@ -131,10 +133,11 @@ class Tile {
     setText(this.cells.bp.pts, bpPts > 0 ? `+${bpPts}` : '');
 
     const d = p.device;
+    const batt = d?.battery !== null && d?.battery !== undefined ? Math.round(d.battery * 100) : null;
     setAttr(this.root, 'data-offline', d && !d.online ? 'true' : null);
-    setText(this.dev, d ? (d.online ? '● Online' : '○ Device offline') : '');
-    setText(this.batt, d?.battery !== null && d?.battery !== undefined ? `Batt ${Math.round(d.battery * 100)}%` : '');
-    setAttr(this.batt, 'data-low', d?.battery !== null && d?.battery !== undefined && d.battery < 0.2 ? 'true' : null);
+    setAttr(this.dev, 'data-low', batt !== null && batt < 20 ? 'true' : null);
+    setText(this.dev, d ? `${d.online ? '● Online' : '○ Offline'}${batt !== null ? ` · Batt ${batt}%` : ''}` : '');
+    setAttr(this.dev, 'title', d ? `Device ${d.online ? 'online' : 'offline'}${batt !== null ? `, battery ${batt}%` : ''}` : 'No device status yet');
     this.updateAge(p, now);
 
     const label = [
@@ -142,6 +145,7 @@ class Tile {
       sc ? `NEWS2 ${sc.complete ? sc.score : `at least ${sc.score}`}, ${RISK_LABEL[sc.risk]} risk` : 'NEWS2 not scored',
       alertText || 'no open alert',
       d && !d.online ? 'device offline' : '',
+      batt !== null && batt < 20 ? `battery ${batt}%` : '',
     ]
       .filter(Boolean)
       .join('; ');
@@ -164,6 +168,55 @@ class Tile {
   }
 }
 
+/**
+ * Put `wanted` first in `container`, in that order, moving as few nodes as possible:
+ * the nodes already in relative order (a longest increasing run of their current
+ * positions) stay, only the others move. A moved node is re-laid out; one tile
+ * climbing to the top must not re-insert the whole ward.
+ */
+export function moveInto(container: Element, wanted: readonly Element[]): number {
+  const pos = new Map<Element, number>();
+  let i = 0;
+  for (let c = container.firstElementChild; c; c = c.nextElementSibling) pos.set(c, i++);
+  const seq = wanted.map((el) => pos.get(el) ?? -1);
+  const keep = longestIncreasing(seq);
+  let moves = 0;
+  // From the end: every moved element goes right before its successor (the last one to the end).
+  // Hidden tiles may sit in between: they take no space.
+  let anchor: Element | null = null;
+  for (let k = wanted.length - 1; k >= 0; k--) {
+    const el = wanted[k] as Element;
+    if (!keep.has(k) || el.parentNode !== container) {
+      container.insertBefore(el, anchor);
+      moves++;
+    }
+    anchor = el;
+  }
+  return moves;
+}
+
+/** Indices of one longest strictly increasing subsequence of `seq` (entries < 0 never count). */
+function longestIncreasing(seq: readonly number[]): Set<number> {
+  const tails: number[] = [];
+  const prev = new Array<number>(seq.length).fill(-1);
+  for (let i = 0; i < seq.length; i++) {
+    const v = seq[i] as number;
+    if (v < 0) continue;
+    let lo = 0;
+    let hi = tails.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((seq[tails[mid] as number] as number) < v) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo > 0) prev[i] = tails[lo - 1] as number;
+    tails[lo] = i;
+  }
+  const out = new Set<number>();
+  for (let k = tails.length ? (tails[tails.length - 1] as number) : -1; k >= 0; k = prev[k] as number) out.add(k);
+  return out;
+}
+
 export type SortMode = 'urgency' | 'bed';
 
 export class WardView {
@@ -174,6 +227,8 @@ export class WardView {
   private allDirty = false;
   private frame = 0;
   private order: string[] = [];
+  private lastReorder = 0;
+  private settleTimer: ReturnType<typeof setTimeout> | null = null;
   sort: SortMode = 'urgency';
   wardFilter: string | null = null;
 
@@ -184,10 +239,25 @@ export class WardView {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** A patient's data changed; `reorder` when alerts or scores did. */
-  touch(patientId: string, reorder = false): void {
+  /**
+   * A patient's data changed. `reorder`: 'now' when alerts changed (the order follows at
+   * once), 'settle' when a score did (at most one such reorder per SETTLE_MS, so tiles
+   * of stable patients whose score flickers between 0 and 1 do not keep jumping).
+   */
+  touch(patientId: string, reorder: false | 'now' | 'settle' = false): void {
     this.dirty.add(patientId);
-    if (reorder) this.orderDirty = true;
+    if (reorder === 'now') this.orderDirty = true;
+    else if (reorder === 'settle' && this.sort === 'urgency') {
+      const wait = this.lastReorder + SETTLE_MS - this.now();
+      if (wait <= 0) this.orderDirty = true;
+      else if (!this.settleTimer) {
+        this.settleTimer = setTimeout(() => {
+          this.settleTimer = null;
+          this.orderDirty = true;
+          this.schedule();
+        }, wait);
+      }
+    }
     this.schedule();
   }
 
@@ -266,6 +336,7 @@ export class WardView {
   }
 
   private reorder(byPatient: Map<string, AlertView[]>): void {
+    this.lastReorder = this.now();
     const visible = [...this.model.patients.values()].filter((p) => this.wardFilter === null || p.ward === this.wardFilter);
     visible.sort(this.sort === 'bed' ? compareBed : (a, b) => compareUrgency(a, b, byPatient));
     const next = visible.map((p) => p.patientId);
@@ -275,14 +346,8 @@ export class WardView {
     const same = next.length === this.order.length && next.every((id, i) => id === this.order[i]);
     this.order = next;
     if (same && this.container.childElementCount === this.tiles.size) return;
-    // Move nodes only where the order differs; keep keyboard focus on the moved tile.
     const focused = document.activeElement;
-    let cursor: ChildNode | null = this.container.firstChild;
-    for (const id of next) {
-      const el = (this.tiles.get(id) as Tile).root;
-      if (el === cursor) cursor = cursor.nextSibling;
-      else this.container.insertBefore(el, cursor);
-    }
+    moveInto(this.container, next.map((id) => (this.tiles.get(id) as Tile).root));
     for (const [id, t] of this.tiles) if (!show.has(id) && t.root.parentNode !== this.container) this.container.append(t.root);
     if (focused instanceof HTMLElement && focused !== document.activeElement && this.container.contains(focused)) focused.focus({ preventScroll: true });
   }
