@@ -1,35 +1,21 @@
 /**
- * The simulator role: provisions its devices through the gateway API (as any
- * integrator would), then connects each over MQTT and publishes 1 Hz samples in
- * event time (`speed` > 1 plays faster than real time).
+ * The simulator role (`vitals sim`, and part of `vitals start`): builds the cohort (a scenario
+ * name on the first patient, or a scenario file, docs/sim.md), provisions its devices through the
+ * gateway API (as any integrator would), connects each over MQTT and publishes what the patient
+ * model observes, `rate` messages per second per device, in event time (`speed` > 1 plays a short
+ * head start faster than real time). Ground truth goes to VITALS_SIM_TRUTH for `vitals sim score`.
  */
-import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import { appendFile, readFile, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Config } from '../platform/config.js';
 import type { Service } from '../platform/context.js';
 import type { Logger } from '../platform/log.js';
 import { loadSigningKey, signToken } from '../platform/jwt.js';
-import { SCENARIOS, createPatient, measure, type PatientSim } from './patient-model.js';
+import { SCENARIOS, observe, payloadOf, type PatientSim } from './patient-model.js';
+import { buildCohort, cohortTruth, drainArtefacts, eventTruth, parseCohortText, type CohortSpec, type SimDevice } from './cohort.js';
 
-export interface SimDevice {
-  deviceId: string;
-  patientId: string;
-  ward: string;
-  bed: string;
-}
-
-export const SIM_WARDS = ['4B', '5A'];
-
-/** Synthetic identities: SIM- prefixed, never real MRNs. */
-export function simCohort(n: number): SimDevice[] {
-  return Array.from({ length: n }, (_, i) => {
-    const ward = SIM_WARDS[i % SIM_WARDS.length] as string;
-    const bed = String(Math.floor(i / SIM_WARDS.length) + 1);
-    const num = String(i + 1).padStart(4, '0');
-    return { deviceId: `sim-wb-${num}`, patientId: `SIM-${num}`, ward, bed };
-  });
-}
+export { SIM_WARDS, simCohort, type SimDevice } from './cohort.js';
 
 interface Provisioned extends SimDevice {
   token: string;
@@ -73,27 +59,62 @@ export async function provision(apiBase: string, adminToken: string, devices: Si
   return out;
 }
 
+/**
+ * The cohort the live simulator plays: a scenario file (docs/sim.md), or `simPatients` stable
+ * patients with the named scenario (if any) starting one minute in on the first patient.
+ */
+export async function simSpec(config: Config): Promise<CohortSpec> {
+  const sc = config.simScenario;
+  if (sc && (sc.includes('/') || /\.(json|ya?ml)$/.test(sc))) {
+    const parsed = parseCohortText(await readFile(sc, 'utf8'));
+    if (!parsed.ok) throw new Error(`scenario file ${sc}: ${parsed.errors.join('; ')}`);
+    return parsed.spec;
+  }
+  if (sc && !SCENARIOS[sc]) throw new Error(`unknown scenario "${sc}" (known: ${Object.keys(SCENARIOS).join(', ')}; or a scenario file)`);
+  return {
+    name: 'sim',
+    seed: config.simSeed,
+    patients: config.simPatients,
+    hours: 24,
+    startMs: 0,
+    artefacts: true,
+    events: sc ? [{ patient: 0, scenario: sc, atSec: 60 }] : [],
+    scenarios: {},
+    wards: ['4B', '5A'],
+  };
+}
+
 export async function startSimulator(config: Config, log: Logger): Promise<Service> {
   const simLog = log.child({ role: 'sim' });
   if (config.simPatients === 0) {
     simLog.info('simulator off (VITALS_SIM_PATIENTS=0)');
     return { name: 'sim', stop: async () => undefined };
   }
+  const spec = await simSpec(config);
+  const cohort = buildCohort(spec);
   const apiBase = (config.simApiUrl ?? `http://${config.host}:${config.httpPort}`).replace(/\/$/, '');
   const key = await loadSigningKey(config.dataDir);
   const admin = await signToken(key, { sub: 'device-sim', role: 'admin', wards: ['*'] }, 3600);
-  const cohort = simCohort(config.simPatients);
-  const devices = await provision(apiBase, admin, cohort, path.join(config.dataDir, 'sim-devices.json'));
+  const devices = await provision(apiBase, admin, cohort.devices, path.join(config.dataDir, 'sim-devices.json'));
 
-  const scenario = config.simScenario ? SCENARIOS[config.simScenario] : undefined;
-  if (config.simScenario && !scenario) throw new Error(`unknown scenario "${config.simScenario}" (known: ${Object.keys(SCENARIOS).join(', ')})`);
-  // Faster than real time starts 30 minutes in the past and falls back to real time on catching up,
-  // so no sample is ever stamped in the future.
-  const t0 = Date.now() - (config.simSpeed > 1 ? 30 * 60_000 : 0);
-  const patients: PatientSim[] = devices.map((_, i) => createPatient(i, 1, i === 0 && scenario ? { name: scenario.name, onsetSec: 30 } : null));
+  // Faster than real time starts in the past and falls back to real time on catching up, so no
+  // sample is ever stamped in the future. The head start (90 s) stays inside the live window and
+  // under the 2-minute missing-data rules: a longer backlog is scored without live alerts and its
+  // devices look silent to the rules role's wall-clock timers. Long accelerated runs: --offline scoring.
+  const t0 = Date.now() - (config.simSpeed > 1 ? Math.max(0, Math.min(90_000, config.liveWindowMs - 60_000)) : 0);
+  const truthFile = config.simTruth ?? path.join(config.dataDir, 'sim-truth.jsonl');
+  await mkdir(path.dirname(truthFile), { recursive: true });
+  // Ground truth: the scripted events now; artefact episodes as they happen; the cohort line (with
+  // the time span for patient-days) when the simulator stops.
+  await writeFile(truthFile, eventTruth(cohort, t0).map((l) => `${JSON.stringify(l)}\n`).join(''));
+  const flushArtefacts = async (): Promise<void> => {
+    const lines = drainArtefacts(cohort, t0);
+    if (lines.length) await appendFile(truthFile, lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
+  };
 
+  const mqttUrl = config.simMqttUrl ?? `mqtt://${config.host}:${config.mqttPort}`;
   const clients: MqttClient[] = devices.map((d) =>
-    mqtt.connect(config.simMqttUrl ?? `mqtt://${config.host}:${config.mqttPort}`, {
+    mqtt.connect(mqttUrl, {
       clientId: d.deviceId,
       username: d.deviceId,
       password: d.token,
@@ -104,32 +125,50 @@ export async function startSimulator(config: Config, log: Logger): Promise<Servi
   );
   for (const c of clients) c.on('error', (e) => simLog.debug({ err: e.message }, 'sim mqtt error'));
 
-  // One tick per simulated second; at speed > 1 several simulated seconds are sent per wall tick.
-  let simSec = 0;
-  const tickMs = 1000 / Math.min(config.simSpeed, 1);
-  const perTick = Math.max(1, Math.round(config.simSpeed));
-  const battery = devices.map(() => 0.95);
-  const timer = setInterval(() => {
+  // Event time advances `speed` times faster than wall time (never past now); each device sends
+  // `rate` messages per simulated second.
+  const stepMs = 1000 / config.simRate;
+  const wall0 = Date.now();
+  let step = 0;
+  let lastEventMs = t0;
+  const silent = new Set<number>();
+  const tick = (): void => {
     const wallNow = Date.now();
-    for (let k = 0; k < perTick; k++, simSec++) {
-      const eventMs = t0 + simSec * 1000;
-      if (eventMs > wallNow) break;
+    const due = Math.min(wallNow, t0 + (wallNow - wall0) * config.simSpeed);
+    // Bounded work per tick, so a stall never turns into an unbounded burst.
+    for (let n = 0; n < 50 && t0 + step * stepMs <= due; n++, step++) {
+      const eventMs = t0 + step * stepMs;
+      lastEventMs = eventMs;
+      const tSec = (step * stepMs) / 1000;
       devices.forEach((d, i) => {
         const c = clients[i] as MqttClient;
-        if (!c.connected) return;
-        const m = measure(patients[i] as PatientSim, simSec, eventMs);
-        battery[i] = Math.max(0.05, (battery[i] as number) - 0.00002);
-        c.publish(`devices/${d.deviceId}/vitals`, JSON.stringify({ ts: eventMs, ...m, quality: { spo2: 0.95, hr: 0.98 }, battery: battery[i] }), { qos: 1 });
+        const o = observe(cohort.patients[i] as PatientSim, tSec, eventMs);
+        // A silent scenario (disconnect) drops the connection; the device comes back after it.
+        const off = o === null && (cohort.patients[i] as PatientSim).events.some((e) => e.scenario.silent && tSec >= e.startSec && tSec < e.endSec);
+        if (off && !silent.has(i)) {
+          silent.add(i);
+          c.end(true);
+        } else if (!off && silent.has(i)) {
+          silent.delete(i);
+          c.reconnect();
+        }
+        if (o === null || !c.connected) return;
+        c.publish(`devices/${d.deviceId}/vitals`, payloadOf(o), { qos: 1 });
       });
     }
-  }, tickMs);
-  simLog.info({ patients: devices.length, speed: config.simSpeed, scenario: config.simScenario }, 'simulator running');
+  };
+  const timer = setInterval(tick, Math.max(10, Math.min(1000, stepMs / Math.max(1, config.simSpeed))));
+  const flusher = setInterval(() => void flushArtefacts().catch(() => undefined), 60_000);
+  simLog.info({ patients: devices.length, speed: config.simSpeed, rate: config.simRate, seed: spec.seed, scenario: config.simScenario, truth: truthFile }, 'simulator running');
 
   return {
     name: 'sim',
     async stop() {
       clearInterval(timer);
+      clearInterval(flusher);
       await Promise.all(clients.map((c) => c.endAsync().catch(() => undefined)));
+      await flushArtefacts().catch(() => undefined);
+      await appendFile(truthFile, `${JSON.stringify(cohortTruth(cohort, t0, lastEventMs))}\n`).catch(() => undefined);
     },
   };
 }
