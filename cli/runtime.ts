@@ -10,6 +10,7 @@ import type { Bus, Store } from '../core/ports.js';
 import { createMemoryBus } from '../adapters/bus/memory.js';
 import { createKafkaBus } from '../adapters/bus/kafka.js';
 import { DEFAULT_TOPIC_SPECS } from '../adapters/bus/topics.js';
+import { prefixedBus } from '../adapters/bus/prefixed.js';
 import { createDuckDbStore } from '../adapters/store/duckdb.js';
 import { createClickHouseStore } from '../adapters/store/clickhouse.js';
 import type { Config } from '../platform/config.js';
@@ -73,7 +74,7 @@ function startInterimOps(config: Config, status: Map<string, Check>): Promise<ht
 }
 
 export async function createBus(config: Config, log: Logger): Promise<Bus> {
-  if (config.kafkaBrokers) return createKafkaBus({ brokers: config.kafkaBrokers, log });
+  if (config.kafkaBrokers) return prefixedBus(await createKafkaBus({ brokers: config.kafkaBrokers, log }), config.topicPrefix);
   return createMemoryBus({ dataDir: config.dataDir, log });
 }
 

@@ -29,6 +29,7 @@ export class LiveState {
   readonly openAlerts = new Map<string, Alert>();
   /** Recent alert events in log order; bounded. */
   private readonly log: SequencedAlert[] = [];
+  private readonly eventIds = new Set<string>();
 
   constructor(private readonly maxLog = 100_000) {}
 
@@ -69,8 +70,11 @@ export class LiveState {
   applyAlert(seq: number, ev: AlertEvent): boolean {
     const last = this.log[this.log.length - 1];
     if (last && seq <= last.seq) return false;
+    // At-least-once writers may log the same event twice (a retried publish): event ids are deterministic.
+    if (this.eventIds.has(ev.eventId)) return false;
+    this.eventIds.add(ev.eventId);
     this.log.push({ seq, event: ev });
-    if (this.log.length > this.maxLog) this.log.splice(0, this.log.length - this.maxLog);
+    if (this.log.length > this.maxLog) for (const old of this.log.splice(0, this.log.length - this.maxLog)) this.eventIds.delete(old.event.eventId);
     if (ev.alert.state === 'resolved') this.openAlerts.delete(ev.alert.id);
     else this.openAlerts.set(ev.alert.id, ev.alert);
     this.patient(ev.alert.patientId, ev.alert.ward, null);

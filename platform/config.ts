@@ -11,6 +11,8 @@ export interface Config {
   dataDir: string;
   /** null: embedded in-process bus. */
   kafkaBrokers: string[] | null;
+  /** Namespace for topics and consumer groups on a shared Kafka ('' = none). */
+  topicPrefix: string;
   /** null: embedded DuckDB store. */
   clickhouseUrl: string | null;
   clickhouseDatabase: string;
@@ -83,6 +85,7 @@ export const CONFIG_DEFAULTS: Config = {
   httpPort: 8080,
   dataDir: './.vitals',
   kafkaBrokers: null,
+  topicPrefix: '',
   clickhouseUrl: null,
   clickhouseDatabase: 'vitals',
   simPatients: 24,
@@ -126,7 +129,7 @@ export const CONFIG_DEFAULTS: Config = {
   apiRatePerAddress: 1200,
 };
 
-type Kind = 'port' | 'int' | 'number' | 'string' | 'list' | 'url' | 'level' | 'path' | 'identifier';
+type Kind = 'port' | 'int' | 'number' | 'string' | 'list' | 'url' | 'level' | 'path' | 'identifier' | 'prefix';
 
 interface Field {
   key: keyof Config;
@@ -144,6 +147,7 @@ export const CONFIG_FIELDS: readonly Field[] = [
   { key: 'httpPort', env: 'VITALS_HTTP_PORT', flag: 'http-port', kind: 'port', help: 'HTTP/WebSocket port (dashboard, API)' },
   { key: 'dataDir', env: 'VITALS_DATA_DIR', flag: 'data-dir', kind: 'path', help: 'data directory (embedded log, DuckDB, signing key)' },
   { key: 'kafkaBrokers', env: 'KAFKA_BROKERS', flag: 'kafka-brokers', kind: 'list', help: 'comma-separated Kafka brokers; unset: embedded bus' },
+  { key: 'topicPrefix', env: 'VITALS_TOPIC_PREFIX', flag: 'topic-prefix', kind: 'prefix', help: 'prefix of every Kafka topic and consumer group (several deployments on one cluster)' },
   { key: 'clickhouseUrl', env: 'CLICKHOUSE_URL', flag: 'clickhouse-url', kind: 'url', help: 'ClickHouse HTTP URL; unset: embedded DuckDB store' },
   { key: 'clickhouseDatabase', env: 'VITALS_CLICKHOUSE_DATABASE', flag: 'clickhouse-database', kind: 'identifier', help: 'ClickHouse database name' },
   { key: 'simPatients', env: 'VITALS_SIM_PATIENTS', flag: 'sim-patients', kind: 'int', min: 0, help: 'simulated patients (0: simulator off)' },
@@ -234,6 +238,9 @@ function parseValue(f: Field, raw: string, source: string): { value?: unknown; e
       return { value: v };
     case 'identifier':
       if (!/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(v)) return { error: `${where}: "${v}" is not a plain identifier (letters, digits, _)` };
+      return { value: v };
+    case 'prefix':
+      if (!/^[A-Za-z0-9._-]{0,100}$/.test(v)) return { error: `${where}: "${v}" may only use letters, digits, '.', '_' and '-'` };
       return { value: v };
     case 'path':
       if (v === '') return { value: null };

@@ -16,6 +16,7 @@ import type { CanonicalSample } from '../core/vitals.js';
 import type { Context, Service } from '../platform/context.js';
 import { counter, gauge } from '../platform/metrics.js';
 import { parseRuleSetText, readDefaultRulesText } from './rules-loader.js';
+import { backoffDelay } from '../sink/retry.js';
 
 /** Event time replayed on start: longer than any shipped rule window and the live window. */
 export const WARMUP_MS = 20 * 60_000;
@@ -61,6 +62,7 @@ export async function startRules(ctx: Context): Promise<Service> {
   const known = new KnownIds();
   const subs: Subscription[] = [];
   let live = false;
+  let stopping = false;
 
   const parse = <T>(r: BusRecord): T | null => {
     if (r.value === null) return null;
@@ -72,14 +74,25 @@ export async function startRules(ctx: Context): Promise<Service> {
     }
   };
 
-  /** Publish events not yet in the log, durably, in order. */
+  /**
+   * Publish events not yet in the log, durably, in order. The engine has already moved
+   * on, so a failed publish is retried here until it succeeds (holding back the stream)
+   * rather than thrown: a redelivered sample would not produce the event again.
+   */
   const emit = async (events: readonly AlertEvent[]): Promise<void> => {
     const fresh = events.filter((e) => !known.has(e.eventId));
     if (fresh.length === 0) return;
-    await bus.publish(
-      TOPICS.alerts,
-      fresh.map((e) => ({ key: e.alert.patientId, value: JSON.stringify(e), timestamp: e.ts })),
-    );
+    const records = fresh.map((e) => ({ key: e.alert.patientId, value: JSON.stringify(e), timestamp: e.ts }));
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await bus.publish(TOPICS.alerts, records);
+        break;
+      } catch (e) {
+        if (stopping) throw e;
+        log.error({ err: (e as Error).message, attempt, events: fresh.length }, 'alert publish failed; retrying');
+        await new Promise((r) => setTimeout(r, backoffDelay(attempt)));
+      }
+    }
     for (const e of fresh) {
       known.add(e.eventId);
       eventsTotal.inc({ event: e.event, kind: e.alert.kind });
@@ -166,6 +179,7 @@ export async function startRules(ctx: Context): Promise<Service> {
       return live ? { ok: true } : { ok: false, detail: 'warming up' };
     },
     async stop() {
+      stopping = true;
       clearInterval(timer);
       await ticking;
       await Promise.all(subs.map((s) => s.stop()));

@@ -316,31 +316,43 @@ class KafkaBus implements Bus {
     return sub;
   }
 
+  /** Fix a tail's start and target offsets per partition before its consumer exists. */
+  private async readTailPositions(opts: TailOptions, starts: Map<string, bigint>, targets: Map<string, bigint>): Promise<void> {
+    const existing = new Set(await this.admin.listTopics());
+    const missing = opts.topics.filter((t) => !existing.has(t));
+    if (missing.length > 0) throw new VitalsError('VTL_ERR_NOT_FOUND', `unknown topic "${missing.join('", "')}" (call ensureTopics first)`);
+    for (const topic of opts.topics) {
+      const offsets = await this.admin.fetchTopicOffsets(topic);
+      const byTs = typeof opts.from === 'object' ? await this.admin.fetchTopicOffsetsByTimestamp(topic, opts.from.timestamp) : null;
+      for (const o of offsets) {
+        const k = tp(topic, o.partition);
+        const low = BigInt(o.low);
+        const high = BigInt(o.high);
+        let start = opts.from === 'earliest' ? low : high;
+        const t = byTs?.find((x) => x.partition === o.partition);
+        if (t) start = BigInt(t.offset);
+        starts.set(k, start < low ? low : start);
+        targets.set(k, high);
+      }
+    }
+  }
+
   async tail(opts: TailOptions): Promise<Subscription> {
     this.assertOpen();
     // Positions and targets are fixed before the consumer exists: "latest" means latest now.
     const starts = new Map<string, bigint>();
     const targets = new Map<string, bigint>();
-    try {
-      const existing = new Set(await this.admin.listTopics());
-      const missing = opts.topics.filter((t) => !existing.has(t));
-      if (missing.length > 0) throw new VitalsError('VTL_ERR_NOT_FOUND', `unknown topic "${missing.join('", "')}" (call ensureTopics first)`);
-      for (const topic of opts.topics) {
-        const offsets = await this.admin.fetchTopicOffsets(topic);
-        const byTs = typeof opts.from === 'object' ? await this.admin.fetchTopicOffsetsByTimestamp(topic, opts.from.timestamp) : null;
-        for (const o of offsets) {
-          const k = tp(topic, o.partition);
-          const low = BigInt(o.low);
-          const high = BigInt(o.high);
-          let start = opts.from === 'earliest' ? low : high;
-          const t = byTs?.find((x) => x.partition === o.partition);
-          if (t) start = BigInt(t.offset);
-          starts.set(k, start < low ? low : start);
-          targets.set(k, high);
-        }
+    // Leadership of a topic created a moment ago may not have reached every broker's
+    // metadata yet (NOT_LEADER_FOR_PARTITION): retry retriable errors for a few seconds.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.readTailPositions(opts, starts, targets);
+        break;
+      } catch (e) {
+        const mapped = e instanceof VitalsError ? e : mapKafkaError(e, 'tail');
+        if (!mapped.retriable || attempt >= 40) throw mapped;
+        await new Promise((r) => setTimeout(r, 250));
       }
-    } catch (e) {
-      throw mapKafkaError(e, 'tail');
     }
     const sub = new KafkaSubscription(this, {
       groupId: `${this.opts.clientId}.tail.${randomUUID()}`,

@@ -51,6 +51,8 @@ describe('split roles on Kafka and ClickHouse', () => {
       KAFKA_BROKERS: brokers,
       CLICKHOUSE_URL: ch,
       VITALS_CLICKHOUSE_DATABASE: `vitals_e2e_${suffix}`,
+      // Its own topics and consumer groups on the shared Kafka: parallel tests do not see each other.
+      VITALS_TOPIC_PREFIX: `e2e-split-${suffix}.`,
       VITALS_LOG_LEVEL: 'info',
     };
     for (const role of ['gateway', 'ingest', 'rules', 'sink']) start(role, env);
