@@ -236,9 +236,14 @@ class Chart {
             ctx.font = `bold ${Math.round(11 * dpr)}px system-ui, "DejaVu Sans", sans-serif`;
             ctx.textAlign = 'center';
             ctx.textBaseline = 'top';
-            for (const mk of markers()) {
+            // Labels of markers close together are stacked, not drawn over each other.
+            let lastX = -Infinity;
+            let row = 0;
+            for (const mk of [...markers()].sort((a, b) => a.ts - b.ts)) {
               if (mk.ts < (u.scales.x?.min ?? 0) || mk.ts > (u.scales.x?.max ?? 0)) continue;
               const x = u.valToPos(mk.ts, 'x', true);
+              row = x - lastX < 22 * dpr ? row + 1 : 0;
+              lastX = x;
               ctx.strokeStyle = MARKER_COLOR[mk.priority];
               ctx.fillStyle = MARKER_COLOR[mk.priority];
               ctx.lineWidth = 2 * dpr;
@@ -247,7 +252,15 @@ class Chart {
               ctx.moveTo(x, u.bbox.top);
               ctx.lineTo(x, u.bbox.top + u.bbox.height);
               ctx.stroke();
-              ctx.fillText(PRIORITY_MARK[mk.priority], x, u.bbox.top + 2 * dpr);
+              // The mark on a dark chip, so stacked marks and the dashed line stay legible.
+              const label = PRIORITY_MARK[mk.priority];
+              const y = u.bbox.top + (1 + row * 14) * dpr;
+              const w = ctx.measureText(label).width + 6 * dpr;
+              ctx.setLineDash([]);
+              ctx.fillStyle = '#161d27';
+              ctx.fillRect(x - w / 2, y, w, 13 * dpr);
+              ctx.fillStyle = MARKER_COLOR[mk.priority];
+              ctx.fillText(label, x, y + 1 * dpr);
             }
             ctx.restore();
           },

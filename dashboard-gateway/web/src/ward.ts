@@ -84,7 +84,8 @@ class Tile {
     if (top) {
       const unacked = (alerts ?? []).filter((a) => a.state === 'open').length;
       const word = top === 'high' ? 'High' : top === 'medium' ? 'Medium' : 'Low';
-      alertText = `${word} alert${sum.count > 1 ? ` ×${sum.count}` : ''} · ${unacked > 0 ? 'not acknowledged' : 'acknowledged'}`;
+      const ackText = unacked === 0 ? 'acknowledged' : sum.count > 1 && unacked < sum.count ? `${unacked} not acknowledged` : 'not acknowledged';
+      alertText = `${word} alert${sum.count > 1 ? ` ×${sum.count}` : ''} · ${ackText}`;
       setText(this.flagMark, PRIORITY_MARK[top]);
       setText(this.flagText, alertText);
     }
