@@ -22,8 +22,8 @@ class GatedBus {
   held: Array<() => void> = [];
   failing = false;
   holding = false;
-  /** Records and payload bytes inside publish() right now, and the most ever. */
-  inFlight = { calls: 0, bytes: 0, maxCalls: 0, maxBytes: 0 };
+  /** Records and their bytes inside publish() right now, and the most ever. */
+  inFlight = { records: 0, bytes: 0, maxRecords: 0, maxBytes: 0 };
   readonly bus: Bus;
 
   constructor(readonly inner: Bus) {
@@ -39,16 +39,16 @@ class GatedBus {
         if (!gated.has(topic)) return inner.publish(topic, records);
         const bytes = records.reduce((a, r) => a + (r.value?.length ?? 0), 0);
         const f = this.inFlight;
-        f.calls++;
+        f.records += records.length;
         f.bytes += bytes;
-        f.maxCalls = Math.max(f.maxCalls, f.calls);
+        f.maxRecords = Math.max(f.maxRecords, f.records);
         f.maxBytes = Math.max(f.maxBytes, f.bytes);
         try {
           if (this.holding) await new Promise<void>((r) => this.held.push(r));
           if (this.failing) throw new VitalsError('VTL_ERR_BUS_UNAVAILABLE', 'test: bus down');
           await inner.publish(topic, records);
         } finally {
-          f.calls--;
+          f.records -= records.length;
           f.bytes -= bytes;
         }
       },
@@ -132,16 +132,16 @@ describe('ingest with a slow or failing bus', () => {
     await sleep(1500);
     // Nothing acknowledged while the bus holds, and only a socket read's worth of messages is being handled.
     expect(acked).toBe(0);
-    const { maxCalls, maxBytes } = r.gate.inFlight;
-    expect(maxCalls).toBeGreaterThan(0);
-    expect(maxCalls).toBeLessThan(N / 10);
+    const { maxRecords, maxBytes } = r.gate.inFlight;
+    expect(maxRecords).toBeGreaterThan(0);
+    expect(maxRecords).toBeLessThan(N / 10);
     expect(maxBytes).toBeLessThan(512 * 1024);
     r.gate.release();
     await Promise.all(acks);
     expect(acked).toBe(N);
     const onBus = r.tap.on(TOPICS.samples).length;
     expect(onBus).toBe(N);
-    console.log(`backpressure: ${N} x 1 KB QoS 1 sent while the bus held; at most ${maxCalls} publishes (${Math.round(maxBytes / 1024)} KiB) in flight; all ${N} acked after release`);
+    console.log(`backpressure: ${N} x 1 KB QoS 1 sent while the bus held; at most ${maxRecords} samples (${Math.round(maxBytes / 1024)} KiB) in flight; all ${N} acked after release`);
   });
 
   it('QoS 1 on a failing bus: no PUBACK, the connection closes, and the resent sample lands once the bus is back', async () => {
@@ -152,7 +152,7 @@ describe('ingest with a slow or failing bus', () => {
     let acked = false;
     const ts = Date.now() - 1000;
     const p = c.publishAsync('devices/bp-1/vitals', JSON.stringify({ ts, hr: 77 }), { qos: 1 }).then(() => (acked = true));
-    await new Promise((res) => c.once('close', res));
+    await new Promise<void>((res) => c.once('close', () => res()));
     expect(acked).toBe(false);
     expect(r.tap.on(TOPICS.samples)).toHaveLength(0);
     r.gate.failing = false;

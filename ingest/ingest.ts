@@ -19,6 +19,7 @@ import { verifyDeviceToken } from '../platform/device-tokens.js';
 import { counter, gauge } from '../platform/metrics.js';
 import type { RegistryView } from '../platform/registry-view.js';
 import { startListeners } from './listeners.js';
+import { PublishBatcher } from './publish-batcher.js';
 import { dlqRecord, keptPayloads, statusRecord } from './records.js';
 
 export interface IngestService extends Service {
@@ -61,6 +62,8 @@ export async function startIngest(ctx: Context, registry: RegistryView): Promise
     maxFutureMs: config.maxFutureMs,
     maxUnknownFields: 8,
   };
+  // One bus publish per topic per event-loop turn, for all devices (see publish-batcher.ts).
+  const out = new PublishBatcher(bus);
   const buckets = new TokenBuckets(config.deviceRatePerSec, config.deviceRatePerSec);
   const sessions = new WeakMap<Client, Session>();
   const clientsByDevice = new Map<string, Set<Client>>();
@@ -109,15 +112,18 @@ export async function startIngest(ctx: Context, registry: RegistryView): Promise
     const now = clock.now();
     const base = randomUUID();
     const dev = { deviceId, patientId: rec?.patientId ?? null, ward: rec?.ward ?? null, bed: rec?.bed ?? null };
-    const r = normaliseVitalsPayload(payload, dev, now, limits, (i) => `${base}-${i}`);
+    // Decoded here with Buffer#toString (cheaper than a TextDecoder per message); an oversized
+    // payload stays a Buffer so the byte-size check still applies before any decoding.
+    const text = payload.length > limits.maxPayloadBytes ? payload : payload.toString('utf8');
+    const r = normaliseVitalsPayload(text, dev, now, limits, (i) => `${base}-${i}`);
     const jobs: Promise<void>[] = [];
     if (r.accepted.length > 0) {
       const records: OutgoingRecord[] = r.accepted.map((s) => ({ key: sampleKey(s), value: JSON.stringify(s), timestamp: s.ts }));
-      jobs.push(bus.publish(TOPICS.samples, records));
+      jobs.push(out.publish(TOPICS.samples, records));
     }
     if (r.rejected.length > 0) {
       const kept = keptPayloads(payload, r.rejected, config.maxPayloadBytes);
-      jobs.push(bus.publish(TOPICS.dlq, r.rejected.map((rej, i) => dlqRecord(deviceId, 'vitals', rej, kept[i] ?? null, payload.length, now, base))));
+      jobs.push(out.publish(TOPICS.dlq, r.rejected.map((rej, i) => dlqRecord(deviceId, 'vitals', rej, kept[i] ?? null, payload.length, now, base))));
     }
     await Promise.all(jobs);
     samplesTotal.inc(r.accepted.length);
@@ -132,16 +138,16 @@ export async function startIngest(ctx: Context, registry: RegistryView): Promise
     if ('rejection' in st) {
       const traceId = randomUUID();
       const [kept] = keptPayloads(payload, [st.rejection], config.maxPayloadBytes);
-      await bus.publish(TOPICS.dlq, [dlqRecord(deviceId, 'status', st.rejection, kept ?? null, payload.length, now, traceId)]);
+      await out.publish(TOPICS.dlq, [dlqRecord(deviceId, 'status', st.rejection, kept ?? null, payload.length, now, traceId)]);
       countRejections([st.rejection]);
       return;
     }
-    await bus.publish(TOPICS.deviceStatus, [st.record]);
+    await out.publish(TOPICS.deviceStatus, [st.record]);
   }
 
   /** A payload-less DLQ entry: records that something was refused, by whom and how big it was. */
   async function deadLetter(deviceId: string, channel: string, reason: RejectReason, size: number): Promise<void> {
-    await bus.publish(TOPICS.dlq, [dlqRecord(deviceId, channel, { index: -1, reason }, null, size, clock.now(), randomUUID())]);
+    await out.publish(TOPICS.dlq, [dlqRecord(deviceId, channel, { index: -1, reason }, null, size, clock.now(), randomUUID())]);
   }
 
   async function rateLimited(sess: Session, channel: string, payload: Buffer): Promise<void> {
