@@ -17,11 +17,17 @@ import type { Context, Service } from '../platform/context.js';
 import { counter, gauge } from '../platform/metrics.js';
 import { parseRuleSetText, readDefaultRulesText } from './rules-loader.js';
 import { backoffDelay } from '../sink/retry.js';
+import { dataDirSecret } from '../platform/secrets.js';
 
 /** Event time replayed on start: longer than any shipped rule window and the live window. */
 export const WARMUP_MS = 20 * 60_000;
 /** Event ids remembered for de-duplication; older ones fall out (they are beyond any replay). */
 const KNOWN_IDS_MAX = 500_000;
+
+/** The deployment's alert-id salt (data dir file `alert-id.salt`). */
+export function alertIdSalt(dataDir: string): Promise<string> {
+  return dataDirSecret(dataDir, 'alert-id.salt', 16);
+}
 
 /** Load and validate the rule set; a bad file never half-loads. */
 export async function loadRules(file: string | null) {
@@ -55,7 +61,9 @@ export async function startRules(ctx: Context): Promise<Service> {
   const { bus, clock, config, metrics } = ctx;
   const log = ctx.log.child({ role: 'rules' });
   const ruleSet = await loadRules(config.rulesFile);
-  const engine = createRulesEngine(ruleSet);
+  // Salted so an alert id cannot be linked back to a patient id by hashing guesses;
+  // every rules instance of a deployment shares the data dir's salt, so ids stay deterministic.
+  const engine = createRulesEngine(ruleSet, { idSalt: await alertIdSalt(config.dataDir) });
   const samplesTotal = counter(metrics, 'vitals_rules_samples_total', 'Samples evaluated by the rules engine');
   const eventsTotal = counter(metrics, 'vitals_rules_alert_events_total', 'Alert events published, by event and kind', ['event', 'kind']);
   const patientsGauge = gauge(metrics, 'vitals_rules_patients', 'Patients with state in the rules engine');
