@@ -4,9 +4,7 @@
  * the simulator. Production: an OIDC provider's tokens, verified against its JWKS
  * (see {@link oidcVerifier}); local tokens stay valid beside them for the tools.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import path from 'node:path';
+import { dataDirSecret } from './secrets.js';
 import { SignJWT, createRemoteJWKSet, decodeProtectedHeader, jwtVerify, errors as joseErrors, type JWTPayload } from 'jose';
 
 import { ROLES, type Principal, type Role } from '../core/access.js';
@@ -18,24 +16,10 @@ const AUDIENCE = 'vitalstream';
 
 /** Load the data dir's signing key, creating it on first use. */
 export async function loadSigningKey(dataDir: string): Promise<Uint8Array> {
-  const file = path.join(dataDir, 'jwt-signing.key');
-  try {
-    const b64 = (await readFile(file, 'utf8')).trim();
-    const key = Buffer.from(b64, 'base64');
-    if (key.length >= 32) return new Uint8Array(key);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-  }
-  await mkdir(dataDir, { recursive: true });
-  const key = randomBytes(32);
-  // 'wx': two roles starting at once must not overwrite each other's fresh key.
-  try {
-    await writeFile(file, key.toString('base64'), { mode: 0o600, flag: 'wx' });
-    return new Uint8Array(key);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return loadSigningKey(dataDir);
-    throw e;
-  }
+  // Stored as base64url text; Node's decoder also reads keys written as plain base64 before.
+  const key = Buffer.from(await dataDirSecret(dataDir, 'jwt-signing.key', 32), 'base64url');
+  if (key.length < 32) throw new Error('the signing key in the data dir is shorter than 32 bytes');
+  return new Uint8Array(key);
 }
 
 /** Parse a duration like 90s, 15m, 1h, 7d into seconds. */
