@@ -212,7 +212,17 @@ class Chart {
           },
         },
       },
-      axes: [{ ...axis, values: (_u, splits) => splits.map((v) => clockShort(v)) }, { ...axis, size: 46 }],
+      axes: [
+        {
+          ...axis,
+          // Seconds only when the window is short enough for ticks closer than a minute.
+          values: (u, splits) => {
+            const span = (u.scales.x?.max ?? 0) - (u.scales.x?.min ?? 0);
+            return splits.map((v) => (span < 15 * 60_000 ? clock(v) : clockShort(v)));
+          },
+        },
+        { ...axis, size: 46 },
+      ],
       series,
       bands,
       hooks: {
