@@ -72,6 +72,12 @@ describe('vitals CLI', () => {
     expect(x.errText()).toMatch(/--role "janitor"/);
     expect(x.errText()).toMatch(/--ttl "forever"/);
   });
+  it('rules replay is the replay tool, not the rules role', async () => {
+    const sample = { v: 1, deviceId: 'd', patientId: 'P', ward: 'W', ts: 1_764_100_000_000, recvTs: 1_764_100_000_000, source: 'device', metrics: { hr: 70 }, traceId: 't' };
+    const x = io({}, `${JSON.stringify(sample)}\n`);
+    expect(await main(['rules', 'replay'], x)).toBe(0);
+    expect(x.errText()).not.toMatch(/unexpected argument/);
+  });
   it('news2 scores lines from stdin and exits 1 when a line fails', async () => {
     const x = io({}, '{"rr":18,"spo2":95,"scale":1,"o2":false,"sbp":118,"hr":88,"acvpu":"A","temp":37.2}\nnot json\n');
     expect(await main(['news2'], x)).toBe(1);

@@ -45,7 +45,9 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
     io.out(usage());
     return cmd ? 0 : 2;
   }
+  // `rules` and `sim` are roles, and also the parents of tools: `rules replay`, `sim score`.
   if (cmd === 'sim' && rest[0] === 'score') return simScoreCommand(rest.slice(1), io);
+  if (cmd === 'rules' && rest[0] === 'replay') return rulesCommand(rest, io);
   const role = ROLE_COMMANDS[cmd];
   if (role) return runRole(role, rest, io);
   switch (cmd) {

@@ -40,6 +40,12 @@ export interface ThresholdRule extends RuleBase {
   hysteresis: number;
   /** A worse level of the same condition that raises the priority of the open alert. */
   escalate: { condition: Condition; forMs: number; priority: AlertPriority } | null;
+  /**
+   * Longest silence between samples that still counts as continuous; null: defaults.maxGap.
+   * Spot measurements (a cuff BP every 5 min) need a longer one for `for` to mean
+   * "confirmed by the next reading".
+   */
+  maxGapMs: number | null;
 }
 
 export interface RateRule extends RuleBase {
@@ -218,7 +224,7 @@ class Reader {
 
 const COMMON_KEYS = ['id', 'type', 'enabled', 'priority', 'for', 'clearFor', 'escalateAfter', 'message'] as const;
 const TYPE_KEYS: Record<RuleType, readonly string[]> = {
-  threshold: ['condition', 'hysteresis', 'escalate'],
+  threshold: ['condition', 'hysteresis', 'escalate', 'maxGap'],
   rate: ['metric', 'window', 'change', 'hysteresis', 'minSamples', 'minSpan'],
   news2: ['bands'],
   missing: ['metric', 'after'],
@@ -275,7 +281,9 @@ function readRule(raw: unknown, path: string, r: Reader): Rule | null {
           if (parseCondition(e['condition']) && parseCondition(raw['condition'])) checkEscalation(condition, escalate, base.priority, `${path}.escalate`, r);
         }
       }
-      return { ...base, type: t, condition, hysteresis, escalate };
+      const maxGapMs = raw['maxGap'] === undefined ? null : r.duration(raw['maxGap'], `${path}.maxGap`, 0);
+      if (maxGapMs !== null && maxGapMs <= 0) r.errors.push(`${path}.maxGap: longer than 0`);
+      return { ...base, type: t, condition, hysteresis, escalate, maxGapMs };
     }
     case 'rate': {
       const windowMs = r.duration(raw['window'], `${path}.window`, 0);

@@ -49,6 +49,23 @@ function series(from: number, seconds: number, f: (i: number) => CanonicalSample
 
 const brief = (e: AlertEvent) => [e.event, e.alert.ruleId, e.alert.priority, (e.ts - T0) / S];
 
+describe('threshold rules on spot measurements (maxGap)', () => {
+  const cuff = () =>
+    rules({}, [{ id: 'sbp-low', type: 'threshold', condition: 'sbp <= 90', for: '4m', maxGap: '6m', hysteresis: 5, priority: 'medium' }]);
+  it('one low cuff reading followed by a normal one raises nothing', () => {
+    const e = createRulesEngine(cuff());
+    expect(run(e, [sample(T0, { sbp: 88 }), sample(T0 + 5 * M, { sbp: 112 })])).toEqual([]);
+  });
+  it('two low readings five minutes apart confirm it', () => {
+    const e = createRulesEngine(cuff());
+    expect(run(e, [sample(T0, { sbp: 88 }), sample(T0 + 5 * M, { sbp: 86 })]).map(brief)).toEqual([['raised', 'sbp-low', 'medium', 300]]);
+  });
+  it('without maxGap the default 30 s gap breaks the run, so spaced readings never confirm', () => {
+    const e = createRulesEngine(rules({}, [{ id: 'sbp-low', type: 'threshold', condition: 'sbp <= 90', for: '4m', hysteresis: 5, priority: 'medium' }]));
+    expect(run(e, [sample(T0, { sbp: 88 }), sample(T0 + 5 * M, { sbp: 86 }), sample(T0 + 10 * M, { sbp: 85 })])).toEqual([]);
+  });
+});
+
 describe('threshold rules: delay and hysteresis', () => {
   it('raises once after the delay, not before', () => {
     const e = createRulesEngine(rules());

@@ -195,6 +195,7 @@ function compile(ruleSet: RuleSet, ward: string | null, patientId: string, ts: n
         byMetric[metricIndex[i]]?.push(i);
         t.baseLevel = rank(r.priority);
         t.escalateForMs = r.escalate ? r.escalate.forMs : 0;
+        if (r.maxGapMs !== null) t.maxGapMs = r.maxGapMs;
         break;
       case 'rate':
         metricIndex[i] = metricIdx(r.metric);

@@ -70,7 +70,10 @@ const unlimited = { rateLimit: false } as const;
 export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.log.child({ role: 'gateway' }),
+    // Request logging is off (URLs carry patient ids); `logController` is fastify 5.13's name for it.
     disableRequestLogging: true,
+    // Idle keep-alive sockets (browsers open spares) must not hold a SIGTERM for 60 s.
+    forceCloseConnections: true,
     bodyLimit: BODY_LIMIT,
     genReqId: () => randomUUID(),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true } },

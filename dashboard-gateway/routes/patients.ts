@@ -28,7 +28,8 @@ export function patientRoutes(s: AppServices): FastifyPluginAsync {
     if (!ok) {
       s.audit(req, action, `patient`, patientId, 'denied');
       if (ward === null) throw new VitalsError('VTL_ERR_NOT_FOUND', 'no such patient in scope');
-      throw new VitalsError('VTL_ERR_FORBIDDEN', `ward ${ward} is not in scope`);
+      // Says no without naming the patient's ward: that would itself disclose where the patient is.
+      throw new VitalsError('VTL_ERR_FORBIDDEN', 'this patient is not on a ward in your scope');
     }
     return { policy, ward };
   };
