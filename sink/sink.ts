@@ -63,6 +63,8 @@ export interface SinkOptions {
   concurrency?: number;
   /** Retention runs at start and then every config.retentionIntervalMs; false turns it off. */
   retention?: boolean;
+  /** Batches written to the store at once (default 2). */
+  maxInserts?: number;
   /** Store attempts the sink makes itself before handing a transient failure back to the bus (which retries with backoff, heartbeating). */
   inlineRetries?: number;
 }
@@ -91,6 +93,7 @@ export async function startSink(ctx: Context, opts: SinkOptions = {}): Promise<S
   const batchWaitMs = Math.max(0, opts.batchWaitMs ?? config.sinkBatchWaitMs);
   const concurrency = Math.max(1, opts.concurrency ?? 32);
   const inlineRetries = opts.inlineRetries ?? 4;
+  const maxInserts = Math.max(1, opts.maxInserts ?? 2);
   // Bus topic -> the logical topic whose inserter applies (identity unless overridden).
   const topicMap = new Map<string, string>(
     opts.topics ? Object.entries(opts.topics).map(([logical, busTopic]) => [busTopic, logical]) : SINK_TOPICS.map((t) => [t, t]),
@@ -139,20 +142,36 @@ export async function startSink(ctx: Context, opts: SinkOptions = {}): Promise<S
     }
   };
 
-  // Inserts run one at a time, in the order batches closed.
-  let chain: Promise<void> = Promise.resolve();
+  // Up to `maxInserts` closed batches are written at once: while the server works on one, the
+  // next is rendered and sent (rows are independent and deduplicated, so order does not matter).
+  const queue: Pending[] = [];
+  let inFlight = 0;
+  let idle: Promise<void> = Promise.resolve();
+  let markIdle: () => void = () => undefined;
   let pending: Pending | null = null;
+
+  const pump = (): void => {
+    while (inFlight < maxInserts && queue.length > 0) {
+      const p = queue.shift() as Pending;
+      if (inFlight++ === 0) idle = new Promise((res) => (markIdle = res));
+      void (async () => {
+        try {
+          for (const [topic, recs] of p.byTopic) await write(topic, recs);
+          for (const w of p.waiters) w.resolve();
+        } catch (e) {
+          for (const w of p.waiters) w.reject(e);
+        } finally {
+          if (--inFlight === 0 && queue.length === 0) markIdle();
+          pump();
+        }
+      })();
+    }
+  };
 
   const flush = (p: Pending): void => {
     if (pending === p) pending = null;
-    chain = chain.then(async () => {
-      try {
-        for (const [topic, recs] of p.byTopic) await write(topic, recs);
-        for (const w of p.waiters) w.resolve();
-      } catch (e) {
-        for (const w of p.waiters) w.reject(e);
-      }
-    });
+    queue.push(p);
+    pump();
   };
 
   const handler = async (records: BusRecord[]): Promise<void> => {
@@ -240,7 +259,7 @@ export async function startSink(ctx: Context, opts: SinkOptions = {}): Promise<S
       stopping = true;
       if (retentionTimer) clearInterval(retentionTimer);
       await sub.stop();
-      await chain;
+      await idle;
       await retentionRun;
     },
   };

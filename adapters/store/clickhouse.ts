@@ -10,7 +10,6 @@
  * The 1-minute rollup is a materialized view; buckets it marks as containing duplicates
  * (count != distinct timestamps) are recomputed from raw rows.
  */
-import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient, type Logger as ClientLogger, type LogParams, type WarnLogParams } from '@clickhouse/client';
 import type { Logger } from 'pino';
@@ -20,6 +19,7 @@ import type { AuditEvent } from '../../core/audit.js';
 import type { AlertQuery, AuditQuery, BucketPoint, HistoryQuery, RawPoint, RetentionPolicy, ScoreQuery } from '../../core/ports.js';
 import type { ScoreOutput } from '../../core/rules-engine.js';
 import type { CanonicalSample } from '../../core/vitals.js';
+import { postInsert } from './clickhouse-insert.js';
 import { loadMigrations, schemaDir, type AppliedMigration, type IntrospectableStore } from './migrations.js';
 import {
   alertRow,
@@ -72,8 +72,35 @@ const sec = (ms: number): number => Math.floor(ms / 1000);
 
 // Pre-serialised JSONEachRow lines, every column present: the client's per-row JSON work halves
 // insert throughput (PERF_NOTES), and omitted columns would silently become zero on 18.16.
-function sampleLine(r: SampleRow): string {
-  return `{"patient_key":${J(r.patient_key)},"patient_id":${J(r.patient_id)},"device_id":${J(r.device_id)},"ward":${J(r.ward)},"metric":${J(r.metric)},"ts":${sec(r.ts_ms)},"ts_ms":${r.ts_ms},"value":${r.value},"quality":${r.quality},"source":${J(r.source)},"recv_ts_ms":${r.recv_ts_ms},"trace_id":${J(r.trace_id)}}`;
+/**
+ * JSONEachRow text for rows[from, to), newline-terminated. A sample fans out to one row per metric
+ * with the same strings, so the escaped head and tail are reused across those consecutive rows:
+ * string escaping is most of the per-row cost. Metric names are validated identifiers (no escaping).
+ */
+export function sampleLines(rows: readonly SampleRow[], from: number, to: number): string {
+  let prev: SampleRow | undefined;
+  let head = '';
+  let tail = '';
+  let out = '';
+  for (let i = from; i < to; i++) {
+    const r = rows[i] as SampleRow;
+    if (
+      prev === undefined ||
+      r.patient_key !== prev.patient_key ||
+      r.patient_id !== prev.patient_id ||
+      r.device_id !== prev.device_id ||
+      r.ward !== prev.ward ||
+      r.source !== prev.source ||
+      r.trace_id !== prev.trace_id ||
+      r.recv_ts_ms !== prev.recv_ts_ms
+    ) {
+      head = `{"patient_key":${J(r.patient_key)},"patient_id":${J(r.patient_id)},"device_id":${J(r.device_id)},"ward":${J(r.ward)},"metric":"`;
+      tail = `,"source":${J(r.source)},"recv_ts_ms":${r.recv_ts_ms},"trace_id":${J(r.trace_id)}}\n`;
+    }
+    out += `${head}${r.metric}","ts":${sec(r.ts_ms)},"ts_ms":${r.ts_ms},"value":${r.value},"quality":${r.quality}${tail}`;
+    prev = r;
+  }
+  return out;
 }
 
 function alertLine(r: AlertRow): string {
@@ -91,9 +118,19 @@ function scoreLine(r: ScoreRow): string {
 /** Rows per body chunk: one request per batch, streamed, without building one giant string. */
 const CHUNK_ROWS = 10_000;
 
-function* bodyChunks(lines: string[]): Generator<Buffer> {
-  for (let i = 0; i < lines.length; i += CHUNK_ROWS) {
-    yield Buffer.from(lines.slice(i, i + CHUNK_ROWS).join('\n') + '\n', 'utf8');
+/** Renders rows[from, to) as newline-terminated JSONEachRow text. */
+type Render = (from: number, to: number) => string;
+
+const perLine =
+  <T>(rows: readonly T[], line: (r: T) => string): Render =>
+  (from, to) =>
+    rows.slice(from, to).map(line).join('\n') + '\n';
+
+// Lazy: a chunk is rendered only when the socket wants more, so rendering overlaps the server's
+// parsing of the previous chunk and a large batch never exists as one string.
+function* bodyChunks(count: number, render: Render): Generator<Buffer> {
+  for (let i = 0; i < count; i += CHUNK_ROWS) {
+    yield Buffer.from(render(i, Math.min(count, i + CHUNK_ROWS)), 'utf8');
   }
 }
 
@@ -187,13 +224,10 @@ export async function createClickHouseStore(opts: ClickHouseStoreOptions): Promi
     }
   }
 
-  async function insertLines(op: string, table: string, columns: string, lines: string[]): Promise<void> {
-    if (lines.length === 0) return;
+  async function insertLines(op: string, table: string, columns: string, count: number, render: Render): Promise<void> {
+    if (count === 0) return;
     try {
-      const body = Readable.from(bodyChunks(lines), { objectMode: false });
-      const res = await client.exec({ query: `INSERT INTO ${table} (${columns}) FORMAT JSONEachRow`, values: body });
-      // The response body is empty for INSERT, but must be consumed to free the socket.
-      for await (const _chunk of res.stream) void _chunk;
+      await postInsert({ url: opts.url, database }, `INSERT INTO ${table} (${columns}) FORMAT JSONEachRow`, bodyChunks(count, render));
     } catch (e) {
       throw wrap(op, e);
     }
@@ -249,9 +283,8 @@ export async function createClickHouseStore(opts: ClickHouseStoreOptions): Promi
         // No transactions on ClickHouse: every statement is CREATE ... IF NOT EXISTS, so a crash
         // between the DDL and its ledger row is repaired by simply running it again.
         await command('migrate', m.sql);
-        await insertLines('migrate', 'schema_migrations', 'version, name, applied_at', [
-          `{"version":${m.version},"name":${J(m.name)},"applied_at":${sec(Date.now())}}`,
-        ]);
+        const ledgerRow = `{"version":${m.version},"name":${J(m.name)},"applied_at":${sec(Date.now())}}\n`;
+        await insertLines('migrate', 'schema_migrations', 'version, name, applied_at', 1, () => ledgerRow);
         log?.info({ version: m.version, migration: m.name }, 'store migration applied');
       }
     },
@@ -263,22 +296,22 @@ export async function createClickHouseStore(opts: ClickHouseStoreOptions): Promi
 
     async insertSamples(samples: CanonicalSample[]) {
       const rows = sampleRows(samples);
-      await insertLines('insertSamples', 'samples', SAMPLE_COLUMNS, rows.map(sampleLine));
+      await insertLines('insertSamples', 'samples', SAMPLE_COLUMNS, rows.length, (from, to) => sampleLines(rows, from, to));
     },
 
     async insertAlertEvents(events: AlertEvent[]) {
       const rows = events.map(alertRow);
-      await insertLines('insertAlertEvents', 'alert_events', ALERT_COLUMNS, rows.map(alertLine));
+      await insertLines('insertAlertEvents', 'alert_events', ALERT_COLUMNS, rows.length, perLine(rows, alertLine));
     },
 
     async insertAudit(events: AuditEvent[]) {
       const rows = events.map(auditRow);
-      await insertLines('insertAudit', 'audit', AUDIT_COLUMNS, rows.map(auditLine));
+      await insertLines('insertAudit', 'audit', AUDIT_COLUMNS, rows.length, perLine(rows, auditLine));
     },
 
     async insertScores(scores: ScoreOutput[]) {
       const rows = scores.map(scoreRow);
-      await insertLines('insertScores', 'news2_scores', SCORE_COLUMNS, rows.map(scoreLine));
+      await insertLines('insertScores', 'news2_scores', SCORE_COLUMNS, rows.length, perLine(rows, scoreLine));
     },
 
     async history(hq: HistoryQuery): Promise<RawPoint[] | BucketPoint[]> {
