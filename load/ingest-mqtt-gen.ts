@@ -132,23 +132,24 @@ export class GenDevice {
     this.sock.write(this.batch(1));
   }
 
-  /** QoS 0 open loop: write `perWrite` publishes at a time, as fast as the socket drains. */
-  async pumpQos0(perWrite: number): Promise<void> {
+  /**
+   * QoS 0, closed loop: `k` QoS 0 publishes and a QoS 1 fence in one write, then wait for the
+   * fence's PUBACK (the broker has handled what came before it on this connection) and count
+   * the k as done. An open loop would measure the kernel's socket buffers, not the broker, and
+   * pile up a backlog that outlives the measurement.
+   */
+  async pumpQos0Fenced(k: number): Promise<void> {
+    const fence = encodePublish(`devices/${this.deviceId}/vitals`, Buffer.from('{"hr":70}'), 1).packet;
+    fence.writeUInt16BE(65535, fence.length - '{"hr":70}'.length - 2);
     while (this.running) {
-      this.stats.sent += perWrite;
-      if (!this.sock.write(this.batch(perWrite))) await new Promise<void>((r) => this.sock.once('drain', r));
-      else await new Promise<void>((r) => setImmediate(r));
+      const acked = new Promise<void>((r) => this.ackWaiters.push(r));
+      this.stats.sent += k;
+      this.outstanding += k;
+      this.sock.write(Buffer.concat([this.batch(k), fence]));
+      await acked;
+      this.outstanding -= k;
+      this.stats.acked += k;
     }
-  }
-
-  /** A QoS 1 publish after everything sent so far; resolves on its PUBACK (the broker has read all before it). */
-  fence(): Promise<void> {
-    const { packet } = encodePublish(`devices/${this.deviceId}/vitals`, Buffer.from('{"hr":70}'), 1);
-    packet.writeUInt16BE(65535, packet.length - '{"hr":70}'.length - 2);
-    return new Promise((resolve) => {
-      this.ackWaiters.push(resolve);
-      this.sock.write(packet);
-    });
   }
 
   /** Resolves when nothing is unacknowledged. */
