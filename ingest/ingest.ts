@@ -10,7 +10,7 @@
  */
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
-import { normaliseVitalsPayload, parseDeviceTopic, type PayloadLimits, type RejectReason, type Rejection } from '../core/payload.js';
+import { normaliseVitalsPayload, type PayloadLimits, type RejectReason, type Rejection } from '../core/payload.js';
 import { TOPICS, type OutgoingRecord } from '../core/ports.js';
 import { TokenBuckets } from '../core/rate-limit.js';
 import { sampleKey } from '../core/vitals.js';
@@ -35,6 +35,9 @@ interface Session {
   deviceId: string;
   /** Consecutive rate-limited messages; a device that keeps flooding is disconnected. */
   strikes: number;
+  /** The two topics this device may publish to, built once per connection (compared per message). */
+  vitalsTopic: string;
+  statusTopic: string;
 }
 
 const BAD_CREDENTIALS = 4;
@@ -97,7 +100,7 @@ export async function startIngest(ctx: Context, registry: RegistryView): Promise
     checkToken(deviceId, rec.tokenHash, password).then(
       (ok) => {
         if (!ok) return refuse('bad_token', BAD_CREDENTIALS);
-        sessions.set(client, { deviceId, strikes: 0 });
+        sessions.set(client, { deviceId, strikes: 0, vitalsTopic: `devices/${deviceId}/vitals`, statusTopic: `devices/${deviceId}/status` });
         let set = clientsByDevice.get(deviceId);
         if (!set) clientsByDevice.set(deviceId, (set = new Set()));
         set.add(client);
@@ -125,7 +128,7 @@ export async function startIngest(ctx: Context, registry: RegistryView): Promise
       const kept = keptPayloads(payload, r.rejected, config.maxPayloadBytes);
       jobs.push(out.publish(TOPICS.dlq, r.rejected.map((rej, i) => dlqRecord(deviceId, 'vitals', rej, kept[i] ?? null, payload.length, now, base))));
     }
-    await Promise.all(jobs);
+    await (jobs.length === 1 ? jobs[0] : Promise.all(jobs));
     samplesTotal.inc(r.accepted.length);
     countRejections(r.rejected);
     if (r.rejected.length > 0) ingestLog.info({ deviceId, traceId: base, rejected: r.rejected.map((x) => x.reason), accepted: r.accepted.length }, 'samples rejected');
@@ -159,8 +162,9 @@ export async function startIngest(ctx: Context, registry: RegistryView): Promise
   const authorizePublish = (client: Client | null, packet: PublishPacket, cb: (e?: Error | null) => void): void => {
     if (!client) return cb(null); // broker-internal publishes
     const sess = sessions.get(client);
-    const t = parseDeviceTopic(packet.topic);
-    if (!sess || !t || t.deviceId !== sess.deviceId) {
+    // Same grammar as parseDeviceTopic, against this device's own two topics: two string compares.
+    const channel = !sess ? null : packet.topic === sess.vitalsTopic ? 'vitals' : packet.topic === sess.statusTopic ? 'status' : null;
+    if (!sess || !channel) {
       const reason: RejectReason = 'topic_not_allowed';
       rejectedTotal.inc({ reason });
       ingestLog.warn({ deviceId: sess?.deviceId, reason }, 'publish refused; disconnecting');
@@ -176,7 +180,7 @@ export async function startIngest(ctx: Context, registry: RegistryView): Promise
     if (!buckets.take(sess.deviceId, clock.now())) {
       sess.strikes++;
       const flooding = sess.strikes > config.deviceRatePerSec * 2;
-      rateLimited(sess, t.channel, payload).then(
+      rateLimited(sess, channel, payload).then(
         () => {
           cb(null);
           if (flooding) {
@@ -189,7 +193,7 @@ export async function startIngest(ctx: Context, registry: RegistryView): Promise
       return;
     }
     sess.strikes = 0;
-    const work = t.channel === 'vitals' ? acceptVitals(sess.deviceId, payload) : acceptStatus(sess.deviceId, payload);
+    const work = channel === 'vitals' ? acceptVitals(sess.deviceId, payload) : acceptStatus(sess.deviceId, payload);
     work.then(
       () => cb(null),
       (e: unknown) => {
