@@ -168,6 +168,8 @@ interface CellResult {
   p50Ms: number | null;
   p99Ms: number | null;
   brokerCpuUsPerMsg: number;
+  /** Cores the broker process used over the window (all roles, for embedded). */
+  brokerCores: number;
   kafkaCpuUsPerMsg: number | null;
   genCpuUsPerMsg: number;
   rssMb: number;
@@ -251,6 +253,7 @@ async function runCell(t: Target, run: number, devices: number, qos: 0 | 1, mode
     p50Ms: qos === 1 ? round2(percentile(lat, 50)) : null,
     p99Ms: qos === 1 ? round2(percentile(lat, 99)) : null,
     brokerCpuUsPerMsg: round2((s1.cpuUs - s0.cpuUs) / Math.max(1, msgs)) ?? 0,
+    brokerCores: round2((s1.cpuUs - s0.cpuUs) / 1e6 / secs) ?? 0,
     kafkaCpuUsPerMsg: t.name === 'kafka' ? round2((s1.extraCpuUs - s0.extraCpuUs) / Math.max(1, msgs)) : null,
     genCpuUsPerMsg: round2((g1.user + g1.system) / Math.max(1, msgs)) ?? 0,
     rssMb: s1.rssMb,
@@ -285,7 +288,7 @@ function machine(): Record<string, string> {
 function table(results: CellResult[]): string {
   const key = (r: CellResult): string => `${r.mode}|${r.devices}|${r.qos}`;
   const cells = [...new Set(results.map(key))];
-  const rows = ['| load | QoS | target | acked samples/s (median) | x Mosquitto (median of per-run ratios) | p50 / p99 ms | broker CPU us/msg | RSS MB | runs |', '|---|---|---|---|---|---|---|---|---|'];
+  const rows = ['| load | QoS | target | acked samples/s (median) | x Mosquitto (median of per-run ratios) | p50 / p99 ms | broker CPU us/msg (cores) | RSS MB | runs |', '|---|---|---|---|---|---|---|---|---|'];
   for (const c of cells) {
     const [mode, devices, qos] = c.split('|');
     for (const tName of ['mosquitto', 'embedded', 'kafka'] as const) {
@@ -298,7 +301,7 @@ function table(results: CellResult[]): string {
         })
         .filter((x): x is number => x !== null);
       const lat = qos === '1' ? `${median(rs.map((r) => r.p50Ms ?? 0)).toFixed(2)} / ${median(rs.map((r) => r.p99Ms ?? 0)).toFixed(2)}` : 'n/a';
-      const cpu = median(rs.map((r) => r.brokerCpuUsPerMsg)).toFixed(1) + (tName === 'kafka' ? ` (+JVM ${median(rs.map((r) => r.kafkaCpuUsPerMsg ?? 0)).toFixed(1)})` : '');
+      const cpu = `${median(rs.map((r) => r.brokerCpuUsPerMsg)).toFixed(1)} (${median(rs.map((r) => r.brokerCores)).toFixed(2)})` + (tName === 'kafka' ? ` (+JVM ${median(rs.map((r) => r.kafkaCpuUsPerMsg ?? 0)).toFixed(1)})` : '');
       const brokerRate = qos === '0' && tName !== 'mosquitto' ? ` (accepted ${Math.round(median(rs.map((r) => r.brokerRate ?? 0)))}/s)` : '';
       rows.push(`| ${mode === 'paced-1hz' ? `${devices} devices at 1 Hz` : `${devices} devices, saturating`} | ${qos} | ${tName} | ${Math.round(median(rs.map((r) => r.rate)))}${brokerRate} | ${tName === 'mosquitto' ? '1' : ratios.length ? median(ratios).toFixed(2) : 'n/a'} | ${lat} | ${cpu} | ${Math.round(median(rs.map((r) => r.rssMb)))} | ${rs.length} |`);
     }
@@ -377,8 +380,9 @@ async function main(): Promise<void> {
           else targets.push(await startVitals(name, work, maxDevices, name === 'kafka' ? kafkaRef : null, profileDir));
         }
         const cells: Array<{ devices: number; qos: 0 | 1; mode: CellResult['mode'] }> = [];
-        for (const devices of a.devices) for (const qos of a.qos) cells.push({ devices, qos, mode: 'saturate' });
+        // Paced first: after a saturating cell the embedded rules and sink still work off a backlog.
         if (a.paced) cells.push({ devices: 1000, qos: 1, mode: 'paced-1hz' });
+        for (const devices of a.devices) for (const qos of a.qos) cells.push({ devices, qos, mode: 'saturate' });
         for (const c of cells) {
           for (const t of targets) {
             const r = await runCell(t, run, c.devices, c.qos, c.mode, a);
