@@ -42,6 +42,22 @@ describe('memory bus specifics', () => {
     await Promise.all(tmpDirs.splice(0).map((d) => fsp.rm(d, { recursive: true, force: true })));
   });
 
+  it('a group asking for batching.maxWaitMs gets a trickle in few batches, and nothing lost', async () => {
+    const bus = await make();
+    await bus.ensureTopics([{ name: 't-linger', partitions: 1 }]);
+    const batches: number[] = [];
+    const sub = await bus.consume({ groupId: 'g-linger', topics: ['t-linger'], batching: { maxWaitMs: 150 }, handler: async (rs) => void batches.push(rs.length) });
+    // 40 records, each published alone a few ms apart: a trickle.
+    for (let i = 0; i < 40; i++) {
+      await bus.publish('t-linger', [{ key: 'k', value: String(i) }]);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    await new Promise((r) => setTimeout(r, 400));
+    await sub.stop();
+    expect(batches.reduce((a, b) => a + b, 0)).toBe(40);
+    expect(batches.length).toBeLessThanOrEqual(4);
+  });
+
   it('rejects unknown topics and a second active member of a group', async () => {
     const bus = await make();
     await expect(bus.publish('nope', [{ key: 'a', value: 'b' }])).rejects.toMatchObject({ code: 'VTL_ERR_NOT_FOUND' });

@@ -262,6 +262,8 @@ class Reader implements Subscription {
     private readonly handler: BatchHandler,
     private readonly groupId: string | null,
     private readonly onStop: () => void,
+    /** Once idle, wait this long after new data arrives so it is delivered in one batch (ConsumeOptions.batching.maxWaitMs). */
+    private readonly lingerMs = 0,
   ) {
     this.caughtUp = new Promise<void>((res, rej) => {
       this.resolveCaughtUp = res;
@@ -334,8 +336,24 @@ class Reader implements Subscription {
         await new Promise<void>((res) => setImmediate(res));
       }
       this.checkCaughtUp();
-      if (!delivered && !this.stopped) await this.waitForData();
+      if (!delivered && !this.stopped) {
+        await this.waitForData();
+        // A trickle (200 samples/s) would otherwise reach the handler one record at a time:
+        // each store insert has a fixed cost, so let a batch fill, as Kafka's fetch.max.wait does.
+        if (this.lingerMs > 0 && !this.stopped) await this.pause(this.lingerMs);
+      }
     }
+  }
+
+  /** Sleep that stop() cuts short. */
+  private pause(ms: number): Promise<void> {
+    return new Promise<void>((res) => {
+      this.wake = res;
+      this.sleepTimer = setTimeout(() => {
+        this.wake = null;
+        res();
+      }, ms);
+    });
   }
 
   private warnSkipped(t: TopicLog, n: number): void {
@@ -650,10 +668,19 @@ class MemoryBusImpl implements MemoryBus {
       targets.set(t, t.next);
     }
     this.activeGroups.add(opts.groupId);
-    const reader: Reader = new Reader(this, positions, targets, opts.handler, opts.groupId, () => {
-      this.activeGroups.delete(opts.groupId);
-      this.readers.delete(reader);
-    });
+    const linger = Math.min(opts.batching?.maxWaitMs ?? 0, 5000);
+    const reader: Reader = new Reader(
+      this,
+      positions,
+      targets,
+      opts.handler,
+      opts.groupId,
+      () => {
+        this.activeGroups.delete(opts.groupId);
+        this.readers.delete(reader);
+      },
+      linger,
+    );
     this.readers.add(reader);
     reader.start();
     return reader;
