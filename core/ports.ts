@@ -38,7 +38,12 @@ export interface OutgoingRecord {
   key: string;
   /** Serialised value; null is a tombstone (compacted topics). */
   value: string | null;
-  /** Event time, epoch ms; defaults to now. */
+  /**
+   * When the record was handed to the bus, epoch ms; defaults to now. Retention and
+   * `tail({from: {timestamp}})` count from it, so it must never be an old event time
+   * (a sample backfilled 23 h late would be deleted by a 24 h retention before any
+   * consumer read it). The event time travels in the value.
+   */
   timestamp?: number;
 }
 

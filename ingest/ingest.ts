@@ -121,7 +121,7 @@ export async function startIngest(ctx: Context, registry: RegistryView): Promise
     const r = normaliseVitalsPayload(text, dev, now, limits, (i) => `${base}-${i}`);
     const jobs: Promise<void>[] = [];
     if (r.accepted.length > 0) {
-      const records: OutgoingRecord[] = r.accepted.map((s) => ({ key: sampleKey(s), value: JSON.stringify(s), timestamp: s.ts }));
+      const records: OutgoingRecord[] = r.accepted.map((s) => ({ key: sampleKey(s), value: JSON.stringify(s), timestamp: s.recvTs }));
       jobs.push(out.publish(TOPICS.samples, records));
     }
     if (r.rejected.length > 0) {

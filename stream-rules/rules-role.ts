@@ -90,7 +90,7 @@ export async function startRules(ctx: Context): Promise<Service> {
   const emit = async (events: readonly AlertEvent[]): Promise<void> => {
     const fresh = events.filter((e) => !known.has(e.eventId));
     if (fresh.length === 0) return;
-    const records = fresh.map((e) => ({ key: e.alert.patientId, value: JSON.stringify(e), timestamp: e.ts }));
+    const records = fresh.map((e) => ({ key: e.alert.patientId, value: JSON.stringify(e), timestamp: clock.now() }));
     for (let attempt = 0; ; attempt++) {
       try {
         await bus.publish(TOPICS.alerts, records);
@@ -149,7 +149,7 @@ export async function startRules(ctx: Context): Promise<Service> {
       if (scores.length) {
         await bus.publish(
           TOPICS.scores,
-          scores.map((sc) => ({ key: sc.patientId, value: JSON.stringify(sc), timestamp: sc.ts })),
+          scores.map((sc) => ({ key: sc.patientId, value: JSON.stringify(sc), timestamp: clock.now() })),
         );
       }
     },

@@ -122,7 +122,7 @@ export function patientRoutes(s: AppServices): FastifyPluginAsync {
         };
         if (typeof b.acvpu === 'string') sample.acvpu = b.acvpu as CanonicalSample['acvpu'];
         if (typeof b.o2 === 'boolean') sample.o2 = b.o2;
-        await s.bus.publish(TOPICS.samples, [{ key: id, value: JSON.stringify(sample), timestamp: ts }]);
+        await s.bus.publish(TOPICS.samples, [{ key: id, value: JSON.stringify(sample), timestamp: now }]);
         s.audit(req, 'patient.observation.create', 'patient.observation', id);
         return reply.code(202).send({ accepted: true, traceId: sample.traceId });
       },
