@@ -64,11 +64,15 @@ export function mapKafkaError(e: unknown, what: string): VitalsError {
   if (kind === 'MESSAGE_TOO_LARGE' || kind === 'RECORD_LIST_TOO_LARGE') code = 'VTL_ERR_PAYLOAD_TOO_LARGE';
   else if (kind === 'UNKNOWN_TOPIC_OR_PARTITION' || kind === 'KafkaJSTopicMetadataNotLoaded') code = 'VTL_ERR_NOT_FOUND';
   else if (kind === 'INVALID_RECORD' || kind === 'CORRUPT_MESSAGE' || kind === 'INVALID_TOPIC_EXCEPTION') code = 'VTL_ERR_BAD_REQUEST';
+  else if (PRODUCER_STATE_LOST.has(kind)) code = 'VTL_ERR_BUS_UNAVAILABLE'; // a new producer fixes it: retry
   else if (root.retriable === false && root.name !== 'KafkaJSConnectionError' && root.name !== 'KafkaJSRequestTimeoutError' && root.name !== 'KafkaJSNumberOfRetriesExceeded') {
     code = 'VTL_ERR_INTERNAL';
   }
   return new VitalsError(code, detail, { cause: e });
 }
+
+/** Broker answers meaning it no longer knows this idempotent producer's state. */
+const PRODUCER_STATE_LOST = new Set(['OUT_OF_ORDER_SEQUENCE_NUMBER', 'UNKNOWN_PRODUCER_ID', 'INVALID_PRODUCER_EPOCH']);
 
 function errorText(e: unknown): string {
   const root = rootCause(e);
@@ -186,10 +190,12 @@ class KafkaBus implements Bus {
 
   constructor(
     readonly kafka: InstanceType<typeof Kafka>,
-    readonly producer: Producer,
+    public producer: Producer,
     readonly admin: Admin,
     readonly opts: KafkaBusOptions & { clientId: string; connectTimeoutMs: number },
     readonly log: Logger | undefined,
+    /** Makes a replacement producer (new producer id) when the broker lost this one's state. */
+    private readonly makeProducer: () => Producer = () => producer,
   ) {
     this.backoff = opts.retryBackoffMs ?? { initial: 100, max: 5000 };
   }
@@ -299,6 +305,28 @@ class KafkaBus implements Bus {
       const err = mapKafkaError(e, 'publish');
       this.log?.warn({ error: errorText(e), code: err.code, publishes: batch.length }, 'kafka publish failed');
       for (const p of batch) p.reject(err);
+      if (PRODUCER_STATE_LOST.has(rootCause(e).type ?? '')) await this.replaceProducer();
+    }
+  }
+
+  /**
+   * A broker that crashed before flushing its producer-state snapshot answers every further
+   * request of this idempotent producer with OUT_OF_ORDER_SEQUENCE_NUMBER, forever (kafkajs
+   * keeps the producer id and sequence). A fresh producer gets a new id; the publishes that
+   * failed are retried by their callers (at-least-once; consumers drop duplicates by id).
+   */
+  private async replaceProducer(): Promise<void> {
+    const old = this.producer;
+    this.log?.warn('kafka producer state lost on the broker; starting a new producer');
+    await withTimeout(old.disconnect(), 5000, () => new Error('producer disconnect timed out')).catch(() => undefined);
+    const fresh = this.makeProducer();
+    try {
+      await withTimeout(fresh.connect(), this.opts.connectTimeoutMs, () => new Error('producer connect timed out'));
+      this.producer = fresh;
+    } catch (e) {
+      // Keep the new one anyway: kafkajs connects lazily on the next send.
+      this.producer = fresh;
+      this.log?.warn({ error: errorText(e) }, 'new kafka producer did not connect yet');
     }
   }
 
@@ -620,7 +648,7 @@ export async function createKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
     logLevel: opts.log?.isLevelEnabled('debug') ? logLevel.INFO : logLevel.WARN,
     logCreator: logCreator(opts.log),
   });
-  const producer = kafka.producer({
+  const makeProducer = (): Producer => kafka.producer({
     idempotent: true,
     // kafkajs' idempotent producer keeps order across retries only with one request in flight.
     maxInFlightRequests: 1,
@@ -630,6 +658,7 @@ export async function createKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
     // ~30 s so the caller can withhold the device's PUBACK and let it resend.
     retry: { initialRetryTime: 100, maxRetryTime: 5_000, retries: 10 },
   });
+  const producer = makeProducer();
   const admin = kafka.admin();
   try {
     await withTimeout(
@@ -643,7 +672,7 @@ export async function createKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
     await withTimeout(Promise.allSettled([producer.disconnect(), admin.disconnect()]), 1000, () => new Error('disconnect timed out')).catch(() => undefined);
     throw mapKafkaError(e, 'connect');
   }
-  return new KafkaBus(kafka, producer, admin, { ...opts, clientId, connectTimeoutMs }, opts.log);
+  return new KafkaBus(kafka, producer, admin, { ...opts, clientId, connectTimeoutMs }, opts.log, makeProducer);
 }
 
 /** What {@link describeKafkaTopics} reports per topic. */
