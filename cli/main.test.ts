@@ -78,6 +78,17 @@ describe('vitals CLI', () => {
     expect(await main(['rules', 'replay'], x)).toBe(0);
     expect(x.errText()).not.toMatch(/unexpected argument/);
   });
+  it('token for a patient needs --patient, and prints a token that verifies as that patient', async () => {
+    const dir = await import('node:fs/promises').then((f) => f.mkdtemp('/tmp/vitals-token-'));
+    const bad = io({ VITALS_DATA_DIR: dir });
+    expect(await main(['token', '--role', 'patient'], bad)).toBe(2);
+    expect(bad.errText()).toMatch(/--patient is required/);
+    const ok = io({ VITALS_DATA_DIR: dir });
+    expect(await main(['token', '--role', 'patient', '--patient', 'MRN-9'], ok)).toBe(0);
+    const { loadSigningKey, verifyToken } = await import('../platform/jwt.js');
+    const v = await verifyToken(await loadSigningKey(dir), ok.outText().trim());
+    expect(v.ok && v.principal).toMatchObject({ role: 'patient', patientId: 'MRN-9' });
+  });
   it('news2 scores lines from stdin and exits 1 when a line fails', async () => {
     const x = io({}, '{"rr":18,"spo2":95,"scale":1,"o2":false,"sbp":118,"hr":88,"acvpu":"A","temp":37.2}\nnot json\n');
     expect(await main(['news2'], x)).toBe(1);

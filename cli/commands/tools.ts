@@ -16,6 +16,7 @@ const TOKEN_FLAGS: FlagSpec = {
   ward: { type: 'string', multiple: true, help: 'ward in scope (repeatable); admin defaults to every ward' },
   sub: { type: 'string', help: 'subject (user id); default dev-<role>' },
   ttl: { type: 'string', help: 'lifetime like 90s, 15m, 1h, 7d (default 1h)' },
+  patient: { type: 'string', help: 'for role patient: the patient id the person may read' },
   'data-dir': { type: 'string', help: 'data dir holding the signing key [VITALS_DATA_DIR]' },
   help: { type: 'boolean', short: 'h', help: 'show this help' },
 };
@@ -33,13 +34,17 @@ export async function tokenCommand(argv: string[], io: CommandIO): Promise<numbe
   const ttl = parseTtl(typeof p.values.ttl === 'string' ? p.values.ttl : '1h');
   if (ttl === null) errors.push(`--ttl "${String(p.values.ttl)}" is not a duration like 15m or 1h`);
   const wards = (p.values.ward as string[] | undefined) ?? [];
-  if (role !== 'admin' && wards.length === 0 && typeof role === 'string' && ROLES.includes(role as Role)) errors.push(`--ward is required for role ${role}`);
+  const patientId = typeof p.values.patient === 'string' ? p.values.patient : null;
+  if (role === 'patient' && !patientId) errors.push('--patient is required for role patient');
+  if (role !== 'patient' && patientId) errors.push('--patient is only for role patient');
+  if (role !== 'admin' && role !== 'patient' && wards.length === 0 && typeof role === 'string' && ROLES.includes(role as Role)) errors.push(`--ward is required for role ${role}`);
   const cfg = loadConfig(io.env, typeof p.values['data-dir'] === 'string' ? { 'data-dir': p.values['data-dir'] } : {});
   if (!cfg.ok) errors.push(...cfg.errors);
   if (errors.length || !cfg.ok || ttl === null) return fail(io, 'token', errors);
   const key = await loadSigningKey(cfg.config.dataDir);
   const sub = typeof p.values.sub === 'string' ? p.values.sub : `dev-${String(role)}`;
-  io.out(await signToken(key, { sub, role: role as Role, wards: wards.length ? wards : ['*'] }, ttl));
+  const scope = role === 'patient' ? [] : wards.length ? wards : ['*'];
+  io.out(await signToken(key, { sub, role: role as Role, wards: scope, ...(patientId ? { patientId } : {}) }, ttl));
   return 0;
 }
 

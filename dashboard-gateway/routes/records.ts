@@ -41,10 +41,11 @@ export function recordRoutes(s: AppServices): FastifyPluginAsync {
         const { id } = req.params;
         const policy = s.requirePolicy(req);
         const ward = s.wardOf(id);
-        if (!(policy.canReadWard(ward) || policy.isAdmin)) {
+        // canReadPatient: staff by ward, and a patient for their own scores.
+        if (!(policy.canReadPatient(id, ward) || policy.isAdmin)) {
           s.audit(req, 'patient.news2.read', 'patient.news2', id, 'denied');
           if (ward === null) throw new VitalsError('VTL_ERR_NOT_FOUND', 'no such patient in scope');
-          throw new VitalsError('VTL_ERR_FORBIDDEN', `ward ${ward} is not in scope`);
+          throw new VitalsError('VTL_ERR_FORBIDDEN', 'this patient is not on a ward in your scope');
         }
         const to = req.query.to ?? s.clock.now();
         const from = req.query.from ?? Math.max(0, to - DAY);
