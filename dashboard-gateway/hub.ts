@@ -9,6 +9,7 @@ import type { CanonicalSample } from '../core/vitals.js';
 import type { Logger } from '../platform/log.js';
 import { LiveState, type SequencedAlert } from './live-state.js';
 import { isChartOrder, type ChartOrder } from './chart.js';
+import type { DeviceStatus } from '../ingest/records.js';
 
 export interface ScoreMessage {
   patientId: string;
@@ -17,14 +18,8 @@ export interface ScoreMessage {
   [k: string]: unknown;
 }
 
-export interface DeviceStatusMessage {
-  deviceId: string;
-  patientId: string | null;
-  ward: string | null;
-  ts: number;
-  online: boolean;
-  battery: number | null;
-}
+/** What the gateway reads of ingest's `device.status` records. */
+export type DeviceStatusMessage = Pick<DeviceStatus, 'deviceId' | 'patientId' | 'ward' | 'ts' | 'online' | 'battery'>;
 
 export interface HubEvents {
   vitals: [CanonicalSample];

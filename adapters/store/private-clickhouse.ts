@@ -6,11 +6,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findExecutable, renderTemplate, runCommand } from '../../services/process-control.js';
+import { freePort } from '../../platform/free-port.js';
 
 export interface PrivateClickHouse {
   url: string;
@@ -27,17 +27,7 @@ export interface PrivateClickHouse {
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
-/** A port nothing listens on right now (the kernel's pick). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 async function ping(url: string): Promise<boolean> {
   try {

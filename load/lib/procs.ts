@@ -9,6 +9,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort } from '../../platform/free-port.js';
 
 const CLK_TCK = 100;
 
@@ -67,16 +68,7 @@ export function procsSample(pids: number[]): { cpuSec: number; rssBytes: number 
   return { cpuSec, rssBytes };
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 export interface Target {
   kind: 'embedded' | 'split' | 'mosquitto';

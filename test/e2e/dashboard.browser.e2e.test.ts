@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import nodeHttp from 'node:http';
-import net from 'node:net';
+import type net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { MqttClient } from 'mqtt';
@@ -22,6 +22,7 @@ import { runTarget, type Running } from '../../cli/runtime.js';
 import { loadConfig, type Config } from '../../platform/config.js';
 import { createLogger } from '../../platform/log.js';
 import { connectDevice, http, tempDir, tokenFor, waitFor } from './helpers.js';
+import { freePort } from '../../platform/free-port.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const shots = path.join(root, 'test-results', 'dashboard');
@@ -37,17 +38,6 @@ function ensureChromium(): void {
   if (!existsSync(CHROMIUM)) throw new Error(`apt-get installed chromium but ${CHROMIUM} is still missing`);
 }
 
-/** A port free right now (the simulator needs to know the real ports, so 0 will not do). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 // The callbacks given to page.evaluate run in the browser; this file is checked without the DOM lib.
 declare const sessionStorage: { getItem(key: string): string | null };

@@ -24,6 +24,8 @@ import { startRegistryView, type RegistryView } from '../../platform/registry-vi
 import { startIngest, type IngestService } from '../../ingest/ingest.js';
 import { connectDevice, waitFor } from './helpers.js';
 import { BusTap, metricValue, provisionOnBus } from './ingest-helpers.js';
+// mulberry32, the simulator's seeded generator: good enough to pick mutations.
+import { prng } from '../../device-sim/patient-model.js';
 
 const MESSAGES = Number(process.env.FUZZ_MESSAGES ?? 4000);
 const SEED = Number(process.env.FUZZ_SEED ?? 20261126);
@@ -31,17 +33,6 @@ const MAX_PAYLOAD = 16 * 1024;
 const MAX_BATCH = 50;
 const IN_FLIGHT = 64;
 
-/** mulberry32: small, seedable, good enough to pick mutations. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Generated {
   payload: Buffer;
