@@ -39,7 +39,27 @@ export interface AlertEvent {
   traceId?: string;
 }
 
-/** A clinician's action on the `alert.actions` topic. */
+/**
+ * A clinician's SpO2-scale order on the `alert.actions` topic [NEWS2 chart 1: Scale 2 only for
+ * confirmed hypercapnic respiratory failure, on a clinician's decision].
+ */
+export interface ChartAction {
+  v: 1;
+  action: 'chart';
+  patientId: string;
+  spo2Scale: 1 | 2;
+  orderedBy: string;
+  role: string;
+  /** When the order was given, epoch ms. */
+  ts: number;
+  /** Expiry, epoch ms; null: until changed. */
+  until: number | null;
+}
+
+/** What travels on `alert.actions`. */
+export type ClinicianAction = AlertAction | ChartAction;
+
+/** A clinician's acknowledgement on the `alert.actions` topic. */
 export interface AlertAction {
   v: 1;
   action: 'ack';

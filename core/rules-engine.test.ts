@@ -49,6 +49,32 @@ function series(from: number, seconds: number, f: (i: number) => CanonicalSample
 
 const brief = (e: AlertEvent) => [e.event, e.alert.ruleId, e.alert.priority, (e.ts - T0) / S];
 
+describe('live SpO2-scale orders (chart actions)', () => {
+  const news2Only = () => rules({ news2: { scoreInterval: '1s' } }, [{ id: 'news2', type: 'news2', bands: { 'low-medium': 'low', medium: 'medium', high: 'high' }, for: '0s', clearFor: '5m' }]);
+  const order = (ts: number, spo2Scale: 1 | 2, until: number | null = null) =>
+    ({ v: 1, action: 'chart', patientId: 'P1', spo2Scale, orderedBy: 'dr-1', role: 'clinician', ts, until }) as const;
+  it('scores SpO2 88% on air as 3 on Scale 1, and 0 once a clinician orders Scale 2', () => {
+    const e = createRulesEngine(news2Only());
+    const before = e.onSample(sample(T0, { spo2: 88 }), { live: true }).score;
+    expect(before?.components.spo2).toBe(3);
+    expect(e.onAction(order(T0 + 10 * S, 2))).toEqual([]);
+    const after = e.onSample(sample(T0 + 20 * S, { spo2: 88 }), { live: true }).score;
+    expect(after?.components.spo2).toBe(0);
+    expect(after?.scale).toBe(2);
+  });
+  it('applies an order from its time only, until it expires; the latest order wins whatever the delivery order', () => {
+    const e = createRulesEngine(news2Only());
+    e.onAction(order(T0 + 60 * S, 1));
+    e.onAction(order(T0 + 10 * S, 2, T0 + 120 * S)); // older, delivered late: ignored
+    expect(e.onSample(sample(T0 + 70 * S, { spo2: 88 }), { live: true }).score?.scale).toBe(1);
+    const f = createRulesEngine(news2Only());
+    f.onAction(order(T0 + 10 * S, 2, T0 + 120 * S));
+    expect(f.onSample(sample(T0, { spo2: 88 }), { live: true }).score?.scale).toBe(1); // before the order
+    expect(f.onSample(sample(T0 + 30 * S, { spo2: 88 }), { live: true }).score?.scale).toBe(2);
+    expect(f.onSample(sample(T0 + 130 * S, { spo2: 88 }), { live: true }).score?.scale).toBe(1); // expired
+  });
+});
+
 describe('threshold rules on spot measurements (maxGap)', () => {
   const cuff = () =>
     rules({}, [{ id: 'sbp-low', type: 'threshold', condition: 'sbp <= 90', for: '4m', maxGap: '6m', hysteresis: 5, priority: 'medium' }]);

@@ -21,7 +21,7 @@ import {
   type EpisodeTiming,
   type Transition,
 } from './alert-lifecycle.js';
-import { PRIORITY_RANK, type Alert, type AlertAction, type AlertEvent } from './alerts-model.js';
+import { PRIORITY_RANK, type Alert, type AlertEvent, type ClinicianAction } from './alerts-model.js';
 import { METRIC_RANGES } from './payload.js';
 import {
   CHART_DECIMALS,
@@ -95,7 +95,7 @@ export interface RulesEngine {
   /** Process one sample. */
   onSample(s: CanonicalSample, ctx?: SampleContext): EngineOutput;
   /** Apply a clinician action; an ack of an open alert yields one 'acknowledged' event. */
-  onAction(a: AlertAction): AlertEvent[];
+  onAction(a: ClinicianAction): AlertEvent[];
   /** Fire due timers (missing data, unacknowledged escalation, idle eviction) up to `now`. */
   onTick(now: number): AlertEvent[];
   /** Rebuild open alerts from the alert log (in log order) without emitting anything. */
@@ -486,7 +486,7 @@ export function createRulesEngine(ruleSet: RuleSet, opts: EngineOptions = {}): R
    */
   function evalNews2(ps: PatientState, now: number, live: boolean, traceId: string): ScoreOutput | undefined {
     const { n2v, n2t, n2c } = ps;
-    const scale = ps.compiled.scale;
+    const scale = scaleFor(ps, now);
     let missing = 0;
     for (let k = 0; k < 7; k++) {
       const t = n2t[k] as number;
@@ -641,7 +641,22 @@ export function createRulesEngine(ruleSet: RuleSet, opts: EngineOptions = {}): R
     return score === undefined ? { alerts } : { alerts, score };
   }
 
-  function onAction(a: AlertAction): AlertEvent[] {
+  /** Live SpO2-scale orders by patient; they win over the rules file's patient overrides (newer). */
+  const chartOrders = new Map<string, { scale: 1 | 2; from: number; until: number | null }>();
+  const scaleFor = (ps: PatientState, now: number): 1 | 2 => {
+    const o = chartOrders.get(ps.id);
+    return o && now >= o.from && (o.until === null || now < o.until) ? o.scale : ps.compiled.scale;
+  };
+
+  function onAction(a: ClinicianAction): AlertEvent[] {
+    if (a.action === 'chart') {
+      if ((a.spo2Scale === 1 || a.spo2Scale === 2) && typeof a.patientId === 'string' && Number.isFinite(a.ts)) {
+        const cur = chartOrders.get(a.patientId);
+        // Replays deliver orders again, possibly out of order: the latest order wins.
+        if (!cur || a.ts >= cur.from) chartOrders.set(a.patientId, { scale: a.spo2Scale, from: a.ts, until: typeof a.until === 'number' ? a.until : null });
+      }
+      return [];
+    }
     if (a.action !== 'ack') return [];
     const ref = alertIndex.get(a.alertId);
     const ep = ref ? (ref.ps.eps[ref.ri] as Episode) : orphans.get(a.alertId);

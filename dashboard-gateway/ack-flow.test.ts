@@ -85,7 +85,7 @@ describe('ack and chart orders through the rules engine', () => {
       const r = (await gw.app.inject({ url: '/api/patients/P-ACK-1/chart', headers: auth(tok.viewer!) })).json();
       return r.spo2Scale === 2 ? r : null;
     });
-    expect(view).toMatchObject({ patientId: 'P-ACK-1', active: true, appliedByRules: false, order: { orderedBy: 'dr-1', until: until1 } });
+    expect(view).toMatchObject({ patientId: 'P-ACK-1', active: true, appliedByRules: true, order: { orderedBy: 'dr-1', until: until1 } });
     expect(typeof view.order.ts).toBe('number');
     // Past orders are refused; the rules role is still ready after reading the chart action.
     expect((await gw.app.inject({ method: 'PUT', url: '/api/patients/P-ACK-1/chart', headers: auth(tok.clinician!), payload: { spo2Scale: 1, until: 1 } })).statusCode).toBe(400);

@@ -1,23 +1,13 @@
 /**
  * Chart settings per patient: a clinician's order of the NEWS2 SpO2 scale (1 or 2),
  * with who ordered it, when, and until when. Orders travel on `alert.actions` as
- * `{"action":"chart"}` records keyed by patient (the rules engine ignores actions
- * other than `ack`), so every gateway instance rebuilds the same view from the bus.
+ * `{"action":"chart"}` records keyed by patient; the rules engine scores NEWS2 with the
+ * order in force at each sample's event time, and every gateway instance rebuilds the same
+ * view from the bus.
  */
+import type { ChartAction } from '../core/alerts-model.js';
 
-export interface ChartOrder {
-  v: 1;
-  action: 'chart';
-  patientId: string;
-  /** NEWS2 SpO2 scale [RCP NEWS2 chart 1: scale 2 only for confirmed hypercapnic respiratory failure]. */
-  spo2Scale: 1 | 2;
-  orderedBy: string;
-  role: string;
-  /** When the order was given, epoch ms. */
-  ts: number;
-  /** Expiry, epoch ms; null: until changed. */
-  until: number | null;
-}
+export type ChartOrder = ChartAction;
 
 export interface ChartView {
   patientId: string;
@@ -26,8 +16,8 @@ export interface ChartView {
   /** The latest order, active or expired; null when there never was one. */
   order: ChartOrder | null;
   active: boolean;
-  /** Whether the rules engine scores with this order live. It does not yet: see docs/api.md. */
-  appliedByRules: false;
+  /** The rules engine scores NEWS2 with the order in force (from the order's time until its expiry). */
+  appliedByRules: true;
 }
 
 export function isChartOrder(x: unknown): x is ChartOrder {
@@ -45,5 +35,5 @@ export function isChartOrder(x: unknown): x is ChartOrder {
 
 export function chartView(patientId: string, order: ChartOrder | undefined, now: number): ChartView {
   const active = !!order && (order.until === null || order.until > now);
-  return { patientId, spo2Scale: active && order ? order.spo2Scale : 1, order: order ?? null, active, appliedByRules: false };
+  return { patientId, spo2Scale: active && order ? order.spo2Scale : 1, order: order ?? null, active, appliedByRules: true };
 }

@@ -8,7 +8,7 @@
  * therefore re-emits it once; one that was logged is never emitted twice.
  */
 import { readFile } from 'node:fs/promises';
-import type { AlertAction, AlertEvent } from '../core/alerts-model.js';
+import type { AlertEvent, ClinicianAction } from '../core/alerts-model.js';
 import { VitalsError } from '../core/errors.js';
 import { TOPICS, type BusRecord, type Subscription } from '../core/ports.js';
 import { createRulesEngine, type ScoreOutput } from '../core/rules-engine.js';
@@ -161,7 +161,7 @@ export async function startRules(ctx: Context): Promise<Service> {
     handler: async (records) => {
       const events: AlertEvent[] = [];
       for (const r of records) {
-        const a = parse<AlertAction>(r);
+        const a = parse<ClinicianAction>(r);
         if (a) events.push(...engine.onAction(a));
       }
       await emit(events);
