@@ -2,7 +2,7 @@
  * One end-to-end load run: N MQTT devices at 1 Hz (QoS 0 or 1) and M WebSocket dashboards,
  * bounded in time, loopback only. Measures, with HDR histograms:
  * - alert latency: a probe device publishes a sample that flips the `sbp-low` rule (SBP 80, then
- *   120: raised, then resolved; the rule has no delay), timed from publish to the alert event on
+ *   120: raised, then resolved; the bench runs the shipped rules with `sbp-low` set to fire on one reading, see procs.ts), timed from publish to the alert event on
  *   every dashboard subscribed to the probe's ward;
  * - vitals latency: publish to the `vitals` message on the dashboards;
  * - PUBACK latency (QoS 1): publish to durable acknowledgement.

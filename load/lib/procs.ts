@@ -5,11 +5,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../../platform/free-port.js';
+import { parseDocument, stringify } from 'yaml';
 
 const CLK_TCK = 100;
 
@@ -121,6 +122,24 @@ async function waitReady(url: string, timeoutMs: number, procs: ChildProcess[], 
  * off); `split` is ingest, rules, sink and gateway as processes on KAFKA_BROKERS and CLICKHOUSE_URL
  * (a fresh ClickHouse database per run).
  */
+/**
+ * The shipped rules with one change for timing: `sbp-low` fires on a single reading (the shipped
+ * rule waits for a confirming cuff reading 4-6 min later), so every probe flip raises or resolves an
+ * alert at once and its delivery can be timed. Everything else is as shipped.
+ */
+async function benchRulesFile(root: string, dir: string): Promise<string> {
+  const doc = parseDocument(await readFile(path.join(root, 'stream-rules/default-rules.yaml'), 'utf8'));
+  const rules = doc.toJS() as { version: string; rules: Array<Record<string, unknown>> };
+  const sbp = rules.rules.find((r) => r.id === 'sbp-low');
+  if (!sbp) throw new Error('the shipped rules have no sbp-low rule for the bench probe');
+  sbp.for = '0s';
+  delete sbp.maxGap;
+  rules.version = `${rules.version}+bench-probe`;
+  const file = path.join(dir, 'bench-rules.yaml');
+  await writeFile(file, stringify(rules));
+  return file;
+}
+
 export async function startVitals(root: string, kind: 'embedded' | 'split'): Promise<Target> {
   const cli = path.join(root, 'dist/cli/main.js');
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'vitals-bench-'));
@@ -132,6 +151,7 @@ export async function startVitals(root: string, kind: 'embedded' | 'split'): Pro
     VITALS_MQTT_PORT: String(mqttPort),
     VITALS_SIM_PATIENTS: '0',
     VITALS_LOG_LEVEL: 'warn',
+    VITALS_RULES_FILE: await benchRulesFile(root, dataDir),
     // The load generator publishes at 1 Hz per device; burst headroom for catch-up after a stall.
     VITALS_DEVICE_RATE: '50',
   };
