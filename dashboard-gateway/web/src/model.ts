@@ -8,8 +8,13 @@ export type Metric = 'hr' | 'spo2' | 'rr' | 'temp' | 'sbp' | 'dbp';
 export const METRICS: readonly Metric[] = ['hr', 'spo2', 'rr', 'temp', 'sbp', 'dbp'];
 
 export type Risk = 'low' | 'low-medium' | 'medium' | 'high';
-export type Priority = 'high' | 'medium' | 'low';
-export type AlertState = 'open' | 'acknowledged' | 'resolved';
+// The wire shapes are the server's own (core/ is pure: no Node APIs, safe to bundle).
+import type { Alert, AlertPriority, AlertState } from '../../../core/alerts-model.js';
+import { PRIORITY_RANK } from '../../../core/alerts-model.js';
+
+export type { Alert, AlertState };
+export type Priority = AlertPriority;
+export { PRIORITY_RANK };
 export type AlertEventType = 'raised' | 'escalated' | 'acknowledged' | 'resolved';
 
 /** A NEWS2 result as the rules role publishes it (core/news2.ts, core/rules-engine.ts ScoreOutput). */
@@ -45,21 +50,6 @@ export interface Patient {
   device: DeviceInfo | null;
 }
 
-export interface Alert {
-  id: string;
-  patientId: string;
-  ward: string;
-  ruleId: string;
-  kind: 'clinical' | 'technical';
-  priority: Priority;
-  state: AlertState;
-  openedAt: number;
-  message: string;
-  value?: number | null;
-  ackBy?: string | null;
-  ackAt?: number | null;
-  resolvedAt?: number | null;
-}
 
 /** An alert as shown: plus whether its last transition was an escalation. */
 export interface AlertView extends Alert {
@@ -68,7 +58,6 @@ export interface AlertView extends Alert {
   changedAt: number;
 }
 
-export const PRIORITY_RANK: Record<Priority, number> = { high: 3, medium: 2, low: 1 };
 export const RISK_RANK: Record<Risk, number> = { high: 4, medium: 3, 'low-medium': 2, low: 1 };
 
 /** What an alert message changed, for the views (banner, sound). */
