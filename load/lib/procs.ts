@@ -127,7 +127,7 @@ async function waitReady(url: string, timeoutMs: number, procs: ChildProcess[], 
  * rule waits for a confirming cuff reading 4-6 min later), so every probe flip raises or resolves an
  * alert at once and its delivery can be timed. Everything else is as shipped.
  */
-async function benchRulesFile(root: string, dir: string): Promise<string> {
+export async function benchRulesFile(root: string, dir: string): Promise<string> {
   const doc = parseDocument(await readFile(path.join(root, 'stream-rules/default-rules.yaml'), 'utf8'));
   const rules = doc.toJS() as { version: string; rules: Array<Record<string, unknown>> };
   const sbp = rules.rules.find((r) => r.id === 'sbp-low');
