@@ -21,12 +21,19 @@ interface Provisioned extends SimDevice {
   token: string;
 }
 
+/** One API call; a 429 (the gateway's per-user rate limit) waits out `retry-after` and tries again. */
 async function api(base: string, token: string, method: string, p: string, body?: unknown): Promise<Response> {
-  return fetch(`${base}${p}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : null,
-  });
+  for (;;) {
+    const res = await fetch(`${base}${p}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : null,
+    });
+    if (res.status !== 429) return res;
+    await res.arrayBuffer();
+    const wait = Math.min(60, Math.max(1, Number(res.headers.get('retry-after')) || 1));
+    await new Promise((r) => setTimeout(r, wait * 1000));
+  }
 }
 
 /** Provision through the API; tokens are shown once, so the simulator keeps them in the data dir. */

@@ -152,6 +152,9 @@ export async function startVitals(root: string, kind: 'embedded' | 'split'): Pro
     VITALS_SIM_PATIENTS: '0',
     VITALS_LOG_LEVEL: 'warn',
     VITALS_RULES_FILE: await benchRulesFile(root, dataDir),
+    // The generator provisions thousands of devices through the API with one admin token.
+    VITALS_API_RATE_USER: '1000000',
+    VITALS_API_RATE_ADDRESS: '1000000',
     // The load generator publishes at 1 Hz per device; burst headroom for catch-up after a stall.
     VITALS_DEVICE_RATE: '50',
   };
