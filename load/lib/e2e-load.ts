@@ -141,14 +141,13 @@ export async function runLoad(target: Target, o: LoadOptions, runTag: string): P
   let measuring = false;
   const onDelivery = (patientId: string, kind: 'alert' | 'vitals', sentWallMs: number): void => {
     dashMsgs++;
-    if (!measuring) return;
     if (kind === 'alert') {
       const p = pending.get(patientId);
-      if (p) {
-        alertH.recordValue(Math.max(1, Math.round((performance.now() - p.at) * 1000)));
-        p.seen++;
-      }
-    } else vitalsH.recordValue(Math.max(1, Math.round((Date.now() - sentWallMs) * 1000)));
+      // Seen counts during warm-up too: a flip made just before measuring started was delivered,
+      // not lost (counting it lost failed a healthy scale step).
+      if (p) p.seen++;
+      if (p && measuring) alertH.recordValue(Math.max(1, Math.round((performance.now() - p.at) * 1000)));
+    } else if (measuring) vitalsH.recordValue(Math.max(1, Math.round((Date.now() - sentWallMs) * 1000)));
   };
   const sockets: WebSocket[] = [];
   const subs: MqttClient[] = [];
