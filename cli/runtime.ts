@@ -18,7 +18,7 @@ import { systemClock, type Context, type Service } from '../platform/context.js'
 import type { Logger } from '../platform/log.js';
 import { createMetricsRegistry } from '../platform/metrics.js';
 import { startRegistryView, type RegistryView } from '../platform/registry-view.js';
-import { backoffDelay } from '../sink/retry.js';
+import { backoffDelay } from '../platform/backoff.js';
 import { MODULES, infraNeeds, orderedModules, type ModuleName } from './modules.js';
 import { absentBus, absentStore } from '../platform/absent.js';
 

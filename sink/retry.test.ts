@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, isTransientStoreError } from './retry.js';
+import { backoffDelay } from '../platform/backoff.js';
+import { isTransientStoreError } from './retry.js';
 
 describe('sink retry policy', () => {
   it.each(['connect ECONNREFUSED 127.0.0.1:28123', 'socket hang up', 'Timeout error.', 'Code: 159, e.displayText() = DB::Exception: Timeout exceeded'])('retries %s', (m) => {

@@ -20,7 +20,8 @@ import type { CanonicalSample } from '../core/vitals.js';
 import type { Config } from '../platform/config.js';
 import type { Context, Service } from '../platform/context.js';
 import { counter } from '../platform/metrics.js';
-import { isTransientStoreError, backoffDelay } from './retry.js';
+import { isTransientStoreError } from './retry.js';
+import { backoffDelay } from '../platform/backoff.js';
 
 export const SINK_GROUP = 'vitals-sink';
 

@@ -16,7 +16,7 @@ import type { CanonicalSample } from '../core/vitals.js';
 import type { Context, Service } from '../platform/context.js';
 import { counter, gauge } from '../platform/metrics.js';
 import { parseRuleSetText, readDefaultRulesText } from './rules-loader.js';
-import { backoffDelay } from '../sink/retry.js';
+import { backoffDelay } from '../platform/backoff.js';
 import { dataDirSecret } from '../platform/secrets.js';
 
 /** Event time replayed on start: longer than any shipped rule window and the live window. */
