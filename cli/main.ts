@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /** `vitals`: one CLI for every role and tool. */
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CONFIG_FIELDS } from '../platform/config.js';
@@ -76,7 +76,17 @@ function findRoot(from: string): string {
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const isEntry = process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);
+/** True when this file is the program node was asked to run, directly or through a symlinked bin
+ * (npm installs `vitals` as node_modules/.bin/vitals -> ../../dist/cli/main.js). */
+function isEntryPoint(argv1: string | undefined): boolean {
+  if (argv1 === undefined) return false;
+  try {
+    return realpathSync(path.resolve(argv1)) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+const isEntry = isEntryPoint(process.argv[1]);
 if (isEntry) {
   process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
   const io: CommandIO = {
