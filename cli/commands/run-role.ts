@@ -1,12 +1,13 @@
 /** `vitals start` and the single-role commands. */
 import { describeConfig, loadConfig, type Config } from '../../platform/config.js';
 import { createLogger } from '../../platform/log.js';
-import { MODULES, infraNeeds, type ModuleName } from '../modules.js';
+import { MODULES, infraNeeds } from '../modules.js';
 import { StartAborted, runTarget, type Running } from '../runtime.js';
-import { configFlagSpec, configFlagValues, type CommandIO } from '../io.js';
-import { parseFlags } from '../args.js';
+import { configFlagSpec, configFlagValues, rolesOfFlag, type CommandIO, type RoleTarget } from '../io.js';
+import { flagHelp, parseFlags } from '../args.js';
+import { simSpec } from '../../device-sim/fleet.js';
 
-function banner(config: Config, target: ModuleName, io: CommandIO): void {
+function banner(config: Config, target: RoleTarget, io: CommandIO): void {
   const lines = [
     '',
     `  Vitalstream is running (${target === 'all' ? 'all roles' : target}; bus: ${config.kafkaBrokers ? 'kafka' : 'embedded'}, store: ${config.clickhouseUrl ? 'clickhouse' : 'embedded duckdb'})`,
@@ -21,16 +22,35 @@ function banner(config: Config, target: ModuleName, io: CommandIO): void {
   io.out(lines.join('\n'));
 }
 
-export async function runRole(target: ModuleName, argv: string[], io: CommandIO): Promise<number> {
-  const spec = configFlagSpec();
-  const parsed = parseFlags(argv, spec);
+/** A flag of another role gets a message naming the roles that read it. */
+function otherRolesFlag(name: string): string | undefined {
+  const roles = rolesOfFlag(name);
+  return roles.length ? `flag --${name} is not read by this role (it configures ${roles.join(', ')})` : undefined;
+}
+
+/** A scenario that does not exist is a configuration problem, found before anything starts. */
+async function scenarioProblem(config: Config, target: RoleTarget): Promise<string | null> {
+  if (!config.simScenario || (target !== 'all' && target !== 'sim')) return null;
+  try {
+    await simSpec(config);
+    return null;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+export async function runRole(target: RoleTarget, argv: string[], io: CommandIO): Promise<number> {
+  const spec = configFlagSpec(target);
+  const parsed = parseFlags(argv, spec, otherRolesFlag);
   if (parsed.values.help) {
-    io.out(`vitals ${target === 'all' ? 'start' : target}: ${MODULES[target].help}\n\nFlags (each also settable by environment):\n${io.configHelp()}`);
+    io.out(`vitals ${target === 'all' ? 'start' : target}: ${MODULES[target].help}\n\nFlags (each also settable by environment):\n${flagHelp(spec)}`);
     return 0;
   }
   const loaded = loadConfig(io.env, configFlagValues(parsed.values));
   const errors = [...parsed.errors, ...(loaded.ok ? [] : loaded.errors)];
   if (parsed.positionals.length) errors.push(`unexpected argument ${parsed.positionals.join(' ')}`);
+  const scenario = loaded.ok ? await scenarioProblem(loaded.config, target) : null;
+  if (scenario) errors.push(scenario);
   if (!loaded.ok || errors.length) {
     io.err(`vitals: ${errors.length} configuration problem${errors.length > 1 ? 's' : ''}:\n${errors.map((e) => `  - ${e}`).join('\n')}`);
     return 2;

@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { loadSigningKey } from '../../platform/jwt.js';
 import { tempDir } from './helpers.js';
 
 const CLI = path.resolve(import.meta.dirname, '../../dist/cli/main.js');
@@ -22,6 +23,8 @@ describe('vitals through a symlinked bin', () => {
         env: { ...process.env, VITALS_DATA_DIR: path.join(dir, 'data') },
       });
     expect(run(['--help'])).toMatch(/^Usage: vitals <command>/);
+    expect(run(['--version']).trim()).toMatch(/^\d+\.\d+\.\d+/);
+    await loadSigningKey(path.join(dir, 'data')); // the key a first server start creates
     expect(run(['token', '--role', 'nurse', '--ward', '4B']).trim()).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
   });
 });
