@@ -15,6 +15,7 @@ function banner(config: Config, target: RoleTarget, io: CommandIO): void {
   if (target === 'all' || target === 'gateway') {
     lines.push(`  Dashboard:  http://${config.host}:${config.httpPort}/`);
     lines.push(`  Sign in with a token from:  npx vitals token --role nurse --ward 4B --ward 5A`);
+    lines.push(`  Data dir:   ${config.dataDir} (its signing key signs those tokens; elsewhere add --data-dir)`);
   }
   if (target === 'all' || target === 'ingest') lines.push(`  MQTT:       mqtt://${config.host}:${config.mqttPort}`);
   if (target === 'all' && config.simPatients > 0) lines.push(`  Simulator:  ${config.simPatients} patients in wards 4B and 5A${config.simScenario ? `, scenario ${config.simScenario}` : ''}`);
