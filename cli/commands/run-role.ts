@@ -30,8 +30,9 @@ function otherRolesFlag(name: string): string | undefined {
 }
 
 /** A scenario that does not exist is a configuration problem, found before anything starts. */
-async function scenarioProblem(config: Config, target: RoleTarget): Promise<string | null> {
+async function scenarioProblem(config: Config, target: RoleTarget, readFiles: boolean): Promise<string | null> {
   if (!config.simScenario || (target !== 'all' && target !== 'sim')) return null;
+  if (!readFiles && (config.simScenario.includes('/') || /\.(json|ya?ml)$/.test(config.simScenario))) return null;
   try {
     await simSpec(config);
     return null;
@@ -40,23 +41,35 @@ async function scenarioProblem(config: Config, target: RoleTarget): Promise<stri
   }
 }
 
-export async function runRole(target: RoleTarget, argv: string[], io: CommandIO): Promise<number> {
-  const spec = configFlagSpec(target);
-  const parsed = parseFlags(argv, spec, otherRolesFlag);
-  if (parsed.values.help) {
-    io.out(`vitals ${target === 'all' ? 'start' : target}: ${MODULES[target].help}\n\nFlags (each also settable by environment):\n${flagHelp(spec)}`);
-    return 0;
-  }
-  const loaded = loadConfig(io.env, configFlagValues(parsed.values));
+export type RoleArgs = { help: true } | { help: false; config: Config; errors: [] } | { help: false; config: null; errors: string[] };
+
+/**
+ * A role command's flags and environment, checked as a whole: every problem at once.
+ * @param readFiles - false: a scenario file is not opened (docs name files the reader writes)
+ */
+export async function parseRoleArgs(target: RoleTarget, argv: string[], env: CommandIO['env'], readFiles = true): Promise<RoleArgs> {
+  const parsed = parseFlags(argv, configFlagSpec(target), otherRolesFlag);
+  if (parsed.values.help) return { help: true };
+  const loaded = loadConfig(env, configFlagValues(parsed.values));
   const errors = [...parsed.errors, ...(loaded.ok ? [] : loaded.errors)];
   if (parsed.positionals.length) errors.push(`unexpected argument ${parsed.positionals.join(' ')}`);
-  const scenario = loaded.ok ? await scenarioProblem(loaded.config, target) : null;
+  const scenario = loaded.ok ? await scenarioProblem(loaded.config, target, readFiles) : null;
   if (scenario) errors.push(scenario);
-  if (!loaded.ok || errors.length) {
+  return loaded.ok && errors.length === 0 ? { help: false, config: loaded.config, errors: [] } : { help: false, config: null, errors };
+}
+
+export async function runRole(target: RoleTarget, argv: string[], io: CommandIO): Promise<number> {
+  const args = await parseRoleArgs(target, argv, io.env);
+  if (args.help) {
+    io.out(`vitals ${target === 'all' ? 'start' : target}: ${MODULES[target].help}\n\nFlags (each also settable by environment):\n${flagHelp(configFlagSpec(target))}`);
+    return 0;
+  }
+  if (!args.config) {
+    const { errors } = args;
     io.err(`vitals: ${errors.length} configuration problem${errors.length > 1 ? 's' : ''}:\n${errors.map((e) => `  - ${e}`).join('\n')}`);
     return 2;
   }
-  const config = loaded.config;
+  const config = args.config;
   if (target !== 'all') {
     // A role on its own shares the bus and store with other processes: the embedded ones cannot be shared.
     const needs = infraNeeds(target);
