@@ -4,8 +4,10 @@
  * pushes it to a real WebSocket subscriber of the ward; the sink stores it and the
  * history API returns it.
  */
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
+import { findPromtool, promtool } from '../promtool.js';
 import { loadConfig } from '../../platform/config.js';
 import { createLogger } from '../../platform/log.js';
 import { runTarget, type Running } from '../../cli/runtime.js';
@@ -20,6 +22,8 @@ describe('embedded: device to dashboard in one process', () => {
   let mqttPort: number;
   let httpPort: number;
   const logLines: string[] = [];
+  /** The first test's batch: its newest sample's event time, and when it was sent. */
+  let batch = { newestTs: 0, sentAt: 0 };
 
   beforeAll(async () => {
     dataDir = await tempDir('e2e-embedded');
@@ -55,6 +59,7 @@ describe('embedded: device to dashboard in one process', () => {
     // SpO2 84 on air with RR 26 and HR 125 is an emergency-level NEWS2 (>= 7): it must alert.
     // Three minutes of event time at one sample every 5 s, as a gateway's batch: rules need a sustained condition.
     const samples = Array.from({ length: 37 }, (_, i) => ({ ts: ts - (36 - i) * 5000, hr: 125, spo2: 84, rr: 26, temp: 38.6, sbp: 95 }));
+    batch = { newestTs: ts, sentAt: Date.now() };
     await device.publishAsync('devices/wb-e2e-1/vitals', JSON.stringify({ samples }), { qos: 1 });
 
     const vit = await ws.waitFor('vitals on the socket', (m) => m.type === 'vitals' && m.patientId === 'MRN-E2E-77' && m.ts === ts);
@@ -119,6 +124,39 @@ describe('embedded: device to dashboard in one process', () => {
     const m = await fetch(`${api}/metrics`).then((r) => r.text());
     expect(m).toContain('vitals_ingest_samples_total');
     expect(m).toContain('vitals_ingest_rejected_total');
+  });
+
+  it("serves every metric the Grafana dashboard queries, with the first test's alert and inserts counted", async () => {
+    const nurse = await tokenFor(dataDir, 'nurse', ['4B']);
+    const ws = await WsClient.open(httpPort, nurse);
+    await ws.waitFor('ready', (m) => m.type === 'ready');
+    const scrape = (): Promise<string> => fetch(`${api}/metrics`).then((r) => r.text());
+    const value = (text: string, series: string): number => Number(new RegExp(`^${series.replace(/[{}"]/g, (c) => `\\${c}`)} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+    const m = await waitFor('inserts counted', async () => {
+      const t = await scrape();
+      return value(t, 'vitals_sink_insert_seconds_count{topic="vitals.samples"}') > 0 ? t : null;
+    });
+    expect(value(m, 'vitals_gateway_ws_clients')).toBe(1);
+    // The first test's alerts. Its batch carried 3 minutes of event time, so each latency is at least how
+    // old the newest sample was when sent, and at most the age of the oldest one now.
+    const raised = value(m, 'vitals_alert_latency_seconds_count{event="raised"}');
+    expect(raised).toBeGreaterThanOrEqual(1);
+    const mean = value(m, 'vitals_alert_latency_seconds_sum{event="raised"}') / raised;
+    expect(mean).toBeGreaterThanOrEqual((batch.sentAt - batch.newestTs) / 1000);
+    expect(mean).toBeLessThanOrEqual((Date.now() - (batch.newestTs - 180_000)) / 1000);
+    const dashboard = JSON.parse(readFileSync(new URL('../../infra/grafana/dashboards/vitalstream.json', import.meta.url), 'utf8')) as { panels: Array<{ targets?: Array<{ expr: string }> }> };
+    const queried = new Set(dashboard.panels.flatMap((p) => (p.targets ?? []).flatMap((t) => t.expr.match(/vitals_[a-z0-9_]+/g) ?? [])));
+    const families = new Set([...m.matchAll(/^# TYPE (\S+) /gm)].map((x) => x[1]));
+    const missing = [...queried].filter((q) => !families.has(q.replace(/_(bucket|sum|count)$/, '')));
+    expect(missing).toEqual([]);
+    const bin = findPromtool();
+    if (bin) {
+      // Prometheus's own linter on the exposition (naming, units, help text).
+      const lint = promtool(bin, ['check', 'metrics'], m);
+      expect(lint.ok, lint.output).toBe(true);
+    }
+    ws.close();
+    await waitFor('socket closed and counted', async () => value(await scrape(), 'vitals_gateway_ws_clients') === 0);
   });
 
   it('never writes a patient identifier to the logs', () => {
