@@ -9,7 +9,7 @@
  *   `"complete":false,"missing":[...],"maxScore":N`. A line with no parameter at all is an error.
  * - A line that cannot be scored (invalid JSON, unknown field, wrong type, impossible value such
  *   as spo2 150, unknown ACVPU) is reported on stderr as `vitals news2: line N: ...` and the rest
- *   go on: stdout carries only scores, so it can be piped on (ADR 0014-cli-contract).
+ *   go on: stdout carries only scores, so it can be piped on (docs/decisions/0014-cli-contract.md).
  * - Blank lines are skipped. Exit code 1 if any line failed, else 0.
  */
 import { checkObservations, NEWS2_PARAMS, scoreNews2, type News2Observations } from '../core/news2.js';

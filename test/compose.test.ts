@@ -143,6 +143,16 @@ describe('Dockerfile', () => {
   it('builds one image whose entrypoint is the vitals CLI', () => {
     expect(df).toMatch(/ENTRYPOINT \["node", "dist\/cli\/main\.js"\]/);
   });
+  it('runs on Node 24, the LTS the project targets (package.json engines, .nvmrc, .ci/run)', () => {
+    expect([...df.matchAll(/^FROM (\S+)/gm)].map((m) => m[1])).toEqual(['node:24-bookworm-slim', 'node:24-bookworm-slim']);
+    const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { engines: { node: string } };
+    expect(pkg.engines.node).toBe('^22.18.0 || >=24.2.0');
+    expect(readFileSync(new URL('.nvmrc', root), 'utf8').trim()).toBe('24');
+    const ci = readFileSync(new URL('.ci/run', root), 'utf8');
+    expect(ci).toMatch(/^npm test$/m);
+    expect(ci).toMatch(/^PATH="\$PWD\/\$node24_dir\/node_modules\/\.bin:\$PATH" npm test$/m);
+    expect(ci).toContain('@24"');
+  });
   it('ships what the roles read at run time', () => {
     for (const p of ['adapters/store/schema', 'stream-rules/default-rules.yaml', 'dashboard-gateway/web']) expect(df).toContain(p);
   });
