@@ -7,7 +7,6 @@ import { MODULES } from './modules.js';
 import { runRole } from './commands/run-role.js';
 import { deviceCommand, news2Command, rulesCommand, servicesCommand, tokenCommand } from './commands/tools.js';
 import type { CommandIO, RoleTarget } from './io.js';
-import { simScoreCommand } from '../device-sim/score-command.js';
 
 export const ROLE_COMMANDS: Record<string, RoleTarget> = { start: 'all', ingest: 'ingest', rules: 'rules', sink: 'sink', gateway: 'gateway', sim: 'sim' };
 
@@ -44,7 +43,7 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
     return 0;
   }
   // `rules` and `sim` are roles, and also the parents of tools: `rules replay`, `sim score`.
-  if (cmd === 'sim' && rest[0] === 'score') return simScoreCommand(rest.slice(1), io);
+  if (cmd === 'sim' && rest[0] === 'score') return (await import('../device-sim/score-command.js')).simScoreCommand(rest.slice(1), io);
   if (cmd === 'rules' && rest[0] === 'replay') return rulesCommand(rest, io);
   const role = ROLE_COMMANDS[cmd];
   if (role) return runRole(role, rest, io);

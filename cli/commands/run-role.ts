@@ -2,10 +2,9 @@
 import { describeConfig, loadConfig, type Config } from '../../platform/config.js';
 import { createLogger } from '../../platform/log.js';
 import { MODULES, infraNeeds } from '../modules.js';
-import { StartAborted, runTarget, type Running } from '../runtime.js';
+import type { Running } from '../runtime.js';
 import { configFlagSpec, configFlagValues, rolesOfFlag, type CommandIO, type RoleTarget } from '../io.js';
 import { flagHelp, parseFlags } from '../args.js';
-import { simSpec } from '../../device-sim/fleet.js';
 
 function banner(config: Config, target: RoleTarget, io: CommandIO): void {
   const lines = [
@@ -34,6 +33,7 @@ async function scenarioProblem(config: Config, target: RoleTarget, readFiles: bo
   if (!config.simScenario || (target !== 'all' && target !== 'sim')) return null;
   if (!readFiles && (config.simScenario.includes('/') || /\.(json|ya?ml)$/.test(config.simScenario))) return null;
   try {
+    const { simSpec } = await import('../../device-sim/fleet.js');
     await simSpec(config);
     return null;
   } catch (e) {
@@ -79,6 +79,7 @@ export async function runRole(target: RoleTarget, argv: string[], io: CommandIO)
       return 2;
     }
   }
+  const { StartAborted, runTarget } = await import('../runtime.js');
   const log = createLogger({ level: config.logLevel });
   log.info({ target, config: describeConfig(config) }, 'effective configuration');
   // Signals are handled from the first moment: SIGTERM while still connecting is a clean stop too.
