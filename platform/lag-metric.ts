@@ -9,6 +9,11 @@ export interface LagSource {
   lag(): Promise<ReadonlyArray<{ consumer: string; topic: string; lag: number }>>;
 }
 
+/** Whether a bus reports lag (the Bus port gains `lag()` with the flow-control work; adapters without it show no series). */
+export function reportsLag(bus: object): bus is LagSource {
+  return typeof (bus as Partial<LagSource>).lag === 'function';
+}
+
 export const CONSUMER_LAG_METRIC = 'vitals_bus_consumer_lag';
 
 /** Register the gauge once per registry; a failed read leaves the series out of that scrape. */
