@@ -2,7 +2,7 @@
  * The README as a new user follows it, on this checkout: every fenced bash block is run as written.
  * - `npm ci` and `npm test` are the CI steps themselves: .ci/run runs them on a fresh clone, and this
  *   test runs inside `npm test` (running it here would recurse). The test checks .ci/run has them.
- * - `npm start` is started once, as typed, on free ports and a fresh data dir given through the
+ * - `npm start` is started once, as typed (embedded bus and store), on free ports and a fresh data dir given through the
  *   environment variables the README names (VITALS_HTTP_PORT, VITALS_MQTT_PORT, VITALS_DATA_DIR), with
  *   2 simulated patients instead of 24 to spare the shared CI machine.
  * - Every other block runs in bash (-e -o pipefail) with the same environment, against that server.
@@ -45,8 +45,11 @@ describe('README commands, as typed', () => {
     const servers = commands.filter((c) => commandKind(c) === 'server');
     expect(servers, 'the README shows how to start the server').toEqual(['npm start']);
     const dataDir = await tempDir('readme');
+    // The README's `npm start` is the embedded default: the suite's KAFKA_BROKERS / CLICKHOUSE_URL
+    // (shared servers) must not leak into it.
+    const { KAFKA_BROKERS: _k, CLICKHOUSE_URL: _c, VITALS_TOPIC_PREFIX: _p, VITALS_CLICKHOUSE_DATABASE: _d, ...inherited } = process.env;
     const env = {
-      ...process.env,
+      ...inherited,
       VITALS_HTTP_PORT: String(await freePort()),
       VITALS_MQTT_PORT: String(await freePort()),
       VITALS_DATA_DIR: dataDir,
@@ -59,6 +62,7 @@ describe('README commands, as typed', () => {
     server.stderr?.on('data', (d) => (banner += String(d)));
     await waitFor('the start banner', () => banner.includes('Stop with Ctrl-C') || server?.exitCode != null, 180_000, 200);
     expect(server.exitCode, banner).toBeNull();
+    expect(banner).toContain('bus: embedded, store: embedded duckdb');
     expect(banner).toContain(`Dashboard:  http://127.0.0.1:${env.VITALS_HTTP_PORT}/`);
     expect(banner).toContain(`MQTT:       mqtt://127.0.0.1:${env.VITALS_MQTT_PORT}`);
     expect(banner, 'no deprecation warning at start').not.toMatch(/DeprecationWarning|FSTDEP/);
@@ -68,7 +72,7 @@ describe('README commands, as typed', () => {
     for (const b of clientBlocks) {
       expect(b.commands.every((c) => commandKind(c) === 'client'), `block under "${b.heading}" mixes server and client commands`).toBe(true);
       const r = spawnSync('bash', ['-e', '-o', 'pipefail', '-c', b.text], { cwd: ROOT, env, encoding: 'utf8', timeout: 120_000 });
-      expect(r.status, `README block under "${b.heading}" failed:\n${r.stdout}\n${r.stderr}`).toBe(0);
+      expect(r.status, `README block under "${b.heading}" failed:\n${r.stdout}\n${r.stderr}\nserver:\n${banner}`).toBe(0);
       // A block that publishes a sample shows it back: every metric of the payload, with its value.
       const published = /mosquitto_pub .*-m '(\{[^']*\})'/.exec(b.text)?.[1];
       if (published) {
