@@ -95,16 +95,6 @@ function rawFlood(port: number, first: Buffer, then: Buffer, maxBytes: number): 
   });
 }
 
-/** An MQTT 3.1.1 CONNECT (clean session, keepalive 60). */
-function connectPacket(clientId: string, username: string, password: string): Buffer {
-  const str = (x: string): Buffer => {
-    const b = Buffer.from(x);
-    return Buffer.concat([Buffer.from([b.length >> 8, b.length & 0xff]), b]);
-  };
-  const body = Buffer.concat([str('MQTT'), Buffer.from([4, 0xc2, 0, 60]), str(clientId), str(username), str(password)]);
-  return Buffer.concat([Buffer.from([0x10, body.length]), body]);
-}
-
 describe('MQTT front door', () => {
   let r: Rig | null = null;
   const clients: MqttClient[] = [];
