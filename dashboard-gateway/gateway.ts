@@ -6,13 +6,10 @@ import { VitalsError } from '../core/errors.js';
 import { combinedVerifier, loadSigningKey, oidcVerifier, verifyToken, type Verify } from '../platform/jwt.js';
 import { listenOn } from '../platform/listen.js';
 import type { RegistryView } from '../platform/registry-view.js';
-import { buildApp } from './app.js';
+import { auditor, buildApp } from './app.js';
 import { Hub } from './hub.js';
 import { attachWebSocket } from './ws.js';
 import { acknowledge } from './routes/alerts.js';
-import { TOPICS } from '../core/ports.js';
-import { randomUUID } from 'node:crypto';
-import type { AuditEvent } from '../core/audit.js';
 
 export interface GatewayService extends Service {
   port: number;
@@ -61,18 +58,15 @@ export async function startGateway(ctx: Context, registry: RegistryView, ready: 
   const hub = new Hub(bus, log.child({ role: 'gateway.hub' }));
   await hub.start(clock.now());
 
+  const auditAs = auditor(bus, clock, log);
   const app = await buildApp({ config, log, bus, store, clock, metrics, registry, hub, verify, ready, tls });
   const ws = attachWebSocket(app.server, {
     ...opts.ws,
     hub,
     log,
     verify,
-    ack: (policy, alertId) => acknowledge({ hub, bus, clock }, policy, alertId),
-    audit: (policy, action, resource, address) => {
-      const now = clock.now();
-      const ev: AuditEvent = { v: 1, id: randomUUID(), ts: now, userId: policy.principal.sub, role: policy.principal.role, action, resource, patientId: null, address, outcome: 'ok' };
-      bus.publish(TOPICS.audit, [{ key: ev.userId, value: JSON.stringify(ev), timestamp: now }]).catch(() => undefined);
-    },
+    ack: (policy, alertId, address) => acknowledge({ hub, bus, clock, auditAs }, policy, alertId, address),
+    audit: (policy, action, resource, address) => auditAs(policy, action, resource, null, address, 'ok'),
   });
   await app.ready();
   const port = await listenOn(app.server, config.httpPort, config.host, 'HTTP');

@@ -18,7 +18,7 @@ export interface WsDeps {
   hub: Hub;
   log: Logger;
   verify(token: string): Promise<{ ok: true; principal: Principal } | { ok: false; reason: string }>;
-  ack(policy: AccessPolicy, alertId: string, address: string): Promise<{ ok: true } | { ok: false; code: 'FORBIDDEN' | 'BAD_REQUEST'; message: string }>;
+  ack(policy: AccessPolicy, alertId: string, address: string): Promise<{ ok: true } | { ok: false; code: 'FORBIDDEN' | 'NOT_FOUND'; message: string }>;
   audit(policy: AccessPolicy, action: string, resource: string, address: string): void;
   /** Bytes buffered before vitals are coalesced, and before the client is dropped. */
   softLimit?: number;

@@ -113,15 +113,9 @@ export function fhirRoutes(s: AppServices): FastifyPluginAsync {
         },
       },
       async (req, reply) => {
-        const policy = s.requirePolicy(req);
         const q = req.query;
         const patientId = q.patient.startsWith('Patient/') ? q.patient.slice(8) : q.patient;
-        const ward = s.wardOf(patientId);
-        if (!policy.canReadPatient(patientId, ward)) {
-          s.audit(req, 'fhir.observation.search', 'Observation', patientId, 'denied');
-          if (ward === null) throw new VitalsError('VTL_ERR_NOT_FOUND', 'no such patient in scope');
-          throw new VitalsError('VTL_ERR_FORBIDDEN', 'patient not in scope');
-        }
+        s.authorisePatient(req, patientId, 'fhir.observation.search', 'read');
         let kinds = ALL_KINDS;
         if (q.code !== undefined) {
           const set = new Set<SearchKind>();
