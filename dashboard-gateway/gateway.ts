@@ -26,17 +26,26 @@ export interface GatewayOptions {
   ws?: { softLimit?: number; hardLimit?: number; heartbeatMs?: number; vitalsIntervalMs?: number };
 }
 
-/** Local tokens always; OIDC tokens too when an issuer and audience are configured. */
+/** Whether locally signed tokens are accepted: on without OIDC, off with it unless asked for. */
+export function localTokensOn(config: Context['config']): boolean {
+  return config.localTokens ?? !(config.oidcIssuer && config.oidcAudience);
+}
+
+/**
+ * OIDC tokens when an issuer and audience are configured; local HS256 tokens (the data-dir key)
+ * when {@link localTokensOn}. With OIDC, the data-dir key is then no credential at all.
+ */
 export function buildVerifier(config: Context['config'], key: Uint8Array): Verify {
-  const local: Verify = (token) => verifyToken(key, token);
-  if (!config.oidcIssuer || !config.oidcAudience) return local;
+  const local: Verify | null = localTokensOn(config) ? (token) => verifyToken(key, token) : null;
+  const refused: Verify = async () => ({ ok: false, reason: 'invalid' });
+  if (!config.oidcIssuer || !config.oidcAudience) return local ?? refused;
   const oidc = oidcVerifier({
     issuer: config.oidcIssuer,
     audience: config.oidcAudience,
     jwksUrl: config.oidcJwksUrl,
     claims: { role: config.oidcRoleClaim || 'role', wards: config.oidcWardsClaim || 'wards', patient: config.oidcPatientClaim || 'patient_id' },
   });
-  return combinedVerifier(local, oidc);
+  return combinedVerifier(local ?? refused, oidc);
 }
 
 async function loadTls(config: Context['config']): Promise<{ cert: Buffer; key: Buffer } | null> {
@@ -71,7 +80,7 @@ export async function startGateway(ctx: Context, registry: RegistryView, ready: 
   await app.ready();
   const port = await listenOn(app.server, config.httpPort, config.host, 'HTTP');
   const url = `${tls ? 'https' : 'http'}://${config.host}:${port}`;
-  log.info({ role: 'gateway', url }, 'gateway listening');
+  log.info({ role: 'gateway', url, oidc: Boolean(config.oidcIssuer), localTokens: localTokensOn(config) }, `gateway listening; local HS256 tokens ${localTokensOn(config) ? 'accepted' : 'refused'}`);
 
   return {
     name: 'gateway',

@@ -71,6 +71,8 @@ export interface Config {
   oidcRoleClaim: string;
   oidcWardsClaim: string;
   oidcPatientClaim: string;
+  /** Locally signed HS256 tokens (data-dir key): null = on without OIDC, off with it; true/false: explicit. */
+  localTokens: boolean | null;
   /** HTTPS/WSS for the gateway: PEM certificate and key files; both set turns TLS on. */
   httpTlsCert: string | null;
   httpTlsKey: string | null;
@@ -125,6 +127,7 @@ export const CONFIG_DEFAULTS: Config = {
   oidcRoleClaim: 'role',
   oidcWardsClaim: 'wards',
   oidcPatientClaim: 'patient_id',
+  localTokens: null,
   httpTlsCert: null,
   httpTlsKey: null,
   corsOrigins: null,
@@ -132,7 +135,7 @@ export const CONFIG_DEFAULTS: Config = {
   apiRatePerAddress: 1200,
 };
 
-type Kind = 'port' | 'int' | 'number' | 'string' | 'list' | 'url' | 'level' | 'path' | 'identifier' | 'prefix';
+type Kind = 'port' | 'int' | 'number' | 'string' | 'list' | 'url' | 'level' | 'path' | 'identifier' | 'prefix' | 'switch';
 
 interface Field {
   key: keyof Config;
@@ -188,6 +191,7 @@ export const CONFIG_FIELDS: readonly Field[] = [
   { key: 'oidcRoleClaim', env: 'VITALS_OIDC_ROLE_CLAIM', flag: 'oidc-role-claim', kind: 'string', help: 'claim holding the role (string or list; dotted path)' },
   { key: 'oidcWardsClaim', env: 'VITALS_OIDC_WARDS_CLAIM', flag: 'oidc-wards-claim', kind: 'string', help: 'claim holding the wards (list or space/comma separated)' },
   { key: 'oidcPatientClaim', env: 'VITALS_OIDC_PATIENT_CLAIM', flag: 'oidc-patient-claim', kind: 'string', help: "claim holding the patient role's own patient id" },
+  { key: 'localTokens', env: 'VITALS_LOCAL_TOKENS', flag: 'local-tokens', kind: 'switch', help: 'accept locally signed HS256 tokens (on|off); unset: on without OIDC, off with it' },
   { key: 'httpTlsCert', env: 'VITALS_HTTP_TLS_CERT', flag: 'http-tls-cert', kind: 'path', help: 'PEM certificate (chain) for HTTPS/WSS; with the key, turns TLS on' },
   { key: 'httpTlsKey', env: 'VITALS_HTTP_TLS_KEY', flag: 'http-tls-key', kind: 'path', help: 'PEM private key for HTTPS/WSS' },
   { key: 'corsOrigins', env: 'VITALS_CORS_ORIGINS', flag: 'cors-origins', kind: 'string', help: 'comma-separated origins allowed cross-origin API calls; unset: none' },
@@ -249,6 +253,11 @@ function parseValue(f: Field, raw: string, source: string): { value?: unknown; e
     case 'path':
       if (v === '') return { value: null };
       return { value: v };
+    case 'switch':
+      if (v === '') return { value: null };
+      if (/^(on|true|1|yes)$/i.test(v)) return { value: true };
+      if (/^(off|false|0|no)$/i.test(v)) return { value: false };
+      return { error: `${where}: "${v}" is not on or off` };
     case 'string':
       return { value: v === '' ? null : v };
   }
@@ -266,7 +275,7 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Recor
       if (raw === undefined) continue;
       const r = parseValue(f, raw, source);
       if (r.error) errors.push(r.error);
-      else config[f.key] = r.value ?? (f.kind === 'string' || f.kind === 'path' ? null : config[f.key]);
+      else config[f.key] = r.value ?? (f.kind === 'string' || f.kind === 'path' || f.kind === 'switch' ? null : config[f.key]);
       if (f.kind === 'list' || f.kind === 'url') if (!r.error) config[f.key] = r.value ?? null;
     }
   }
