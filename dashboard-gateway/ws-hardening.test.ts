@@ -98,4 +98,19 @@ describe('dashboard WebSocket hardening', () => {
     }
     expect((await post({ hr: 70, units: { temp: 'degF' }, temp: 98.6 })).statusCode).toBe(202);
   });
+
+  it('FHIR links use the configured public URL, never the Host header', async () => {
+    await publishSample(h.bus, 'P-FHIR', '4B', { hr: 70 });
+    await until('patient in view', () => gw.hub.state.patients.has('P-FHIR'));
+    const evil = { host: 'evil.example', 'x-forwarded-host': 'evil.example' };
+    const meta = await gw.app.inject({ url: '/fhir/metadata', headers: evil });
+    const search = await gw.app.inject({ url: '/fhir/Observation?patient=P-FHIR', headers: { ...evil, authorization: `Bearer ${nurse}` } });
+    expect(search.statusCode).toBe(200);
+    for (const body of [meta.body, search.body]) expect(body).not.toContain('evil.example');
+    const configured = await h.gateway({ VITALS_PUBLIC_URL: 'https://vitals.hospital.example/' });
+    await until('patient in view', () => configured.hub.state.patients.has('P-FHIR'));
+    const links = (await configured.app.inject({ url: '/fhir/Observation?patient=P-FHIR', headers: { ...evil, authorization: `Bearer ${nurse}` } })).json();
+    expect(links.link[0].url).toMatch(/^https:\/\/vitals\.hospital\.example\/fhir\/Observation\?/);
+    expect((await configured.app.inject({ url: '/fhir/metadata', headers: evil })).body).toContain('https://vitals.hospital.example/fhir');
+  });
 });

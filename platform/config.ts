@@ -78,6 +78,8 @@ export interface Config {
   httpTlsKey: string | null;
   /** Comma-separated origins allowed cross-origin API calls; null: none (same origin only). */
   corsOrigins: string | null;
+  /** The gateway's public URL (links in FHIR bundles); null: the address a request reached. */
+  publicUrl: string | null;
   /** REST/FHIR requests per minute per user, and per client address. */
   apiRatePerUser: number;
   apiRatePerAddress: number;
@@ -131,6 +133,7 @@ export const CONFIG_DEFAULTS: Config = {
   httpTlsCert: null,
   httpTlsKey: null,
   corsOrigins: null,
+  publicUrl: null,
   apiRatePerUser: 600,
   apiRatePerAddress: 1200,
 };
@@ -195,6 +198,7 @@ export const CONFIG_FIELDS: readonly Field[] = [
   { key: 'httpTlsCert', env: 'VITALS_HTTP_TLS_CERT', flag: 'http-tls-cert', kind: 'path', help: 'PEM certificate (chain) for HTTPS/WSS; with the key, turns TLS on' },
   { key: 'httpTlsKey', env: 'VITALS_HTTP_TLS_KEY', flag: 'http-tls-key', kind: 'path', help: 'PEM private key for HTTPS/WSS' },
   { key: 'corsOrigins', env: 'VITALS_CORS_ORIGINS', flag: 'cors-origins', kind: 'string', help: 'comma-separated origins allowed cross-origin API calls; unset: none' },
+  { key: 'publicUrl', env: 'VITALS_PUBLIC_URL', flag: 'public-url', kind: 'url', help: 'public URL of the gateway, used in FHIR links; unset: the address a request reached (never the Host header)' },
   { key: 'apiRatePerUser', env: 'VITALS_API_RATE_USER', flag: 'api-rate-user', kind: 'int', min: 1, help: 'REST/FHIR requests per minute per user' },
   { key: 'apiRatePerAddress', env: 'VITALS_API_RATE_ADDRESS', flag: 'api-rate-address', kind: 'int', min: 1, help: 'REST/FHIR requests per minute per client address' },
 ];
