@@ -15,7 +15,7 @@ import { systemClock } from '../platform/context.js';
 import { createLogger } from '../platform/log.js';
 import { createMetricsRegistry } from '../platform/metrics.js';
 import { startRegistryView, type RegistryView } from '../platform/registry-view.js';
-import { metricValue, provisionOnBus } from '../test/e2e/ingest-helpers.js';
+import { metricValue, provisionOnBus, rawFlood } from '../test/e2e/ingest-helpers.js';
 import { startIngest, type IngestService } from './ingest.js';
 
 interface Rig {
@@ -62,36 +62,6 @@ function connack(port: number, opts: mqtt.IClientOptions): Promise<{ code: numbe
       resolve({ code: typeof e.code === 'number' ? e.code : -1, client: null });
     });
     c.once('close', () => resolve({ code: -1, client: null }));
-  });
-}
-
-/** A raw TCP socket; resolves when the server closes it, with the bytes it had written by then. */
-function rawFlood(port: number, first: Buffer, then: Buffer, maxBytes: number): Promise<{ closedByServer: boolean; written: number }> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    let written = 0;
-    let done = false;
-    const finish = (closedByServer: boolean): void => {
-      if (done) return;
-      done = true;
-      s.destroy();
-      resolve({ closedByServer, written });
-    };
-    s.on('error', () => finish(true));
-    s.on('close', () => finish(true));
-    s.on('connect', () => {
-      s.write(first);
-      written += first.length;
-      const pump = (): void => {
-        while (!done && written < maxBytes) {
-          written += then.length;
-          if (!s.write(then)) return void s.once('drain', pump);
-        }
-        // Everything went out and the server still holds the socket open: it is buffering.
-        if (!done) setTimeout(() => finish(false), 500);
-      };
-      pump();
-    });
   });
 }
 
