@@ -113,4 +113,18 @@ describe('dashboard WebSocket hardening', () => {
     expect(links.link[0].url).toMatch(/^https:\/\/vitals\.hospital\.example\/fhir\/Observation\?/);
     expect((await configured.app.inject({ url: '/fhir/metadata', headers: evil })).body).toContain('https://vitals.hospital.example/fhir');
   });
+
+  it('a manual observation at the same metric and millisecond as a device sample is refused with 409, not dropped after a 202', async () => {
+    const tok = await h.token({ sub: 'dup-nurse', role: 'nurse', wards: ['4B'] });
+    const t = Date.now() - 60_000;
+    const live = await publishSample(h.bus, 'P-DUP', '4B', { hr: 80 }, t);
+    await until('patient in view', () => gw.hub.state.patients.get('P-DUP')?.latest.hr?.ts === t);
+    // An older device sample that only the store still has (the live view moved on).
+    await h.store.insertSamples([{ ...live, ts: t - 5000, traceId: 'dup-old' }]);
+    const post = (body: unknown) => gw.app.inject({ method: 'POST', url: '/api/patients/P-DUP/observations', headers: { authorization: `Bearer ${tok}` }, payload: body as object });
+    expect((await post({ ts: t, hr: 81 })).statusCode).toBe(409);
+    expect((await post({ ts: t - 5000, hr: 81 })).statusCode).toBe(409);
+    expect((await post({ ts: t, rr: 18 })).statusCode).toBe(202);
+    expect((await post({ ts: t + 1, hr: 81 })).statusCode).toBe(202);
+  });
 });

@@ -31,6 +31,18 @@ export function patientRoutes(s: AppServices): FastifyPluginAsync {
   const authorisePatient = (req: FastifyRequest, patientId: string, action: string, write = false): { policy: AccessPolicy; ward: string | null } =>
     s.authorisePatient(req, patientId, action, write ? 'act' : 'read');
 
+  /** The first metric of `sample` already recorded for the patient at the same millisecond, or null. */
+  const takenMetric = async (patientId: string, sample: CanonicalSample): Promise<MetricName | null> => {
+    const live = s.hub.state.patients.get(patientId);
+    const metrics = Object.keys(sample.metrics) as MetricName[];
+    for (const m of metrics) if (live?.latest[m]?.ts === sample.ts) return m;
+    for (const m of metrics) {
+      const points = await s.store.history({ patientKey: patientId, metric: m, from: sample.ts, to: sample.ts + 1, step: 'raw', limit: 1 });
+      if (points.length > 0) return m;
+    }
+    return null;
+  };
+
   return async (app) => {
     app.get('/patients', { schema: { tags: ['patients'], summary: 'Patients in scope with their latest vitals, score and chart settings' } }, async (req) => {
       const policy = s.requirePolicy(req);
@@ -103,6 +115,10 @@ export function patientRoutes(s: AppServices): FastifyPluginAsync {
         if ('rejection' in r) throw new VitalsError('VTL_ERR_BAD_REQUEST', `${r.rejection.reason}${r.rejection.field ? `: ${r.rejection.field}` : ''}`);
         const { bed: _bed, ...entered } = r.sample;
         const sample: CanonicalSample = { ...entered, source: 'manual' };
+        // Samples are stored once per (patient, metric, ms): a second one at the same instant would
+        // be dropped after the 202. Refuse it now instead (the live view, then the store).
+        const taken = await takenMetric(id, sample);
+        if (taken) throw new VitalsError('VTL_ERR_CONFLICT', `a ${taken} reading at this exact time exists; enter the observation with another ts`);
         await s.bus.publish(TOPICS.samples, [{ key: id, value: JSON.stringify(sample), timestamp: now }]);
         s.audit(req, 'patient.observation.create', 'patient.observation', id);
         return reply.code(202).send({ accepted: true, traceId: sample.traceId });
