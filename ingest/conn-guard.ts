@@ -51,7 +51,7 @@ interface Watched {
   authenticated: boolean;
 }
 
-export type RefusalReason = 'address_rate' | 'address_unauthenticated' | 'packet_too_large' | 'connect_expected' | 'malformed_length' | 'preauth_bytes' | 'preauth_memory';
+export type RefusalReason = 'client_cert_invalid' | 'address_rate' | 'address_unauthenticated' | 'packet_too_large' | 'connect_expected' | 'malformed_length' | 'preauth_bytes' | 'preauth_memory';
 
 export class ConnectionGuard {
   private preAuthTotal = 0;

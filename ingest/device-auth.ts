@@ -33,7 +33,8 @@ export type AuthReason =
   | 'verify_error'
   | 'revoked_during_connect'
   | 'throttled'
-  | 'auth_busy';
+  | 'auth_busy'
+  | 'certificate_other_device';
 
 export type AuthOutcome = { ok: true; rec: DeviceRecord } | { ok: false; reason: AuthReason; code: number };
 
@@ -77,10 +78,11 @@ export class DeviceAuth {
    * Decide on a CONNECT. `clientId` is the one the client sent ('' when none); `address` the
    * socket's source address.
    */
-  async check(deviceId: string, clientId: string, password: Buffer | undefined, address: string): Promise<AuthOutcome> {
+  async check(deviceId: string, clientId: string, password: Buffer | undefined, address: string, certDeviceId: string | null = null): Promise<AuthOutcome> {
     const now = this.clock.now();
     // Refusals that cost no hashing are not throttled: only guesses at a token are.
     if (clientId.length > MAX_CLIENT_ID_LENGTH) return { ok: false, reason: 'client_id_too_long', code: CONNACK.identifierRejected };
+    if (certDeviceId !== null) return this.byCertificate(deviceId, clientId, certDeviceId);
     const rec = this.registry.get(deviceId);
     if (!rec) return { ok: false, reason: 'unknown_device', code: CONNACK.badCredentials };
     if (!password) return { ok: false, reason: 'no_password', code: CONNACK.badCredentials };
@@ -107,6 +109,15 @@ export class DeviceAuth {
     if (!current || current.tokenHash !== rec.tokenHash) return { ok: false, reason: 'revoked_during_connect', code: CONNACK.badCredentials };
     this.verified.set(deviceId, { tokenHash: rec.tokenHash, tokenDigest: d });
     return this.succeed(deviceId, address, current);
+  }
+
+  /** A verified client certificate names the device: no token; the registry must still hold it. */
+  private byCertificate(username: string, clientId: string, certDeviceId: string): AuthOutcome {
+    if (username !== '' && username !== certDeviceId) return { ok: false, reason: 'certificate_other_device', code: CONNACK.badCredentials };
+    const rec = this.registry.get(certDeviceId);
+    if (!rec) return { ok: false, reason: 'unknown_device', code: CONNACK.badCredentials };
+    if (clientId !== '' && clientId !== certDeviceId) return { ok: false, reason: 'client_id_not_device', code: CONNACK.identifierRejected };
+    return { ok: true, rec };
   }
 
   /** The registry changed for `deviceId`: a cached verification of another hash is void. */

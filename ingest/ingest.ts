@@ -19,6 +19,7 @@ import { counter, gauge } from '../platform/metrics.js';
 import type { RegistryView } from '../platform/registry-view.js';
 import { ConnectionGuard, guardLimits } from './conn-guard.js';
 import { DeviceAuth } from './device-auth.js';
+import { certificateDeviceId } from './device-cert.js';
 import { startListeners } from './listeners.js';
 import { PublishBatcher } from './publish-batcher.js';
 import { dlqRecord, keptPayloads, statusRecord } from './records.js';
@@ -83,9 +84,10 @@ export async function startIngest(ctx: Context, registry: RegistryView): Promise
   };
 
   const authenticate = (client: Client, username: string | undefined, password: Buffer | undefined, done: (e: AuthenticateError | null, ok: boolean | null) => void): void => {
-    const deviceId = username ?? '';
+    const certDeviceId = certificateDeviceId(client.conn);
+    const deviceId = username || certDeviceId || '';
     const clientId = sentClientIds.get(client) ?? client.id;
-    auth.check(deviceId, clientId, password, guard.addressOf(client.conn)).then(
+    auth.check(deviceId, clientId, password, guard.addressOf(client.conn), certDeviceId).then(
       (outcome) => {
         if (!outcome.ok) {
           authFailures.inc({ reason: outcome.reason });

@@ -66,10 +66,25 @@ export async function startListeners(broker: Aedes, config: Config, log: Logger,
 
     let tlsPort: number | null = null;
     if (config.mqttTlsCert && config.mqttTlsKey) {
-      const [cert, key] = await Promise.all([readPem(config.mqttTlsCert, 'certificate'), readPem(config.mqttTlsKey, 'key')]);
+      const [cert, key, ca] = await Promise.all([
+        readPem(config.mqttTlsCert, 'certificate'),
+        readPem(config.mqttTlsKey, 'key'),
+        config.mqttTlsCa ? readPem(config.mqttTlsCa, 'client CA') : Promise.resolve(null),
+      ]);
+      // With a client CA, a certificate is asked for but not required (tokens stay valid beside it);
+      // one that is presented must chain to the CA, else the socket is closed before MQTT starts.
+      const mtls = ca ? { ca, requestCert: true, rejectUnauthorized: false } : {};
+      const onTls = (socket: tls.TLSSocket): void => {
+        if (ca && socket.getPeerCertificate()?.subject && !socket.authorized) {
+          log.warn({ reason: String(socket.authorizationError) }, 'mqtt client certificate refused');
+          guard.close(socket, 'client_cert_invalid');
+          return;
+        }
+        accept(socket, socket.remoteAddress ?? '');
+      };
       let server: tls.Server;
       try {
-        server = tls.createServer({ cert, key, noDelay: true, minVersion: 'TLSv1.2' }, (socket) => accept(socket, socket.remoteAddress ?? ''));
+        server = tls.createServer({ cert, key, noDelay: true, minVersion: 'TLSv1.2', ...mtls }, onTls);
       } catch (e) {
         throw new VitalsError('VTL_ERR_CONFIG', `MQTT TLS certificate or key is not usable: ${(e as Error).message}`);
       }

@@ -60,6 +60,8 @@ export interface Config {
   mqttTlsCert: string | null;
   mqttTlsKey: string | null;
   mqttTlsPort: number;
+  /** PEM CA bundle for device certificates on the TLS listener (mutual TLS); null: tokens only. */
+  mqttTlsCa: string | null;
   /** MQTT over WebSocket (browser-based gateways); null: off. */
   mqttWsPort: number | null;
   /** OIDC: verify bearer tokens against this issuer's JWKS (with the audience); null: local tokens only. */
@@ -122,6 +124,7 @@ export const CONFIG_DEFAULTS: Config = {
   mqttTlsCert: null,
   mqttTlsKey: null,
   mqttTlsPort: 8883,
+  mqttTlsCa: null,
   mqttWsPort: null,
   oidcIssuer: null,
   oidcAudience: null,
@@ -187,6 +190,7 @@ export const CONFIG_FIELDS: readonly Field[] = [
   { key: 'mqttTlsCert', env: 'VITALS_MQTT_TLS_CERT', flag: 'mqtt-tls-cert', kind: 'path', help: 'PEM certificate (chain) for MQTT over TLS; with the key, turns the TLS listener on' },
   { key: 'mqttTlsKey', env: 'VITALS_MQTT_TLS_KEY', flag: 'mqtt-tls-key', kind: 'path', help: 'PEM private key for MQTT over TLS' },
   { key: 'mqttTlsPort', env: 'VITALS_MQTT_TLS_PORT', flag: 'mqtt-tls-port', kind: 'port', help: 'MQTT over TLS listener port' },
+  { key: 'mqttTlsCa', env: 'VITALS_MQTT_TLS_CA', flag: 'mqtt-tls-ca', kind: 'path', help: 'PEM CA bundle for device client certificates on the MQTT TLS listener (CN or SAN DNS = device id); unset: tokens only' },
   { key: 'mqttWsPort', env: 'VITALS_MQTT_WS_PORT', flag: 'mqtt-ws-port', kind: 'port', help: 'MQTT over WebSocket listener port; unset: off' },
   { key: 'oidcIssuer', env: 'VITALS_OIDC_ISSUER', flag: 'oidc-issuer', kind: 'url', help: 'OIDC issuer whose tokens the gateway accepts (with the audience); unset: local tokens only' },
   { key: 'oidcAudience', env: 'VITALS_OIDC_AUDIENCE', flag: 'oidc-audience', kind: 'string', help: 'audience the OIDC tokens must carry' },
@@ -285,6 +289,7 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Recor
   }
   // Half a TLS setup would silently leave devices on plain MQTT only.
   if ((config.mqttTlsCert == null) !== (config.mqttTlsKey == null)) errors.push('VITALS_MQTT_TLS_CERT and VITALS_MQTT_TLS_KEY must be set together');
+  if (config.mqttTlsCa != null && config.mqttTlsCert == null) errors.push('VITALS_MQTT_TLS_CA needs the TLS listener (VITALS_MQTT_TLS_CERT and VITALS_MQTT_TLS_KEY)');
   // Half an OIDC or TLS setup would silently fall back to weaker behaviour.
   if ((config.oidcIssuer == null) !== (config.oidcAudience == null)) errors.push('VITALS_OIDC_ISSUER and VITALS_OIDC_AUDIENCE must be set together');
   if ((config.httpTlsCert == null) !== (config.httpTlsKey == null)) errors.push('VITALS_HTTP_TLS_CERT and VITALS_HTTP_TLS_KEY must be set together');
