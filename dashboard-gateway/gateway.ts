@@ -23,7 +23,7 @@ export interface GatewayService extends Service {
 
 /** Options tests and benchmarks use; production takes the defaults. */
 export interface GatewayOptions {
-  ws?: { softLimit?: number; hardLimit?: number; heartbeatMs?: number; vitalsIntervalMs?: number };
+  ws?: { softLimit?: number; hardLimit?: number; heartbeatMs?: number; vitalsIntervalMs?: number; opsPerSec?: number };
 }
 
 /** Whether locally signed tokens are accepted: on without OIDC, off with it unless asked for. */
