@@ -31,16 +31,18 @@ export function patientRoutes(s: AppServices): FastifyPluginAsync {
   const authorisePatient = (req: FastifyRequest, patientId: string, action: string, write = false): { policy: AccessPolicy; ward: string | null } =>
     s.authorisePatient(req, patientId, action, write ? 'act' : 'read');
 
-  /** The first metric of `sample` already recorded for the patient at the same millisecond, or null. */
+  /**
+   * The first metric of `sample` already recorded for the patient at the same millisecond, or null.
+   * The live view answers for its latest readings; the store is asked only about a time at or
+   * before them (an entry "now" is newer than anything stored and costs no query).
+   */
   const takenMetric = async (patientId: string, sample: CanonicalSample): Promise<MetricName | null> => {
     const live = s.hub.state.patients.get(patientId);
     const metrics = Object.keys(sample.metrics) as MetricName[];
     for (const m of metrics) if (live?.latest[m]?.ts === sample.ts) return m;
-    for (const m of metrics) {
-      const points = await s.store.history({ patientKey: patientId, metric: m, from: sample.ts, to: sample.ts + 1, step: 'raw', limit: 1 });
-      if (points.length > 0) return m;
-    }
-    return null;
+    const older = metrics.filter((m) => sample.ts <= (live?.latest[m]?.ts ?? Number.POSITIVE_INFINITY));
+    const found = await Promise.all(older.map((m) => s.store.history({ patientKey: patientId, metric: m, from: sample.ts, to: sample.ts + 1, step: 'raw', limit: 1 })));
+    return older.find((_m, i) => (found[i]?.length ?? 0) > 0) ?? null;
   };
 
   return async (app) => {
