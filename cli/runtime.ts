@@ -22,6 +22,7 @@ import { startRegistryView, type RegistryView } from '../platform/registry-view.
 import { backoffDelay } from '../platform/backoff.js';
 import { MODULES, infraNeeds, orderedModules, type ModuleName } from './modules.js';
 import { absentBus, absentStore } from '../platform/absent.js';
+import { secureDataDir } from '../platform/data-dir.js';
 
 /** Start-up was cancelled (SIGTERM/SIGINT while connecting): a clean stop, not a failure. */
 export class StartAborted extends Error {
@@ -127,6 +128,10 @@ export async function runTarget(target: ModuleName, config: Config, log: Logger,
       await ctx.store.close().catch((e: unknown) => log.error({ err: (e as Error).message }, 'store close failed'));
     }
   };
+
+  // Private before anything is written to it (bus segments, DuckDB, the signing key).
+  const loosened = await secureDataDir(config.dataDir);
+  if (loosened.length > 0) log.warn({ dataDir: config.dataDir, tightened: loosened.length, first: loosened.slice(0, 5) }, 'data dir entries were readable by others; now owner-only (0700 dirs, 0600 files)');
 
   const onAbort = (): void => void stop();
   signal?.addEventListener('abort', onAbort, { once: true });

@@ -7,6 +7,9 @@
  * | role      | wards          | own patient | alerts        | ack, observations | chart orders | devices |
  * |-----------|----------------|-------------|---------------|-------------------|--------------|---------|
  * | admin     | read in scope  | -           | read in scope | in scope          | -            | yes     |
+ *
+ * Admin is scoped by ward like everyone else (devices, audit and erasure are its extras).
+ * Wards '*' reach every ward and patients on no ward; writes always need the patient's ward.
  * | clinician | read in scope  | -           | read in scope | in scope          | in scope     | -       |
  * | nurse     | read in scope  | -           | read in scope | in scope          | -            | -       |
  * | viewer    | read in scope  | -           | read in scope | -                 | -            | -       |
@@ -48,15 +51,18 @@ export function buildPolicy(p: Principal): AccessPolicy {
   const staff = STAFF.has(p.role);
   const all = p.wards.includes('*');
   const wards = new Set(p.wards);
-  const inScope = (ward: string | null): boolean => staff && ward !== null && (all || wards.has(ward));
+  // Every ward ('*') also reaches patients on no ward now (discharged, history only); a
+  // ward list does not. Writes always need a ward: they feed that ward's scoring.
+  const inScope = (ward: string | null): boolean => staff && (all || (ward !== null && wards.has(ward)));
+  const actsIn = (ward: string | null): boolean => ward !== null && inScope(ward);
   const acts = p.role === 'clinician' || p.role === 'nurse' || p.role === 'admin';
   return {
     principal: p,
     canReadWard: inScope,
     canReadPatient: (_id, ward) => inScope(ward),
     canReadAlerts: inScope,
-    canActOnWard: (ward) => acts && inScope(ward),
-    canOrderChart: (ward) => p.role === 'clinician' && inScope(ward),
+    canActOnWard: (ward) => acts && actsIn(ward),
+    canOrderChart: (ward) => p.role === 'clinician' && actsIn(ward),
     isAdmin: p.role === 'admin',
   };
 }

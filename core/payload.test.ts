@@ -56,6 +56,7 @@ describe('normaliseVitalsPayload: rejected with a reason', () => {
     ['NaN smuggled as null-ish string', { hr: 'NaN' }, 'wrong_type', 'hr'],
     ['hr above 350', { hr: 351 }, 'impossible_value', 'hr'],
     ['negative hr', { hr: -1 }, 'impossible_value', 'hr'],
+    ['diastolic above systolic', { sbp: 40, dbp: 200 }, 'impossible_value', 'dbp'],
     ['spo2 above 100', { spo2: 100.5 }, 'impossible_value', 'spo2'],
     ['temp below 20 degC', { temp: 19.9 }, 'impossible_value', 'temp'],
     ['temp above 45 degC', { temp: 45.1 }, 'impossible_value', 'temp'],

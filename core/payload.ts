@@ -91,7 +91,7 @@ function parseTimestamp(v: unknown, now: number): number | null {
   return null;
 }
 
-function normaliseOne(raw: unknown, dev: DeviceContext, now: number, limits: PayloadLimits, traceId: string): SampleResult {
+export function normaliseOne(raw: unknown, dev: DeviceContext, now: number, limits: PayloadLimits, traceId: string): SampleResult {
   if (!isPlainObject(raw)) return { rejection: { reason: 'not_an_object' } };
   let unknown = 0;
   for (const k of Object.keys(raw)) if (!KNOWN_FIELDS.has(k)) unknown++;
@@ -131,6 +131,8 @@ function normaliseOne(raw: unknown, dev: DeviceContext, now: number, limits: Pay
     metrics[m] = value;
     count++;
   }
+  // Each pressure alone may be in range while the pair is not: diastolic above systolic cannot be measured.
+  if (metrics.sbp !== undefined && metrics.dbp !== undefined && metrics.dbp > metrics.sbp) return { rejection: { reason: 'impossible_value', field: 'dbp' } };
 
   const sample: CanonicalSample = {
     v: 1,

@@ -32,19 +32,23 @@ describe('gateway access rules', () => {
   });
   afterAll(async () => h?.close());
 
-  it('nurse of 4B: 403 for 5A ward alerts and 5A patient history; 4B allowed', async () => {
+  it('nurse of 4B: 403 for 5A ward alerts; a 5A patient and alert look unknown (404); 4B allowed', async () => {
     const alerts = await inject(tok.nurse4B!, 'GET', '/api/alerts?ward=5A');
     expect(alerts.statusCode).toBe(403);
     expect(alerts.json().error.code).toBe('VTL_ERR_FORBIDDEN');
+    // Out of scope and unknown answer alike: no existence oracle.
     const hist = await inject(tok.nurse4B!, 'GET', '/api/patients/P-5A-1/vitals?metric=hr');
-    expect(hist.statusCode).toBe(403);
-    expect(hist.json().error.code).toBe('VTL_ERR_FORBIDDEN');
+    const unknown = await inject(tok.nurse4B!, 'GET', '/api/patients/P-NOBODY/vitals?metric=hr');
+    expect(hist.statusCode).toBe(404);
+    expect(hist.json()).toEqual(unknown.json());
     expect((await inject(tok.nurse4B!, 'GET', '/api/alerts?ward=4B')).statusCode).toBe(200);
     expect((await inject(tok.nurse4B!, 'GET', '/api/patients/P-4B-1/vitals?metric=hr')).statusCode).toBe(200);
     const list = (await inject(tok.nurse4B!, 'GET', '/api/patients')).json();
     expect(list.patients.map((p: { patientId: string }) => p.patientId)).toEqual(['P-4B-1']);
-    // Acknowledging another ward's alert is refused too.
-    expect((await inject(tok.nurse4B!, 'POST', '/api/alerts/a-5a/ack')).statusCode).toBe(403);
+    // Acknowledging another ward's alert is refused too, as if it did not exist.
+    const ack = await inject(tok.nurse4B!, 'POST', '/api/alerts/a-5a/ack');
+    expect(ack.statusCode).toBe(404);
+    expect(ack.json()).toEqual((await inject(tok.nurse4B!, 'POST', '/api/alerts/a-none/ack')).json());
   });
 
   it('nurse of 4B never sees a 5A alert or 5A vitals on the socket while both wards publish', async () => {
@@ -104,10 +108,10 @@ describe('gateway access rules', () => {
   it('the patient role sees only itself: own vitals and chart, never alerts or anyone else', async () => {
     expect((await inject(tok.patient!, 'GET', '/api/patients/P-4B-1/vitals?metric=hr')).statusCode).toBe(200);
     expect((await inject(tok.patient!, 'GET', '/api/patients/P-4B-1/chart')).statusCode).toBe(200);
-    expect((await inject(tok.patient!, 'GET', '/api/patients/P-5A-1/vitals?metric=hr')).statusCode).toBe(403);
+    expect((await inject(tok.patient!, 'GET', '/api/patients/P-5A-1/vitals?metric=hr')).statusCode).toBe(404);
     expect((await inject(tok.patient!, 'GET', '/api/alerts')).statusCode).toBe(403);
     expect((await inject(tok.patient!, 'GET', '/api/alerts?ward=4B')).statusCode).toBe(403);
-    expect((await inject(tok.patient!, 'POST', '/api/alerts/a-4b/ack')).statusCode).toBe(403);
+    expect((await inject(tok.patient!, 'POST', '/api/alerts/a-4b/ack')).statusCode).toBe(404);
     expect((await inject(tok.patient!, 'POST', '/api/patients/P-4B-1/observations', { hr: 70 })).statusCode).toBe(403);
     expect((await inject(tok.patient!, 'PUT', '/api/patients/P-4B-1/chart', { spo2Scale: 2 })).statusCode).toBe(403);
     const list = (await inject(tok.patient!, 'GET', '/api/patients')).json();

@@ -53,9 +53,47 @@ export interface GatewayDeps {
 
 export interface AppServices extends GatewayDeps {
   audit(req: FastifyRequest, action: string, resource: string, patientId: string | null, outcome?: AuditEvent['outcome']): void;
+  /** The same writer for callers without a request (the WebSocket). */
+  auditAs: Auditor;
   /** The ward a patient is in now (live view, then device assignments); null when unknown. */
   wardOf(patientId: string): string | null;
   requirePolicy(req: FastifyRequest): AccessPolicy;
+  /**
+   * The one patient gate of every route: `need` is read, act (ack, observations) or order (chart).
+   * A patient the caller may not read gets the same 404 as one that does not exist (no existence
+   * oracle); a readable patient the role may not act on gets 403. Denials are audited.
+   */
+  authorisePatient(req: FastifyRequest, patientId: string, action: string, need: PatientNeed): { policy: AccessPolicy; ward: string | null };
+}
+
+export type PatientNeed = 'read' | 'act' | 'order';
+
+/** The one answer for "unknown" and "not yours": the same code and message. */
+export const NO_SUCH_PATIENT = 'no such patient in scope';
+
+/** Who did what to which resource, from where: one audit record on the bus (never clinical values). */
+export type Auditor = (policy: AccessPolicy | null, action: string, resource: string, patientId: string | null, address: string, outcome: AuditEvent['outcome']) => void;
+
+/** The one audit writer of the gateway (REST, FHIR and the WebSocket). */
+export function auditor(bus: Bus, clock: Clock, log: Logger): Auditor {
+  return (policy, action, resource, patientId, address, outcome) => {
+    const now = clock.now();
+    const ev: AuditEvent = {
+      v: 1,
+      id: randomUUID(),
+      ts: now,
+      userId: policy?.principal.sub ?? 'anonymous',
+      role: policy?.principal.role ?? 'none',
+      action,
+      resource,
+      patientId,
+      address,
+      outcome,
+    };
+    bus.publish(TOPICS.audit, [{ key: ev.userId, value: JSON.stringify(ev), timestamp: now }]).catch((e: unknown) => {
+      log.error({ err: (e as Error).message, action }, 'audit publish failed');
+    });
+  };
 }
 
 export function sendError(reply: FastifyReply, e: VitalsError): FastifyReply {
@@ -123,28 +161,12 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
   });
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true, uiConfig: { docExpansion: 'list', deepLinking: false } });
 
-  const auditLog = (policy: AccessPolicy | null, action: string, resource: string, patientId: string | null, address: string, outcome: AuditEvent['outcome']): void => {
-    const now = deps.clock.now();
-    const ev: AuditEvent = {
-      v: 1,
-      id: randomUUID(),
-      ts: now,
-      userId: policy?.principal.sub ?? 'anonymous',
-      role: policy?.principal.role ?? 'none',
-      action,
-      resource,
-      patientId,
-      address,
-      outcome,
-    };
-    deps.bus.publish(TOPICS.audit, [{ key: ev.userId, value: JSON.stringify(ev), timestamp: now }]).catch((e: unknown) => {
-      deps.log.error({ err: (e as Error).message, action }, 'audit publish failed');
-    });
-  };
+  const auditLog = auditor(deps.bus, deps.clock, deps.log);
 
   const services: AppServices = {
     ...deps,
     audit: (req, action, resource, patientId, outcome = 'ok') => auditLog(req.policy, action, resource, patientId, req.ip, outcome),
+    auditAs: auditLog,
     wardOf(patientId) {
       const live = deps.hub.state.patients.get(patientId);
       if (live?.ward) return live.ward;
@@ -154,6 +176,16 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     requirePolicy(req) {
       if (!req.policy) throw new VitalsError('VTL_ERR_UNAUTHORIZED');
       return req.policy;
+    },
+    authorisePatient(req, patientId, action, need) {
+      const policy = services.requirePolicy(req);
+      const ward = services.wardOf(patientId);
+      const visible = policy.canReadPatient(patientId, ward);
+      const allowed = need === 'read' ? visible : need === 'act' ? policy.canActOnWard(ward) : policy.canOrderChart(ward);
+      if (allowed) return { policy, ward };
+      services.audit(req, action, 'patient', patientId, 'denied');
+      if (!visible) throw new VitalsError('VTL_ERR_NOT_FOUND', NO_SUCH_PATIENT);
+      throw new VitalsError('VTL_ERR_FORBIDDEN', need === 'order' ? 'chart orders are for clinicians of the ward' : 'your role may not do this');
     },
   };
 

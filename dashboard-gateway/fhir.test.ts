@@ -155,13 +155,14 @@ describe('FHIR R4 read-only', () => {
   it('is access-controlled and audited like REST; errors are valid OperationOutcomes', async () => {
     const other = await h.token({ sub: 'n5a', role: 'nurse', wards: ['5A'] });
     const denied = await get(other, '/fhir/Observation?patient=P-F1');
-    expect(denied.statusCode).toBe(403);
+    // Out of scope looks like unknown (no existence oracle).
+    expect(denied.statusCode).toBe(404);
     expect(validate(denied.json())).toEqual([]);
-    expect(denied.json().issue[0]).toMatchObject({ code: 'forbidden', details: { text: 'VTL_ERR_FORBIDDEN' } });
+    expect(denied.json()).toEqual((await get(other, '/fhir/Observation?patient=P-NOBODY')).json());
     const self = await h.token({ sub: 'pf', role: 'patient', wards: [], patientId: 'P-F1' });
     expect((await get(self, '/fhir/Observation?patient=P-F1')).statusCode).toBe(200);
     const someoneElse = await h.token({ sub: 'pg', role: 'patient', wards: [], patientId: 'P-G' });
-    expect((await get(someoneElse, '/fhir/Observation?patient=P-F1')).statusCode).toBe(403);
+    expect((await get(someoneElse, '/fhir/Observation?patient=P-F1')).statusCode).toBe(404);
     const unauth = await get(null, '/fhir/Observation?patient=P-F1');
     expect(unauth.statusCode).toBe(401);
     expect(unauth.json().issue[0]).toMatchObject({ code: 'login', details: { text: 'VTL_ERR_UNAUTHORIZED' } });

@@ -7,13 +7,10 @@ import { combinedVerifier, loadSigningKey, oidcVerifier, verifyToken, type Verif
 import { listenOn } from '../platform/listen.js';
 import { sampledGauge } from '../platform/metrics.js';
 import type { RegistryView } from '../platform/registry-view.js';
-import { buildApp } from './app.js';
+import { auditor, buildApp } from './app.js';
 import { Hub } from './hub.js';
 import { attachWebSocket } from './ws.js';
 import { acknowledge } from './routes/alerts.js';
-import { TOPICS } from '../core/ports.js';
-import { randomUUID } from 'node:crypto';
-import type { AuditEvent } from '../core/audit.js';
 
 export interface GatewayService extends Service {
   port: number;
@@ -27,20 +24,29 @@ export interface GatewayService extends Service {
 
 /** Options tests and benchmarks use; production takes the defaults. */
 export interface GatewayOptions {
-  ws?: { softLimit?: number; hardLimit?: number; heartbeatMs?: number; vitalsIntervalMs?: number };
+  ws?: { softLimit?: number; hardLimit?: number; heartbeatMs?: number; vitalsIntervalMs?: number; opsPerSec?: number };
 }
 
-/** Local tokens always; OIDC tokens too when an issuer and audience are configured. */
+/** Whether locally signed tokens are accepted: on without OIDC, off with it unless asked for. */
+export function localTokensOn(config: Context['config']): boolean {
+  return config.localTokens ?? !(config.oidcIssuer && config.oidcAudience);
+}
+
+/**
+ * OIDC tokens when an issuer and audience are configured; local HS256 tokens (the data-dir key)
+ * when {@link localTokensOn}. With OIDC, the data-dir key is then no credential at all.
+ */
 export function buildVerifier(config: Context['config'], key: Uint8Array): Verify {
-  const local: Verify = (token) => verifyToken(key, token);
-  if (!config.oidcIssuer || !config.oidcAudience) return local;
+  const local: Verify | null = localTokensOn(config) ? (token) => verifyToken(key, token) : null;
+  const refused: Verify = async () => ({ ok: false, reason: 'invalid' });
+  if (!config.oidcIssuer || !config.oidcAudience) return local ?? refused;
   const oidc = oidcVerifier({
     issuer: config.oidcIssuer,
     audience: config.oidcAudience,
     jwksUrl: config.oidcJwksUrl,
     claims: { role: config.oidcRoleClaim || 'role', wards: config.oidcWardsClaim || 'wards', patient: config.oidcPatientClaim || 'patient_id' },
   });
-  return combinedVerifier(local, oidc);
+  return combinedVerifier(local ?? refused, oidc);
 }
 
 async function loadTls(config: Context['config']): Promise<{ cert: Buffer; key: Buffer } | null> {
@@ -62,24 +68,21 @@ export async function startGateway(ctx: Context, registry: RegistryView, ready: 
   const hub = new Hub(bus, log.child({ role: 'gateway.hub' }));
   await hub.start(clock.now());
 
+  const auditAs = auditor(bus, clock, log);
   const app = await buildApp({ config, log, bus, store, clock, metrics, registry, hub, verify, ready, tls });
   const ws = attachWebSocket(app.server, {
     ...opts.ws,
     hub,
     log,
     verify,
-    ack: (policy, alertId) => acknowledge({ hub, bus, clock }, policy, alertId),
-    audit: (policy, action, resource, address) => {
-      const now = clock.now();
-      const ev: AuditEvent = { v: 1, id: randomUUID(), ts: now, userId: policy.principal.sub, role: policy.principal.role, action, resource, patientId: null, address, outcome: 'ok' };
-      bus.publish(TOPICS.audit, [{ key: ev.userId, value: JSON.stringify(ev), timestamp: now }]).catch(() => undefined);
-    },
+    ack: (policy, alertId, address) => acknowledge({ hub, bus, clock, auditAs }, policy, alertId, address),
+    audit: (policy, action, resource, address) => auditAs(policy, action, resource, null, address, 'ok'),
   });
   const unregisterClients = sampledGauge(metrics, 'vitals_gateway_ws_clients', 'Open dashboard WebSocket connections', () => ws.clients());
   await app.ready();
   const port = await listenOn(app.server, config.httpPort, config.host, 'HTTP');
   const url = `${tls ? 'https' : 'http'}://${config.host}:${port}`;
-  log.info({ role: 'gateway', url }, 'gateway listening');
+  log.info({ role: 'gateway', url, oidc: Boolean(config.oidcIssuer), localTokens: localTokensOn(config) }, `gateway listening; local HS256 tokens ${localTokensOn(config) ? 'accepted' : 'refused'}`);
 
   return {
     name: 'gateway',

@@ -144,8 +144,12 @@ describe('gateway hardening', () => {
       expect(exp.json().error).toEqual({ code: 'VTL_ERR_UNAUTHORIZED', message: 'Missing, invalid or expired credentials: token expired' });
       const c = await Client.open(gw.url, await sign(now - 120));
       expect((await c.waitClosed()).code).toBe(4401);
-      // Local tokens (CLI, simulator) stay valid beside OIDC.
-      expect((await gw.app.inject({ url: '/api/patients', headers: auth(nurse) })).statusCode).toBe(200);
+      // With OIDC, a token signed with the data-dir key is no credential, unless explicitly opted in.
+      expect((await gw.app.inject({ url: '/api/patients', headers: auth(nurse) })).statusCode).toBe(401);
+      expect(h.logLines.some((l) => l.includes('local HS256 tokens refused'))).toBe(true);
+      const optIn = await h.gateway({ VITALS_OIDC_ISSUER: issuer, VITALS_OIDC_AUDIENCE: 'vs', VITALS_OIDC_ROLE_CLAIM: 'groups', VITALS_OIDC_WARDS_CLAIM: 'ward_scope', VITALS_LOCAL_TOKENS: 'on' });
+      expect((await optIn.app.inject({ url: '/api/patients', headers: auth(nurse) })).statusCode).toBe(200);
+      expect((await optIn.app.inject({ url: '/api/patients', headers: auth(await sign(now + 60)) })).statusCode).toBe(200);
     } finally {
       await new Promise<void>((r) => idp.close(() => r()));
     }

@@ -13,12 +13,13 @@ import type { CanonicalSample } from '../core/vitals.js';
 import type { Logger } from '../platform/log.js';
 import type { Hub, ScoreMessage, DeviceStatusMessage } from './hub.js';
 import type { SequencedAlert } from './live-state.js';
+import { alertMessage, errorMsg, isStringArray, type Conn, type VitalsMsg } from './ws-conn.js';
 
 export interface WsDeps {
   hub: Hub;
   log: Logger;
-  verify(token: string): Promise<{ ok: true; principal: Principal } | { ok: false; reason: string }>;
-  ack(policy: AccessPolicy, alertId: string, address: string): Promise<{ ok: true } | { ok: false; code: 'FORBIDDEN' | 'BAD_REQUEST'; message: string }>;
+  verify(token: string): Promise<{ ok: true; principal: Principal; expiresAt?: number | null } | { ok: false; reason: string }>;
+  ack(policy: AccessPolicy, alertId: string, address: string): Promise<{ ok: true } | { ok: false; code: 'FORBIDDEN' | 'NOT_FOUND'; message: string }>;
   audit(policy: AccessPolicy, action: string, resource: string, address: string): void;
   /** Bytes buffered before vitals are coalesced, and before the client is dropped. */
   softLimit?: number;
@@ -26,6 +27,8 @@ export interface WsDeps {
   heartbeatMs?: number;
   /** Least time between two vitals messages for one patient on one socket (default 250 ms: at most 4/s). */
   vitalsIntervalMs?: number;
+  /** Ops a socket may send per second (burst: 4 s worth); past 4x the burst in refusals it is closed. */
+  opsPerSec?: number;
 }
 
 /** What the socket attaches to: an http or https server (both emit 'upgrade'). */
@@ -34,45 +37,8 @@ export interface UpgradeSource {
   off(event: 'upgrade', cb: (req: IncomingMessage, socket: Duplex, head: Buffer) => void): unknown;
 }
 
-interface VitalsMsg {
-  type: 'vitals';
-  patientId: string;
-  ward: string | null;
-  bed: string | null;
-  ts: number;
-  metrics: CanonicalSample['metrics'];
-  source: CanonicalSample['source'];
-}
-
 /** Close codes (4000-4999 are the application's). */
-export const CLOSE = { unauthorized: 4401, tooSlow: 4008, shutdown: 1001 } as const;
-
-interface Conn {
-  ws: WebSocket;
-  policy: AccessPolicy | null;
-  address: string;
-  wards: Set<string>;
-  patients: Set<string>;
-  /** Vitals held back (congested socket, or sent too recently): merged per patient, latest value wins. */
-  pendingVitals: Map<string, VitalsMsg>;
-  /** When vitals of each patient were last sent (wall ms); entries expire after the interval. */
-  lastVitals: Map<string, number>;
-  alive: boolean;
-  /** Closed for being too slow: send nothing more. */
-  dropped: boolean;
-  /** Highest alert seq sent: live events at or below it are duplicates of the resume. */
-  lastSeq: number;
-  /** The seq of the last snapshot: live events after it were sent as they came; null before any. */
-  liveAfter: number | null;
-  /** A resume is paging through the log: live alert events wait for it (it sends them itself, in order). */
-  resuming: boolean;
-}
-
-const send = (c: Conn, msg: unknown): void => {
-  if (c.ws.readyState === c.ws.OPEN) c.ws.send(JSON.stringify(msg));
-};
-
-const errorMsg = (code: string, message: string) => ({ type: 'error', code, message });
+export const CLOSE = { unauthorized: 4401, tooSlow: 4008, tooManyOps: 4029, shutdown: 1001 } as const;
 
 export function attachWebSocket(server: UpgradeSource, deps: WsDeps): { close(): Promise<void>; clients(): number } {
   const soft = deps.softLimit ?? 256 * 1024;
@@ -107,6 +73,24 @@ export function attachWebSocket(server: UpgradeSource, deps: WsDeps): { close():
   const guarded = (c: Conn, payload: string): void => {
     if (tooSlow(c)) return;
     if (c.ws.readyState === c.ws.OPEN) c.ws.send(payload);
+  };
+  /** Every reply (snapshots included) honours the same limit as the fan-out. */
+  const send = (c: Conn, msg: unknown): void => guarded(c, JSON.stringify(msg));
+
+  const opsRate = deps.opsPerSec ?? 20;
+  /** One op from `c` may run now; a socket that keeps going past its budget is closed. */
+  const takeOp = (c: Conn): boolean => {
+    const now = Date.now();
+    const burst = opsRate * 4;
+    c.ops.tokens = Math.min(burst, c.ops.tokens + ((now - c.ops.at) / 1000) * opsRate);
+    c.ops.at = now;
+    if (c.ops.tokens >= 1) {
+      c.ops.tokens -= 1;
+      return true;
+    }
+    if (++c.ops.refused > burst * 4) c.ws.close(CLOSE.tooManyOps, 'too many messages');
+    else send(c, errorMsg('RATE_LIMITED', `at most ${opsRate} messages per second`));
+    return false;
   };
 
   const sendVitals = (c: Conn, m: VitalsMsg, now: number): void => {
@@ -209,14 +193,23 @@ export function attachWebSocket(server: UpgradeSource, deps: WsDeps): { close():
     c.liveAfter = c.lastSeq;
   };
 
+  const endSession = (c: Conn, message: string): void => {
+    send(c, errorMsg('UNAUTHORIZED', message));
+    c.policy = null;
+    c.ws.close(CLOSE.unauthorized, message);
+  };
+
   const authenticate = async (c: Conn, token: string): Promise<boolean> => {
     const v = await deps.verify(token);
     if (!v.ok) {
-      send(c, errorMsg('UNAUTHORIZED', v.reason === 'expired' ? 'token expired' : 'invalid token'));
-      c.ws.close(CLOSE.unauthorized, 'unauthorized');
+      endSession(c, v.reason === 'expired' ? 'token expired' : 'invalid token');
       return false;
     }
     c.policy = buildPolicy(v.principal);
+    // A session lives as long as its token: an `auth` op with a fresh token before then renews it.
+    if (c.expiry) clearTimeout(c.expiry);
+    c.expiry = null;
+    if (v.expiresAt != null) c.expiry = setTimeout(() => endSession(c, 'token expired'), Math.max(0, v.expiresAt - Date.now()));
     send(c, { type: 'ready', role: v.principal.role, wards: c.policy.principal.wards, ...(v.principal.role === 'patient' ? { patientId: v.principal.patientId } : {}) });
     return true;
   };
@@ -263,6 +256,15 @@ export function attachWebSocket(server: UpgradeSource, deps: WsDeps): { close():
         const since = msg.since;
         if (typeof since !== 'number' || !Number.isInteger(since) || since < 0) return send(c, errorMsg('BAD_REQUEST', 'resume needs "since": a non-negative integer'));
         const st = deps.hub.state;
+        if (since > st.latestSeq()) {
+          // The log is behind the client (it was reset): resuming from a future seq would skip
+          // every later event. Start over from a fresh snapshot instead.
+          send(c, { type: 'resync', seq: st.latestSeq(), message: `seq ${since} is beyond the alert log (seq ${st.latestSeq()}): it was reset; the snapshot is the current state` });
+          c.lastSeq = 0;
+          snapshot(c);
+          send(c, { type: 'resumed', seq: c.lastSeq });
+          return;
+        }
         const oldest = st.oldestSeq();
         if (oldest !== null && since + 1 < oldest) send(c, errorMsg('BAD_REQUEST', `events before seq ${oldest} are no longer held; reload the snapshot`));
         if (c.resuming) return send(c, errorMsg('BAD_REQUEST', 'a resume is already running'));
@@ -319,14 +321,21 @@ export function attachWebSocket(server: UpgradeSource, deps: WsDeps): { close():
       lastSeq: 0,
       liveAfter: null,
       resuming: false,
+      expiry: null,
+      ops: { tokens: opsRate * 4, at: Date.now(), refused: 0 },
     };
     conns.add(c);
+    const gone = (): void => {
+      conns.delete(c);
+      if (c.expiry) clearTimeout(c.expiry);
+    };
     ws.on('pong', () => (c.alive = true));
-    ws.on('close', () => conns.delete(c));
-    ws.on('error', () => conns.delete(c));
+    ws.on('close', gone);
+    ws.on('error', gone);
     // One message at a time per connection, in order.
     let chain = Promise.resolve();
     ws.on('message', (data) => {
+      if (!takeOp(c)) return;
       chain = chain.then(() => onMessage(c, data.toString())).catch((e: unknown) => log.warn({ err: (e as Error).message }, 'ws message failed'));
     });
     const header = req.headers.authorization;
@@ -368,10 +377,3 @@ export function attachWebSocket(server: UpgradeSource, deps: WsDeps): { close():
   };
 }
 
-function alertMessage(a: SequencedAlert): Record<string, unknown> {
-  return { type: 'alert', event: a.event.event, seq: a.seq, ts: a.event.ts, alert: a.event.alert };
-}
-
-function isStringArray(x: unknown): x is string[] {
-  return Array.isArray(x) && x.length <= 1000 && x.every((s) => typeof s === 'string' && s.length <= 128);
-}

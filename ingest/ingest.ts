@@ -8,16 +8,18 @@
  * chunk only after every packet of the current chunk is handled, so a slow bus
  * stops reading from device sockets instead of buffering without bound.
  */
-import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
 import { normaliseVitalsPayload, type PayloadLimits, type RejectReason, type Rejection } from '../core/payload.js';
 import { TOPICS, type OutgoingRecord } from '../core/ports.js';
 import { TokenBuckets } from '../core/rate-limit.js';
 import { sampleKey } from '../core/vitals.js';
 import type { Context, Service } from '../platform/context.js';
-import { verifyDeviceToken } from '../platform/device-tokens.js';
 import { counter, gauge } from '../platform/metrics.js';
 import type { RegistryView } from '../platform/registry-view.js';
+import { ConnectionGuard, guardLimits } from './conn-guard.js';
+import { DeviceAuth } from './device-auth.js';
+import { certificateDeviceId } from './device-cert.js';
 import { startListeners } from './listeners.js';
 import { PublishBatcher } from './publish-batcher.js';
 import { dlqRecord, keptPayloads, statusRecord } from './records.js';
@@ -33,6 +35,8 @@ export interface IngestService extends Service {
 
 interface Session {
   deviceId: string;
+  /** The registry token hash this session was authenticated against: a new one ends it. */
+  tokenHash: string;
   /** Consecutive rate-limited messages; a device that keeps flooding is disconnected. */
   strikes: number;
   /** The two topics this device may publish to, built once per connection (compared per message). */
@@ -40,14 +44,9 @@ interface Session {
   statusTopic: string;
 }
 
-const BAD_CREDENTIALS = 4;
-const IDENTIFIER_REJECTED = 2;
-
 function authError(message: string, returnCode: number): AuthenticateError {
   return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
 }
-
-const digest = (s: string | Buffer): Buffer => createHash('sha256').update(s).digest();
 
 export async function startIngest(ctx: Context, registry: RegistryView): Promise<IngestService> {
   const { config, log, bus, clock, metrics } = ctx;
@@ -70,43 +69,42 @@ export async function startIngest(ctx: Context, registry: RegistryView): Promise
   const buckets = new TokenBuckets(config.deviceRatePerSec, config.deviceRatePerSec);
   const sessions = new WeakMap<Client, Session>();
   const clientsByDevice = new Map<string, Set<Client>>();
-  /** deviceId -> (stored hash, sha256 of the verified token): skip scrypt on reconnects. */
-  const verified = new Map<string, { tokenHash: string; tokenDigest: Buffer }>();
+  const auth = new DeviceAuth(registry, clock);
+  const guard = new ConnectionGuard(guardLimits(config.maxPayloadBytes, config.mqttConnRatePerAddress), clock, metrics);
+  /** The client id as sent (aedes replaces an empty one with a random id before authenticate runs). */
+  const sentClientIds = new WeakMap<Client, string>();
 
   const countRejections = (rejs: Rejection[]): void => {
     for (const r of rejs) rejectedTotal.inc({ reason: r.reason });
   };
 
-  async function checkToken(deviceId: string, tokenHash: string, password: Buffer): Promise<boolean> {
-    const d = digest(password);
-    const cached = verified.get(deviceId);
-    if (cached && cached.tokenHash === tokenHash) return timingSafeEqual(cached.tokenDigest, d);
-    const ok = await verifyDeviceToken(password.toString('utf8'), tokenHash);
-    if (ok) verified.set(deviceId, { tokenHash, tokenDigest: d });
-    return ok;
-  }
+  const preConnect = (client: Client, packet: { clientId: string }, cb: (e: Error | null, ok: boolean) => void): void => {
+    sentClientIds.set(client, packet.clientId);
+    cb(null, true);
+  };
 
   const authenticate = (client: Client, username: string | undefined, password: Buffer | undefined, done: (e: AuthenticateError | null, ok: boolean | null) => void): void => {
-    const deviceId = username ?? '';
-    const rec = registry.get(deviceId);
-    const refuse = (reason: string, code: number): void => {
-      authFailures.inc({ reason });
-      ingestLog.warn({ reason, deviceId: rec ? deviceId : undefined }, 'mqtt connect refused');
-      done(authError('connection refused', code), null);
-    };
-    if (!rec || !password) return refuse(rec ? 'no_password' : 'unknown_device', BAD_CREDENTIALS);
-    // A device may not take over another device's MQTT session by using its id as client id.
-    if (client.id !== deviceId && registry.get(client.id)) return refuse('client_id_of_other_device', IDENTIFIER_REJECTED);
-    checkToken(deviceId, rec.tokenHash, password).then(
-      (ok) => {
-        if (!ok) return refuse('bad_token', BAD_CREDENTIALS);
-        sessions.set(client, { deviceId, strikes: 0, vitalsTopic: `devices/${deviceId}/vitals`, statusTopic: `devices/${deviceId}/status` });
+    const certDeviceId = certificateDeviceId(client.conn);
+    const deviceId = username || certDeviceId || '';
+    const clientId = sentClientIds.get(client) ?? client.id;
+    auth.check(deviceId, clientId, password, guard.addressOf(client.conn), certDeviceId).then(
+      (outcome) => {
+        if (!outcome.ok) {
+          authFailures.inc({ reason: outcome.reason });
+          // Device ids are not patient data, but an unknown one may be anything (even an MRN typed by mistake).
+          ingestLog.warn({ reason: outcome.reason, deviceId: registry.get(deviceId) ? deviceId : undefined }, 'mqtt connect refused');
+          return done(authError('connection refused', outcome.code), null);
+        }
+        // One session per device: the client id is the device id (an empty one becomes it).
+        client.id = deviceId;
+        sessions.set(client, { deviceId, tokenHash: outcome.rec.tokenHash, strikes: 0, vitalsTopic: `devices/${deviceId}/vitals`, statusTopic: `devices/${deviceId}/status` });
         let set = clientsByDevice.get(deviceId);
         if (!set) clientsByDevice.set(deviceId, (set = new Set()));
         set.add(client);
+        guard.authenticated(client.conn);
         done(null, true);
       },
-      () => refuse('verify_error', BAD_CREDENTIALS),
+      () => done(authError('connection refused', 4), null),
     );
   };
 
@@ -224,6 +222,7 @@ export async function startIngest(ctx: Context, registry: RegistryView): Promise
 
   // createBroker also starts aedes' persistence and emitter (`listen()`); without it CONNECT is never answered.
   const broker = await Aedes.createBroker({
+    preConnect,
     authenticate,
     authorizePublish,
     authorizeSubscribe,
@@ -261,12 +260,11 @@ export async function startIngest(ctx: Context, registry: RegistryView): Promise
   });
 
   // Revocation or a new token disconnects the device's live sessions at once.
+  // A CONNECT still being verified is refused by DeviceAuth's re-check after the hash.
   registry.onChange((deviceId, rec) => {
-    const cached = verified.get(deviceId);
-    if (rec && cached && cached.tokenHash === rec.tokenHash) return;
-    verified.delete(deviceId);
-    if (rec && !cached) return;
-    for (const c of clientsByDevice.get(deviceId) ?? []) {
+    auth.forget(deviceId, rec);
+    const live = [...(clientsByDevice.get(deviceId) ?? [])].filter((c) => rec?.tokenHash !== sessions.get(c)?.tokenHash);
+    for (const c of live) {
       ingestLog.info({ deviceId }, rec ? 'token changed; disconnecting' : 'device revoked; disconnecting');
       c.close();
     }
@@ -274,8 +272,9 @@ export async function startIngest(ctx: Context, registry: RegistryView): Promise
 
   let listeners;
   try {
-    listeners = await startListeners(broker, config, ingestLog);
+    listeners = await startListeners(broker, config, ingestLog, guard);
   } catch (e) {
+    guard.stop();
     await new Promise<void>((resolve) => broker.close(() => resolve()));
     throw e;
   }
@@ -293,6 +292,7 @@ export async function startIngest(ctx: Context, registry: RegistryView): Promise
     },
     async stop() {
       // Stop accepting first, then let in-flight publishes finish, then drop clients.
+      guard.stop();
       await Promise.all([listeners.close(), new Promise<void>((resolve) => broker.close(() => resolve()))]);
     },
   };

@@ -8,12 +8,14 @@ import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
+import type { Duplex } from 'node:stream';
 import type { Aedes } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { VitalsError } from '../core/errors.js';
 import type { Config } from '../platform/config.js';
 import type { Logger } from '../platform/log.js';
 import { listenOn } from '../platform/listen.js';
+import type { ConnectionGuard } from './conn-guard.js';
 
 export interface Listeners {
   mqttPort: number;
@@ -40,7 +42,16 @@ function closeServer(s: net.Server | null): Promise<void> {
   return new Promise((resolve) => (s ? s.close(() => resolve()) : resolve()));
 }
 
-export async function startListeners(broker: Aedes, config: Config, log: Logger): Promise<Listeners> {
+export async function startListeners(broker: Aedes, config: Config, log: Logger, guard: ConnectionGuard): Promise<Listeners> {
+  /** Every transport: the per-address admission first, then aedes, then the byte guard (after aedes' reader). */
+  const accept = (stream: Duplex, address: string, req?: http.IncomingMessage): void => {
+    if (!guard.admit(address)) {
+      stream.destroy();
+      return;
+    }
+    broker.handle(stream, req);
+    guard.watch(stream, address);
+  };
   const opened: net.Server[] = [];
   let wss: WebSocketServer | null = null;
   const closeAll = async (): Promise<void> => {
@@ -49,16 +60,31 @@ export async function startListeners(broker: Aedes, config: Config, log: Logger)
   };
   try {
     // TCP_NODELAY: a PUBACK is a few bytes; Nagle would hold it for tens of ms (PERF_NOTES).
-    const tcp = net.createServer({ noDelay: true }, (socket) => broker.handle(socket));
+    const tcp = net.createServer({ noDelay: true }, (socket) => accept(socket, socket.remoteAddress ?? ''));
     opened.push(tcp);
     const mqttPort = await listenOn(tcp, config.mqttPort, config.host, 'MQTT');
 
     let tlsPort: number | null = null;
     if (config.mqttTlsCert && config.mqttTlsKey) {
-      const [cert, key] = await Promise.all([readPem(config.mqttTlsCert, 'certificate'), readPem(config.mqttTlsKey, 'key')]);
+      const [cert, key, ca] = await Promise.all([
+        readPem(config.mqttTlsCert, 'certificate'),
+        readPem(config.mqttTlsKey, 'key'),
+        config.mqttTlsCa ? readPem(config.mqttTlsCa, 'client CA') : Promise.resolve(null),
+      ]);
+      // With a client CA, a certificate is asked for but not required (tokens stay valid beside it);
+      // one that is presented must chain to the CA, else the socket is closed before MQTT starts.
+      const mtls = ca ? { ca, requestCert: true, rejectUnauthorized: false } : {};
+      const onTls = (socket: tls.TLSSocket): void => {
+        if (ca && socket.getPeerCertificate()?.subject && !socket.authorized) {
+          log.warn({ reason: String(socket.authorizationError) }, 'mqtt client certificate refused');
+          guard.close(socket, 'client_cert_invalid');
+          return;
+        }
+        accept(socket, socket.remoteAddress ?? '');
+      };
       let server: tls.Server;
       try {
-        server = tls.createServer({ cert, key, noDelay: true, minVersion: 'TLSv1.2' }, (socket) => broker.handle(socket));
+        server = tls.createServer({ cert, key, noDelay: true, minVersion: 'TLSv1.2', ...mtls }, onTls);
       } catch (e) {
         throw new VitalsError('VTL_ERR_CONFIG', `MQTT TLS certificate or key is not usable: ${(e as Error).message}`);
       }
@@ -80,7 +106,7 @@ export async function startListeners(broker: Aedes, config: Config, log: Logger)
         ws.on('error', (err) => log.debug({ err: err.message }, 'mqtt websocket error'));
         const stream = createWebSocketStream(ws);
         stream.on('error', () => undefined); // reported by aedes through the client's own error handling
-        broker.handle(stream, req);
+        accept(stream, req.socket.remoteAddress ?? '', req);
       });
       server.on('connection', (s: net.Socket) => s.setNoDelay(true));
       wsPort = await listenOn(server, config.mqttWsPort, config.host, 'MQTT WebSocket');

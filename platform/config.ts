@@ -35,6 +35,8 @@ export interface Config {
   maxPayloadBytes: number;
   maxBatchSamples: number;
   deviceRatePerSec: number;
+  /** New MQTT connections per second a source address may open (burst: 4 s worth). */
+  mqttConnRatePerAddress: number;
   /** Backfill limit: samples older than this are rejected. */
   backfillMs: number;
   /** Samples further than this in the future are rejected. */
@@ -58,6 +60,8 @@ export interface Config {
   mqttTlsCert: string | null;
   mqttTlsKey: string | null;
   mqttTlsPort: number;
+  /** PEM CA bundle for device certificates on the TLS listener (mutual TLS); null: tokens only. */
+  mqttTlsCa: string | null;
   /** MQTT over WebSocket (browser-based gateways); null: off. */
   mqttWsPort: number | null;
   /** OIDC: verify bearer tokens against this issuer's JWKS (with the audience); null: local tokens only. */
@@ -69,11 +73,15 @@ export interface Config {
   oidcRoleClaim: string;
   oidcWardsClaim: string;
   oidcPatientClaim: string;
+  /** Locally signed HS256 tokens (data-dir key): null = on without OIDC, off with it; true/false: explicit. */
+  localTokens: boolean | null;
   /** HTTPS/WSS for the gateway: PEM certificate and key files; both set turns TLS on. */
   httpTlsCert: string | null;
   httpTlsKey: string | null;
   /** Comma-separated origins allowed cross-origin API calls; null: none (same origin only). */
   corsOrigins: string | null;
+  /** The gateway's public URL (links in FHIR bundles); null: the address a request reached. */
+  publicUrl: string | null;
   /** REST/FHIR requests per minute per user, and per client address. */
   apiRatePerUser: number;
   apiRatePerAddress: number;
@@ -100,6 +108,7 @@ export const CONFIG_DEFAULTS: Config = {
   maxPayloadBytes: 256 * 1024,
   maxBatchSamples: 500,
   deviceRatePerSec: 50,
+  mqttConnRatePerAddress: 100,
   backfillMs: 24 * 3600_000,
   maxFutureMs: 5 * 60_000,
   liveWindowMs: 5 * 60_000,
@@ -115,6 +124,7 @@ export const CONFIG_DEFAULTS: Config = {
   mqttTlsCert: null,
   mqttTlsKey: null,
   mqttTlsPort: 8883,
+  mqttTlsCa: null,
   mqttWsPort: null,
   oidcIssuer: null,
   oidcAudience: null,
@@ -122,14 +132,16 @@ export const CONFIG_DEFAULTS: Config = {
   oidcRoleClaim: 'role',
   oidcWardsClaim: 'wards',
   oidcPatientClaim: 'patient_id',
+  localTokens: null,
   httpTlsCert: null,
   httpTlsKey: null,
   corsOrigins: null,
+  publicUrl: null,
   apiRatePerUser: 600,
   apiRatePerAddress: 1200,
 };
 
-type Kind = 'port' | 'int' | 'number' | 'string' | 'list' | 'url' | 'level' | 'path' | 'identifier' | 'prefix';
+type Kind = 'port' | 'int' | 'number' | 'string' | 'list' | 'url' | 'level' | 'path' | 'identifier' | 'prefix' | 'switch';
 
 /** The roles a process can run; `vitals start` runs them all. */
 export type RoleName = 'ingest' | 'rules' | 'sink' | 'gateway' | 'sim';
@@ -170,6 +182,7 @@ export const CONFIG_FIELDS: readonly Field[] = [
   { key: 'maxPayloadBytes', roles: ['ingest'], env: 'VITALS_MAX_PAYLOAD_BYTES', flag: 'max-payload-bytes', kind: 'int', min: 64, help: 'largest MQTT payload accepted' },
   { key: 'maxBatchSamples', roles: ['ingest'], env: 'VITALS_MAX_BATCH_SAMPLES', flag: 'max-batch-samples', kind: 'int', min: 1, help: 'most samples in one batch payload' },
   { key: 'deviceRatePerSec', roles: ['ingest'], env: 'VITALS_DEVICE_RATE', flag: 'device-rate', kind: 'int', min: 1, help: 'messages per second a device may publish' },
+  { key: 'mqttConnRatePerAddress', roles: ['ingest'], env: 'VITALS_MQTT_CONN_RATE', flag: 'mqtt-conn-rate', kind: 'int', min: 1, help: 'new MQTT connections per second per source address (burst: 4 s worth); beyond, the socket is closed' },
   { key: 'backfillMs', roles: ['ingest', 'gateway'], env: 'VITALS_BACKFILL_MS', flag: 'backfill-ms', kind: 'int', min: 0, help: 'oldest sample accepted, ms before now' },
   { key: 'maxFutureMs', roles: ['ingest', 'gateway'], env: 'VITALS_MAX_FUTURE_MS', flag: 'max-future-ms', kind: 'int', min: 0, help: 'furthest future sample accepted, ms after now' },
   { key: 'liveWindowMs', roles: ['rules', 'sim'], env: 'VITALS_LIVE_WINDOW_MS', flag: 'live-window-ms', kind: 'int', min: 0, help: 'only samples newer than this raise live alerts' },
@@ -185,6 +198,7 @@ export const CONFIG_FIELDS: readonly Field[] = [
   { key: 'mqttTlsCert', roles: ['ingest'], env: 'VITALS_MQTT_TLS_CERT', flag: 'mqtt-tls-cert', kind: 'path', help: 'PEM certificate (chain) for MQTT over TLS; with the key, turns the TLS listener on' },
   { key: 'mqttTlsKey', roles: ['ingest'], env: 'VITALS_MQTT_TLS_KEY', flag: 'mqtt-tls-key', kind: 'path', help: 'PEM private key for MQTT over TLS' },
   { key: 'mqttTlsPort', roles: ['ingest'], env: 'VITALS_MQTT_TLS_PORT', flag: 'mqtt-tls-port', kind: 'port', help: 'MQTT over TLS listener port' },
+  { key: 'mqttTlsCa', roles: ['ingest'], env: 'VITALS_MQTT_TLS_CA', flag: 'mqtt-tls-ca', kind: 'path', help: 'PEM CA bundle for device client certificates on the MQTT TLS listener (CN or SAN DNS = device id); unset: tokens only' },
   { key: 'mqttWsPort', roles: ['ingest'], env: 'VITALS_MQTT_WS_PORT', flag: 'mqtt-ws-port', kind: 'port', help: 'MQTT over WebSocket listener port; unset: off' },
   { key: 'oidcIssuer', roles: ['gateway'], env: 'VITALS_OIDC_ISSUER', flag: 'oidc-issuer', kind: 'url', help: 'OIDC issuer whose tokens the gateway accepts (with the audience); unset: local tokens only' },
   { key: 'oidcAudience', roles: ['gateway'], env: 'VITALS_OIDC_AUDIENCE', flag: 'oidc-audience', kind: 'string', help: 'audience the OIDC tokens must carry' },
@@ -192,9 +206,11 @@ export const CONFIG_FIELDS: readonly Field[] = [
   { key: 'oidcRoleClaim', roles: ['gateway'], env: 'VITALS_OIDC_ROLE_CLAIM', flag: 'oidc-role-claim', kind: 'string', help: 'claim holding the role (string or list; dotted path)' },
   { key: 'oidcWardsClaim', roles: ['gateway'], env: 'VITALS_OIDC_WARDS_CLAIM', flag: 'oidc-wards-claim', kind: 'string', help: 'claim holding the wards (list or space/comma separated)' },
   { key: 'oidcPatientClaim', roles: ['gateway'], env: 'VITALS_OIDC_PATIENT_CLAIM', flag: 'oidc-patient-claim', kind: 'string', help: "claim holding the patient role's own patient id" },
+  { key: 'localTokens', roles: ['gateway'], env: 'VITALS_LOCAL_TOKENS', flag: 'local-tokens', kind: 'switch', help: 'accept locally signed HS256 tokens (on|off); unset: on without OIDC, off with it' },
   { key: 'httpTlsCert', roles: ['gateway'], env: 'VITALS_HTTP_TLS_CERT', flag: 'http-tls-cert', kind: 'path', help: 'PEM certificate (chain) for HTTPS/WSS; with the key, turns TLS on' },
   { key: 'httpTlsKey', roles: ['gateway'], env: 'VITALS_HTTP_TLS_KEY', flag: 'http-tls-key', kind: 'path', help: 'PEM private key for HTTPS/WSS' },
   { key: 'corsOrigins', roles: ['gateway'], env: 'VITALS_CORS_ORIGINS', flag: 'cors-origins', kind: 'string', help: 'comma-separated origins allowed cross-origin API calls; unset: none' },
+  { key: 'publicUrl', roles: ['gateway'], env: 'VITALS_PUBLIC_URL', flag: 'public-url', kind: 'url', help: 'public URL of the gateway, used in FHIR links; unset: the address a request reached (never the Host header)' },
   { key: 'apiRatePerUser', roles: ['gateway'], env: 'VITALS_API_RATE_USER', flag: 'api-rate-user', kind: 'int', min: 1, help: 'REST/FHIR requests per minute per user' },
   { key: 'apiRatePerAddress', roles: ['gateway'], env: 'VITALS_API_RATE_ADDRESS', flag: 'api-rate-address', kind: 'int', min: 1, help: 'REST/FHIR requests per minute per client address' },
 ];
@@ -253,6 +269,11 @@ function parseValue(f: Field, raw: string, source: string): { value?: unknown; e
     case 'path':
       if (v === '') return { value: null };
       return { value: v };
+    case 'switch':
+      if (v === '') return { value: null };
+      if (/^(on|true|1|yes)$/i.test(v)) return { value: true };
+      if (/^(off|false|0|no)$/i.test(v)) return { value: false };
+      return { error: `${where}: "${v}" is not on or off` };
     case 'string':
       return { value: v === '' ? null : v };
   }
@@ -270,12 +291,13 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Recor
       if (raw === undefined) continue;
       const r = parseValue(f, raw, source);
       if (r.error) errors.push(r.error);
-      else config[f.key] = r.value ?? (f.kind === 'string' || f.kind === 'path' ? null : config[f.key]);
+      else config[f.key] = r.value ?? (f.kind === 'string' || f.kind === 'path' || f.kind === 'switch' ? null : config[f.key]);
       if (f.kind === 'list' || f.kind === 'url') if (!r.error) config[f.key] = r.value ?? null;
     }
   }
   // Half a TLS setup would silently leave devices on plain MQTT only.
   if ((config.mqttTlsCert == null) !== (config.mqttTlsKey == null)) errors.push('VITALS_MQTT_TLS_CERT and VITALS_MQTT_TLS_KEY must be set together');
+  if (config.mqttTlsCa != null && config.mqttTlsCert == null) errors.push('VITALS_MQTT_TLS_CA needs the TLS listener (VITALS_MQTT_TLS_CERT and VITALS_MQTT_TLS_KEY)');
   // Half an OIDC or TLS setup would silently fall back to weaker behaviour.
   if ((config.oidcIssuer == null) !== (config.oidcAudience == null)) errors.push('VITALS_OIDC_ISSUER and VITALS_OIDC_AUDIENCE must be set together');
   if ((config.httpTlsCert == null) !== (config.httpTlsKey == null)) errors.push('VITALS_HTTP_TLS_CERT and VITALS_HTTP_TLS_KEY must be set together');

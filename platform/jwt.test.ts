@@ -54,7 +54,9 @@ describe('OIDC bearer tokens (JWKS)', () => {
   it('accepts a valid token (JWKS found through discovery) and maps nested role and ward claims', async () => {
     const v = verifier();
     const r = await v(await sign({ realm_access: { roles: ['offline_access', 'nurse'] }, wards: '4B 5A' }));
-    expect(r).toEqual({ ok: true, principal: { sub: 'user-1', role: 'nurse', wards: ['4B', '5A'] } });
+    expect(r).toMatchObject({ ok: true, principal: { sub: 'user-1', role: 'nurse', wards: ['4B', '5A'] } });
+    // The token's exp travels with the principal: sessions built on it end then.
+    expect((r as { expiresAt?: number }).expiresAt).toBeGreaterThan(Date.now());
     expect(fetches).toBeGreaterThan(0);
   });
   it('refuses expired (as expired), wrong audience, wrong issuer, not-yet-valid and wrong-key tokens', async () => {
@@ -73,7 +75,7 @@ describe('OIDC bearer tokens (JWKS)', () => {
     const v = verifier();
     expect(await v(await sign({ realm_access: { roles: ['superuser'] } }))).toEqual({ ok: false, reason: 'invalid' });
     expect(await v(await sign({ realm_access: { roles: ['patient'] } }))).toEqual({ ok: false, reason: 'invalid' });
-    expect(await v(await sign({ realm_access: { roles: ['patient'] }, patient_id: 'MRN-1', wards: ['*'] }))).toEqual({
+    expect(await v(await sign({ realm_access: { roles: ['patient'] }, patient_id: 'MRN-1', wards: ['*'] }))).toMatchObject({
       ok: true,
       principal: { sub: 'user-1', role: 'patient', wards: [], patientId: 'MRN-1' },
     });

@@ -62,7 +62,8 @@ export async function signToken(key: Uint8Array, p: Principal, ttlSeconds: numbe
     .sign(key);
 }
 
-export type VerifyResult = { ok: true; principal: Principal } | { ok: false; reason: 'expired' | 'invalid' };
+/** `expiresAt`: the token's exp in epoch ms (sessions built on the token end then). */
+export type VerifyResult = { ok: true; principal: Principal; expiresAt: number | null } | { ok: false; reason: 'expired' | 'invalid' };
 export type Verify = (token: string) => Promise<VerifyResult>;
 
 /** Where the role, wards and patient id are read from in a token; dotted paths reach nested claims. */
@@ -106,6 +107,8 @@ export function principalFromClaims(payload: JWTPayload, names: ClaimNames = DEF
   return role === 'patient' ? { sub: payload.sub, role, wards: [], patientId } : { sub: payload.sub, role, wards };
 }
 
+const expiryOf = (payload: JWTPayload): number | null => (typeof payload.exp === 'number' ? payload.exp * 1000 : null);
+
 function failure(e: unknown): VerifyResult {
   if (e instanceof joseErrors.JWTExpired) return { ok: false, reason: 'expired' };
   return { ok: false, reason: 'invalid' };
@@ -116,7 +119,7 @@ export async function verifyToken(key: Uint8Array, token: string): Promise<Verif
   try {
     const { payload } = await jwtVerify(token, key, { issuer: ISSUER, audience: AUDIENCE, algorithms: ['HS256'] });
     const principal = principalFromClaims(payload);
-    return principal ? { ok: true, principal } : { ok: false, reason: 'invalid' };
+    return principal ? { ok: true, principal, expiresAt: expiryOf(payload) } : { ok: false, reason: 'invalid' };
   } catch (e) {
     return failure(e);
   }
@@ -171,7 +174,7 @@ export function oidcVerifier(opts: OidcOptions): Verify {
         requiredClaims: ['exp', 'sub'],
       });
       const principal = principalFromClaims(payload, names);
-      return principal ? { ok: true, principal } : { ok: false, reason: 'invalid' };
+      return principal ? { ok: true, principal, expiresAt: expiryOf(payload) } : { ok: false, reason: 'invalid' };
     } catch (e) {
       return failure(e);
     }

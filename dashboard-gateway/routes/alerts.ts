@@ -6,15 +6,28 @@ import { VitalsError } from '../../core/errors.js';
 import { TOPICS } from '../../core/ports.js';
 import type { AppServices } from '../app.js';
 
-/** Shared by REST and the WebSocket `ack` op. */
-export async function acknowledge(s: Pick<AppServices, 'hub' | 'bus' | 'clock'>, policy: AccessPolicy, alertId: string): Promise<{ ok: true } | { ok: false; code: 'FORBIDDEN' | 'BAD_REQUEST'; message: string }> {
+export type AckResult = { ok: true } | { ok: false; code: 'FORBIDDEN' | 'NOT_FOUND'; message: string };
+
+/**
+ * The one acknowledge path, for REST and the WebSocket `ack` op: checked, published on
+ * alert.actions, and audited with the caller's address either way. An alert out of the
+ * caller's scope gets the same answer as one that does not exist.
+ */
+export async function acknowledge(s: Pick<AppServices, 'hub' | 'bus' | 'clock' | 'auditAs'>, policy: AccessPolicy, alertId: string, address: string): Promise<AckResult> {
   const alert = s.hub.state.openAlerts.get(alertId);
-  if (!alert) return { ok: false, code: 'BAD_REQUEST', message: 'no open alert with that id' };
-  if (!policy.canActOnWard(alert.ward)) return { ok: false, code: 'FORBIDDEN', message: 'not allowed to acknowledge alerts of that ward' };
+  const resource = `alert:${alertId}`;
+  let result: AckResult = { ok: true };
+  if (!alert || !policy.canReadAlerts(alert.ward)) result = { ok: false, code: 'NOT_FOUND', message: 'no open alert with that id in scope' };
+  else if (!policy.canActOnWard(alert.ward)) result = { ok: false, code: 'FORBIDDEN', message: 'not allowed to acknowledge alerts of that ward' };
+  if (!alert || !result.ok) {
+    s.auditAs(policy, 'alert.ack', resource, null, address, 'denied');
+    return result;
+  }
   const now = s.clock.now();
   const action: AlertAction = { v: 1, action: 'ack', alertId, patientId: alert.patientId, userId: policy.principal.sub, role: policy.principal.role, ts: now };
   await s.bus.publish(TOPICS.alertActions, [{ key: alert.patientId, value: JSON.stringify(action), timestamp: now }]);
-  return { ok: true };
+  s.auditAs(policy, 'alert.ack', resource, alert.patientId, address, 'ok');
+  return result;
 }
 
 export function alertRoutes(s: AppServices): FastifyPluginAsync {
@@ -59,13 +72,8 @@ export function alertRoutes(s: AppServices): FastifyPluginAsync {
     );
 
     app.post<{ Params: { id: string } }>('/alerts/:id/ack', { schema: { tags: ['alerts'], summary: 'Acknowledge an open alert (clinician, nurse, admin of the ward); flows via alert.actions to the rules engine' } }, async (req, reply) => {
-      const policy = s.requirePolicy(req);
-      const r = await acknowledge(s, policy, req.params.id);
-      if (!r.ok) {
-        s.audit(req, 'alert.ack', `alert:${req.params.id}`, null, 'denied');
-        throw new VitalsError(r.code === 'FORBIDDEN' ? 'VTL_ERR_FORBIDDEN' : 'VTL_ERR_NOT_FOUND', r.message);
-      }
-      s.audit(req, 'alert.ack', `alert:${req.params.id}`, s.hub.state.openAlerts.get(req.params.id)?.patientId ?? null);
+      const r = await acknowledge(s, s.requirePolicy(req), req.params.id, req.ip);
+      if (!r.ok) throw new VitalsError(r.code === 'FORBIDDEN' ? 'VTL_ERR_FORBIDDEN' : 'VTL_ERR_NOT_FOUND', r.message);
       return reply.code(202).send({ accepted: true });
     });
   };

@@ -36,6 +36,12 @@ export function deviceRoutes(s: AppServices): FastifyPluginAsync {
       throw new VitalsError('VTL_ERR_FORBIDDEN', 'admin only');
     }
   };
+  /** A ward-scoped admin places devices on its own wards only: a device feeds that ward's scoring. */
+  const requireWardInScope = (req: Parameters<AppServices['requirePolicy']>[0], ward: string | null | undefined): void => {
+    if (ward == null || s.requirePolicy(req).canActOnWard(ward)) return;
+    s.audit(req, 'device.admin', 'devices', null, 'denied');
+    throw new VitalsError('VTL_ERR_FORBIDDEN', 'that ward is not in your scope');
+  };
   const put = async (rec: DeviceRecord | null, deviceId: string): Promise<void> => {
     await s.bus.publish(TOPICS.registry, [{ key: deviceId, value: rec ? JSON.stringify(rec) : null }]);
   };
@@ -58,6 +64,7 @@ export function deviceRoutes(s: AppServices): FastifyPluginAsync {
       async (req, reply) => {
         requireAdmin(req);
         const b = req.body;
+        requireWardInScope(req, b.ward);
         if (s.registry.get(b.deviceId)) throw new VitalsError('VTL_ERR_CONFLICT', `device ${b.deviceId} exists; revoke it first or reassign it`);
         const token = newDeviceToken();
         const now = s.clock.now();
@@ -80,8 +87,10 @@ export function deviceRoutes(s: AppServices): FastifyPluginAsync {
       { schema: { tags: ['devices'], summary: 'Assign a device to a patient, ward and bed (admin)', body: assignmentSchema } },
       async (req) => {
         requireAdmin(req);
+        requireWardInScope(req, req.body.ward);
         const cur = s.registry.get(req.params.id);
         if (!cur) throw new VitalsError('VTL_ERR_NOT_FOUND', 'no such device');
+        requireWardInScope(req, cur.ward);
         const rec: DeviceRecord = { ...cur, patientId: req.body.patientId, ward: req.body.ward, bed: req.body.bed ?? null, updatedAt: s.clock.now() };
         await put(rec, cur.deviceId);
         s.audit(req, 'device.assign', `device:${cur.deviceId}`, rec.patientId);
@@ -93,6 +102,7 @@ export function deviceRoutes(s: AppServices): FastifyPluginAsync {
       requireAdmin(req);
       const cur = s.registry.get(req.params.id);
       if (!cur) throw new VitalsError('VTL_ERR_NOT_FOUND', 'no such device');
+      requireWardInScope(req, cur.ward);
       await put(null, cur.deviceId);
       s.audit(req, 'device.revoke', `device:${cur.deviceId}`, cur.patientId);
       return reply.code(204).send();

@@ -33,8 +33,16 @@ interface SearchQs {
   _count?: number;
 }
 
-function baseUrl(req: FastifyRequest): string {
-  return `${req.protocol}://${req.host}/fhir`;
+/**
+ * The FHIR base in links (fullUrl, self, the CapabilityStatement): the configured public URL, else
+ * the address and port the request actually reached. Never the Host header: a client could make
+ * the server hand out links to a host of its choosing.
+ */
+function baseUrl(req: FastifyRequest, publicUrl: string | null): string {
+  if (publicUrl) return `${publicUrl.replace(/\/+$/, '')}/fhir`;
+  const addr = req.socket.localAddress ?? '127.0.0.1';
+  const host = addr.includes(':') ? `[${addr}]` : addr;
+  return `${req.protocol}://${host}:${req.socket.localPort ?? 80}/fhir`;
 }
 
 /** A FHIR date search value with its prefix, as the [from, to] range it allows. */
@@ -69,10 +77,10 @@ export function dateRange(values: string[], now: number): { from: number; to: nu
 }
 
 /** Public: no patient data; FHIR clients read it before they authenticate. */
-export function fhirMetadataRoute(s: Pick<AppServices, 'clock'>): FastifyPluginAsync {
+export function fhirMetadataRoute(s: Pick<AppServices, 'clock' | 'config'>): FastifyPluginAsync {
   return async (app) => {
     app.get('/fhir/metadata', { schema: { tags: ['fhir'], summary: 'CapabilityStatement', security: [] } }, async (req, reply) =>
-      reply.type(FHIR_JSON).send(capabilityStatement(baseUrl(req), s.clock.now())),
+      reply.type(FHIR_JSON).send(capabilityStatement(baseUrl(req, s.config.publicUrl), s.clock.now())),
     );
   };
 }
@@ -113,15 +121,9 @@ export function fhirRoutes(s: AppServices): FastifyPluginAsync {
         },
       },
       async (req, reply) => {
-        const policy = s.requirePolicy(req);
         const q = req.query;
         const patientId = q.patient.startsWith('Patient/') ? q.patient.slice(8) : q.patient;
-        const ward = s.wardOf(patientId);
-        if (!policy.canReadPatient(patientId, ward)) {
-          s.audit(req, 'fhir.observation.search', 'Observation', patientId, 'denied');
-          if (ward === null) throw new VitalsError('VTL_ERR_NOT_FOUND', 'no such patient in scope');
-          throw new VitalsError('VTL_ERR_FORBIDDEN', 'patient not in scope');
-        }
+        s.authorisePatient(req, patientId, 'fhir.observation.search', 'read');
         let kinds = ALL_KINDS;
         if (q.code !== undefined) {
           const set = new Set<SearchKind>();
@@ -170,8 +172,9 @@ export function fhirRoutes(s: AppServices): FastifyPluginAsync {
         }
         found.sort((a, b) => b.ts - a.ts);
         s.audit(req, 'fhir.observation.search', 'Observation', patientId);
-        const self = `${baseUrl(req)}/Observation?${req.url.split('?')[1] ?? ''}`;
-        return reply.type(FHIR_JSON).send(searchBundle(self, baseUrl(req), found.slice(0, count).map((f) => f.resource), found.length));
+        const base = baseUrl(req, s.config.publicUrl);
+        const self = `${base}/Observation?${req.url.split('?')[1] ?? ''}`;
+        return reply.type(FHIR_JSON).send(searchBundle(self, base, found.slice(0, count).map((f) => f.resource), found.length));
       },
     );
   };

@@ -4,8 +4,8 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { AccessPolicy } from '../../core/access.js';
 import { VitalsError } from '../../core/errors.js';
 import { TOPICS } from '../../core/ports.js';
-import { METRIC_RANGES } from '../../core/payload.js';
-import { ACVPU_VALUES, METRIC_NAMES, type CanonicalSample, type MetricName } from '../../core/vitals.js';
+import { normaliseOne, type PayloadLimits } from '../../core/payload.js';
+import { METRIC_NAMES, type CanonicalSample, type MetricName } from '../../core/vitals.js';
 import type { AppServices } from '../app.js';
 import { chooseStep } from '../history-step.js';
 import { chartView, type ChartOrder } from '../chart.js';
@@ -19,19 +19,30 @@ interface HistoryQs {
   step?: string;
 }
 
+/** Payload fields that describe a device, not a patient: refused in a manual entry. */
+const DEVICE_ONLY_FIELDS = new Set(['battery', 'quality', 'seq', 'samples']);
+
+/** The devices' limits, with no unknown field tolerated: a person typing gets told at once. */
+function observationLimits(c: AppServices['config']): PayloadLimits {
+  return { maxPayloadBytes: c.maxPayloadBytes, maxBatchSamples: 1, backfillMs: c.backfillMs, maxFutureMs: c.maxFutureMs, maxUnknownFields: 0 };
+}
+
 export function patientRoutes(s: AppServices): FastifyPluginAsync {
-  /** Ward check at the data boundary; unknown patients look the same as forbidden ones to non-admins. */
-  const authorisePatient = (req: FastifyRequest, patientId: string, action: string, write = false): { policy: AccessPolicy; ward: string | null } => {
-    const policy = s.requirePolicy(req);
-    const ward = s.wardOf(patientId);
-    const ok = write ? policy.canActOnWard(ward) || (policy.isAdmin && ward !== null) : policy.canReadPatient(patientId, ward) || (policy.isAdmin && ward === null);
-    if (!ok) {
-      s.audit(req, action, `patient`, patientId, 'denied');
-      if (ward === null) throw new VitalsError('VTL_ERR_NOT_FOUND', 'no such patient in scope');
-      // Says no without naming the patient's ward: that would itself disclose where the patient is.
-      throw new VitalsError('VTL_ERR_FORBIDDEN', 'this patient is not on a ward in your scope');
-    }
-    return { policy, ward };
+  const authorisePatient = (req: FastifyRequest, patientId: string, action: string, write = false): { policy: AccessPolicy; ward: string | null } =>
+    s.authorisePatient(req, patientId, action, write ? 'act' : 'read');
+
+  /**
+   * The first metric of `sample` already recorded for the patient at the same millisecond, or null.
+   * The live view answers for its latest readings; the store is asked only about a time at or
+   * before them (an entry "now" is newer than anything stored and costs no query).
+   */
+  const takenMetric = async (patientId: string, sample: CanonicalSample): Promise<MetricName | null> => {
+    const live = s.hub.state.patients.get(patientId);
+    const metrics = Object.keys(sample.metrics) as MetricName[];
+    for (const m of metrics) if (live?.latest[m]?.ts === sample.ts) return m;
+    const older = metrics.filter((m) => sample.ts <= (live?.latest[m]?.ts ?? Number.POSITIVE_INFINITY));
+    const found = await Promise.all(older.map((m) => s.store.history({ patientKey: patientId, metric: m, from: sample.ts, to: sample.ts + 1, step: 'raw', limit: 1 })));
+    return older.find((_m, i) => (found[i]?.length ?? 0) > 0) ?? null;
   };
 
   return async (app) => {
@@ -87,16 +98,11 @@ export function patientRoutes(s: AppServices): FastifyPluginAsync {
           tags: ['patients'],
           summary: 'Enter a manual observation (published on vitals.samples, scored like device data)',
           params: idParams,
+          // Validated by the devices' own validator (core/payload.ts), not by the schema: ajv here
+          // coerces ("70" and [70] would become 70), and one contract for every way in is the point.
           body: {
             type: 'object',
-            additionalProperties: false,
-            minProperties: 1,
-            properties: {
-              ts: { type: 'integer', minimum: 0 },
-              acvpu: { type: 'string', enum: [...ACVPU_VALUES] },
-              o2: { type: 'boolean' },
-              ...Object.fromEntries(METRIC_NAMES.map((m) => [m, { type: 'number', minimum: METRIC_RANGES[m][0], maximum: METRIC_RANGES[m][1] }])),
-            },
+            description: `One sample in the MQTT payload format (docs/protocol.md): ts, ${METRIC_NAMES.join(', ')}, o2, acvpu, units; no other fields. Types are strict and ranges are the devices' ones.`,
           },
         },
       },
@@ -104,24 +110,17 @@ export function patientRoutes(s: AppServices): FastifyPluginAsync {
         const { id } = req.params;
         const { policy, ward } = authorisePatient(req, id, 'patient.observation.create', true);
         const now = s.clock.now();
-        const b = req.body;
-        const ts = typeof b.ts === 'number' ? b.ts : now;
-        if (ts > now + s.config.maxFutureMs || ts < now - s.config.backfillMs) throw new VitalsError('VTL_ERR_BAD_REQUEST', 'ts is outside the accepted window');
-        const metrics: CanonicalSample['metrics'] = {};
-        for (const m of METRIC_NAMES) if (typeof b[m] === 'number') metrics[m] = b[m] as number;
-        const sample: CanonicalSample = {
-          v: 1,
-          deviceId: `manual:${policy.principal.sub}`,
-          patientId: id,
-          ward,
-          ts,
-          recvTs: now,
-          source: 'manual',
-          metrics,
-          traceId: randomUUID(),
-        };
-        if (typeof b.acvpu === 'string') sample.acvpu = b.acvpu as CanonicalSample['acvpu'];
-        if (typeof b.o2 === 'boolean') sample.o2 = b.o2;
+        const dev = { deviceId: `manual:${policy.principal.sub}`, patientId: id, ward, bed: null };
+        const deviceOnly = Object.keys(req.body).find((k) => DEVICE_ONLY_FIELDS.has(k));
+        if (deviceOnly) throw new VitalsError('VTL_ERR_BAD_REQUEST', `too_many_unknown_fields: ${deviceOnly} is not part of a manual observation`);
+        const r = normaliseOne(req.body, dev, now, observationLimits(s.config), randomUUID());
+        if ('rejection' in r) throw new VitalsError('VTL_ERR_BAD_REQUEST', `${r.rejection.reason}${r.rejection.field ? `: ${r.rejection.field}` : ''}`);
+        const { bed: _bed, ...entered } = r.sample;
+        const sample: CanonicalSample = { ...entered, source: 'manual' };
+        // Samples are stored once per (patient, metric, ms): a second one at the same instant would
+        // be dropped after the 202. Refuse it now instead (the live view, then the store).
+        const taken = await takenMetric(id, sample);
+        if (taken) throw new VitalsError('VTL_ERR_CONFLICT', `a ${taken} reading at this exact time exists; enter the observation with another ts`);
         await s.bus.publish(TOPICS.samples, [{ key: id, value: JSON.stringify(sample), timestamp: now }]);
         s.audit(req, 'patient.observation.create', 'patient.observation', id);
         return reply.code(202).send({ accepted: true, traceId: sample.traceId });
@@ -156,13 +155,7 @@ export function patientRoutes(s: AppServices): FastifyPluginAsync {
       },
       async (req, reply) => {
         const { id } = req.params;
-        const policy = s.requirePolicy(req);
-        const ward = s.wardOf(id);
-        if (!policy.canOrderChart(ward)) {
-          s.audit(req, 'patient.chart.order', 'patient.chart', id, 'denied');
-          if (ward === null && !policy.canReadPatient(id, ward)) throw new VitalsError('VTL_ERR_NOT_FOUND', 'no such patient in scope');
-          throw new VitalsError('VTL_ERR_FORBIDDEN', 'chart orders are for clinicians of the ward');
-        }
+        const { policy } = s.authorisePatient(req, id, 'patient.chart.order', 'order');
         const now = s.clock.now();
         const until = req.body.until ?? null;
         if (until !== null && until <= now) throw new VitalsError('VTL_ERR_BAD_REQUEST', '"until" is in the past');

@@ -124,7 +124,7 @@ describe('GET /api/patients/:id/news2', () => {
   });
 
   it('refuses a nurse of another ward, a reversed or too long range, and no token', async () => {
-    expect((await call('nurse5a', 'GET', '/api/patients/p-keep/news2')).status).toBe(403);
+    expect((await call('nurse5a', 'GET', '/api/patients/p-keep/news2')).status).toBe(404);
     expect((await call('nurse4b', 'GET', `/api/patients/p-keep/news2?from=${NOW}&to=${NOW - 1}`)).status).toBe(400);
     expect((await call('nurse4b', 'GET', `/api/patients/p-keep/news2?from=0&to=${NOW}`)).status).toBe(400);
     expect((await call(null, 'GET', '/api/patients/p-keep/news2')).status).toBe(401);

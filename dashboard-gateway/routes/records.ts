@@ -39,14 +39,8 @@ export function recordRoutes(s: AppServices): FastifyPluginAsync {
       },
       async (req) => {
         const { id } = req.params;
-        const policy = s.requirePolicy(req);
-        const ward = s.wardOf(id);
-        // canReadPatient: staff by ward, and a patient for their own scores.
-        if (!(policy.canReadPatient(id, ward) || policy.isAdmin)) {
-          s.audit(req, 'patient.news2.read', 'patient.news2', id, 'denied');
-          if (ward === null) throw new VitalsError('VTL_ERR_NOT_FOUND', 'no such patient in scope');
-          throw new VitalsError('VTL_ERR_FORBIDDEN', 'this patient is not on a ward in your scope');
-        }
+        // Staff by ward (admins too), and a patient for their own scores.
+        s.authorisePatient(req, id, 'patient.news2.read', 'read');
         const to = req.query.to ?? s.clock.now();
         const from = req.query.from ?? Math.max(0, to - DAY);
         if (from > to) throw new VitalsError('VTL_ERR_BAD_REQUEST', '"from" is after "to"');
@@ -110,6 +104,8 @@ export function recordRoutes(s: AppServices): FastifyPluginAsync {
           s.audit(req, 'patient.erase', 'patient', id, 'denied');
           throw new VitalsError('VTL_ERR_FORBIDDEN', 'erasure is for administrators');
         }
+        // Scoped like every other patient access: a ward admin erases its wards' patients.
+        s.authorisePatient(req, id, 'patient.erase', 'read');
         try {
           await s.store.erasePatient(id);
         } catch (e) {

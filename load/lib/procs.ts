@@ -157,6 +157,8 @@ export async function startVitals(root: string, kind: 'embedded' | 'split'): Pro
     VITALS_API_RATE_ADDRESS: '1000000',
     // The load generator publishes at 1 Hz per device; burst headroom for catch-up after a stall.
     VITALS_DEVICE_RATE: '50',
+    // Thousands of devices connect from loopback at once.
+    VITALS_MQTT_CONN_RATE: '100000',
   };
   const out: string[] = [];
   const procs: ChildProcess[] = [];

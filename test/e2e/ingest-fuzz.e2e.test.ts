@@ -23,7 +23,7 @@ import { createMetricsRegistry } from '../../platform/metrics.js';
 import { startRegistryView, type RegistryView } from '../../platform/registry-view.js';
 import { startIngest, type IngestService } from '../../ingest/ingest.js';
 import { connectDevice, waitFor } from './helpers.js';
-import { BusTap, metricValue, provisionOnBus } from './ingest-helpers.js';
+import { BusTap, metricValue, provisionOnBus, rawFlood } from './ingest-helpers.js';
 // mulberry32, the simulator's seeded generator: good enough to pick mutations.
 import { prng } from '../../device-sim/patient-model.js';
 
@@ -229,5 +229,36 @@ describe('ingest: fuzzed payloads at a running broker', () => {
     expect(logLines.join('')).not.toContain('MRN-FUZZ');
     await device.endAsync();
     console.log(`fuzz: ${MESSAGES} messages (${qos0} QoS 0), ${samples.length} accepted samples, ${dlq.length} dead letters, ${expectValid.size} valid by construction, ${Date.now() - started} ms`);
+  });
+
+  it('pre-CONNECT abuse from raw sockets: announced giants, non-CONNECT openers, long client ids; bounded memory, broker alive', async () => {
+    const refused = (reason: string): Promise<number> => metricValue(ctx.metrics, 'vitals_ingest_connections_refused_total', { reason });
+    const rss0 = process.memoryUsage().rss;
+    const junk = Buffer.alloc(64 * 1024, 0x41);
+    // Four sockets each announcing a 268 MB CONNECT and writing up to 64 MB behind it (the probe's attack).
+    const giants = await Promise.all([0, 1, 2, 3].map(() => rawFlood(ingest.port, Buffer.from([0x10, 0xff, 0xff, 0xff, 0x7f]), junk, 64 * 1024 * 1024)));
+    expect(giants.every((g) => g.closedByServer)).toBe(true);
+    expect(await refused('packet_too_large')).toBeGreaterThanOrEqual(4);
+    // Openers that are not CONNECT (PUBLISH, SUBSCRIBE, PINGREQ, random) are closed at their first byte.
+    const rnd = prng(SEED + 2);
+    const openers = [Buffer.from('3005000174', 'hex'), Buffer.from('820600010001740', 'hex'), Buffer.from('c000', 'hex'), Buffer.from([0x20 + Math.floor(rnd() * 0xd0), 0x02, 0, 0])];
+    const opened = await Promise.all(openers.map((o) => rawFlood(ingest.port, o, junk, 4 * 1024 * 1024)));
+    expect(opened.every((g) => g.closedByServer)).toBe(true);
+    expect(await refused('connect_expected')).toBeGreaterThanOrEqual(4);
+    // A 129-character client id is refused with CONNACK 2 (identifier rejected).
+    const longId = 'x'.repeat(129);
+    const body = Buffer.concat([Buffer.from([0, 4]), Buffer.from('MQTT'), Buffer.from([4, 0x02, 0, 60, 0, longId.length]), Buffer.from(longId)]);
+    const connack = await new Promise<Buffer>((resolve) => {
+      const s = net.connect(ingest.port, '127.0.0.1', () => s.write(Buffer.concat([Buffer.from([0x10, body.length, 0x01]), body])));
+      s.once('data', (d) => (resolve(d), s.destroy()));
+      s.on('error', () => resolve(Buffer.alloc(0)));
+    });
+    expect([...connack.subarray(0, 4)]).toEqual([0x20, 0x02, 0x00, 0x02]);
+    const grew = (process.memoryUsage().rss - rss0) / 1048576;
+    console.log(`pre-CONNECT abuse: ${giants.reduce((a, g) => a + g.written, 0) >> 20} MB offered by 4 giant-CONNECT sockets before the close; rss +${grew.toFixed(0)} MB`);
+    expect(grew).toBeLessThan(128);
+    const probe = await connectDevice(ingest.port, 'fz-2', 'fz-token-2');
+    await probe.publishAsync('devices/fz-2/vitals', JSON.stringify({ hr: 62 }), { qos: 1 });
+    await probe.endAsync();
   });
 });

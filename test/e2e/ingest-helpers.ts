@@ -1,5 +1,6 @@
 /** Helpers for the ingest suites: provisioning straight onto the bus, bus taps, metric reads, third-party clients. */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import net from 'node:net';
 import path from 'node:path';
 import type { Registry } from 'prom-client';
 import { TOPICS, type Bus, type BusRecord, type Subscription } from '../../core/ports.js';
@@ -90,6 +91,36 @@ export function runClient(cmd: string, args: string[], timeoutMs = 15_000): Prom
     p.once('close', (code) => {
       clearTimeout(timer);
       resolve({ code, out });
+    });
+  });
+}
+
+/** A raw TCP socket; resolves when the server closes it, with the bytes it had written by then. */
+export function rawFlood(port: number, first: Buffer, then: Buffer, maxBytes: number): Promise<{ closedByServer: boolean; written: number }> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    let written = 0;
+    let done = false;
+    const finish = (closedByServer: boolean): void => {
+      if (done) return;
+      done = true;
+      s.destroy();
+      resolve({ closedByServer, written });
+    };
+    s.on('error', () => finish(true));
+    s.on('close', () => finish(true));
+    s.on('connect', () => {
+      s.write(first);
+      written += first.length;
+      const pump = (): void => {
+        while (!done && written < maxBytes) {
+          written += then.length;
+          if (!s.write(then)) return void s.once('drain', pump);
+        }
+        // Everything went out and the server still holds the socket open: it is buffering.
+        if (!done) setTimeout(() => finish(false), 500);
+      };
+      pump();
     });
   });
 }

@@ -304,6 +304,10 @@ class App {
         if (ch.alert.patientId === this.patient.openPatient) this.patientChanged();
         break;
       }
+      case 'resync':
+        // The alert log went backwards (reset): what this page held is void; the snapshot follows.
+        this.model.clear();
+        break;
       case 'error': {
         const code = typeof m.code === 'string' ? m.code : 'ERROR';
         const text = typeof m.message === 'string' ? m.message : '';
