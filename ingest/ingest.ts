@@ -13,11 +13,13 @@ import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Su
 import { normaliseVitalsPayload, type PayloadLimits, type RejectReason, type Rejection } from '../core/payload.js';
 import { TOPICS, type OutgoingRecord } from '../core/ports.js';
 import { TokenBuckets } from '../core/rate-limit.js';
+import { kindOf } from '../core/registry.js';
 import { sampleKey } from '../core/vitals.js';
 import type { Context, Service } from '../platform/context.js';
 import { verifyDeviceToken } from '../platform/device-tokens.js';
 import { counter, gauge } from '../platform/metrics.js';
 import type { RegistryView } from '../platform/registry-view.js';
+import { hl7Enabled, startHl7, type Hl7Listeners } from './hl7/server.js';
 import { startListeners } from './listeners.js';
 import { PublishBatcher } from './publish-batcher.js';
 import { dlqRecord, keptPayloads, statusRecord } from './records.js';
@@ -29,6 +31,9 @@ export interface IngestService extends Service {
   tlsPort: number | null;
   /** The bound MQTT-over-WebSocket port; null when off. */
   wsPort: number | null;
+  /** The bound HL7 MLLP ports (ingest/hl7/); null when off. */
+  hl7Port: number | null;
+  hl7TlsPort: number | null;
 }
 
 interface Session {
@@ -95,6 +100,8 @@ export async function startIngest(ctx: Context, registry: RegistryView): Promise
       done(authError('connection refused', code), null);
     };
     if (!rec || !password) return refuse(rec ? 'no_password' : 'unknown_device', BAD_CREDENTIALS);
+    // HL7 gateways and monitors have no MQTT identity: their observations come over MLLP only.
+    if (kindOf(rec) !== 'device') return refuse('not_an_mqtt_device', BAD_CREDENTIALS);
     // A device may not take over another device's MQTT session by using its id as client id.
     if (client.id !== deviceId && registry.get(client.id)) return refuse('client_id_of_other_device', IDENTIFIER_REJECTED);
     checkToken(deviceId, rec.tokenHash, password).then(
@@ -281,19 +288,29 @@ export async function startIngest(ctx: Context, registry: RegistryView): Promise
   }
   const { mqttPort: port, tlsPort, wsPort } = listeners;
   ingestLog.info({ port, tlsPort, wsPort, host: config.host }, 'mqtt listening');
+  // HL7 v2 over MLLP shares the registry, validation limits and this batcher (ack after durable).
+  let hl7: Hl7Listeners | null = null;
+  try {
+    if (hl7Enabled(config)) hl7 = await startHl7(ctx, registry, out, limits, ingestLog);
+  } catch (e) {
+    await Promise.all([listeners.close(), new Promise<void>((resolve) => broker.close(() => resolve()))]);
+    throw e;
+  }
 
   return {
     name: 'ingest',
     port,
     tlsPort,
     wsPort,
+    hl7Port: hl7?.port ?? null,
+    hl7TlsPort: hl7?.tlsPort ?? null,
     async ready() {
       const ok = await bus.healthy();
       return ok ? { ok } : { ok, detail: 'bus unreachable' };
     },
     async stop() {
       // Stop accepting first, then let in-flight publishes finish, then drop clients.
-      await Promise.all([listeners.close(), new Promise<void>((resolve) => broker.close(() => resolve()))]);
+      await Promise.all([listeners.close(), hl7?.close(), new Promise<void>((resolve) => broker.close(() => resolve()))]);
     },
   };
 }
