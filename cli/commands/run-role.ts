@@ -16,7 +16,8 @@ function banner(config: Config, target: ModuleName, io: CommandIO): void {
     lines.push(`  Sign in with a token from:  npx vitals token --role nurse --ward 4B --ward 5A`);
   }
   if (target === 'all' || target === 'ingest') lines.push(`  MQTT:       mqtt://${config.host}:${config.mqttPort}`);
-  if (target === 'all' && config.simPatients > 0) lines.push(`  Simulator:  ${config.simPatients} patients in wards 4B and 5A${config.simScenario ? `, scenario ${config.simScenario}` : ''}`);
+  if ((target === 'all' || target === 'ingest') && config.hl7Port !== null) lines.push(`  HL7 MLLP:   ${config.host}:${config.hl7Port} (PCD-01 ORU^R01 from registered gateways)`);
+  if (target === 'all' && config.simPatients > 0) lines.push(`  Simulator:  ${config.simPatients} patients in wards 4B and 5A${config.simProtocol !== 'mqtt' ? ` (${config.simProtocol === 'hl7' ? 'all' : 'half'} on bedside monitors over HL7)` : ''}${config.simScenario ? `, scenario ${config.simScenario}` : ''}`);
   lines.push('  Stop with Ctrl-C.', '');
   io.out(lines.join('\n'));
 }
