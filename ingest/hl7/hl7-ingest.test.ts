@@ -7,6 +7,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { TOPICS } from '../../core/ports.js';
 import { MllpClient, ackCodeOf } from '../../device-sim/mllp-client.js';
 import { observationsOf } from '../../device-sim/pcd01-message.js';
+import mqtt from 'mqtt';
+import { hashDeviceToken } from '../../platform/device-tokens.js';
 import { metricValue } from '../../test/e2e/ingest-helpers.js';
 import { GW, MON, MRN, oru, rig, type Rig } from './testing.js';
 
@@ -164,5 +166,23 @@ describe('HL7 MLLP ingest over real sockets', () => {
     r.g.fail(false);
     const again = await connect();
     expect(ackCodeOf(await again.send(oru())).code).toBe('AA');
+  });
+
+  it('a monitor or gateway cannot log in over MQTT, even with a valid token', async () => {
+    r = await rig();
+    await r.register({ deviceId: MON, kind: 'hl7-monitor', gatewayId: GW, patientId: MRN, tokenHash: await hashDeviceToken('mon-token') });
+    const err = await new Promise<Error>((resolve) => {
+      const c = mqtt.connect(`mqtt://127.0.0.1:${(r as Rig).ingest.port}`, { clientId: MON, username: MON, password: 'mon-token', reconnectPeriod: 0 });
+      c.once('error', (e) => {
+        c.end(true);
+        resolve(e);
+      });
+      c.once('connect', () => {
+        c.end(true);
+        resolve(new Error('connected'));
+      });
+    });
+    expect(err.message).toMatch(/Bad username or password/i);
+    expect(await metricValue(r.metrics, 'vitals_ingest_auth_failures_total', { reason: 'not_an_mqtt_device' })).toBe(1);
   });
 });
