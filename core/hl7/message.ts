@@ -106,18 +106,30 @@ export function repetitions(seg: Hl7Segment, n: number, d: Hl7Delimiters): strin
   return raw.split(d.repetition);
 }
 
+/** The n-th (0-based) piece of `s` split by `sep`, without building the array; undefined past the end. */
+function piece(s: string, sep: string, n: number): string | undefined {
+  let start = 0;
+  for (let i = 0; i < n; i++) {
+    const j = s.indexOf(sep, start);
+    if (j < 0) return undefined;
+    start = j + 1;
+  }
+  const end = s.indexOf(sep, start);
+  return end < 0 ? s.slice(start) : s.slice(start, end);
+}
+
 /**
  * One value: component `comp` (1-based) and subcomponent `sub` of repetition `rep` of field `n`,
- * unescaped; '' when absent.
+ * unescaped; '' when absent. (Read by scanning, not splitting: it is the parser's hot path.)
  */
 export function valueOf(seg: Hl7Segment | undefined, n: number, d: Hl7Delimiters, comp = 1, sub = 1, rep = 0): string {
-  if (!seg) return '';
-  const r = repetitions(seg, n, d)[rep];
+  const raw = seg?.fields[n] ?? '';
+  if (raw === '') return '';
+  if (seg?.name === 'MSH' && n <= 2) return rep === 0 ? raw : '';
+  const r = piece(raw, d.repetition, rep);
   if (r === undefined) return '';
-  if (seg.name === 'MSH' && n <= 2) return r;
-  const c = r.split(d.component)[comp - 1] ?? '';
-  const s = c.split(d.subcomponent)[sub - 1] ?? '';
-  return unescapeHl7(s, d);
+  const c = piece(r, d.component, comp - 1) ?? '';
+  return unescapeHl7(piece(c, d.subcomponent, sub - 1) ?? '', d);
 }
 
 export function firstSegment(m: Hl7Message, name: string): Hl7Segment | undefined {
