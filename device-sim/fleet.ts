@@ -117,12 +117,13 @@ export async function startSimulator(config: Config, log: Logger): Promise<Servi
   const admin = await signToken(key, { sub: 'device-sim', role: 'admin', wards: ['*'] }, 3600);
   // --protocol hl7: every patient on a bedside monitor behind one HL7 gateway; mixed: every other one.
   const overHl7 = (i: number): boolean => config.simProtocol === 'hl7' || (config.simProtocol === 'mixed' && i % 2 === 1);
-  const mqttDevices = await provision(apiBase, admin, cohort.devices.filter((_, i) => !overHl7(i)), path.join(config.dataDir, 'sim-devices.json'));
+  const tokenFile = path.join(config.dataDir, 'sim-devices.json');
+  const mqttDevices = await provision(apiBase, admin, cohort.devices.filter((_, i) => !overHl7(i)), tokenFile);
   const hl7Devices = cohort.devices.filter((_, i) => overHl7(i));
   let hl7: SimHl7Gateway | null = null;
   if (hl7Devices.length > 0) {
     const [host, port] = hl7Address(config);
-    await provisionHl7((method, p, body) => api(apiBase, admin, method, p, body), hl7Devices);
+    await provisionHl7((method, p, body) => api(apiBase, admin, method, p, body), hl7Devices, tokenFile);
     hl7 = new SimHl7Gateway(host, port, simLog);
     hl7.start();
   }

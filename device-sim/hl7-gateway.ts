@@ -5,6 +5,7 @@
  * reconnecting when it drops. Like a real gateway, a message without an ACK is not retried here
  * (the simulator is a load source, not a store-and-forward queue): it is counted as lost.
  */
+import { readFile, writeFile } from 'node:fs/promises';
 import type { Logger } from '../platform/log.js';
 import type { SimDevice } from './cohort.js';
 import { MllpClient, ackCodeOf } from './mllp-client.js';
@@ -15,8 +16,12 @@ export const SIM_GATEWAY_ID = 'sim-hl7-gw';
 
 type Api = (method: string, p: string, body?: unknown) => Promise<Response>;
 
-/** Register (or re-register) the gateway and its monitors. Re-registration replaces any MQTT device of the same id. */
-export async function provisionHl7(api: Api, monitors: SimDevice[]): Promise<void> {
+/**
+ * Register (or re-register) the gateway and its monitors. Re-registration replaces any MQTT device
+ * of the same id, so their saved MQTT tokens are dropped from `tokenFile`: a later MQTT run
+ * registers them afresh instead of reusing a token of a record that is now a monitor.
+ */
+export async function provisionHl7(api: Api, monitors: SimDevice[], tokenFile: string): Promise<void> {
   const put = async (body: Record<string, unknown>): Promise<void> => {
     for (let attempt = 0; ; attempt++) {
       let res = await api('POST', '/api/devices', body);
@@ -33,6 +38,13 @@ export async function provisionHl7(api: Api, monitors: SimDevice[]): Promise<voi
   };
   await put({ deviceId: SIM_GATEWAY_ID, kind: 'hl7-gateway', allowFrom: ['127.0.0.1', '::1'] });
   for (const m of monitors) await put({ ...m, kind: 'hl7-monitor', gatewayId: SIM_GATEWAY_ID });
+  try {
+    const saved = JSON.parse(await readFile(tokenFile, 'utf8')) as Record<string, string>;
+    for (const m of monitors) delete saved[m.deviceId];
+    await writeFile(tokenFile, JSON.stringify(saved), { mode: 0o600 });
+  } catch {
+    /* no saved tokens yet */
+  }
 }
 
 export class SimHl7Gateway {
