@@ -109,6 +109,7 @@ export function deviceRoutes(s: AppServices): FastifyPluginAsync {
         requireAdmin(req);
         const cur = s.registry.get(req.params.id);
         if (!cur) throw new VitalsError('VTL_ERR_NOT_FOUND', 'no such device');
+        if (kindOf(cur) === 'hl7-gateway') throw new VitalsError('VTL_ERR_BAD_REQUEST', 'a gateway carries many monitors: assign patients to its monitors, not to it');
         const rec: DeviceRecord = { ...cur, patientId: req.body.patientId, ward: req.body.ward, bed: req.body.bed ?? null, updatedAt: s.clock.now() };
         await put(rec, cur.deviceId);
         s.audit(req, 'device.assign', `device:${cur.deviceId}`, rec.patientId);

@@ -62,11 +62,12 @@ export interface Rig {
   stop(): Promise<void>;
 }
 
-export async function rig(env: Record<string, string | undefined> = {}): Promise<Rig> {
+/** @param bus - the bus under the gate (default: a fresh memory bus); it is closed by `stop`. */
+export async function rig(env: Record<string, string | undefined> = {}, bus?: Bus): Promise<Rig> {
   const cfg = loadConfig({ VITALS_MQTT_PORT: '0', VITALS_HL7_PORT: '0', VITALS_LOG_LEVEL: 'silent', VITALS_HL7_MAX_FRAME_BYTES: '65536', VITALS_HL7_FRAME_TIMEOUT_MS: '300', ...env });
   if (!cfg.ok) throw new Error(cfg.errors.join('; '));
   const log = createLogger({ level: 'silent' });
-  const inner = await createMemoryBus({ log });
+  const inner = bus ?? (await createMemoryBus({ log }));
   await inner.ensureTopics(DEFAULT_TOPIC_SPECS);
   const g = gate(inner);
   const metrics = createMetricsRegistry();

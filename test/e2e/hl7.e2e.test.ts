@@ -49,8 +49,16 @@ describe('embedded: bedside monitor over HL7 to dashboard, alerts and history', 
     expect(mon.status).toBe(201);
     const listed = await http(api, admin, 'GET', '/api/devices');
     expect(listed.json.devices).toContainEqual(expect.objectContaining({ deviceId: 'MON-E2E-1', kind: 'hl7-monitor', gatewayId: 'gw-e2e', patientId: 'MRN-HL7-E2E' }));
-    const bad = await http(api, admin, 'POST', '/api/devices', { deviceId: 'MON-E2E-X', kind: 'hl7-monitor', gatewayId: 'no-such-gw', patientId: 'P', ward: '4B' });
-    expect(bad.status).toBe(400);
+    // Fields on the wrong kind, or a monitor of no gateway, are refused; a gateway takes no patient.
+    for (const body of [
+      { deviceId: 'MON-E2E-X', kind: 'hl7-monitor', gatewayId: 'no-such-gw', patientId: 'P', ward: '4B' },
+      { deviceId: 'MON-E2E-Y', kind: 'hl7-monitor', patientId: 'P', ward: '4B' },
+      { deviceId: 'wb-e2e-z', gatewayId: 'gw-e2e' },
+      { deviceId: 'wb-e2e-z', allowFrom: ['127.0.0.1'] },
+      { deviceId: 'gw-e2e-2', kind: 'hl7-gateway', allowFrom: ['not-an-address'] },
+      { deviceId: 'gw-e2e-3', kind: 'hl7-gateway', patientId: 'P', ward: '4B' },
+    ]) expect((await http(api, admin, 'POST', '/api/devices', body)).status, JSON.stringify(body)).toBe(400);
+    expect((await http(api, admin, 'PUT', '/api/devices/gw-e2e/assignment', { patientId: 'P', ward: '4B' })).status).toBe(400);
     const twin = await http(api, admin, 'POST', '/api/devices', { deviceId: 'wb-twin', patientId: 'MRN-MQTT-TWIN', ward: '4B', bed: '8' });
     expect(twin.status).toBe(201);
 
