@@ -116,6 +116,19 @@ describe('HL7 MLLP ingest over real sockets', () => {
     expect(await metricValue(r.metrics, 'vitals_hl7_connections_refused_total', { reason: 'half_framed' })).toBe(1);
   });
 
+  it('a half frame trickled in byte by byte is still dropped at the frame timeout', async () => {
+    r = await rig();
+    const c = await connect();
+    const text = Buffer.concat([Buffer.from([0x0b]), Buffer.from(oru())]);
+    let i = 0;
+    const trickle = setInterval(() => c.isOpen && i < text.length && c.writeRaw(text.subarray(i, ++i)), 50);
+    const t0 = Date.now();
+    await c.closed;
+    clearInterval(trickle);
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(await metricValue(r.metrics, 'vitals_hl7_connections_refused_total', { reason: 'half_framed' })).toBe(1);
+  });
+
   it('an idle connection between frames stays open', async () => {
     r = await rig();
     const c = await connect();

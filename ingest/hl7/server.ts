@@ -76,6 +76,24 @@ export async function startHl7(ctx: Context, registry: RegistryView, out: Publis
       hl7Log.warn({ gatewayId, reason }, 'mllp connection closed');
       socket.destroy();
     };
+    // A frame must finish within hl7FrameTimeoutMs of its start, however slowly its bytes trickle
+    // in (a stuck or hostile peer holding a half frame); idle time between frames is normal.
+    let frameTimer: NodeJS.Timeout | null = null;
+    const watchFrame = (): void => {
+      if (framer.partial && !frameTimer) {
+        frameTimer = setTimeout(() => {
+          frameTimer = null;
+          // Not the peer's fault while we hold its socket for the bus: the clock restarts after.
+          if (!busy) drop('half_framed');
+        }, config.hl7FrameTimeoutMs);
+      } else if (!framer.partial && frameTimer) {
+        clearTimeout(frameTimer);
+        frameTimer = null;
+      }
+    };
+    socket.once('close', () => {
+      if (frameTimer) clearTimeout(frameTimer);
+    });
     const pump = async (): Promise<void> => {
       busy = true;
       while (queue.length > 0 && !socket.destroyed) {
@@ -92,21 +110,20 @@ export async function startHl7(ctx: Context, registry: RegistryView, out: Publis
         if (!socket.destroyed) socket.write(mllpFrame(receipt.ack));
       }
       busy = false;
-      if (!socket.destroyed) socket.resume();
+      if (socket.destroyed) return;
+      watchFrame();
+      socket.resume();
     };
     socket.on('data', (chunk: Buffer) => {
       const r = framer.push(chunk);
       if (r.error) return drop(r.error);
+      watchFrame();
       if (r.frames.length === 0) return;
       queue.push(...r.frames);
       if (!busy) {
         socket.pause();
         void pump();
       }
-    });
-    // A frame begun and not finished in time is a stuck or hostile peer; an idle connection between frames is normal.
-    socket.setTimeout(config.hl7FrameTimeoutMs, () => {
-      if (framer.partial && !busy) drop('half_framed');
     });
   };
 
