@@ -3,6 +3,7 @@
  * MLLP connections, each connection a gateway that sends a message and waits for its ACK (as
  * gateways do), for
  *   - echo: a bare MLLP receiver answering on receipt (the baseline every ratio is taken against),
+ *   - ingest: `vitals ingest` alone on the embedded bus (MLLP, HL7 path, batcher, log append: no consumers),
  *   - embedded: all roles in one process as `vitals start` runs them,
  *   - kafka: `vitals ingest` alone into Kafka (KAFKA_BROKERS; a fresh topic prefix per run).
  * Loopback only; bounded by runs x cells x (warm-up + duration). Figures are printed, written to
@@ -31,11 +32,11 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = [path.resolve(HERE, '../..'), path.resolve(HERE, '..')].find((d) => fs.existsSync(path.join(d, 'infra'))) ?? process.cwd();
 const SERVER = path.join(ROOT, 'dist', 'load', 'hl7-bench-server.js');
 
-type Target = 'echo' | 'embedded' | 'kafka';
+type Target = 'echo' | 'ingest' | 'embedded' | 'kafka';
 interface Cell { target: Target; connections: number; run: number; acked: number; perSec: number; p50: number; p99: number; cpuUsPerMsg: number; rssMb: number; notAa: number }
 
 function args(argv: string[]): { runs: number; duration: number; warmup: number; connections: number[]; targets: Target[]; md: boolean; profile: boolean } {
-  const a = { runs: 3, duration: 5, warmup: 1, connections: [1, 20], targets: ['echo', 'embedded', 'kafka'] as Target[], md: false, profile: false };
+  const a = { runs: 3, duration: 5, warmup: 1, connections: [1, 20], targets: ['echo', 'ingest', 'embedded', 'kafka'] as Target[], md: false, profile: false };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = (): string => argv[++i] ?? '';
@@ -53,7 +54,7 @@ function args(argv: string[]): { runs: number; duration: number; warmup: number;
 
 async function startServer(target: Target, connections: number, profileDir: string | null): Promise<{ child: ChildProcess; port: number; pid: number }> {
   const env: Record<string, string | undefined> = { ...process.env, VITALS_LOG_LEVEL: 'warn', VITALS_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'vitals-hl7-bench-')) };
-  if (target === 'embedded') env.KAFKA_BROKERS = env.CLICKHOUSE_URL = undefined;
+  if (target === 'embedded' || target === 'ingest') env.KAFKA_BROKERS = env.CLICKHOUSE_URL = undefined;
   if (target === 'kafka') {
     if (!env.KAFKA_BROKERS) throw new Error('target kafka needs KAFKA_BROKERS');
     env.VITALS_TOPIC_PREFIX = `hl7bench-${Date.now()}`;
