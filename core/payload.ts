@@ -30,6 +30,11 @@ export const REJECT_REASONS = [
   'too_many_unknown_fields',
   'rate_limited',
   'topic_not_allowed',
+  // HL7 v2 (MLLP) messages, refused as a whole (docs/protocol.md "HL7 v2 / MLLP").
+  'hl7_unsupported',
+  'hl7_malformed',
+  'unknown_device',
+  'patient_mismatch',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
@@ -72,7 +77,7 @@ function roundTo(x: number, digits: number): number {
   return Math.round((x + Number.EPSILON * Math.sign(x)) * f) / f;
 }
 
-type SampleResult = { sample: CanonicalSample } | { rejection: Omit<Rejection, 'index'> };
+export type SampleResult = { sample: CanonicalSample } | { rejection: Omit<Rejection, 'index'> };
 
 function isPlainObject(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
@@ -176,6 +181,14 @@ export function normaliseOne(raw: unknown, dev: DeviceContext, now: number, limi
   }
   if (count === 0) return { rejection: { reason: 'no_metrics' } };
   return { sample };
+}
+
+/**
+ * Validate and normalise one sample that another protocol has already decoded (HL7 PCD-01):
+ * the same checks as a JSON sample, so every input obeys one set of rules.
+ */
+export function normaliseSampleObject(raw: Record<string, unknown>, dev: DeviceContext, now: number, limits: PayloadLimits, traceId: string): SampleResult {
+  return normaliseOne(raw, dev, now, limits, traceId);
 }
 
 const CANONICAL_UNIT_ALIASES: Record<MetricName, string> = {

@@ -3,6 +3,14 @@
  * Pure: materialising the topic into a map is a fold over these records.
  */
 
+/**
+ * What a registered identity is: a device that speaks MQTT itself, an HL7 monitoring gateway
+ * (an MLLP peer, authenticated by mutual TLS or a source-address allow-list), or a bedside
+ * monitor whose observations reach us through its gateway (docs/protocol.md "HL7 v2 / MLLP").
+ */
+export const DEVICE_KINDS = ['device', 'hl7-gateway', 'hl7-monitor'] as const;
+export type DeviceKind = (typeof DEVICE_KINDS)[number];
+
 export interface DeviceRecord {
   v: 1;
   deviceId: string;
@@ -13,6 +21,16 @@ export interface DeviceRecord {
   bed: string | null;
   createdAt: number;
   updatedAt: number;
+  /** Absent on records written before kinds existed: 'device'. */
+  kind?: DeviceKind;
+  /** hl7-monitor: the gateway allowed to send its observations. */
+  gatewayId?: string | null;
+  /** hl7-gateway: source addresses allowed on the plain MLLP port (weaker than mutual TLS). */
+  allowFrom?: string[];
+}
+
+export function kindOf(rec: Pick<DeviceRecord, 'kind'>): DeviceKind {
+  return rec.kind ?? 'device';
 }
 
 /** A registry record value; null (tombstone) revokes the device. */

@@ -14,6 +14,7 @@ import type { Logger } from '../platform/log.js';
 import { loadSigningKey, signToken } from '../platform/jwt.js';
 import { SCENARIOS, observe, payloadOf, type PatientSim } from './patient-model.js';
 import { buildCohort, cohortTruth, drainArtefacts, eventTruth, parseCohortText, type CohortSpec, type SimDevice } from './cohort.js';
+import { SimHl7Gateway, provisionHl7 } from './hl7-gateway.js';
 
 export { SIM_WARDS, simCohort, type SimDevice } from './cohort.js';
 
@@ -94,6 +95,18 @@ export async function simSpec(config: Config): Promise<CohortSpec> {
   };
 }
 
+/** Where the simulated gateway sends: VITALS_SIM_HL7_ADDRESS (host:port), else host:hl7Port. */
+function hl7Address(config: Config): [string, number] {
+  const a = config.simHl7Address;
+  if (a) {
+    const m = /^(.+):(\d+)$/.exec(a);
+    if (!m) throw new Error(`VITALS_SIM_HL7_ADDRESS "${a}" is not host:port`);
+    return [(m[1] as string).replace(/^\[|\]$/g, ''), Number(m[2])];
+  }
+  if (config.hl7Port === null) throw new Error('--protocol hl7 or mixed needs the MLLP listener: set VITALS_HL7_PORT (or VITALS_SIM_HL7_ADDRESS)');
+  return [config.host, config.hl7Port];
+}
+
 export async function startSimulator(config: Config, log: Logger): Promise<Service> {
   const simLog = log.child({ role: 'sim' });
   if (config.simPatients === 0) {
@@ -105,7 +118,19 @@ export async function startSimulator(config: Config, log: Logger): Promise<Servi
   const apiBase = (config.simApiUrl ?? `http://${config.host}:${config.httpPort}`).replace(/\/$/, '');
   const key = await loadSigningKey(config.dataDir);
   const admin = await signToken(key, { sub: 'device-sim', role: 'admin', wards: ['*'] }, 3600);
-  const devices = await provision(apiBase, admin, cohort.devices, path.join(config.dataDir, 'sim-devices.json'));
+  // --protocol hl7: every patient on a bedside monitor behind one HL7 gateway; mixed: every other one.
+  const overHl7 = (i: number): boolean => config.simProtocol === 'hl7' || (config.simProtocol === 'mixed' && i % 2 === 1);
+  const tokenFile = path.join(config.dataDir, 'sim-devices.json');
+  const mqttDevices = await provision(apiBase, admin, cohort.devices.filter((_, i) => !overHl7(i)), tokenFile);
+  const hl7Devices = cohort.devices.filter((_, i) => overHl7(i));
+  let hl7: SimHl7Gateway | null = null;
+  if (hl7Devices.length > 0) {
+    const [host, port] = hl7Address(config);
+    await provisionHl7((method, p, body) => api(apiBase, admin, method, p, body), hl7Devices, tokenFile);
+    hl7 = new SimHl7Gateway(host, port, simLog);
+    hl7.start();
+  }
+  const devices: Array<SimDevice & { token: string | null }> = cohort.devices.map((d, i) => (overHl7(i) ? { ...d, token: null } : (mqttDevices.shift() as Provisioned)));
 
   // Faster than real time starts in the past and falls back to real time on catching up, so no
   // sample is ever stamped in the future. The head start (90 s) stays inside the live window and
@@ -123,8 +148,8 @@ export async function startSimulator(config: Config, log: Logger): Promise<Servi
   };
 
   const mqttUrl = config.simMqttUrl ?? `mqtt://${config.host}:${config.mqttPort}`;
-  const clients: MqttClient[] = devices.map((d) =>
-    mqtt.connect(mqttUrl, {
+  const clients: Array<MqttClient | null> = devices.map((d) =>
+    d.token === null ? null : mqtt.connect(mqttUrl, {
       clientId: d.deviceId,
       username: d.deviceId,
       password: d.token,
@@ -133,7 +158,7 @@ export async function startSimulator(config: Config, log: Logger): Promise<Servi
       will: { topic: `devices/${d.deviceId}/status`, payload: Buffer.from('{"online":false}'), qos: 1, retain: false },
     }),
   );
-  for (const c of clients) c.on('error', (e) => simLog.debug({ err: e.message }, 'sim mqtt error'));
+  for (const c of clients) c?.on('error', (e) => simLog.debug({ err: e.message }, 'sim mqtt error'));
 
   // Event time advances `speed` times faster than wall time (never past now); each device sends
   // `rate` messages per simulated second.
@@ -151,8 +176,13 @@ export async function startSimulator(config: Config, log: Logger): Promise<Servi
       lastEventMs = eventMs;
       const tSec = (step * stepMs) / 1000;
       devices.forEach((d, i) => {
-        const c = clients[i] as MqttClient;
+        const c = clients[i];
         const o = observe(cohort.patients[i] as PatientSim, tSec, eventMs);
+        if (!c) {
+          // A bedside monitor: silent scenarios simply send nothing.
+          if (o !== null) hl7?.send(d, o);
+          return;
+        }
         // A silent scenario (disconnect) drops the connection; the device comes back after it.
         const off = o === null && (cohort.patients[i] as PatientSim).events.some((e) => e.scenario.silent && tSec >= e.startSec && tSec < e.endSec);
         if (off && !silent.has(i)) {
@@ -169,14 +199,14 @@ export async function startSimulator(config: Config, log: Logger): Promise<Servi
   };
   const timer = setInterval(tick, Math.max(10, Math.min(1000, stepMs / Math.max(1, config.simSpeed))));
   const flusher = setInterval(() => void flushArtefacts().catch(() => undefined), 60_000);
-  simLog.info({ patients: devices.length, speed: config.simSpeed, rate: config.simRate, seed: spec.seed, scenario: config.simScenario, truth: truthFile }, 'simulator running');
+  simLog.info({ patients: devices.length, overHl7: hl7Devices.length, speed: config.simSpeed, rate: config.simRate, seed: spec.seed, scenario: config.simScenario, truth: truthFile }, 'simulator running');
 
   return {
     name: 'sim',
     async stop() {
       clearInterval(timer);
       clearInterval(flusher);
-      await Promise.all(clients.map((c) => c.endAsync().catch(() => undefined)));
+      await Promise.all([...clients.map((c) => c?.endAsync().catch(() => undefined)), hl7?.stop()]);
       await flushArtefacts().catch(() => undefined);
       await appendFile(truthFile, `${JSON.stringify(cohortTruth(cohort, t0, lastEventMs))}\n`).catch(() => undefined);
     },

@@ -14,7 +14,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { AuthThrottle } from '../core/auth-throttle.js';
 import type { Clock } from '../core/ports.js';
-import type { DeviceRecord } from '../core/registry.js';
+import { kindOf, type DeviceRecord } from '../core/registry.js';
 import { verifyDeviceToken } from '../platform/device-tokens.js';
 import type { RegistryView } from '../platform/registry-view.js';
 
@@ -26,6 +26,7 @@ export const MAX_CLIENT_ID_LENGTH = 128;
 
 export type AuthReason =
   | 'unknown_device'
+  | 'not_an_mqtt_device'
   | 'no_password'
   | 'client_id_not_device'
   | 'client_id_too_long'
@@ -85,6 +86,8 @@ export class DeviceAuth {
     if (certDeviceId !== null) return this.byCertificate(deviceId, clientId, certDeviceId);
     const rec = this.registry.get(deviceId);
     if (!rec) return { ok: false, reason: 'unknown_device', code: CONNACK.badCredentials };
+    // HL7 gateways and monitors have no MQTT identity: their observations come over MLLP only.
+    if (kindOf(rec) !== 'device') return { ok: false, reason: 'not_an_mqtt_device', code: CONNACK.badCredentials };
     if (!password) return { ok: false, reason: 'no_password', code: CONNACK.badCredentials };
     if (clientId !== '' && clientId !== deviceId) return { ok: false, reason: 'client_id_not_device', code: CONNACK.identifierRejected };
     const d = digest(password);
@@ -116,6 +119,7 @@ export class DeviceAuth {
     if (username !== '' && username !== certDeviceId) return { ok: false, reason: 'certificate_other_device', code: CONNACK.badCredentials };
     const rec = this.registry.get(certDeviceId);
     if (!rec) return { ok: false, reason: 'unknown_device', code: CONNACK.badCredentials };
+    if (kindOf(rec) !== 'device') return { ok: false, reason: 'not_an_mqtt_device', code: CONNACK.badCredentials };
     if (clientId !== '' && clientId !== certDeviceId) return { ok: false, reason: 'client_id_not_device', code: CONNACK.identifierRejected };
     return { ok: true, rec };
   }

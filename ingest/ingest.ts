@@ -13,6 +13,7 @@ import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Su
 import { normaliseVitalsPayload, type PayloadLimits, type RejectReason, type Rejection } from '../core/payload.js';
 import { TOPICS, type OutgoingRecord } from '../core/ports.js';
 import { TokenBuckets } from '../core/rate-limit.js';
+import { kindOf } from '../core/registry.js';
 import { sampleKey } from '../core/vitals.js';
 import type { Context, Service } from '../platform/context.js';
 import { counter, gauge } from '../platform/metrics.js';
@@ -20,6 +21,7 @@ import type { RegistryView } from '../platform/registry-view.js';
 import { ConnectionGuard, guardLimits } from './conn-guard.js';
 import { DeviceAuth } from './device-auth.js';
 import { certificateDeviceId } from './device-cert.js';
+import { hl7Enabled, startHl7, type Hl7Listeners } from './hl7/server.js';
 import { startListeners } from './listeners.js';
 import { PublishBatcher } from './publish-batcher.js';
 import { dlqRecord, keptPayloads, statusRecord } from './records.js';
@@ -31,6 +33,9 @@ export interface IngestService extends Service {
   tlsPort: number | null;
   /** The bound MQTT-over-WebSocket port; null when off. */
   wsPort: number | null;
+  /** The bound HL7 MLLP ports (ingest/hl7/); null when off. */
+  hl7Port: number | null;
+  hl7TlsPort: number | null;
 }
 
 interface Session {
@@ -280,12 +285,22 @@ export async function startIngest(ctx: Context, registry: RegistryView): Promise
   }
   const { mqttPort: port, tlsPort, wsPort } = listeners;
   ingestLog.info({ port, tlsPort, wsPort, host: config.host }, 'mqtt listening');
+  // HL7 v2 over MLLP shares the registry, validation limits and this batcher (ack after durable).
+  let hl7: Hl7Listeners | null = null;
+  try {
+    if (hl7Enabled(config)) hl7 = await startHl7(ctx, registry, out, limits, ingestLog);
+  } catch (e) {
+    await Promise.all([listeners.close(), new Promise<void>((resolve) => broker.close(() => resolve()))]);
+    throw e;
+  }
 
   return {
     name: 'ingest',
     port,
     tlsPort,
     wsPort,
+    hl7Port: hl7?.port ?? null,
+    hl7TlsPort: hl7?.tlsPort ?? null,
     async ready() {
       const ok = await bus.healthy();
       return ok ? { ok } : { ok, detail: 'bus unreachable' };
@@ -293,7 +308,7 @@ export async function startIngest(ctx: Context, registry: RegistryView): Promise
     async stop() {
       // Stop accepting first, then let in-flight publishes finish, then drop clients.
       guard.stop();
-      await Promise.all([listeners.close(), new Promise<void>((resolve) => broker.close(() => resolve()))]);
+      await Promise.all([listeners.close(), hl7?.close(), new Promise<void>((resolve) => broker.close(() => resolve()))]);
     },
   };
 }

@@ -28,6 +28,10 @@ export interface Config {
   simSeed: number;
   /** Sim: HR/SpO2 messages per second per device. */
   simRate: number;
+  /** Sim: how the simulated devices send: mqtt, hl7 (PCD-01 through one simulated gateway) or mixed (every other patient over HL7). */
+  simProtocol: string;
+  /** Sim: the MLLP listener the simulated gateway sends to; null: host:hl7Port. */
+  simHl7Address: string | null;
   /** Sim: ground-truth JSON lines file; null: <dataDir>/sim-truth.jsonl. */
   simTruth: string | null;
   logLevel: string;
@@ -64,6 +68,17 @@ export interface Config {
   mqttTlsCa: string | null;
   /** MQTT over WebSocket (browser-based gateways); null: off. */
   mqttWsPort: number | null;
+  /** HL7 v2 over MLLP (IHE PCD-01 from monitoring gateways); null: off. */
+  hl7Port: number | null;
+  /** MLLP over TLS: PEM certificate and key; both set turns it on. With a CA, gateways may authenticate by client certificate. */
+  hl7TlsCert: string | null;
+  hl7TlsKey: string | null;
+  hl7TlsCa: string | null;
+  hl7TlsPort: number;
+  /** Largest MLLP frame (one HL7 message) accepted; a larger one closes the connection. */
+  hl7MaxFrameBytes: number;
+  /** A frame started and not finished within this closes the connection. */
+  hl7FrameTimeoutMs: number;
   /** OIDC: verify bearer tokens against this issuer's JWKS (with the audience); null: local tokens only. */
   oidcIssuer: string | null;
   oidcAudience: string | null;
@@ -104,6 +119,8 @@ export const CONFIG_DEFAULTS: Config = {
   simSeed: 1,
   simRate: 1,
   simTruth: null,
+  simProtocol: 'mqtt',
+  simHl7Address: null,
   logLevel: 'info',
   maxPayloadBytes: 256 * 1024,
   maxBatchSamples: 500,
@@ -126,6 +143,13 @@ export const CONFIG_DEFAULTS: Config = {
   mqttTlsPort: 8883,
   mqttTlsCa: null,
   mqttWsPort: null,
+  hl7Port: null,
+  hl7TlsCert: null,
+  hl7TlsKey: null,
+  hl7TlsCa: null,
+  hl7TlsPort: 2576,
+  hl7MaxFrameBytes: 1024 * 1024,
+  hl7FrameTimeoutMs: 30_000,
   oidcIssuer: null,
   oidcAudience: null,
   oidcJwksUrl: null,
@@ -177,6 +201,8 @@ export const CONFIG_FIELDS: readonly Field[] = [
   { key: 'simApiUrl', roles: ['sim'], env: 'VITALS_SIM_API_URL', flag: 'sim-api-url', kind: 'url', help: 'gateway URL the simulator provisions through (default http://host:http-port)' },
   { key: 'simSeed', roles: ['sim'], env: 'VITALS_SIM_SEED', flag: 'seed', kind: 'int', min: 0, help: 'seed of the simulated patients' },
   { key: 'simRate', roles: ['sim'], env: 'VITALS_SIM_RATE', flag: 'rate', kind: 'number', min: 0.01, help: 'simulated messages per second per device' },
+  { key: 'simProtocol', roles: ['sim'], env: 'VITALS_SIM_PROTOCOL', flag: 'protocol', kind: 'string', help: 'how simulated devices send: mqtt, hl7 (PCD-01 over MLLP through a simulated gateway) or mixed' },
+  { key: 'simHl7Address', roles: ['sim'], env: 'VITALS_SIM_HL7_ADDRESS', flag: 'sim-hl7-address', kind: 'string', help: 'host:port of the MLLP listener the simulated gateway sends to (default host:hl7-port)' },
   { key: 'simTruth', roles: ['sim'], env: 'VITALS_SIM_TRUTH', flag: 'truth', kind: 'path', help: 'simulator ground-truth JSON lines; unset: <data dir>/sim-truth.jsonl' },
   { key: 'logLevel', roles: EVERY_ROLE, env: 'VITALS_LOG_LEVEL', flag: 'log-level', kind: 'level', help: 'trace|debug|info|warn|error|fatal|silent' },
   { key: 'maxPayloadBytes', roles: ['ingest'], env: 'VITALS_MAX_PAYLOAD_BYTES', flag: 'max-payload-bytes', kind: 'int', min: 64, help: 'largest MQTT payload accepted' },
@@ -200,6 +226,13 @@ export const CONFIG_FIELDS: readonly Field[] = [
   { key: 'mqttTlsPort', roles: ['ingest'], env: 'VITALS_MQTT_TLS_PORT', flag: 'mqtt-tls-port', kind: 'port', help: 'MQTT over TLS listener port' },
   { key: 'mqttTlsCa', roles: ['ingest'], env: 'VITALS_MQTT_TLS_CA', flag: 'mqtt-tls-ca', kind: 'path', help: 'PEM CA bundle for device client certificates on the MQTT TLS listener (CN or SAN DNS = device id); unset: tokens only' },
   { key: 'mqttWsPort', roles: ['ingest'], env: 'VITALS_MQTT_WS_PORT', flag: 'mqtt-ws-port', kind: 'port', help: 'MQTT over WebSocket listener port; unset: off' },
+  { key: 'hl7Port', roles: ['ingest', 'sim'], env: 'VITALS_HL7_PORT', flag: 'hl7-port', kind: 'port', help: 'HL7 v2 MLLP listener port (IHE PCD-01 from monitoring gateways; 2575 is customary); unset: off' },
+  { key: 'hl7TlsCert', roles: ['ingest'], env: 'VITALS_HL7_TLS_CERT', flag: 'hl7-tls-cert', kind: 'path', help: 'PEM certificate (chain) for MLLP over TLS; with the key, turns the TLS listener on' },
+  { key: 'hl7TlsKey', roles: ['ingest'], env: 'VITALS_HL7_TLS_KEY', flag: 'hl7-tls-key', kind: 'path', help: 'PEM private key for MLLP over TLS' },
+  { key: 'hl7TlsCa', roles: ['ingest'], env: 'VITALS_HL7_TLS_CA', flag: 'hl7-tls-ca', kind: 'path', help: "PEM CA that signs gateway client certificates (mutual TLS; the certificate's CN is the gateway id); unset: allow-lists only" },
+  { key: 'hl7TlsPort', roles: ['ingest'], env: 'VITALS_HL7_TLS_PORT', flag: 'hl7-tls-port', kind: 'port', help: 'MLLP over TLS listener port' },
+  { key: 'hl7MaxFrameBytes', roles: ['ingest'], env: 'VITALS_HL7_MAX_FRAME_BYTES', flag: 'hl7-max-frame-bytes', kind: 'int', min: 1024, help: 'largest HL7 message accepted; a larger frame closes the connection' },
+  { key: 'hl7FrameTimeoutMs', roles: ['ingest'], env: 'VITALS_HL7_FRAME_TIMEOUT_MS', flag: 'hl7-frame-timeout-ms', kind: 'int', min: 100, help: 'a frame started and not finished within this closes the connection' },
   { key: 'oidcIssuer', roles: ['gateway'], env: 'VITALS_OIDC_ISSUER', flag: 'oidc-issuer', kind: 'url', help: 'OIDC issuer whose tokens the gateway accepts (with the audience); unset: local tokens only' },
   { key: 'oidcAudience', roles: ['gateway'], env: 'VITALS_OIDC_AUDIENCE', flag: 'oidc-audience', kind: 'string', help: 'audience the OIDC tokens must carry' },
   { key: 'oidcJwksUrl', roles: ['gateway'], env: 'VITALS_OIDC_JWKS_URL', flag: 'oidc-jwks-url', kind: 'url', help: "JWKS URL; unset: the issuer's discovery document" },
@@ -301,6 +334,10 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Recor
   // Half an OIDC or TLS setup would silently fall back to weaker behaviour.
   if ((config.oidcIssuer == null) !== (config.oidcAudience == null)) errors.push('VITALS_OIDC_ISSUER and VITALS_OIDC_AUDIENCE must be set together');
   if ((config.httpTlsCert == null) !== (config.httpTlsKey == null)) errors.push('VITALS_HTTP_TLS_CERT and VITALS_HTTP_TLS_KEY must be set together');
+  if ((config.hl7TlsCert == null) !== (config.hl7TlsKey == null)) errors.push('VITALS_HL7_TLS_CERT and VITALS_HL7_TLS_KEY must be set together');
+  if (config.hl7TlsCa != null && config.hl7TlsCert == null) errors.push('VITALS_HL7_TLS_CA needs VITALS_HL7_TLS_CERT and VITALS_HL7_TLS_KEY (mutual TLS runs on the TLS listener)');
+  if (config.simProtocol == null) config.simProtocol = CONFIG_DEFAULTS.simProtocol;
+  if (!['mqtt', 'hl7', 'mixed'].includes(config.simProtocol as string)) errors.push(`VITALS_SIM_PROTOCOL / --protocol: "${String(config.simProtocol)}" is not mqtt, hl7 or mixed`);
   if (errors.length) return { ok: false, errors };
   const c = config as unknown as Config;
   if (c.dataDir === null) c.dataDir = CONFIG_DEFAULTS.dataDir;

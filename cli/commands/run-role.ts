@@ -17,7 +17,8 @@ function banner(config: Config, target: RoleTarget, io: CommandIO): void {
     lines.push(`  Data dir:   ${config.dataDir} (its signing key signs those tokens; elsewhere add --data-dir)`);
   }
   if (target === 'all' || target === 'ingest') lines.push(`  MQTT:       mqtt://${config.host}:${config.mqttPort}`);
-  if (target === 'all' && config.simPatients > 0) lines.push(`  Simulator:  ${config.simPatients} patients in wards 4B and 5A${config.simScenario ? `, scenario ${config.simScenario}` : ''}`);
+  if ((target === 'all' || target === 'ingest') && config.hl7Port !== null) lines.push(`  HL7 MLLP:   ${config.host}:${config.hl7Port} (PCD-01 ORU^R01 from registered gateways)`);
+  if (target === 'all' && config.simPatients > 0) lines.push(`  Simulator:  ${config.simPatients} patients in wards 4B and 5A${config.simProtocol !== 'mqtt' ? ` (${config.simProtocol === 'hl7' ? 'all' : 'half'} on bedside monitors over HL7)` : ''}${config.simScenario ? `, scenario ${config.simScenario}` : ''}`);
   lines.push('  Stop with Ctrl-C.', '');
   io.out(lines.join('\n'));
 }

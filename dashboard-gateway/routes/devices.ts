@@ -2,7 +2,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { VitalsError } from '../../core/errors.js';
 import { TOPICS } from '../../core/ports.js';
-import type { DeviceRecord } from '../../core/registry.js';
+import { DEVICE_KINDS, kindOf, type DeviceKind, type DeviceRecord } from '../../core/registry.js';
 import { hashDeviceToken, newDeviceToken } from '../../platform/device-tokens.js';
 import type { AppServices } from '../app.js';
 
@@ -21,11 +21,26 @@ interface CreateBody {
   patientId?: string | null;
   ward?: string | null;
   bed?: string | null;
+  kind?: DeviceKind;
+  gatewayId?: string | null;
+  allowFrom?: string[];
+}
+
+/** The HL7 fields only make sense on their kind: refused elsewhere so a typo is not silently ignored. */
+function checkKindFields(b: CreateBody, gateway: DeviceRecord | undefined): void {
+  const kind = b.kind ?? 'device';
+  if (kind === 'hl7-monitor') {
+    if (!b.gatewayId) throw new VitalsError('VTL_ERR_BAD_REQUEST', 'an hl7-monitor needs the gatewayId of its hl7-gateway');
+    if (!gateway || kindOf(gateway) !== 'hl7-gateway') throw new VitalsError('VTL_ERR_BAD_REQUEST', `gatewayId ${b.gatewayId} is not a registered hl7-gateway`);
+  } else if (b.gatewayId) throw new VitalsError('VTL_ERR_BAD_REQUEST', 'gatewayId is only for kind hl7-monitor');
+  if (b.allowFrom && kind !== 'hl7-gateway') throw new VitalsError('VTL_ERR_BAD_REQUEST', 'allowFrom is only for kind hl7-gateway');
+  if (kind === 'hl7-gateway' && b.patientId) throw new VitalsError('VTL_ERR_BAD_REQUEST', 'a gateway carries many monitors: assign patients to its monitors, not to it');
 }
 
 /** What the API shows of a device: never the token hash. */
 function publicView(d: DeviceRecord): Record<string, unknown> {
-  return { deviceId: d.deviceId, patientId: d.patientId, ward: d.ward, bed: d.bed, createdAt: d.createdAt, updatedAt: d.updatedAt };
+  const hl7 = { ...(d.gatewayId ? { gatewayId: d.gatewayId } : {}), ...(d.allowFrom ? { allowFrom: d.allowFrom } : {}) };
+  return { deviceId: d.deviceId, kind: kindOf(d), patientId: d.patientId, ward: d.ward, bed: d.bed, ...hl7, createdAt: d.createdAt, updatedAt: d.updatedAt };
 }
 
 export function deviceRoutes(s: AppServices): FastifyPluginAsync {
@@ -57,7 +72,15 @@ export function deviceRoutes(s: AppServices): FastifyPluginAsync {
             type: 'object',
             additionalProperties: false,
             required: ['deviceId'],
-            properties: { deviceId: { type: 'string', pattern: idPattern }, patientId: { ...label, nullable: true }, ward: { ...label, nullable: true }, bed: { ...label, nullable: true } },
+            properties: {
+              deviceId: { type: 'string', pattern: idPattern },
+              patientId: { ...label, nullable: true },
+              ward: { ...label, nullable: true },
+              bed: { ...label, nullable: true },
+              kind: { type: 'string', enum: [...DEVICE_KINDS] },
+              gatewayId: { type: 'string', pattern: idPattern, nullable: true },
+              allowFrom: { type: 'array', maxItems: 16, items: { type: 'string', anyOf: [{ format: 'ipv4' }, { format: 'ipv6' }] } },
+            },
           },
         },
       },
@@ -66,9 +89,13 @@ export function deviceRoutes(s: AppServices): FastifyPluginAsync {
         const b = req.body;
         requireWardInScope(req, b.ward);
         if (s.registry.get(b.deviceId)) throw new VitalsError('VTL_ERR_CONFLICT', `device ${b.deviceId} exists; revoke it first or reassign it`);
+        checkKindFields(b, b.gatewayId ? s.registry.get(b.gatewayId) : undefined);
         const token = newDeviceToken();
         const now = s.clock.now();
         const rec: DeviceRecord = { v: 1, deviceId: b.deviceId, tokenHash: await hashDeviceToken(token), patientId: b.patientId ?? null, ward: b.ward ?? null, bed: b.bed ?? null, createdAt: now, updatedAt: now };
+        if (b.kind && b.kind !== 'device') rec.kind = b.kind;
+        if (b.gatewayId) rec.gatewayId = b.gatewayId;
+        if (b.allowFrom) rec.allowFrom = b.allowFrom;
         await put(rec, b.deviceId);
         s.audit(req, 'device.create', `device:${b.deviceId}`, rec.patientId);
         // The token is shown once; only its hash is kept.
@@ -91,6 +118,7 @@ export function deviceRoutes(s: AppServices): FastifyPluginAsync {
         const cur = s.registry.get(req.params.id);
         if (!cur) throw new VitalsError('VTL_ERR_NOT_FOUND', 'no such device');
         requireWardInScope(req, cur.ward);
+        if (kindOf(cur) === 'hl7-gateway') throw new VitalsError('VTL_ERR_BAD_REQUEST', 'a gateway carries many monitors: assign patients to its monitors, not to it');
         const rec: DeviceRecord = { ...cur, patientId: req.body.patientId, ward: req.body.ward, bed: req.body.bed ?? null, updatedAt: s.clock.now() };
         await put(rec, cur.deviceId);
         s.audit(req, 'device.assign', `device:${cur.deviceId}`, rec.patientId);
