@@ -195,9 +195,10 @@ export class MedianWindow {
     private readonly maxCapacity = 256,
     initialCapacity = 16,
   ) {
-    this.t = new Float64Array(initialCapacity);
-    this.v = new Float64Array(initialCapacity);
-    this.sorted = new Float64Array(initialCapacity);
+    const cap = Math.min(initialCapacity, maxCapacity);
+    this.t = new Float64Array(cap);
+    this.v = new Float64Array(cap);
+    this.sorted = new Float64Array(cap);
   }
 
   get length(): number {

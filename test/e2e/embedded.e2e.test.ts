@@ -63,7 +63,11 @@ describe('embedded: device to dashboard in one process', () => {
     const alert = await ws.waitFor('alert on the socket', (m) => m.type === 'alert' && m.alert.patientId === 'MRN-E2E-77');
     expect(alert.event).toBe('raised');
     expect(alert.seq).toBeGreaterThan(0);
-    expect(['high', 'medium', 'low']).toContain(alert.alert.priority);
+    // The NEWS2 alert itself: an emergency-level score is raised high, with the emergency message (issue 14 item 7).
+    const news2 = await ws.waitFor('NEWS2 alert on the socket', (m) => m.type === 'alert' && m.alert.patientId === 'MRN-E2E-77' && m.alert.ruleId === 'news2');
+    expect(news2.event).toBe('raised');
+    expect(news2.alert.priority).toBe('high');
+    expect(news2.alert.message).toMatch(/high risk \(≥7\): emergency response/);
 
     const hist = await waitFor('history', async () => {
       const r = await http(api, nurse, 'GET', `/api/patients/MRN-E2E-77/vitals?metric=hr&from=${ts - 1000}&to=${ts + 1000}&step=raw`);
