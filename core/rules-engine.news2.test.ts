@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { AlertEvent } from './alerts-model.js';
-import { CHART_DECIMALS, roundHalfUp, scoreHr, scoreRr, scoreSbp, scoreSpo2, scoreTemp } from './news2.js';
+import { scoreNews2 } from './news2.js';
 import { createRulesEngine, type RulesEngine } from './rules-engine.js';
 import { parseRuleSet, type RuleSet } from './rules-config.js';
 import type { CanonicalSample } from './vitals.js';
@@ -39,14 +39,8 @@ type Truth = { hr: number; spo2: number; rr: number; temp: number; sbp: number }
 
 /** NEWS2 urgent trigger of noise-free vitals (Scale 1, air, alert): aggregate >= 5 or a 3 in one parameter. */
 function urgent(v: Truth): boolean {
-  const c = [
-    scoreRr(roundHalfUp(v.rr, CHART_DECIMALS.rr)),
-    scoreSpo2(roundHalfUp(v.spo2, CHART_DECIMALS.spo2), 1, false),
-    scoreSbp(roundHalfUp(v.sbp, CHART_DECIMALS.sbp)),
-    scoreHr(roundHalfUp(v.hr, CHART_DECIMALS.hr)),
-    scoreTemp(roundHalfUp(v.temp, CHART_DECIMALS.temp)),
-  ];
-  return c.reduce((a, b) => a + b, 0) >= 5 || c.includes(3);
+  const r = scoreNews2({ ...v, o2: false, acvpu: 'A', scale: 1 });
+  return r.score >= 5 || Object.values(r.components).includes(3);
 }
 
 /**
