@@ -20,7 +20,7 @@ describe('ids', () => {
 });
 
 describe('step', () => {
-  const tm: EpisodeTiming = { forMs: 10, clearForMs: 5, escalateForMs: 0, baseLevel: 2, maxGapMs: 100 };
+  const tm: EpisodeTiming = { forMs: 10, clearForMs: 5, escalateForMs: 0, baseLevel: 2, maxGapMs: 100, raiseAtEvidence: false };
   it('raises after the delay, only when live', () => {
     const ep = newEpisode();
     expect(step(ep, 0, 2, false, tm, true)).toBe(0);

@@ -58,6 +58,12 @@ export interface EpisodeTiming {
   /** The level a raise starts at unless the worse level has held for escalateForMs. */
   baseLevel: number;
   maxGapMs: number;
+  /**
+   * Raise at the level the evidence calls for once `forMs` has held at any alerting level
+   * (NEWS2: the alert's priority is the band the score is in when it is raised). Otherwise a
+   * raise starts at baseLevel until the worse level has held for escalateForMs.
+   */
+  raiseAtEvidence: boolean;
 }
 
 export type Transition = 0 | 'raise' | 'escalate' | 'resolve';
@@ -112,7 +118,7 @@ export function step(ep: Episode, ts: number, level: number, cleared: boolean, t
  * moment of raising does not skip the escalation delay).
  */
 export function levelFor(ep: Episode, ts: number, level: number, tm: EpisodeTiming): number {
-  if (level <= tm.baseLevel) return level;
+  if (level <= tm.baseLevel || (ep.alert === null && tm.raiseAtEvidence)) return level;
   if (tm.escalateForMs === 0 || (!Number.isNaN(ep.higherSince) && ts - ep.higherSince >= tm.escalateForMs)) return level;
   return ep.alert === null ? tm.baseLevel : PRIORITY_RANK[ep.alert.priority];
 }

@@ -44,11 +44,18 @@ describe('primitives', () => {
 });
 
 describe('parseRuleSet', () => {
+  it('news2.summary: a duration up to 5m, else a clear error', () => {
+    expect(ok({ ...base, news2: { summary: '60s' } }).news2.summaryMs).toBe(60_000);
+    expect(errs({ ...base, news2: { summary: 'a minute' } })).toContain('news2.summary: expected a duration like 30s, 2m or 1h, got "a minute"');
+    expect(errs({ ...base, news2: { summary: '10m' } }).join('\n')).toMatch(/news2\.summary: at most 5m/);
+  });
+
   it('parses and fills defaults', () => {
     const rs = ok(base);
     expect(rs.version).toBe('test-1');
     expect(rs.defaults).toEqual({ minQuality: 0.5, maxGapMs: 30_000, latenessMs: 120_000, maxEscalations: 3 });
     expect(rs.news2.scoreIntervalMs).toBe(60_000);
+    expect(rs.news2.summaryMs).toBe(0);
     expect(rs.rules[0]).toMatchObject({ type: 'threshold', forMs: 60_000, clearForMs: 60_000, hysteresis: 2, enabled: true, escalate: null, escalateAfterMs: null });
     expect(rs.rules[1]).toMatchObject({ type: 'rate', windowMs: 600_000, minSamples: 5, minSpanMs: 300_000 });
     expect(rs.rules.map(ruleKind)).toEqual(['clinical', 'clinical', 'clinical', 'technical', 'technical']);

@@ -92,6 +92,11 @@ export interface RuleSetDefaults {
 
 export interface News2Settings {
   maxAgeMs: Record<News2Param, number>;
+  /**
+   * Each numeric parameter is scored on the median of its good readings of this long (0: the
+   * newest reading alone). A spot observation is one reading, so it is scored as entered.
+   */
+  summaryMs: number;
   /** An unchanged score is re-emitted at most this often (a changed one immediately). */
   scoreIntervalMs: number;
 }
@@ -442,7 +447,7 @@ export function parseRuleSet(raw: unknown): ParseResult {
 
   const n = isObject(raw['news2']) ? raw['news2'] : {};
   if (raw['news2'] !== undefined && !isObject(raw['news2'])) errors.push('news2: expected a mapping');
-  r.unknownKeys(n, ['maxAge', 'scoreInterval'], 'news2');
+  r.unknownKeys(n, ['maxAge', 'scoreInterval', 'summary'], 'news2');
   const maxAgeMs = { ...DEFAULT_MAX_AGE_MS };
   const ma = n['maxAge'];
   if (ma !== undefined) {
@@ -452,7 +457,10 @@ export function parseRuleSet(raw: unknown): ParseResult {
       for (const p of NEWS2_PARAMS) maxAgeMs[p] = r.duration(ma[p], `news2.maxAge.${p}`, maxAgeMs[p]);
     }
   }
-  const news2: News2Settings = { maxAgeMs, scoreIntervalMs: r.duration(n['scoreInterval'], 'news2.scoreInterval', 60_000) };
+  const summaryMs = r.duration(n['summary'], 'news2.summary', 0);
+  // The summary must stay shorter than the freshness limit of the continuous parameters.
+  if (summaryMs > 5 * 60_000) errors.push('news2.summary: at most 5m (a summary longer than a parameter may be used is not a summary of now)');
+  const news2: News2Settings = { maxAgeMs, scoreIntervalMs: r.duration(n['scoreInterval'], 'news2.scoreInterval', 60_000), summaryMs };
 
   const rulesRaw = raw['rules'];
   const rules: Rule[] = [];

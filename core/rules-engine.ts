@@ -44,7 +44,7 @@ import { ruleMessage } from './rule-messages.js';
 import { effectiveRules, ruleKind, type Condition, type News2Rule, type Rule, type RuleSet } from './rules-config.js';
 import { TimerHeap } from './timer-heap.js';
 import { ACVPU_VALUES, METRIC_NAMES, type Acvpu, type CanonicalSample } from './vitals.js';
-import { TrendWindow } from './windows.js';
+import { MedianWindow, TrendWindow } from './windows.js';
 
 export interface EngineOptions {
   /** Secret mixed into alert ids so they cannot be linked to a patient id by hashing guesses. */
@@ -144,6 +144,8 @@ interface PatientState {
   /** Latest NEWS2 parameter values and times, NEWS2_PARAMS order (o2 as 0/1, acvpu as index). */
   n2v: Float64Array;
   n2t: Float64Array;
+  /** Recent good readings per numeric NEWS2 parameter when news2.summary is set (created on first use). */
+  n2w: (MedianWindow | undefined)[];
   /** Components of the last evaluation and which parameters were missing or stale (bit k). */
   n2c: Int8Array;
   n2missing: number;
@@ -188,7 +190,7 @@ function compile(ruleSet: RuleSet, ward: string | null, patientId: string, ts: n
   let news2 = -1;
   const maxGapMs = ruleSet.defaults.maxGapMs;
   const timing = eff.rules.map((r, i): EpisodeTiming => {
-    const t: EpisodeTiming = { forMs: r.forMs, clearForMs: r.clearForMs, escalateForMs: r.forMs, baseLevel: 1, maxGapMs };
+    const t: EpisodeTiming = { forMs: r.forMs, clearForMs: r.clearForMs, escalateForMs: r.forMs, baseLevel: 1, maxGapMs, raiseAtEvidence: false };
     switch (r.type) {
       case 'threshold':
         metricIndex[i] = metricIdx(r.condition.metric);
@@ -212,6 +214,8 @@ function compile(ruleSet: RuleSet, ward: string | null, patientId: string, ts: n
         metricIndex[i] = -1;
         news2 = i;
         t.baseLevel = Math.min(...Object.values(r.bands).map((p) => rank(p)));
+        // Raised at the priority of the band the score is in, so message and priority agree.
+        t.raiseAtEvidence = true;
         // NEWS2 is re-evaluated whenever any parameter arrives; its inputs have their own max ages.
         t.maxGapMs = Infinity;
         break;
@@ -254,6 +258,19 @@ function clearedBy(v: number, c: Condition, h: number): boolean {
   }
 }
 
+/**
+ * The risk an alert at `lvl` describes: `risk` itself when its band maps to `lvl`, else the highest
+ * lower risk that does (an alert whose escalation is still pending keeps its band's text).
+ */
+function news2RiskAt(lvl: number, risk: News2Risk, rule: News2Rule): News2Risk {
+  const order: News2Risk[] = ['low-medium', 'medium', 'high'];
+  for (let i = order.indexOf(risk); i >= 0; i--) {
+    const r = order[i] as News2Risk;
+    if (news2Level(r, rule) <= lvl) return r;
+  }
+  return risk;
+}
+
 /** NEWS2 risk → alert level via the rule's bands; a risk above the highest band uses the highest. */
 function news2Level(risk: News2Risk, rule: News2Rule): number {
   const order: News2Risk[] = ['low-medium', 'medium', 'high'];
@@ -277,6 +294,7 @@ export function createRulesEngine(ruleSet: RuleSet, opts: EngineOptions = {}): R
   const { minQuality, latenessMs, maxEscalations } = ruleSet.defaults;
   const maxAge = NEWS2_PARAMS.map((p) => ruleSet.news2.maxAgeMs[p]);
   const scoreIntervalMs = ruleSet.news2.scoreIntervalMs;
+  const summaryMs = ruleSet.news2.summaryMs;
 
   const patients = new Map<string, PatientState>();
   const alertIndex = new Map<string, { ps: PatientState; ri: number }>();
@@ -317,6 +335,7 @@ export function createRulesEngine(ruleSet: RuleSet, opts: EngineOptions = {}): R
       lastGood: new Float64Array(METRIC_COUNT).fill(-Infinity),
       n2v: new Float64Array(NEWS2_PARAMS.length),
       n2t: new Float64Array(NEWS2_PARAMS.length).fill(-Infinity),
+      n2w: NEWS2_PARAMS.map(() => undefined),
       n2c: new Int8Array(NEWS2_PARAMS.length),
       n2missing: -1,
       batteryTs: -Infinity,
@@ -327,6 +346,14 @@ export function createRulesEngine(ruleSet: RuleSet, opts: EngineOptions = {}): R
     patients.set(id, ps);
     if (idleMs !== null && Number.isFinite(ts)) timers.push(ts + idleMs, { kind: 'idle', ps });
     return ps;
+  }
+
+  /** The value NEWS2 scores for a parameter: the median of its good readings of the last news2.summary. */
+  function summarise(ps: PatientState, k: number, ts: number, v: number): number {
+    let w = ps.n2w[k];
+    if (w === undefined) ps.n2w[k] = w = new MedianWindow(summaryMs);
+    w.add(ts, v);
+    return w.median();
   }
 
   // ---------------------------------------------------------------- transitions
@@ -515,7 +542,7 @@ export function createRulesEngine(ruleSet: RuleSet, opts: EngineOptions = {}): R
       if (rule.enabled || ep.alert !== null) {
         const level = rule.enabled ? news2Level(risk, rule) : 0;
         const tr = step(ep, now, level, level === 0, ps.compiled.timing[ri] as EpisodeTiming, live);
-        const e = apply(ps, ri, tr, now, level, score, () => ruleMessage(rule, false, risk), traceId);
+        const e = apply(ps, ri, tr, now, level, score, (lvl) => ruleMessage(rule, false, news2RiskAt(lvl, risk, rule)), traceId);
         if (e) pending.push(e);
       }
     }
@@ -608,7 +635,7 @@ export function createRulesEngine(ruleSet: RuleSet, opts: EngineOptions = {}): R
       const k = METRIC_TO_N2[mi] as number;
       if (k >= 0 && ts > (ps.n2t[k] as number)) {
         ps.n2t[k] = ts;
-        ps.n2v[k] = v;
+        ps.n2v[k] = summaryMs > 0 ? summarise(ps, k, ts, v) : v;
         n2changed = true;
       }
     }
@@ -803,6 +830,7 @@ export function createRulesEngine(ruleSet: RuleSet, opts: EngineOptions = {}): R
       // Object headers, typed arrays and one episode object per rule.
       bytes += 600 + ps.eps.length * 160;
       for (const w of ps.windows) if (w) bytes += 120 + w.capacity * 16;
+      for (const w of ps.n2w) if (w) bytes += 120 + w.capacity * 24;
     }
     bytes += (alertIndex.size + orphans.size) * 400;
     return { patients: patients.size, bytesEstimate: bytes, openAlerts: alertIndex.size + orphans.size, ...counters, timers: timers.size };

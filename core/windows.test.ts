@@ -1,6 +1,6 @@
 import { linearRegression } from 'simple-statistics';
 import { describe, expect, it } from 'vitest';
-import { TrendWindow } from './windows.js';
+import { MedianWindow, TrendWindow } from './windows.js';
 
 const T0 = 1_767_225_600_000; // 2026-01-01T00:00:00Z: realistic epoch-ms magnitudes
 
@@ -78,5 +78,49 @@ describe('TrendWindow', () => {
     expect(w.capacity).toBe(64);
     expect(w.newest).toBe(T0 + 9990);
     expect(w.fit().slopePerMin).toBeCloseTo(6000, 6);
+  });
+});
+
+describe('MedianWindow', () => {
+  /** The oracle: sort the values of the last windowMs and take the middle. */
+  function oracle(points: [number, number][], now: number, windowMs: number): number {
+    const v = points.filter(([t]) => t >= now - windowMs).map(([, x]) => x).sort((a, b) => a - b);
+    const mid = v.length >>> 1;
+    return v.length % 2 ? (v[mid] as number) : ((v[mid - 1] as number) + (v[mid] as number)) / 2;
+  }
+
+  it('matches a sort-based median while sliding over hours of irregular data, duplicates of value included', () => {
+    const w = new MedianWindow(60_000);
+    const rnd = lcg(11);
+    const all: [number, number][] = [];
+    let t = T0;
+    for (let i = 0; i < 20_000; i++) {
+      t += 200 + Math.floor(rnd() * 4000); // 0.2-4.2 s apart, gaps included
+      const v = Math.round(90 + 10 * Math.sin(i / 500) + rnd() * 6);
+      w.add(t, v);
+      all.push([t, v]);
+      if (i % 101 === 0) expect(w.median()).toBe(oracle(all, t, 60_000));
+    }
+    expect(w.capacity).toBeLessThanOrEqual(512);
+  });
+
+  it('ignores a sample not newer than the newest, is empty after clear, and caps its size', () => {
+    const w = new MedianWindow(60_000, 8);
+    expect(Number.isNaN(w.median())).toBe(true);
+    w.add(T0, 10);
+    w.add(T0, 99);
+    w.add(T0 - 1000, 99);
+    expect([w.length, w.median()]).toEqual([1, 10]);
+    for (let i = 1; i <= 20; i++) w.add(T0 + i, i);
+    expect(w.length).toBe(8);
+    expect(w.median()).toBe(16.5); // 13..20
+    w.clear();
+    expect(w.length).toBe(0);
+  });
+
+  it('a window of 0 keeps only the newest reading', () => {
+    const w = new MedianWindow(0);
+    for (let i = 0; i < 10; i++) w.add(T0 + i * 1000, i);
+    expect([w.length, w.median()]).toEqual([1, 9]);
   });
 });

@@ -172,3 +172,115 @@ export class TrendWindow {
     this.head = 0;
   }
 }
+
+/**
+ * The median of the samples of the last `windowMs` (by sample time), for scoring a continuous
+ * parameter on a short robust summary instead of its newest reading (docs/rules.md, "Continuous
+ * data and NEWS2"). A time-ordered ring for eviction plus a sorted copy of the values: adding is
+ * O(n) moves in a window of n (n ≈ 60 at 1 Hz), the median O(1), no allocation after warm-up.
+ */
+export class MedianWindow {
+  private t: Float64Array;
+  private v: Float64Array;
+  private sorted: Float64Array;
+  private head = 0;
+  private size = 0;
+
+  /**
+   * @param windowMs - samples older than newest − windowMs are evicted (0: keep only the newest)
+   * @param maxCapacity - hard cap on samples kept (oldest dropped first); bounds memory at high rates
+   */
+  constructor(
+    readonly windowMs: number,
+    private readonly maxCapacity = 256,
+    initialCapacity = 16,
+  ) {
+    const cap = Math.min(initialCapacity, maxCapacity);
+    this.t = new Float64Array(cap);
+    this.v = new Float64Array(cap);
+    this.sorted = new Float64Array(cap);
+  }
+
+  get length(): number {
+    return this.size;
+  }
+
+  /** Allocated slots (for memory estimates). */
+  get capacity(): number {
+    return this.t.length;
+  }
+
+  /**
+   * Add a sample newer than every sample held (callers drop late and duplicate samples first);
+   * evicts what fell out of the window.
+   */
+  add(t: number, v: number): void {
+    if (this.size > 0 && t <= (this.t[(this.head + this.size - 1) % this.t.length] as number)) return;
+    const cutoff = t - this.windowMs;
+    while (this.size > 0 && (this.t[this.head] as number) < cutoff) this.evictOldest();
+    if (this.size === this.t.length) {
+      if (this.size >= this.maxCapacity) this.evictOldest();
+      else this.grow();
+    }
+    this.t[(this.head + this.size) % this.t.length] = t;
+    this.v[(this.head + this.size) % this.t.length] = v;
+    // Insert into the sorted copy (binary search, then shift the tail by one).
+    let lo = 0;
+    let hi = this.size;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((this.sorted[mid] as number) <= v) lo = mid + 1;
+      else hi = mid;
+    }
+    this.sorted.copyWithin(lo + 1, lo, this.size);
+    this.sorted[lo] = v;
+    this.size++;
+  }
+
+  /** Median of the window (mean of the two middle values for an even count); NaN when empty. */
+  median(): number {
+    const n = this.size;
+    if (n === 0) return Number.NaN;
+    const mid = n >>> 1;
+    return n % 2 === 1 ? (this.sorted[mid] as number) : ((this.sorted[mid - 1] as number) + (this.sorted[mid] as number)) / 2;
+  }
+
+  /** Forget every sample (after a gap in the data the old readings no longer describe the patient). */
+  clear(): void {
+    this.head = 0;
+    this.size = 0;
+  }
+
+  private evictOldest(): void {
+    const v = this.v[this.head] as number;
+    this.head = (this.head + 1) % this.t.length;
+    this.size--;
+    // Remove one occurrence of v from the sorted copy.
+    let lo = 0;
+    let hi = this.size;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((this.sorted[mid] as number) < v) lo = mid + 1;
+      else hi = mid;
+    }
+    this.sorted.copyWithin(lo, lo + 1, this.size + 1);
+  }
+
+  private grow(): void {
+    const cap = this.t.length;
+    const next = Math.min(cap * 2, this.maxCapacity);
+    const t = new Float64Array(next);
+    const v = new Float64Array(next);
+    for (let i = 0; i < this.size; i++) {
+      const k = (this.head + i) % cap;
+      t[i] = this.t[k] as number;
+      v[i] = this.v[k] as number;
+    }
+    const sorted = new Float64Array(next);
+    sorted.set(this.sorted.subarray(0, this.size));
+    this.t = t;
+    this.v = v;
+    this.sorted = sorted;
+    this.head = 0;
+  }
+}

@@ -112,6 +112,24 @@ export const SCENARIOS: Record<string, ScenarioDef> = {
     name: 'bad-payloads', kind: 'robustness', description: 'a 2-minute burst where half the messages are malformed: nothing may alert',
     durationSec: 120, badPayloadFraction: 0.5, expect: [], criterion: 'start',
   },
+  // Slow deteriorations (issue 17): each parameter crawls across its NEWS2 band edges for tens of
+  // minutes, where noise makes the aggregate flicker. Appended last so the earlier scenarios keep
+  // their patients and start times in the seeded deteriorating cohort.
+  'sepsis-slow': {
+    name: 'sepsis-slow', kind: 'clinical', description: 'sepsis over 60-120 min: temp +2.1 °C, HR +42 and RR +11 in all (fever included), SBP −30, SpO2 −4.5',
+    rampSec: [60 * 60, 120 * 60], delta: { hr: 21, rr: 6.8, temp: 2.1, sbp: -30, dbp: -16, spo2: -4.5 },
+    expect: ['news2', 'hr-high', 'rr-high', 'sbp-low', 'spo2-low', 'hr-rising'], criterion: 'news2-red',
+  },
+  haemorrhage: {
+    name: 'haemorrhage', kind: 'clinical', description: 'bleeding over 45-90 min: HR +48, RR +8, SBP −38, DBP −20',
+    rampSec: [45 * 60, 90 * 60], delta: { hr: 48, rr: 8, sbp: -38, dbp: -20 },
+    expect: ['news2', 'hr-high', 'rr-high', 'sbp-low', 'hr-rising'], criterion: 'news2-red',
+  },
+  'hypoxia-slow': {
+    name: 'hypoxia-slow', kind: 'clinical', description: 'slow hypoxia over 30-60 min: SpO2 −9, RR +8, HR +15',
+    rampSec: [30 * 60, 60 * 60], delta: { spo2: -9, rr: 8, hr: 15 },
+    expect: ['spo2-low', 'news2', 'rr-high'], criterion: 'news2-red',
+  },
 };
 
 /** A scenario placed on a patient's timeline (seconds since the patient's simulation start). */

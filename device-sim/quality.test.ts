@@ -25,7 +25,7 @@ describe('offline alert quality', () => {
     expect(run.alerts.map((e) => ({ event: e.event, ts: e.ts, id: e.alert.id, rule: e.alert.ruleId }))).toEqual(replayed);
   });
   it('detects every scripted event in a small deteriorating cohort and scores time to alert', async () => {
-    const run = await runOffline(deterioratingCohort(1, 4, 11));
+    const run = await runOffline(deterioratingCohort(1, 4, 11, ['sepsis', 'hypoxia', 'bradycardia', 'tachyarrhythmia', 'hypotension', 'disconnect', 'low-battery', 'clock-skew', 'bad-payloads']));
     const r = scoreAlerts(run.truth, run.alerts);
     expect(r.clinical.events).toBe(5);
     expect(r.clinical.detected).toBe(5);
@@ -33,6 +33,15 @@ describe('offline alert quality', () => {
     expect(r.robustness.passed).toBe(1);
     expect(r.clinical.medianMinutes).not.toBeNull();
     expect(run.rejected.future_timestamp).toBeGreaterThan(0);
+  });
+  it('slow sepsis, haemorrhage and slow hypoxia alert within 10 minutes of their true NEWS2 onset', async () => {
+    const spec = deterioratingCohort(3, 3.5, 17, ['sepsis-slow', 'haemorrhage', 'hypoxia-slow']);
+    spec.events.forEach((e) => (e.atSec = 1800));
+    const run = await runOffline(spec);
+    const r = scoreAlerts(run.truth, run.alerts);
+    expect(r.clinical.detected).toBe(9);
+    for (const name of ['sepsis-slow', 'haemorrhage', 'hypoxia-slow']) expect(r.byScenario[name]?.events).toBe(3);
+    expect(r.clinical.p90Minutes).toBeLessThanOrEqual(10);
   });
   it('a stable cohort is reproducible and scored per patient-day', async () => {
     const a = await runOffline(stableCohort(2, 2, 5));

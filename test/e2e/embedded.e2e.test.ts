@@ -67,7 +67,11 @@ describe('embedded: device to dashboard in one process', () => {
     const alert = await ws.waitFor('alert on the socket', (m) => m.type === 'alert' && m.alert.patientId === 'MRN-E2E-77');
     expect(alert.event).toBe('raised');
     expect(alert.seq).toBeGreaterThan(0);
-    expect(['high', 'medium', 'low']).toContain(alert.alert.priority);
+    // The NEWS2 alert itself: an emergency-level score is raised high, with the emergency message (issue 14 item 7).
+    const news2 = await ws.waitFor('NEWS2 alert on the socket', (m) => m.type === 'alert' && m.alert.patientId === 'MRN-E2E-77' && m.alert.ruleId === 'news2');
+    expect(news2.event).toBe('raised');
+    expect(news2.alert.priority).toBe('high');
+    expect(news2.alert.message).toMatch(/high risk \(≥7\): emergency response/);
     // The alert latency histogram counted it. The batch carried 3 minutes of event time, so each
     // latency is at least how old the newest sample was when sent, at most the oldest one's age now.
     const m = await fetch(`${api}/metrics`).then((r) => r.text());

@@ -1,0 +1,169 @@
+/**
+ * NEWS2 on continuous data: the alert's priority and message agree (issue 14 item 7), a slow
+ * deterioration with realistic noise alerts within minutes of its true onset, and a stable patient
+ * on a band edge raises at most the alert its true NEWS2 warrants, once (issue 17).
+ */
+import { describe, expect, it } from 'vitest';
+import type { AlertEvent } from './alerts-model.js';
+import { scoreNews2 } from './news2.js';
+import { createRulesEngine, type RulesEngine } from './rules-engine.js';
+import { parseRuleSet, type RuleSet } from './rules-config.js';
+import type { CanonicalSample } from './vitals.js';
+
+const T0 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
+const S = 1000;
+const M = 60_000;
+
+/** The shipped NEWS2 rule (stream-rules/default-rules.yaml) alone; `summary` as given. */
+function news2Rules(summary: string): RuleSet {
+  const r = parseRuleSet({
+    version: 't-news2',
+    news2: { summary },
+    rules: [{ id: 'news2', type: 'news2', bands: { 'low-medium': 'low', medium: 'medium', high: 'high' }, for: '2m', clearFor: '15m', escalateAfter: '10m' }],
+  });
+  if (!r.ok) throw new Error(r.errors.join('\n'));
+  return r.ruleSet;
+}
+
+/** Seeded standard normal (LCG + Box-Muller), so every run sees the same noise. */
+function gaussian(seed: number): () => number {
+  let s = seed >>> 0;
+  const u = (): number => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return (s + 1) / 2 ** 32;
+  };
+  return () => Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
+}
+
+type Truth = { hr: number; spo2: number; rr: number; temp: number; sbp: number };
+
+/** NEWS2 urgent trigger of noise-free vitals (Scale 1, air, alert): aggregate >= 5 or a 3 in one parameter. */
+function urgent(v: Truth): boolean {
+  const r = scoreNews2({ ...v, o2: false, acvpu: 'A', scale: 1 });
+  return r.score >= 5 || Object.values(r.components).includes(3);
+}
+
+/**
+ * A wearable's stream for `seconds`: HR and SpO2 each second, RR every 4 s (integers, with
+ * measurement noise), and a nurse's round of BP and temperature every 15 min (BP with `cuffSd` noise).
+ */
+function wearable(truth: (sec: number) => Truth, seconds: number, seed: number, cuffSd = 4): CanonicalSample[] {
+  const g = gaussian(seed);
+  const out: CanonicalSample[] = [];
+  for (let sec = 0; sec < seconds; sec++) {
+    const v = truth(sec);
+    const metrics: CanonicalSample['metrics'] = { hr: Math.round(v.hr + 1.5 * g()), spo2: Math.min(100, Math.round(v.spo2 + 0.6 * g())) };
+    if (sec % 4 === 0) metrics.rr = Math.round(v.rr + 0.8 * g());
+    const round = sec % 900 === 0;
+    if (round) {
+      metrics.sbp = Math.round(v.sbp + cuffSd * g());
+      metrics.temp = Math.round(v.temp * 10) / 10;
+    }
+    const ts = T0 + sec * S;
+    out.push({ v: 1, deviceId: 'd1', patientId: 'P1', ward: 'w1', ts, recvTs: ts, source: 'device', metrics, traceId: `t${sec}`, ...(round ? { acvpu: 'A' as const, o2: false } : {}) });
+  }
+  return out;
+}
+
+function run(engine: RulesEngine, samples: readonly CanonicalSample[]): AlertEvent[] {
+  const out: AlertEvent[] = [];
+  for (const s of samples) {
+    out.push(...engine.onTick(s.ts));
+    out.push(...engine.onSample(s, { live: true }).alerts);
+  }
+  return out;
+}
+
+const raised = (events: AlertEvent[]) => events.filter((e) => e.event === 'raised');
+
+describe('NEWS2 alert priority and message agree (issue 14 item 7)', () => {
+  const TEXT = { low: /low–medium risk/, medium: /medium risk \(5–6\)/, high: /high risk \(≥7\): emergency/ } as const;
+
+  it('raises an emergency-level score high, with the emergency message, even when the `for` window began in a lower band', () => {
+    const e = createRulesEngine(news2Rules('0'));
+    const samples: CanonicalSample[] = [];
+    // A red RR (3: low-medium) from second 0; from second 30 HR 135 (3) and SpO2 91 (3) take the aggregate to 9.
+    for (let sec = 0; sec <= 200; sec++) {
+      const high = sec >= 30;
+      samples.push({ v: 1, deviceId: 'd1', patientId: 'P1', ward: 'w1', ts: T0 + sec * S, recvTs: T0 + sec * S, source: 'device', traceId: 't', metrics: { rr: 26, hr: high ? 135 : 80, spo2: high ? 91 : 97 } });
+    }
+    const events = run(e, samples);
+    const first = raised(events)[0];
+    expect(first?.alert.priority).toBe('high');
+    expect(first?.alert.message).toMatch(TEXT.high);
+    expect(first?.ts).toBe(T0 + 120 * S);
+  });
+
+  it('every event carries the message of its own priority', () => {
+    const e = createRulesEngine(news2Rules('0'));
+    // 3 min at a lone red score (low), 3 min at 5 (medium), 3 min at 9 (high).
+    const samples: CanonicalSample[] = [];
+    for (let sec = 0; sec < 540; sec++) {
+      const metrics = sec < 180 ? { rr: 26, hr: 80, spo2: 97 } : sec < 360 ? { rr: 26, hr: 95, spo2: 95 } : { rr: 26, hr: 135, spo2: 91 };
+      samples.push({ v: 1, deviceId: 'd1', patientId: 'P1', ward: 'w1', ts: T0 + sec * S, recvTs: T0 + sec * S, source: 'device', traceId: 't', metrics });
+    }
+    const events = run(e, samples);
+    expect(events.map((x) => [x.event, x.alert.priority])).toEqual([
+      ['raised', 'low'],
+      ['escalated', 'medium'],
+      ['escalated', 'high'],
+    ]);
+    for (const x of events) expect(x.alert.message).toMatch(TEXT[x.alert.priority]);
+  });
+});
+
+describe('NEWS2 on continuous data near band edges (issue 17)', () => {
+  /** Sepsis-like over 90 min from a normal baseline: HR 78→120, RR 16→27, SpO2 97→92.5, temp 37.0→39.1, SBP 125→95. */
+  const sepsis = (sec: number): Truth => {
+    const k = Math.min(1, sec / 5400);
+    return { hr: 78 + 42 * k, rr: 16 + 11 * k, spo2: 97 - 4.5 * k, temp: 37 + 2.1 * k, sbp: 125 - 30 * k };
+  };
+  const onsetSec = (truth: (sec: number) => Truth): number => {
+    for (let sec = 0; ; sec++) if (urgent(truth(sec))) return sec;
+  };
+
+  it('a 90-minute sepsis-like ramp with realistic noise alerts within 10 minutes of its true NEWS2 onset (5 noise seeds)', () => {
+    const onset = onsetSec(sepsis);
+    const delays: number[] = [];
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const alerts = raised(run(createRulesEngine(news2Rules('60s')), wearable(sepsis, 7200, seed)));
+      expect(alerts.length).toBeGreaterThan(0);
+      delays.push(((alerts[0] as AlertEvent).ts - (T0 + onset * S)) / M);
+    }
+    for (const d of delays) expect(d).toBeLessThanOrEqual(10);
+  });
+
+  it('without the summary the same ramp is late: every new reading can restart the 2-minute timer (the cause, reproduced)', () => {
+    const onset = onsetSec(sepsis);
+    const late = [1, 2, 3, 4, 5].map((seed) => {
+      const alerts = raised(run(createRulesEngine(news2Rules('0')), wearable(sepsis, 7200, seed)));
+      return alerts.length === 0 ? Infinity : ((alerts[0] as AlertEvent).ts - (T0 + onset * S)) / M;
+    });
+    const summarised = [1, 2, 3, 4, 5].map((seed) => {
+      const alerts = raised(run(createRulesEngine(news2Rules('60s')), wearable(sepsis, 7200, seed)));
+      return ((alerts[0] as AlertEvent).ts - (T0 + onset * S)) / M;
+    });
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    expect(mean(late)).toBeGreaterThan(mean(summarised));
+  });
+
+  // SBP 105 (1), temp 38.5 (1), RR 22 (2), SpO2 97 (0): 4 without HR. HR 90 scores 0, HR 91 scores 1.
+  // The round's BP is entered as measured (no cuff noise): only the continuous parameters are noisy.
+  const edge = (hr: number) => (): Truth => ({ hr, rr: 22, spo2: 97, temp: 38.5, sbp: 105 });
+
+  it('a stable patient whose HR sits on the 90/91 edge for 6 hours, true NEWS2 4, raises nothing', () => {
+    expect(urgent(edge(90)())).toBe(false);
+    const events = run(createRulesEngine(news2Rules('60s')), wearable(edge(90), 6 * 3600, 11, 0));
+    expect(events).toEqual([]);
+  });
+
+  it('the same patient with HR at 91, true NEWS2 5, raises one medium alert and keeps it for 6 hours', () => {
+    expect(urgent(edge(91)())).toBe(true);
+    const events = run(createRulesEngine(news2Rules('60s')), wearable(edge(91), 6 * 3600, 12, 0));
+    // Unacknowledged, it escalates every escalateAfter; it never resolves and is never raised again.
+    expect(raised(events).map((x) => x.alert.priority)).toEqual(['medium']);
+    expect(events.filter((x) => x.event === 'resolved')).toEqual([]);
+    expect(events.every((x) => x.alert.value === 5)).toBe(true);
+    expect(events[0]?.ts).toBeLessThanOrEqual(T0 + 5 * M);
+  });
+});
