@@ -4,6 +4,7 @@
  * 0 errors. Beside the Medplum suite (fhir.test.ts); HAPI checks invariants and profile
  * slicing that Medplum does not. Needs Java 17 and Maven (test/fhir-validator/hapi.ts).
  */
+import { mkdir, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildValidator, validateWithHapi, type Issue } from '../test/fhir-validator/hapi.js';
 import { emittedResources, seedFhir, type Get } from './fhir-fixture.js';
@@ -35,6 +36,9 @@ describe('FHIR R4 against the HL7 (HAPI) validator', () => {
     const errors = (name: string): Issue[] => (issues[name] ?? []).filter((i) => i.severity === 'error' || i.severity === 'fatal');
     expect(errors('control: broken Observation').length).toBeGreaterThan(0);
     delete issues['control: broken Observation'];
+    // Every remaining issue (warnings) for review: test-results/fhir-hapi-issues.json.
+    await mkdir('test-results', { recursive: true });
+    await writeFile('test-results/fhir-hapi-issues.json', JSON.stringify(issues, null, 1));
     const failing = Object.fromEntries(Object.keys(issues).map((n) => [n, errors(n).map((i) => `${i.location}: ${i.message}`)]).filter(([, e]) => (e ?? []).length > 0));
     expect(failing).toEqual({});
     // Each Observation read, both bundles, Patient, Device, metadata and 6 OperationOutcomes were checked.

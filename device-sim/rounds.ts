@@ -7,7 +7,7 @@
  *
  * Timing [NEWS2 chart: clinical response, minimum monitoring frequency]: every 4–6 h
  * (score 0–4), at least hourly once a round scores 5 or more. The first round walks the
- * ward in the first two minutes, so a demo ward has complete scores almost at once.
+ * ward in the first 30 seconds, so a demo ward has complete scores almost at once.
  */
 import { scoreNews2 } from '../core/news2.js';
 import type { Acvpu } from '../core/vitals.js';
@@ -17,7 +17,7 @@ export const ROUND_MIN_MS = 4 * 3600_000;
 export const ROUND_MAX_MS = 6 * 3600_000;
 /** Minimum frequency once a round scores 5 or more. */
 export const ROUND_URGENT_MS = 3600_000;
-const FIRST_ROUND_WITHIN_MS = 120_000;
+const FIRST_ROUND_WITHIN_MS = 30_000;
 
 /** A manual observation, as the gateway's POST /api/patients/{id}/observations takes it. */
 export interface RoundObservation {
