@@ -13,7 +13,7 @@ import { scoreNews2 } from '../core/news2.js';
 import { DEVICE, PATIENT, emittedResources, iso, seedFhir, type Get } from './fhir-fixture.js';
 import { observationId } from './fhir/resources.js';
 import type { GatewayService } from './gateway.js';
-import { startHarness, type Harness } from './testing.js';
+import { startHarness, until, type Harness } from './testing.js';
 
 type Validate = (resource: unknown, profileUrl?: string) => string[];
 
@@ -256,5 +256,36 @@ describe('FHIR R4 read-only', () => {
     expect(cs).toMatchObject({ resourceType: 'CapabilityStatement', fhirVersion: '4.0.1', kind: 'instance' });
     expect(cs.rest[0].resource[0].searchParam.map((p: any) => p.name)).toEqual(['patient', 'code', 'date', '_count', '_offset']);
     expect(cs.rest[0].resource.map((r: any) => r.type)).toEqual(['Observation', 'Patient', 'Device']);
+  });
+});
+
+describe('FHIR search limits', () => {
+  it('refuses a range with more readings of one kind than it can page, rather than cutting it silently', async () => {
+    const { createDuckDbStore } = await import('../adapters/store/duckdb.js');
+    const real = await createDuckDbStore({ path: ':memory:' });
+    const now = Date.now();
+    // A store that has 100,001 HR readings in the range (more than 24 h at 1 Hz): what the route asks for is checked.
+    const asked: number[] = [];
+    const store = Object.create(real) as typeof real;
+    store.history = async (q) => {
+      asked.push(q.limit);
+      return q.metric === 'hr' ? Array.from({ length: Math.min(q.limit, 100_001) }, (_, i) => ({ ts: now - 100_001 + i, value: 70 })) : [];
+    };
+    const h = await startHarness({ store });
+    try {
+      const gw = await h.gateway();
+      const rec = { v: 1, deviceId: 'wb-big', tokenHash: 'x', patientId: 'P-BIG', ward: '4B', bed: '1', createdAt: now, updatedAt: now };
+      await h.bus.publish(TOPICS.registry, [{ key: 'wb-big', value: JSON.stringify(rec), timestamp: now }]);
+      await until('registered', () => h.registry.get('wb-big'));
+      const admin = await h.token({ sub: 'a', role: 'admin', wards: ['*'] });
+      const res = await gw.app.inject({ url: '/fhir/Observation?patient=P-BIG&code=8867-4', headers: { authorization: `Bearer ${admin}` } });
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ code: 'invalid', details: { text: 'VTL_ERR_BAD_REQUEST' } }] });
+      expect(res.json().issue[0].diagnostics).toMatch(/more than 100000 readings.*narrow/);
+      expect(asked).toEqual([100_001]);
+    } finally {
+      await h.close();
+      await real.close();
+    }
   });
 });

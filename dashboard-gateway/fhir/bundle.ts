@@ -18,12 +18,7 @@ function pageUrl(searchUrl: string, p: Page, offset: number): string {
   return `${searchUrl}?${q.toString()}`;
 }
 
-/**
- * One page of matches. `all` is every match in result order; the Bundle holds
- * `all[offset, offset+count)`, `total` counts them all, and self/first/next/previous
- * links say how to get the rest.
- */
-export function searchBundle(searchUrl: string, base: string, all: ReadonlyArray<Record<string, unknown>>, page: Page): Record<string, unknown> {
+export function searchBundle<T>(searchUrl: string, base: string, all: readonly T[], page: Page, build: (match: T) => Record<string, unknown>): Record<string, unknown> {
   const { count, offset } = page;
   const link = [
     { relation: 'self', url: pageUrl(searchUrl, page, offset) },
@@ -36,7 +31,7 @@ export function searchBundle(searchUrl: string, base: string, all: ReadonlyArray
     type: 'searchset',
     total: all.length,
     link,
-    entry: all.slice(offset, offset + count).map((r) => ({ fullUrl: `${base}/${String(r.resourceType)}/${String(r.id)}`, resource: r, search: { mode: 'match' } })),
+    entry: all.slice(offset, offset + count).map(build).map((r) => ({ fullUrl: `${base}/${String(r.resourceType)}/${String(r.id)}`, resource: r, search: { mode: 'match' } })),
   };
 }
 

@@ -98,7 +98,7 @@ export function fhirRoutes(s: AppServices): FastifyPluginAsync {
           .map((d) => deviceResource(deviceFacts(d)));
         s.audit(req, 'fhir.device.search', 'Device', patientId);
         const page = { params: [['patient', q.patient]] as Array<[string, string]>, count: q._count ?? 100, offset: q._offset ?? 0 };
-        return reply.type(FHIR_JSON).send(searchBundle(`${baseUrl(req)}/Device`, baseUrl(req), devices, page));
+        return reply.type(FHIR_JSON).send(searchBundle(`${baseUrl(req)}/Device`, baseUrl(req), devices, page, (d) => d));
       },
     );
   };

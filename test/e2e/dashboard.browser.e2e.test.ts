@@ -137,6 +137,9 @@ describe('dashboard in a real browser', () => {
 
   it('signs a nurse in and fills one tile per patient of her ward', async () => {
     nurseA = await newPage('nurse A', { width: 1280, height: 800 });
+    // The sign-in page says where a token comes from.
+    await nurseA.goto(base);
+    expect(await nurseA.locator('#token-help').textContent()).toContain('npx vitals token --role nurse --ward 4B');
     await signIn(nurseA, await tokenFor(dataDir, 'nurse', ['4B'], 'nurse.amira'));
     for (const id of WARD_4B) await expect.poll(() => nurseA.locator(`.tile[data-patient="${id}"] [data-m="hr"] .v-val`).textContent(), { timeout: 20_000 }).toMatch(/^\d+$/);
     expect(await nurseA.locator('.tile').count()).toBe(3);
@@ -288,6 +291,8 @@ describe('dashboard in a real browser', () => {
         await page.goto(`${base}/#/patient/${encodeURIComponent(id)}`);
         await page.locator('#patient-view').waitFor({ state: 'visible' });
         await expect.poll(() => page.locator('.pv-title').textContent()).toBe(id);
+        // The previous patient's charts stay until this one's history arrives.
+        if (id === LONE.patientId) await expect.poll(() => page.locator('.chart[data-chart="temp"]').getAttribute('data-count'), { timeout: 15_000 }).toBe('1');
         for (const key of ['hr', 'spo2', 'rr', 'temp', 'bp']) await expect.poll(async () => Number(await page.locator(`.chart[data-chart="${key}"]`).getAttribute('data-count')), { timeout: 15_000 }).toBeGreaterThan(0);
         // Laid out after the data: wait until the plots stopped resizing.
         await page.waitForTimeout(300);
