@@ -37,7 +37,8 @@ export async function buildValidator(): Promise<void> {
   const mvn = (offline: boolean) => run('mvn', ['-q', '-B', ...(offline ? ['-o'] : []), `-Dmaven.repo.local=${repo}`, '-f', path.join(project, 'pom.xml'), 'package'], { maxBuffer: 16 << 20 });
   try {
     await mvn(true);
-  } catch {
+  } catch (offline) {
+    if ((offline as NodeJS.ErrnoException).code === 'ENOENT') throw new Error('the HL7 FHIR validator test needs Java 17 and Maven on PATH (Debian: apt-get install openjdk-17-jdk-headless maven)');
     await mvn(false);
   }
 }
