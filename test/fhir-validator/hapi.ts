@@ -38,7 +38,7 @@ export async function buildValidator(): Promise<void> {
   try {
     await mvn(true);
   } catch (offline) {
-    if ((offline as NodeJS.ErrnoException).code === 'ENOENT') throw new Error('the HL7 FHIR validator test needs Java 17 and Maven on PATH (Debian: apt-get install openjdk-17-jdk-headless maven)');
+    if ((offline as NodeJS.ErrnoException).code === 'ENOENT') throw new Error('the HL7 FHIR validator test needs Java 17 and Maven on PATH (Debian: apt-get install openjdk-17-jdk-headless maven)', { cause: offline });
     await mvn(false);
   }
 }
