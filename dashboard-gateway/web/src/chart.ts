@@ -8,18 +8,9 @@ import { MIN_CHART_PX, isolatedPoints, niceTicks, stepDecimals, tickTarget } fro
 import { h, setHidden, setText } from './dom.js';
 import { PRIORITY_MARK, clock, clockShort, value } from './format.js';
 import type { Metric, Priority } from './model.js';
+// The history API's point shapes are the server's own (core/ is pure: safe to bundle).
+import type { BucketPoint, RawPoint } from '../../../core/ports.js';
 
-export interface RawPoint {
-  ts: number;
-  value: number;
-}
-export interface BucketPoint {
-  ts: number;
-  min: number;
-  max: number;
-  avg: number;
-  count: number;
-}
 export type Point = RawPoint | BucketPoint;
 
 export interface Marker {
