@@ -37,6 +37,14 @@ describe('simulated nurse rounds', () => {
     }
   });
 
+  it('spread the first rounds of a large cohort to at most 5 a second (the API limit is 10 a second per user)', () => {
+    const r = createRounds(7, 1000, T0);
+    const perSecond = new Map<number, number>();
+    for (const t of r.next) perSecond.set(Math.floor((t - T0) / 1000), (perSecond.get(Math.floor((t - T0) / 1000)) ?? 0) + 1);
+    expect(Math.max(...perSecond.values())).toBeLessThanOrEqual(5);
+    expect(Math.max(...r.next) - T0).toBeLessThanOrEqual(200_000);
+  });
+
   it('chart every parameter a wearable cannot measure, so the NEWS2 of a stable patient is complete and low', () => {
     for (const { obs } of play(spec(7), 12)) {
       expect(obs).toEqual({ ts: expect.any(Number), acvpu: 'A', o2: false, sbp: expect.any(Number), dbp: expect.any(Number), temp: expect.any(Number) });

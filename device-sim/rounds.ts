@@ -7,7 +7,8 @@
  *
  * Timing [NEWS2 chart: clinical response, minimum monitoring frequency]: every 4–6 h
  * (score 0–4), at least hourly once a round scores 5 or more. The first round walks the
- * ward in the first 30 seconds, so a demo ward has complete scores almost at once.
+ * ward in the first 30 seconds (at most 5 rounds a second on large cohorts), so a demo ward
+ * has complete scores almost at once.
  */
 import { scoreNews2 } from '../core/news2.js';
 import type { Acvpu } from '../core/vitals.js';
@@ -18,6 +19,8 @@ export const ROUND_MAX_MS = 6 * 3600_000;
 /** Minimum frequency once a round scores 5 or more. */
 export const ROUND_URGENT_MS = 3600_000;
 const FIRST_ROUND_WITHIN_MS = 30_000;
+/** First rounds at most 5 per second: half the gateway's default per-user limit (600/min). */
+const FIRST_ROUND_SPACING_MS = 200;
 
 /** A manual observation, as the gateway's POST /api/patients/{id}/observations takes it. */
 export interface RoundObservation {
@@ -38,7 +41,8 @@ export interface Rounds {
 export function createRounds(seed: number, patients: number, t0: number): Rounds {
   // Distinct from the patient model's streams (createPatient seeds by seed and index).
   const rands = Array.from({ length: patients }, (_, i) => prng((Math.imul(seed ^ 0x5eed, 2654435761) + i * 97 + 13) >>> 0));
-  const next = rands.map((r, i) => t0 + Math.floor(((i + r()) / Math.max(1, patients)) * FIRST_ROUND_WITHIN_MS));
+  const within = Math.max(FIRST_ROUND_WITHIN_MS, patients * FIRST_ROUND_SPACING_MS);
+  const next = rands.map((r, i) => t0 + Math.floor(((i + r()) / Math.max(1, patients)) * within));
   return { next, rands };
 }
 
