@@ -294,6 +294,12 @@ describe('NEWS2 rule and score output', () => {
     e.onSample(sample(T0 + 10 * M, { hr: 70 }));
     const o = e.onSample(sample(T0 + 2 * M, { sbp: 85 }, { source: 'manual' }));
     expect(o.score).toMatchObject({ ts: T0 + 10 * M, score: 3 });
+    // What the score used: each value with the event time of its sample (FHIR derivedFrom), stale ones not.
+    expect(o.score?.inputTs).toEqual({ hr: T0 + 10 * M, sbp: T0 + 2 * M });
+    expect(o.score?.raw).toEqual({ hr: 70, sbp: 85 });
+    e.onSample(sample(T0 + 5 * 3_600_000, { temp: 37 }, { source: 'manual', acvpu: 'A', o2: false }));
+    const later = e.onSample(sample(T0 + 5 * 3_600_000 + M, { hr: 72 }));
+    expect(later.score?.inputTs).toEqual({ hr: T0 + 5 * 3_600_000 + M, sbp: T0 + 2 * M, acvpu: T0 + 5 * 3_600_000, o2: T0 + 5 * 3_600_000, temp: T0 + 5 * 3_600_000 });
   });
 
   it('uses Scale 2 for a patient with that order', () => {

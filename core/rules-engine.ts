@@ -66,6 +66,11 @@ export interface ScoreOutput extends News2Result {
   ts: number;
   /** Parameters left out because their last value is older than news2.maxAge. */
   stale: News2Param[];
+  /**
+   * Event time of the sample each scored value came from: with `raw`, what this score used
+   * (FHIR derivedFrom). Absent on scores written before it existed.
+   */
+  inputTs?: Partial<Record<News2Param, number>>;
 }
 
 export interface EngineOutput {
@@ -550,11 +555,13 @@ export function createRulesEngine(ruleSet: RuleSet, opts: EngineOptions = {}): R
     if (!changed && last !== null && now - last.ts < scoreIntervalMs) return undefined;
     const obs: News2Observations = { scale };
     const stale: News2Param[] = [];
+    const inputTs: Partial<Record<News2Param, number>> = {};
     for (let k = 0; k < 7; k++) {
       if ((missing & (1 << k)) !== 0) {
         if ((n2t[k] as number) !== -Infinity) stale.push(NEWS2_PARAMS[k] as News2Param);
         continue;
       }
+      inputTs[NEWS2_PARAMS[k] as News2Param] = n2t[k] as number;
       const v = n2v[k] as number;
       switch (k) {
         case N2.rr: obs.rr = v; break;
@@ -566,7 +573,7 @@ export function createRulesEngine(ruleSet: RuleSet, opts: EngineOptions = {}): R
         case N2.temp: obs.temp = v; break;
       }
     }
-    const s: ScoreOutput = { ...scoreNews2(obs), stale, patientId: ps.id, ward: ps.ward ?? UNKNOWN_WARD, ts: now };
+    const s: ScoreOutput = { ...scoreNews2(obs), stale, inputTs, patientId: ps.id, ward: ps.ward ?? UNKNOWN_WARD, ts: now };
     ps.lastScore = s;
     return s;
   }

@@ -10,9 +10,10 @@ import WS from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TOPICS } from '../core/ports.js';
 import { scoreNews2 } from '../core/news2.js';
-import type { CanonicalSample } from '../core/vitals.js';
+import { DEVICE, PATIENT, emittedResources, iso, seedFhir, type Get } from './fhir-fixture.js';
+import { observationId } from './fhir/resources.js';
 import type { GatewayService } from './gateway.js';
-import { publishSample, startHarness, until, type Harness } from './testing.js';
+import { startHarness, until, type Harness } from './testing.js';
 
 type Validate = (resource: unknown, profileUrl?: string) => string[];
 
@@ -46,22 +47,14 @@ describe('FHIR R4 read-only', () => {
   let validate: Validate;
   let nurse: string;
   const t0 = Date.now() - 10 * 60_000;
-  const sample = (ts: number, metrics: CanonicalSample['metrics']): CanonicalSample => ({ v: 1, deviceId: 'wb-f', patientId: 'P-F1', ward: '4B', bed: '2', ts, recvTs: ts, source: 'device', metrics, traceId: `t${ts}` });
-  const get = (token: string | null, url: string) => gw.app.inject({ url, headers: token ? { authorization: `Bearer ${token}` } : {} });
-  const iso = (ts: number) => new Date(ts).toISOString();
+  const get: Get = (token, url) => gw.app.inject({ url, headers: token ? { authorization: `Bearer ${token}` } : {} });
 
   beforeAll(async () => {
     validate = await loadValidator();
     h = await startHarness();
     gw = await h.gateway();
     nurse = await h.token({ sub: 'n', role: 'nurse', wards: ['4B'] });
-    const samples = [sample(t0, { hr: 88, rr: 22, spo2: 94, temp: 38.2, sbp: 104, dbp: 66 }), sample(t0 + 60_000, { hr: 91, spo2: 93 }), sample(t0 + 120_000, { sbp: 101 })];
-    // What the sink would have stored, and what the gateway's live view saw of the same samples.
-    await h.store.insertSamples(samples);
-    for (const x of samples) await publishSample(h.bus, 'P-F1', '4B', x.metrics, x.ts);
-    const r = scoreNews2({ rr: 22, spo2: 93, o2: false, sbp: 101, hr: 91, temp: 38.2 });
-    await h.bus.publish(TOPICS.scores, [{ key: 'P-F1', value: JSON.stringify({ ...r, patientId: 'P-F1', ward: '4B', ts: t0 + 120_000, stale: [] }), timestamp: t0 + 120_000 }]);
-    await until('score in the live view', () => gw.hub.state.patients.get('P-F1')?.score);
+    await seedFhir(h, gw, t0);
   });
   afterAll(async () => h?.close());
 
@@ -130,11 +123,21 @@ describe('FHIR R4 read-only', () => {
     // ACVPU was not given: the consciousness component is absent with a reason and the total is a lower bound.
     expect(n.status).toBe('preliminary');
     expect(n.component.find((c: any) => c.code.coding?.[0].code === '1104361000000100').dataAbsentReason).toBeDefined();
-    // derivedFrom points at Observations this server returns for the same patient.
+    // derivedFrom is what the score recorded it used: the HR and SpO2 of t0+60s, RR and temperature of t0,
+    // the BP of t0+120s; each is an Observation this server returns, and a later sample changes nothing.
+    const ref = (kind: string, ts: number) => `Observation/${observationId(kind, PATIENT, ts)}`;
+    expect(n.derivedFrom.map((d: any) => d.reference).sort()).toEqual(
+      [ref('rr', t0), ref('spo2', t0 + 60_000), ref('hr', t0 + 60_000), ref('temp', t0), ref('bp', t0 + 120_000)].sort(),
+    );
     const all = (await get(nurse, `/fhir/Observation?patient=P-F1&date=ge${iso(t0 - 1000)}`)).json();
     const ids = new Set(all.entry.map((e: any) => `Observation/${e.resource.id}`));
-    expect(n.derivedFrom.length).toBeGreaterThanOrEqual(3);
     for (const d of n.derivedFrom) expect(ids.has(d.reference), d.reference).toBe(true);
+    const later = { v: 1, deviceId: DEVICE, patientId: PATIENT, ward: '4B', bed: '2', ts: t0 + 150_000, recvTs: t0 + 150_000, source: 'device', metrics: { rr: 18 }, traceId: 'late' };
+    await h.store.insertSamples([later as never]);
+    await h.bus.publish(TOPICS.samples, [{ key: PATIENT, value: JSON.stringify(later), timestamp: later.ts }]);
+    const again = (await get(nurse, `/fhir/Observation/${n.id}`)).json();
+    expect(again.derivedFrom).toEqual(n.derivedFrom);
+    expect(again.valueInteger).toBe(n.valueInteger);
   });
 
   it('filters by code token (system|code, code, several) and by date', async () => {
@@ -178,12 +181,112 @@ describe('FHIR R4 read-only', () => {
     expect(audit.some((a) => a.action === 'fhir.observation.search' && a.outcome === 'denied' && a.userId === 'n5a')).toBe(true);
   });
 
+  it('pages a search with next/previous links that lead through every match once', async () => {
+    const range = `date=ge${iso(t0 - 1000)}&date=le${iso(t0 + 140_000)}`;
+    const full = (await get(nurse, `/fhir/Observation?patient=P-F1&${range}`)).json();
+    const seen: string[] = [];
+    let url: string | undefined = `/fhir/Observation?patient=P-F1&${range}&_count=3`;
+    let pages = 0;
+    while (url) {
+      const b: any = (await get(nurse, url)).json();
+      expect(validate(b)).toEqual([]);
+      expect(b.total).toBe(full.total);
+      seen.push(...b.entry.map((e: any) => e.resource.id));
+      const rel = (r: string): string | undefined => b.link.find((l: any) => l.relation === r)?.url as string | undefined;
+      expect(rel('self')).toBeDefined();
+      if (pages > 0) expect(rel('previous')).toBeDefined();
+      else expect(rel('previous')).toBeUndefined();
+      const next: string | undefined = rel('next');
+      url = next ? next.slice(next.indexOf('/fhir/')) : undefined;
+      // The links keep the search's own parameters, repeated date included.
+      if (next) expect(new URL(next).searchParams.getAll('date')).toHaveLength(2);
+      pages++;
+    }
+    expect(pages).toBe(Math.ceil(full.total / 3));
+    expect(seen).toEqual(full.entry.map((e: any) => e.resource.id));
+    expect(new Set(seen).size).toBe(seen.length);
+  });
+
+  it('reads an Observation by id (vitals, BP, NEWS2) and answers an unknown id with an OperationOutcome 404', async () => {
+    const all = (await get(nurse, `/fhir/Observation?patient=P-F1&date=ge${iso(t0 - 1000)}&date=le${iso(t0 + 140_000)}`)).json();
+    expect(all.entry.length).toBeGreaterThan(5);
+    for (const e of all.entry) {
+      const res = await get(nurse, `/fhir/Observation/${e.resource.id}`);
+      expect(res.statusCode, e.resource.id).toBe(200);
+      expect(res.json()).toEqual(e.resource);
+    }
+    for (const id of ['hr-1-000000000000', 'nonsense', `hr-${t0 + 1}-${all.entry[0].resource.id.slice(-12)}`]) {
+      const res = await get(nurse, `/fhir/Observation/${id}`);
+      expect(res.statusCode, id).toBe(404);
+      expect(res.headers['content-type']).toContain('application/fhir+json');
+      expect(res.json()).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ code: 'not-found', details: { text: 'VTL_ERR_NOT_FOUND' } }] });
+    }
+    const other = await h.token({ sub: 'n5a', role: 'nurse', wards: ['5A'] });
+    expect((await get(other, `/fhir/Observation/${all.entry[0].resource.id}`)).statusCode).toBe(403);
+  });
+
+  it('serves the Patient and its Device (with battery from the samples), access-controlled', async () => {
+    const p = await get(nurse, '/fhir/Patient/P-F1');
+    expect(p.statusCode).toBe(200);
+    expect(p.json()).toEqual({ resourceType: 'Patient', id: 'P-F1', identifier: [{ use: 'usual', system: 'urn:vitalstream:patient', value: 'P-F1' }], active: true });
+    const d = (await get(nurse, `/fhir/Device/${DEVICE}`)).json();
+    expect(d).toMatchObject({ resourceType: 'Device', id: DEVICE, status: 'active', patient: { reference: 'Patient/P-F1' } });
+    expect(d.property[0].valueQuantity[0]).toEqual({ value: 64, unit: '%', system: 'http://unitsofmeasure.org', code: '%' });
+    const devs = (await get(nurse, '/fhir/Device?patient=Patient/P-F1')).json();
+    expect(devs.entry.map((e: any) => e.resource.id)).toEqual([DEVICE]);
+    const other = await h.token({ sub: 'n5a', role: 'nurse', wards: ['5A'] });
+    expect((await get(other, '/fhir/Patient/P-F1')).statusCode).toBe(403);
+    expect((await get(other, `/fhir/Device/${DEVICE}`)).statusCode).toBe(403);
+    expect((await get(nurse, '/fhir/Device/nope')).statusCode).toBe(404);
+    const unknownRoute = await get(nurse, '/fhir/Encounter/1');
+    expect(unknownRoute.statusCode).toBe(404);
+    expect(unknownRoute.json()).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ code: 'not-found' }] });
+  });
+
+  it('every resource and error it emits is valid R4 for Medplum', async () => {
+    const other = await h.token({ sub: 'n5a', role: 'nurse', wards: ['5A'] });
+    const all = await emittedResources(get, { nurse, otherWard: other }, t0);
+    for (const [name, r] of Object.entries(all)) expect(validate(r), name).toEqual([]);
+  });
+
   it('serves a valid CapabilityStatement at /fhir/metadata without credentials', async () => {
     const res = await get(null, '/fhir/metadata');
     expect(res.statusCode).toBe(200);
     const cs = res.json();
     expect(validate(cs)).toEqual([]);
     expect(cs).toMatchObject({ resourceType: 'CapabilityStatement', fhirVersion: '4.0.1', kind: 'instance' });
-    expect(cs.rest[0].resource[0].searchParam.map((p: any) => p.name)).toEqual(['patient', 'code', 'date', '_count']);
+    expect(cs.rest[0].resource[0].searchParam.map((p: any) => p.name)).toEqual(['patient', 'code', 'date', '_count', '_offset']);
+    expect(cs.rest[0].resource.map((r: any) => r.type)).toEqual(['Observation', 'Patient', 'Device']);
+  });
+});
+
+describe('FHIR search limits', () => {
+  it('refuses a range with more readings of one kind than it can page, rather than cutting it silently', async () => {
+    const { createDuckDbStore } = await import('../adapters/store/duckdb.js');
+    const real = await createDuckDbStore({ path: ':memory:' });
+    const now = Date.now();
+    // A store that has 100,001 HR readings in the range (more than 24 h at 1 Hz): what the route asks for is checked.
+    const asked: number[] = [];
+    const store = Object.create(real) as typeof real;
+    store.history = async (q) => {
+      asked.push(q.limit);
+      return q.metric === 'hr' ? Array.from({ length: Math.min(q.limit, 100_001) }, (_, i) => ({ ts: now - 100_001 + i, value: 70 })) : [];
+    };
+    const h = await startHarness({ store });
+    try {
+      const gw = await h.gateway();
+      const rec = { v: 1, deviceId: 'wb-big', tokenHash: 'x', patientId: 'P-BIG', ward: '4B', bed: '1', createdAt: now, updatedAt: now };
+      await h.bus.publish(TOPICS.registry, [{ key: 'wb-big', value: JSON.stringify(rec), timestamp: now }]);
+      await until('registered', () => h.registry.get('wb-big'));
+      const admin = await h.token({ sub: 'a', role: 'admin', wards: ['*'] });
+      const res = await gw.app.inject({ url: '/fhir/Observation?patient=P-BIG&code=8867-4', headers: { authorization: `Bearer ${admin}` } });
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ code: 'invalid', details: { text: 'VTL_ERR_BAD_REQUEST' } }] });
+      expect(res.json().issue[0].diagnostics).toMatch(/more than 100000 readings.*narrow/);
+      expect(asked).toEqual([100_001]);
+    } finally {
+      await h.close();
+      await real.close();
+    }
   });
 });

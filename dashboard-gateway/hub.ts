@@ -81,7 +81,14 @@ export class Hub extends EventEmitter<HubEvents> {
         for (const r of records) {
           if (r.topic === TOPICS.samples) {
             const s = this.parse<CanonicalSample>(r);
-            if (s && this.state.applySample(s)) this.emit('vitals', s);
+            if (s && this.state.applySample(s)) {
+              this.emit('vitals', s);
+              // Battery inside a sample reaches the tiles as a device update, like the status topic's.
+              if (this.state.applySampleBattery(s)) {
+                const d = this.state.patients.get(s.patientId as string)?.device;
+                if (d) this.emit('device', { deviceId: s.deviceId, patientId: s.patientId, ward: s.ward, ts: d.ts, online: d.online, battery: d.battery });
+              }
+            }
           } else if (r.topic === TOPICS.scores) {
             const sc = this.parse<ScoreMessage>(r);
             if (sc?.patientId) {

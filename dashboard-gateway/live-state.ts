@@ -24,9 +24,17 @@ export interface SequencedAlert {
   event: AlertEvent;
 }
 
+/** An open alert as a snapshot shows it: whether its last transitions include an escalation, and when it last changed. */
+export interface OpenAlertView extends Alert {
+  escalated: boolean;
+  changedAt: number;
+}
+
 export class LiveState {
   readonly patients = new Map<string, PatientLive>();
   readonly openAlerts = new Map<string, Alert>();
+  /** Open alerts escalated since they were raised, with the event time of their last transition. */
+  private readonly alertMeta = new Map<string, { escalated: boolean; changedAt: number }>();
   /** Recent alert events in log order; bounded. */
   private readonly log: SequencedAlert[] = [];
   private readonly eventIds = new Set<string>();
@@ -57,6 +65,24 @@ export class LiveState {
     return p;
   }
 
+  /**
+   * A device's battery reported inside a sample (not only on the status topic): true when
+   * the tile's battery changed. A backfilled sample older than what is known changes nothing;
+   * online stays what the status topic said (a device that sends is online when nothing was said).
+   */
+  applySampleBattery(s: CanonicalSample): boolean {
+    if (s.patientId === null || s.source !== 'device' || s.battery === undefined) return false;
+    const p = this.patient(s.patientId, s.ward, s.bed ?? null);
+    const cur = p.device;
+    if (cur && cur.ts > s.ts) return false;
+    if (cur && cur.battery === s.battery) {
+      cur.ts = s.ts;
+      return false;
+    }
+    p.device = { online: cur?.online ?? true, battery: s.battery, ts: s.ts };
+    return true;
+  }
+
   applyScore(patientId: string, ward: string | null, score: unknown): void {
     this.patient(patientId, ward, null).score = score;
   }
@@ -75,10 +101,23 @@ export class LiveState {
     this.eventIds.add(ev.eventId);
     this.log.push({ seq, event: ev });
     if (this.log.length > this.maxLog) for (const old of this.log.splice(0, this.log.length - this.maxLog)) this.eventIds.delete(old.event.eventId);
-    if (ev.alert.state === 'resolved') this.openAlerts.delete(ev.alert.id);
-    else this.openAlerts.set(ev.alert.id, ev.alert);
+    if (ev.alert.state === 'resolved') {
+      this.openAlerts.delete(ev.alert.id);
+      this.alertMeta.delete(ev.alert.id);
+    } else {
+      this.openAlerts.set(ev.alert.id, ev.alert);
+      // Same rule as the page (web/src/model.ts): escalated stays until the alert is raised anew or resolved.
+      const escalated = ev.event === 'escalated' || (ev.event !== 'raised' && (this.alertMeta.get(ev.alert.id)?.escalated ?? false));
+      this.alertMeta.set(ev.alert.id, { escalated, changedAt: ev.ts });
+    }
     this.patient(ev.alert.patientId, ev.alert.ward, null);
     return true;
+  }
+
+  /** An open alert with its escalation state, as the WebSocket snapshot sends it. */
+  alertView(a: Alert): OpenAlertView {
+    const m = this.alertMeta.get(a.id);
+    return { ...a, escalated: m?.escalated ?? false, changedAt: m?.changedAt ?? a.openedAt };
   }
 
   /** Up to `limit` alert events after `since`, in order, unfiltered (resumes page through the log). */

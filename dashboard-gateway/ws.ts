@@ -187,7 +187,7 @@ export function attachWebSocket(server: UpgradeSource, deps: WsDeps): { close():
     const patients = [...st.patients.values()]
       .filter((p) => inScope(c, p.ward, p.patientId))
       .map((p) => ({ patientId: p.patientId, ward: p.ward, bed: p.bed, latest: p.latest, lastTs: p.lastTs, score: p.score, device: p.device }));
-    const alerts = [...st.openAlerts.values()].filter((a) => alertInScope(c, a.ward, a.patientId));
+    const alerts = [...st.openAlerts.values()].filter((a) => alertInScope(c, a.ward, a.patientId)).map((a) => st.alertView(a));
     send(c, { type: 'snapshot', seq: st.latestSeq(), patients, alerts });
     c.lastSeq = Math.max(c.lastSeq, st.latestSeq());
     c.liveAfter = c.lastSeq;

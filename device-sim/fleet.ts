@@ -3,7 +3,9 @@
  * name on the first patient, or a scenario file, docs/sim.md), provisions its devices through the
  * gateway API (as any integrator would), connects each over MQTT and publishes what the patient
  * model observes, `rate` messages per second per device, in event time (`speed` > 1 plays a short
- * head start faster than real time). Ground truth goes to VITALS_SIM_TRUTH for `vitals sim score`.
+ * head start faster than real time). Nurse rounds (device-sim/rounds.ts) enter ACVPU, air/oxygen, BP
+ * and temperature every 4–6 h through the gateway's manual-observation route, as a nurse's tablet
+ * would. Ground truth goes to VITALS_SIM_TRUTH for `vitals sim score`.
  */
 import { appendFile, readFile, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -15,6 +17,7 @@ import { loadSigningKey, signToken } from '../platform/jwt.js';
 import { SCENARIOS, observe, payloadOf, type PatientSim } from './patient-model.js';
 import { buildCohort, cohortTruth, drainArtefacts, eventTruth, parseCohortText, type CohortSpec, type SimDevice } from './cohort.js';
 import { SimHl7Gateway, provisionHl7 } from './hl7-gateway.js';
+import { createRounds, dueRounds, type RoundObservation } from './rounds.js';
 
 export { SIM_WARDS, simCohort, type SimDevice } from './cohort.js';
 
@@ -131,6 +134,8 @@ export async function startSimulator(config: Config, log: Logger): Promise<Servi
     hl7.start();
   }
   const devices: Array<SimDevice & { token: string | null }> = cohort.devices.map((d, i) => (overHl7(i) ? { ...d, token: null } : (mqttDevices.shift() as Provisioned)));
+  // The rounds are charted by a (simulated) ward nurse, with a nurse's rights and audit trail.
+  const nurseToken = await signToken(key, { sub: 'sim-nurse', role: 'nurse', wards: [...new Set(devices.map((d) => d.ward))] }, 24 * 3600);
 
   // Faster than real time starts in the past and falls back to real time on catching up, so no
   // sample is ever stamped in the future. The head start (90 s) stays inside the live window and
@@ -167,6 +172,15 @@ export async function startSimulator(config: Config, log: Logger): Promise<Servi
   let step = 0;
   let lastEventMs = t0;
   const silent = new Set<number>();
+  const rounds = createRounds(spec.seed, devices.length, t0);
+  const chart = (d: SimDevice, obs: RoundObservation): void => {
+    api(apiBase, nurseToken, 'POST', `/api/patients/${encodeURIComponent(d.patientId)}/observations`, obs)
+      .then(async (res) => {
+        await res.arrayBuffer();
+        if (res.status !== 202) simLog.warn({ status: res.status }, 'sim nurse round not accepted');
+      })
+      .catch((e: unknown) => simLog.warn({ err: (e as Error).message }, 'sim nurse round failed'));
+  };
   const tick = (): void => {
     const wallNow = Date.now();
     const due = Math.min(wallNow, t0 + (wallNow - wall0) * config.simSpeed);
@@ -195,6 +209,7 @@ export async function startSimulator(config: Config, log: Logger): Promise<Servi
         if (o === null || !c.connected) return;
         c.publish(`devices/${d.deviceId}/vitals`, payloadOf(o), { qos: 1 });
       });
+      for (const r of dueRounds(rounds, cohort.patients, eventMs, (ms) => (ms - t0) / 1000)) chart(devices[r.index] as SimDevice, r.obs);
     }
   };
   const timer = setInterval(tick, Math.max(10, Math.min(1000, stepMs / Math.max(1, config.simSpeed))));

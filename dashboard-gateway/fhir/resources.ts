@@ -16,8 +16,8 @@ import type { MetricName } from '../../core/vitals.js';
 export const LOINC = 'http://loinc.org';
 export const SNOMED = 'http://snomed.info/sct';
 export const UCUM = 'http://unitsofmeasure.org';
-const OBS_CATEGORY = 'http://terminology.hl7.org/CodeSystem/observation-category';
-const DATA_ABSENT = 'http://terminology.hl7.org/CodeSystem/data-absent-reason';
+export const OBS_CATEGORY = 'http://terminology.hl7.org/CodeSystem/observation-category';
+export const DATA_ABSENT = 'http://terminology.hl7.org/CodeSystem/data-absent-reason';
 
 export interface Coding {
   system: string;
@@ -34,7 +34,7 @@ interface VitalDef {
   profile: string;
 }
 
-const SD = 'http://hl7.org/fhir/StructureDefinition/';
+export const SD = 'http://hl7.org/fhir/StructureDefinition/';
 
 /** One Observation per sampled metric; sbp and dbp go together into the BP panel. */
 export const VITALS: Record<Exclude<MetricName, 'sbp' | 'dbp'>, VitalDef> = {
@@ -78,7 +78,7 @@ export function kindsForToken(system: string | null, code: string): SearchKind[]
   return out;
 }
 
-const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
+export const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
 /** A literal reference when the patient id is a valid FHIR id, else a logical one by identifier. */
 export function subjectOf(patientId: string): Record<string, unknown> {
@@ -87,8 +87,22 @@ export function subjectOf(patientId: string): Record<string, unknown> {
 
 /** A deterministic id that carries no patient data: kind, time, and a hash of the patient id. */
 export function observationId(kind: string, patientId: string, ts: number): string {
-  const h = createHash('sha256').update(patientId).digest('hex').slice(0, 12);
-  return `${kind}-${ts}-${h}`;
+  return `${kind}-${ts}-${patientHash(patientId)}`;
+}
+
+/** The hash part of observationId: what an id read matches patients by. */
+export function patientHash(patientId: string): string {
+  return createHash('sha256').update(patientId).digest('hex').slice(0, 12);
+}
+
+export type ObservationKind = SearchKind;
+const KINDS = new Set<string>(['rr', 'hr', 'spo2', 'temp', 'bp', 'news2']);
+
+/** An Observation id taken apart: kind, event time and patient hash; null when it is not one of ours. */
+export function parseObservationId(id: string): { kind: ObservationKind; ts: number; hash: string } | null {
+  const m = /^([a-z0-9]+)-(\d{1,15})-([0-9a-f]{12})$/.exec(id);
+  if (!m || !KINDS.has(m[1] as string)) return null;
+  return { kind: m[1] as ObservationKind, ts: Number(m[2]), hash: m[3] as string };
 }
 
 const iso = (ts: number): string => new Date(ts).toISOString();
@@ -138,14 +152,32 @@ export interface ScoreLike {
   scale?: 1 | 2;
   components?: Partial<Record<keyof typeof NEWS2_COMPONENTS, number>>;
   missing?: string[];
+  /** Event time of the sample each scored value came from (absent on older scores). */
+  inputTs?: Partial<Record<keyof typeof NEWS2_COMPONENTS, number>>;
+}
+
+/**
+ * The ids of the Observations a score used, from what the score itself recorded (so two
+ * reads of one score agree). Air/oxygen and ACVPU are not served as Observations.
+ */
+export function news2DerivedFrom(patientId: string, sc: ScoreLike): string[] {
+  const t = sc.inputTs ?? {};
+  const out: string[] = [];
+  for (const k of ['rr', 'spo2', 'hr', 'temp'] as const) {
+    const ts = t[k];
+    if (typeof ts === 'number' && Number.isFinite(ts)) out.push(observationId(k, patientId, ts));
+  }
+  if (typeof t.sbp === 'number' && Number.isFinite(t.sbp)) out.push(observationId('bp', patientId, t.sbp));
+  return out;
 }
 
 /**
  * The NEWS2 total as an Observation. A partial score (parameters missing) is a lower
  * bound: status `preliminary`, the missing components carry a dataAbsentReason.
- * `derivedFrom` names the vital-sign Observations the scorer used, where known.
+ * `derivedFrom` names the vital-sign Observations the scorer used, as the score recorded them.
  */
-export function news2Observation(patientId: string, sc: ScoreLike, derivedFrom: string[]): Record<string, unknown> {
+export function news2Observation(patientId: string, sc: ScoreLike): Record<string, unknown> {
+  const derivedFrom = news2DerivedFrom(patientId, sc);
   const missing = new Set(sc.missing ?? []);
   const component = (Object.keys(NEWS2_COMPONENTS) as Array<keyof typeof NEWS2_COMPONENTS>).map((k) => {
     const coding = k === 'spo2' && sc.scale === 2 ? null : NEWS2_COMPONENTS[k];
@@ -171,57 +203,3 @@ export function news2Observation(patientId: string, sc: ScoreLike, derivedFrom: 
   };
 }
 
-export function searchBundle(selfUrl: string, base: string, resources: Array<Record<string, unknown>>, total: number): Record<string, unknown> {
-  return {
-    resourceType: 'Bundle',
-    type: 'searchset',
-    total,
-    link: [{ relation: 'self', url: selfUrl }],
-    entry: resources.map((r) => ({ fullUrl: `${base}/${String(r.resourceType)}/${String(r.id)}`, resource: r, search: { mode: 'match' } })),
-  };
-}
-
-const ISSUE_CODE: Record<number, string> = { 400: 'invalid', 401: 'login', 403: 'forbidden', 404: 'not-found', 413: 'too-long', 429: 'throttled' };
-
-/** An error as FHIR: the VTL_ERR code in details.text, the message in diagnostics. */
-export function operationOutcome(status: number, code: string, message: string): Record<string, unknown> {
-  return { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: ISSUE_CODE[status] ?? 'exception', details: { text: code }, diagnostics: message }] };
-}
-
-export function capabilityStatement(base: string, now: number): Record<string, unknown> {
-  return {
-    resourceType: 'CapabilityStatement',
-    status: 'active',
-    date: iso(now),
-    publisher: 'Vitalstream',
-    kind: 'instance',
-    software: { name: 'Vitalstream gateway' },
-    implementation: { description: 'Vitalstream FHIR R4 read-only facade: vital signs and NEWS2', url: base },
-    fhirVersion: '4.0.1',
-    format: ['application/fhir+json', 'json'],
-    rest: [
-      {
-        mode: 'server',
-        security: {
-          cors: false,
-          service: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'OAuth', display: 'OAuth' }] }],
-          description: 'Bearer JWT (OIDC or local); access by role and ward, the patient role reads only its own record. Every read is audited.',
-        },
-        resource: [
-          {
-            type: 'Observation',
-            profile: 'http://hl7.org/fhir/StructureDefinition/Observation',
-            supportedProfile: [...Object.values(VITALS).map((v) => v.profile), `${SD}bp`],
-            interaction: [{ code: 'search-type' }],
-            searchParam: [
-              { name: 'patient', type: 'reference', documentation: 'Required: Patient/{id} or {id}' },
-              { name: 'code', type: 'token', documentation: 'LOINC 9279-1, 8867-4, 2708-6, 59408-5, 8310-5, 85354-9; SNOMED 1104051000000101 (NEWS2, latest score)' },
-              { name: 'date', type: 'date', documentation: 'ge, gt, le, lt, eq; at most 24 h of raw vitals per search (default the last 24 h)' },
-              { name: '_count', type: 'number', documentation: 'Most recent first; default 100, at most 1000' },
-            ],
-          },
-        ],
-      },
-    ],
-  };
-}

@@ -51,6 +51,7 @@ interface CanvasLike {
 }
 
 const DET = { deviceId: 'wb-det-1', patientId: 'MRN-DET-1', ward: '4B', bed: '9' };
+const LONE = { deviceId: 'wb-lone-1', patientId: 'MRN-LONE-1', ward: '4B', bed: '10' };
 const WARD_4B = ['SIM-0001', 'SIM-0003', 'SIM-0005'];
 const WARD_5A = ['SIM-0002', 'SIM-0004', 'SIM-0006'];
 
@@ -138,10 +139,19 @@ describe('dashboard in a real browser', () => {
 
   it('signs a nurse in and fills one tile per patient of her ward', async () => {
     nurseA = await newPage('nurse A', { width: 1280, height: 800 });
+    // The sign-in page says where a token comes from.
+    await nurseA.goto(base);
+    expect(await nurseA.locator('#token-help').textContent()).toContain('npx vitals token --role nurse --ward 4B');
     await signIn(nurseA, await tokenFor(dataDir, 'nurse', ['4B'], 'nurse.amira'));
     for (const id of WARD_4B) await expect.poll(() => nurseA.locator(`.tile[data-patient="${id}"] [data-m="hr"] .v-val`).textContent(), { timeout: 20_000 }).toMatch(/^\d+$/);
     expect(await nurseA.locator('.tile').count()).toBe(3);
     for (const id of WARD_5A) expect(await nurseA.locator(`.tile[data-patient="${id}"]`).count()).toBe(0);
+    // The simulator's nurse rounds chart ACVPU and air/O2: complete scores, nothing "missing".
+    for (const id of WARD_4B) {
+      const tile = nurseA.locator(`.tile[data-patient="${id}"]`);
+      await expect.poll(() => tile.locator('.news-num').textContent(), { timeout: 60_000 }).toMatch(/^\d+$/);
+      expect(await tile.locator('.news-missing').isVisible()).toBe(false);
+    }
     await expect.poll(() => nurseA.locator('#conn-text').textContent()).toMatch(/^Live/);
     // Token kept for this tab only.
     expect(await nurseA.evaluate(() => sessionStorage.getItem('vitals.token'))).toBeTruthy();
@@ -172,6 +182,20 @@ describe('dashboard in a real browser', () => {
     expect(await tile.getAttribute('data-alert')).toBe('high');
     expect(await tile.getAttribute('data-unacked')).toBe('high');
     expect(await tile.locator('.tile-flag').textContent()).toContain('!!!');
+    // The flag counts alerts per priority as the list shows them: "High alert ×2" only for two high ones.
+    const perPriority = async (): Promise<Record<string, number>> => {
+      const ps = await nurseA.locator(`.alert-row:has(.ar-patient:text-is("${DET.patientId}"))`).evaluateAll((els) => els.map((e) => e.getAttribute('data-priority') ?? ''));
+      return { high: ps.filter((p) => p === 'high').length, medium: ps.filter((p) => p === 'medium').length, low: ps.filter((p) => p === 'low').length };
+    };
+    await expect
+      .poll(async () => {
+        const n = await perPriority();
+        const flag = (await tile.locator('.flag-text').textContent()) ?? '';
+        const high = /^High alert(?: ×(\d+))?/.exec(flag);
+        const lower = (p: string): number => Number(new RegExp(`\\+ (\\d+) ${p}`).exec(flag)?.[1] ?? 0);
+        return { high: high ? Number(high[1] ?? 1) : 0, medium: lower('medium'), low: lower('low'), list: n };
+      })
+      .toSatisfy((x: { high: number; medium: number; low: number; list: Record<string, number> }) => x.high === x.list.high && x.medium === x.list.medium && x.low === x.list.low);
     // NEWS2 shown as a lower bound with what is missing (no ACVPU, no air/O2 reading yet).
     await expect.poll(() => tile.locator('.news-num').textContent()).toMatch(/^≥\d+$/);
     expect(await tile.locator('.news-missing').textContent()).toMatch(/ACVPU/);
@@ -196,7 +220,7 @@ describe('dashboard in a real browser', () => {
     const stillTile = still.locator(`.tile[data-patient="${DET.patientId}"]`);
     await expect.poll(() => stillTile.getAttribute('data-unacked')).toBe('high');
     expect(await stillTile.evaluate((el) => [getComputedStyle(el).animationName, getComputedStyle(el).outlineStyle])).toEqual(['none', 'double']);
-  });
+  }, 120_000);
 
   it('an acknowledgement in one browser shows in the other, with who and when', async () => {
     const rowA = nurseA.locator(`.alert-row[data-state="open"]:has(.ar-patient:text-is("${DET.patientId}"))`).first();
@@ -249,6 +273,70 @@ describe('dashboard in a real browser', () => {
     await nurseA.keyboard.press('Escape');
     await nurseA.locator('#ward-view').waitFor({ state: 'visible' });
     await expect.poll(() => nurseA.locator(`.tile[data-patient="${DET.patientId}"] [data-m="bp"] .v-val`).textContent()).toBe('120/80');
+  });
+
+  it('patient view charts fill the screen, label the y axis and draw a single reading visibly (1920x1080, 800x1280)', async () => {
+    const admin = await tokenFor(dataDir, 'admin', ['*']);
+    const created = await http(base, admin, 'POST', '/api/devices', LONE);
+    expect(created.status).toBe(201);
+    const lone = await waitFor('lone device connect', () => connectDevice(config.mqttPort, LONE.deviceId, created.json.token as string).catch(() => null));
+    await lone.publishAsync(`devices/${LONE.deviceId}/vitals`, JSON.stringify({ ts: Date.now() - 60_000, hr: 84, spo2: 96, rr: 17, temp: 37.4, sbp: 128, dbp: 79 }), { qos: 1 });
+    await lone.endAsync();
+    const nurse = await tokenFor(dataDir, 'nurse', ['4B']);
+    await waitFor('lone reading in the store', async () => (await http(base, nurse, 'GET', `/api/patients/${LONE.patientId}/vitals?metric=temp&step=raw`)).json?.points?.length > 0, 30_000);
+
+    const views: Array<[number, number]> = [[1920, 1080], [800, 1280]];
+    for (const [width, height] of views) {
+      const page = await newPage(`patient ${width}x${height}`, { width, height });
+      await signIn(page, await tokenFor(dataDir, 'nurse', ['4B'], `nurse.${width}`));
+      for (const [id, shot] of [[DET.patientId, 'deteriorating'], [LONE.patientId, 'single-reading']] as const) {
+        await page.goto(`${base}/#/patient/${encodeURIComponent(id)}`);
+        await page.locator('#patient-view').waitFor({ state: 'visible' });
+        await expect.poll(() => page.locator('.pv-title').textContent()).toBe(id);
+        // The previous patient's charts stay until this one's history arrives.
+        if (id === LONE.patientId) await expect.poll(() => page.locator('.chart[data-chart="temp"]').getAttribute('data-count'), { timeout: 15_000 }).toBe('1');
+        for (const key of ['hr', 'spo2', 'rr', 'temp', 'bp']) await expect.poll(async () => Number(await page.locator(`.chart[data-chart="${key}"]`).getAttribute('data-count')), { timeout: 15_000 }).toBeGreaterThan(0);
+        // Laid out after the data: wait until the plots stopped resizing.
+        await page.waitForTimeout(300);
+        await page.screenshot({ path: path.join(shots, `7-patient-${shot}-${width}x${height}.png`), fullPage: width <= 1000 });
+        const geo = await page.locator('.chart').evaluateAll((els) =>
+          els.map((el) => {
+            const c = el.querySelector('canvas') as unknown as { getBoundingClientRect(): { height: number } } | null;
+            const r = (el as unknown as { getBoundingClientRect(): { top: number; bottom: number } }).getBoundingClientRect();
+            return { top: r.top, bottom: r.bottom, canvas: c?.getBoundingClientRect().height ?? 0, yticks: Number(el.getAttribute('data-yticks') ?? 0) };
+          }),
+        );
+        expect(geo).toHaveLength(5);
+        for (const g of geo) {
+          // Was 150 px; now at least 200 px of plot, with a round label about every 40 px (never fewer than 4).
+          expect(g.canvas, `${width}x${height} ${id}`).toBeGreaterThanOrEqual(200);
+          expect(g.yticks, `${width}x${height} ${id}`).toBeGreaterThanOrEqual(4);
+          expect(g.yticks).toBeGreaterThanOrEqual(Math.floor(g.canvas / 60));
+        }
+        const bottom = Math.max(...geo.map((g) => g.bottom));
+        const top = Math.min(...geo.map((g) => g.top));
+        // The charts take the room below the header: on the desktop they end near the bottom edge without
+        // overflowing it; on the portrait tablet they fill at least the rest of the screen (the page scrolls).
+        if (width > 1000) {
+          expect(bottom).toBeLessThanOrEqual(height);
+          expect(bottom).toBeGreaterThan(height * 0.9);
+        } else expect(bottom - top).toBeGreaterThanOrEqual((height - top) * 0.9);
+        if (id === LONE.patientId) {
+          // One temperature reading: a ringed dot (r 6 px) with its value; uPlot's 5 px point was under 20 px of the colour.
+          const temp = page.locator('.chart[data-chart="temp"]');
+          expect(await temp.getAttribute('data-count')).toBe('1');
+          const painted = await temp.locator('canvas').evaluate((el) => {
+            const c = el as unknown as CanvasLike;
+            const d = c.getContext('2d')?.getImageData(0, 0, c.width, c.height).data;
+            let n = 0;
+            // #ffa6d1, the temperature series colour.
+            if (d) for (let i = 0; i < d.length; i += 4) if (Math.abs((d[i] ?? 0) - 0xff) < 8 && Math.abs((d[i + 1] ?? 0) - 0xa6) < 8 && Math.abs((d[i + 2] ?? 0) - 0xd1) < 8) n++;
+            return n;
+          });
+          expect(painted).toBeGreaterThan(45);
+        }
+      }
+    }
   });
 
   it('a nurse of another ward sees none of it', async () => {

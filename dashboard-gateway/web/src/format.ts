@@ -1,5 +1,5 @@
 /** Text for values, ages and labels (pure). */
-import type { Metric, Priority, Risk } from './model.js';
+import type { AlertSummary, Metric, Priority, Risk } from './model.js';
 
 /** "now", "12 s", "4 min", "2 h 05 min", "3 d". */
 export function age(ms: number): string {
@@ -62,4 +62,18 @@ export function scoreText(score: number, complete: boolean): string {
 /** The band of a score; a lower bound below "high" may be higher. */
 export function bandText(risk: Risk, complete: boolean): string {
   return `${RISK_LABEL[risk]}${complete || risk === 'high' ? '' : ' or higher'}`;
+}
+
+/**
+ * A tile's alert line, counted per priority: "High alert ×2", "High alert + 1 medium",
+ * "Medium alert + 2 low", then whether anyone acknowledged them.
+ */
+export function alertFlagText(sum: AlertSummary): string {
+  const order: Priority[] = ['high', 'medium', 'low'];
+  const top = order.find((p) => sum.byPriority[p] > 0);
+  if (!top) return '';
+  const n = sum.byPriority[top];
+  const rest = order.filter((p) => p !== top && sum.byPriority[p] > 0).map((p) => ` + ${sum.byPriority[p]} ${p}`);
+  const ack = sum.open === 0 ? 'acknowledged' : sum.count > 1 && sum.open < sum.count ? `${sum.open} not acknowledged` : 'not acknowledged';
+  return `${PRIORITY_LABEL[top]} alert${n > 1 ? ` ×${n}` : ''}${rest.join('')} · ${ack}`;
 }

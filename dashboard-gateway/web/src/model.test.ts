@@ -1,8 +1,8 @@
 /** The dashboard's client model: message handling, urgency order, alert order (pure, no DOM). */
 import { describe, expect, it } from 'vitest';
 import { backoff } from './conn.js';
-import { age, bandText, scoreText } from './format.js';
-import { Model, compareAlerts, compareBed, compareUrgency, type AlertView, type Patient } from './model.js';
+import { age, alertFlagText, bandText, scoreText } from './format.js';
+import { Model, compareAlerts, compareBed, compareUrgency, summarise, type AlertView, type Patient } from './model.js';
 
 const alert = (id: string, patientId: string, priority: 'high' | 'medium' | 'low', state: 'open' | 'acknowledged' = 'open', openedAt = 1000): Record<string, unknown> => ({
   id,
@@ -71,6 +71,27 @@ describe('dashboard model', () => {
     expect(m.alerts.get('a1')).toMatchObject({ priority: 'high', escalated: true, state: 'open' });
     m.applyAlert({ seq: 13, event: 'acknowledged', ts: 3, alert: { ...alert('a1', 'P1', 'high', 'acknowledged'), ackBy: 'nurse.amira', ackAt: 3 } });
     expect(m.alerts.get('a1')).toMatchObject({ state: 'acknowledged', ackBy: 'nurse.amira', ackAt: 3 });
+  });
+
+  it('takes escalation and last change time from the snapshot, so a reconnecting page shows them at once', () => {
+    const m = new Model();
+    m.applySnapshot({ seq: 5, patients: [], alerts: [{ ...alert('a1', 'P1', 'high'), escalated: true, changedAt: 4000 }, alert('a2', 'P1', 'low')] });
+    expect(m.alerts.get('a1')).toMatchObject({ escalated: true, changedAt: 4000 });
+    expect(m.alerts.get('a2')).toMatchObject({ escalated: false, changedAt: 1000 });
+    // A later snapshot that says it is no longer escalated wins over what the page knew.
+    m.applySnapshot({ seq: 6, patients: [], alerts: [{ ...alert('a1', 'P1', 'high', 'acknowledged'), escalated: false }] });
+    expect(m.alerts.get('a1')?.escalated).toBe(false);
+  });
+
+  it('counts alerts per priority on a tile: one high and one medium is not "High ×2"', () => {
+    const views = (...ps: Array<['high' | 'medium' | 'low', 'open' | 'acknowledged']>): AlertView[] =>
+      ps.map(([p, st], i) => ({ ...(alert(`a${i}`, 'P1', p, st) as unknown as AlertView), escalated: false, changedAt: 0 }));
+    expect(alertFlagText(summarise(views(['high', 'open'], ['medium', 'open'])))).toBe('High alert + 1 medium · not acknowledged');
+    expect(alertFlagText(summarise(views(['high', 'open'], ['high', 'acknowledged'])))).toBe('High alert ×2 · 1 not acknowledged');
+    expect(alertFlagText(summarise(views(['medium', 'acknowledged'], ['low', 'open'], ['low', 'open'])))).toBe('Medium alert + 2 low · 2 not acknowledged');
+    expect(alertFlagText(summarise(views(['low', 'acknowledged'])))).toBe('Low alert · acknowledged');
+    expect(alertFlagText(summarise([]))).toBe('');
+    expect(summarise(views(['high', 'open'], ['medium', 'open'], ['medium', 'acknowledged'])).byPriority).toEqual({ high: 1, medium: 2, low: 0 });
   });
 
   it('never replaces a newer value with a late one', () => {

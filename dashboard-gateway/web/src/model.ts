@@ -163,9 +163,12 @@ export class Model {
     const changes: AlertChange[] = [];
     for (const raw of Array.isArray(m.alerts) ? m.alerts : []) {
       const a = parseAlert(raw);
+      if (!isObj(raw)) continue;
       if (!a || a.state === 'resolved') continue;
       const before = known.get(a.id);
-      const view: AlertView = { ...a, escalated: before?.escalated ?? false, changedAt: before?.changedAt ?? a.openedAt };
+      // The server says whether it was escalated (a reconnecting page must not lose that); older servers do not.
+      const escalated = typeof raw.escalated === 'boolean' ? raw.escalated : (before?.escalated ?? false);
+      const view: AlertView = { ...a, escalated, changedAt: num(raw.changedAt) ?? before?.changedAt ?? a.openedAt };
       this.alerts.set(a.id, view);
       this.patient(a.patientId, a.ward || null, null);
       if (!before) changes.push({ alert: view, event: 'raised', fresh: a.state === 'open' });
@@ -248,17 +251,27 @@ export interface AlertSummary {
   /** Highest priority among alerts nobody has acknowledged yet. */
   unacked: number;
   count: number;
+  /** Unresolved alerts per priority: a tile says "High alert + 1 medium", never "High ×2" for one high. */
+  byPriority: Record<Priority, number>;
+  /** Alerts nobody has acknowledged yet. */
+  open: number;
 }
 
 export function summarise(alerts: readonly AlertView[] | undefined): AlertSummary {
   let top = 0;
   let unacked = 0;
+  let open = 0;
+  const byPriority: Record<Priority, number> = { high: 0, medium: 0, low: 0 };
   for (const a of alerts ?? []) {
     const r = PRIORITY_RANK[a.priority];
+    byPriority[a.priority]++;
     if (r > top) top = r;
-    if (a.state === 'open' && r > unacked) unacked = r;
+    if (a.state === 'open') {
+      open++;
+      if (r > unacked) unacked = r;
+    }
   }
-  return { top, unacked, count: alerts?.length ?? 0 };
+  return { top, unacked, count: alerts?.length ?? 0, byPriority, open };
 }
 
 /** Natural order for bed labels: "2" before "10", "A3" before "B1". */

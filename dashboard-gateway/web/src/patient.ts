@@ -2,30 +2,12 @@
  * The patient view: trend charts of each vital (uPlot) with alert markers, the
  * patient's open alerts, and manual observation entry (ACVPU, air/O2, cuff BP, temp).
  */
-import uPlot from 'uplot';
+import { CHARTS, Chart, type Marker, type Point } from './chart.js';
+import { chartHeight } from './chart-layout.js';
 import { ApiError, type Api } from './api.js';
 import { h, setHidden, setText } from './dom.js';
-import { METRIC_UNIT, PARAM_LABEL, PRIORITY_MARK, RISK_LABEL, RISK_SHAPE, clock, clockShort, location, scoreText, value } from './format.js';
+import { METRIC_UNIT, PARAM_LABEL, PRIORITY_MARK, RISK_LABEL, RISK_SHAPE, clock, location, scoreText, value } from './format.js';
 import type { AlertView, Metric, Model, Priority } from './model.js';
-
-interface RawPoint {
-  ts: number;
-  value: number;
-}
-interface BucketPoint {
-  ts: number;
-  min: number;
-  max: number;
-  avg: number;
-  count: number;
-}
-type Point = RawPoint | BucketPoint;
-
-interface Marker {
-  id: string;
-  ts: number;
-  priority: Priority;
-}
 
 const RANGES: Array<{ label: string; ms: number }> = [
   { label: '1 h', ms: 3600_000 },
@@ -33,268 +15,6 @@ const RANGES: Array<{ label: string; ms: number }> = [
   { label: '12 h', ms: 12 * 3600_000 },
   { label: '24 h', ms: 24 * 3600_000 },
 ];
-
-interface ChartDef {
-  key: 'hr' | 'spo2' | 'rr' | 'temp' | 'bp';
-  title: string;
-  unit: string;
-  metrics: Metric[];
-  colors: string[];
-  /** Always shown (so a flat normal trace does not look alarming); widened by the data. */
-  soft: [number, number];
-  /** NEWS2 zero-point range, shaded as "usual". */
-  normal: [number, number] | null;
-}
-
-const CHARTS: ChartDef[] = [
-  { key: 'hr', title: 'Heart rate', unit: '/min', metrics: ['hr'], colors: ['#7cc4ff'], soft: [40, 140], normal: [51, 90] },
-  { key: 'spo2', title: 'SpO₂', unit: '%', metrics: ['spo2'], colors: ['#8be9c4'], soft: [85, 100], normal: [96, 100] },
-  { key: 'rr', title: 'Respiration rate', unit: '/min', metrics: ['rr'], colors: ['#ffd27a'], soft: [5, 30], normal: [12, 20] },
-  { key: 'temp', title: 'Temperature', unit: '°C', metrics: ['temp'], colors: ['#ffa6d1'], soft: [35, 40], normal: [36.1, 38] },
-  { key: 'bp', title: 'Blood pressure (sys / dia)', unit: 'mmHg', metrics: ['sbp', 'dbp'], colors: ['#c6a7ff', '#9aa8ff'], soft: [40, 180], normal: [111, 219] },
-];
-
-const MARKER_COLOR: Record<Priority, string> = { high: '#ff6b6b', medium: '#ffb020', low: '#5bc0eb' };
-
-/** One chart: its series as columns, so a live value is a push. */
-class Chart {
-  readonly root: HTMLElement;
-  private readonly box: HTMLElement;
-  private readonly empty: HTMLElement;
-  private readonly latest: HTMLElement;
-  private plot: uPlot | null = null;
-  /** Per metric: x, y (avg or value), min, max. */
-  private cols: Record<string, { x: number[]; y: number[]; lo: number[]; hi: number[] }> = {};
-  private bucketed = false;
-  markers: Marker[] = [];
-  from = 0;
-  to = 0;
-
-  constructor(readonly def: ChartDef) {
-    this.box = h('div', { class: 'chart-box' });
-    this.empty = h('p', { class: 'chart-empty', text: 'Loading…' });
-    this.latest = h('span', { class: 'chart-latest' });
-    this.root = h(
-      'figure',
-      { class: 'chart', 'data-chart': def.key, 'data-count': '0' },
-      h('figcaption', {}, h('span', { class: 'chart-title', text: def.title }), h('span', { class: 'chart-unit', text: ` (${def.unit})` }), this.latest),
-      this.box,
-      this.empty,
-    );
-  }
-
-  setData(series: Partial<Record<Metric, Point[]>>, from: number, to: number): void {
-    this.from = from;
-    this.to = to;
-    this.bucketed = false;
-    this.cols = {};
-    for (const m of this.def.metrics) {
-      const pts = series[m] ?? [];
-      const c = { x: [] as number[], y: [] as number[], lo: [] as number[], hi: [] as number[] };
-      for (const p of pts) {
-        c.x.push(p.ts);
-        if ('avg' in p) {
-          this.bucketed = true;
-          c.y.push(p.avg);
-          c.lo.push(p.min);
-          c.hi.push(p.max);
-        } else {
-          c.y.push(p.value);
-          c.lo.push(p.value);
-          c.hi.push(p.value);
-        }
-      }
-      this.cols[m] = c;
-    }
-    this.draw();
-  }
-
-  push(m: Metric, ts: number, v: number): boolean {
-    const c = this.cols[m];
-    if (!c) return false;
-    const last = c.x[c.x.length - 1];
-    if (last !== undefined && ts <= last) return false;
-    c.x.push(ts);
-    c.y.push(v);
-    c.lo.push(v);
-    c.hi.push(v);
-    return true;
-  }
-
-  /**
-   * The window drawn: the chosen range, narrowed to the data when it starts later (a patient
-   * monitored for ten minutes is not drawn as a sliver at the edge of four hours).
-   */
-  viewFrom(): number {
-    let first = Infinity;
-    for (const c of Object.values(this.cols)) if (c.x.length && (c.x[0] as number) < first) first = c.x[0] as number;
-    if (!Number.isFinite(first) || first <= this.from) return this.from;
-    const pad = Math.max(60_000, (this.to - first) * 0.05);
-    return Math.max(this.from, first - pad);
-  }
-
-  count(): number {
-    return Object.values(this.cols).reduce((n, c) => n + c.x.length, 0);
-  }
-
-  /** Aligned uPlot data: one x column (union of timestamps), nulls where a series has no value. */
-  private aligned(): uPlot.AlignedData {
-    const xs = [...new Set(this.def.metrics.flatMap((m) => this.cols[m]?.x ?? []))].sort((a, b) => a - b);
-    const index = new Map(xs.map((x, i) => [x, i]));
-    const out: Array<Array<number | null>> = [xs];
-    for (const m of this.def.metrics) {
-      const c = this.cols[m] ?? { x: [], y: [], lo: [], hi: [] };
-      const y = new Array<number | null>(xs.length).fill(null);
-      const lo = new Array<number | null>(xs.length).fill(null);
-      const hi = new Array<number | null>(xs.length).fill(null);
-      c.x.forEach((x, i) => {
-        const k = index.get(x) as number;
-        y[k] = c.y[i] ?? null;
-        lo[k] = c.lo[i] ?? null;
-        hi[k] = c.hi[i] ?? null;
-      });
-      out.push(y);
-      if (this.bucketed) out.push(lo, hi);
-    }
-    return out as uPlot.AlignedData;
-  }
-
-  draw(): void {
-    const n = this.count();
-    this.root.setAttribute('data-count', String(n));
-    setText(this.empty, 'No readings in this period');
-    setHidden(this.empty, n > 0);
-    const lastVals = this.def.metrics.map((m) => {
-      const c = this.cols[m];
-      const v = c?.y[c.y.length - 1];
-      return v === undefined ? '—' : value(m, v);
-    });
-    setText(this.latest, n > 0 ? `  latest ${lastVals.join('/')}` : '');
-    const data = this.aligned();
-    const width = Math.max(240, Math.floor(this.box.clientWidth || 480));
-    if (this.plot && this.plot.series.length === data.length) {
-      this.plot.batch(() => {
-        this.plot?.setData(data, false);
-        this.plot?.setScale('x', { min: this.viewFrom(), max: this.to });
-      });
-      return;
-    }
-    this.plot?.destroy();
-    const series: uPlot.Series[] = [{}];
-    const bands: uPlot.Band[] = [];
-    this.def.metrics.forEach((m, i) => {
-      const color = this.def.colors[i] ?? '#ddd';
-      series.push({ label: m, stroke: color, width: 2, spanGaps: false, points: { show: (_u, _s, i0, i1) => i1 - i0 < 40, size: 5, fill: color } });
-      if (this.bucketed) {
-        const at = series.length;
-        series.push({ label: `${m} min`, stroke: 'transparent', points: { show: false } }, { label: `${m} max`, stroke: 'transparent', points: { show: false } });
-        bands.push({ series: [at + 1, at], fill: `${color}33` });
-      }
-    });
-    const soft = this.def.soft;
-    const normal = this.def.normal;
-    const markers = (): Marker[] => this.markers;
-    const axis = { stroke: '#c8d1dc', grid: { stroke: '#2b3543', width: 1 }, ticks: { stroke: '#2b3543', width: 1 }, font: '12px system-ui, "DejaVu Sans", sans-serif' };
-    const opts: uPlot.Options = {
-      width,
-      height: 150,
-      ms: 1,
-      legend: { show: false },
-      cursor: { drag: { x: false, y: false } },
-      scales: {
-        x: { time: true, min: this.viewFrom(), max: this.to },
-        y: {
-          range: (_u, min, max) => {
-            const lo = Math.min(soft[0], Number.isFinite(min) ? min : soft[0]);
-            const hi = Math.max(soft[1], Number.isFinite(max) ? max : soft[1]);
-            const pad = (hi - lo) * 0.05;
-            return [Math.floor(lo - pad), Math.ceil(hi + pad)];
-          },
-        },
-      },
-      axes: [
-        {
-          ...axis,
-          // Seconds only when the window is short enough for ticks closer than a minute.
-          values: (u, splits) => {
-            const span = (u.scales.x?.max ?? 0) - (u.scales.x?.min ?? 0);
-            return splits.map((v) => (span < 15 * 60_000 ? clock(v) : clockShort(v)));
-          },
-        },
-        { ...axis, size: 46 },
-      ],
-      series,
-      bands,
-      hooks: {
-        drawClear: [
-          (u) => {
-            if (!normal) return;
-            const ctx = u.ctx;
-            const top = u.valToPos(Math.min(normal[1], u.scales.y?.max ?? normal[1]), 'y', true);
-            const bot = u.valToPos(Math.max(normal[0], u.scales.y?.min ?? normal[0]), 'y', true);
-            ctx.save();
-            ctx.fillStyle = 'rgba(120, 200, 150, 0.09)';
-            ctx.fillRect(u.bbox.left, top, u.bbox.width, bot - top);
-            ctx.restore();
-          },
-        ],
-        draw: [
-          (u) => {
-            const ctx = u.ctx;
-            const dpr = window.devicePixelRatio || 1;
-            ctx.save();
-            ctx.font = `bold ${Math.round(11 * dpr)}px system-ui, "DejaVu Sans", sans-serif`;
-            ctx.textAlign = 'center';
-            ctx.textBaseline = 'top';
-            // Labels of markers close together are stacked, not drawn over each other.
-            let lastX = -Infinity;
-            let row = 0;
-            for (const mk of [...markers()].sort((a, b) => a.ts - b.ts)) {
-              if (mk.ts < (u.scales.x?.min ?? 0) || mk.ts > (u.scales.x?.max ?? 0)) continue;
-              const x = u.valToPos(mk.ts, 'x', true);
-              row = x - lastX < 22 * dpr ? row + 1 : 0;
-              lastX = x;
-              ctx.strokeStyle = MARKER_COLOR[mk.priority];
-              ctx.fillStyle = MARKER_COLOR[mk.priority];
-              ctx.lineWidth = 2 * dpr;
-              ctx.setLineDash([5 * dpr, 4 * dpr]);
-              ctx.beginPath();
-              ctx.moveTo(x, u.bbox.top);
-              ctx.lineTo(x, u.bbox.top + u.bbox.height);
-              ctx.stroke();
-              // The mark on a dark chip, so stacked marks and the dashed line stay legible.
-              const label = PRIORITY_MARK[mk.priority];
-              const y = u.bbox.top + (1 + row * 14) * dpr;
-              const w = ctx.measureText(label).width + 6 * dpr;
-              ctx.setLineDash([]);
-              ctx.fillStyle = '#161d27';
-              ctx.fillRect(x - w / 2, y, w, 13 * dpr);
-              ctx.fillStyle = MARKER_COLOR[mk.priority];
-              ctx.fillText(label, x, y + 1 * dpr);
-            }
-            ctx.restore();
-          },
-        ],
-      },
-    };
-    this.plot = new uPlot(opts, data, this.box);
-  }
-
-  resize(): void {
-    if (!this.plot) return;
-    const width = Math.max(240, Math.floor(this.box.clientWidth));
-    if (width !== this.plot.width) this.plot.setSize({ width, height: 150 });
-  }
-
-  redraw(): void {
-    this.plot?.redraw(false, false);
-  }
-
-  destroy(): void {
-    this.plot?.destroy();
-    this.plot = null;
-  }
-}
 
 export interface PatientDeps {
   api: Api;
@@ -317,6 +37,7 @@ export class PatientView {
   private readonly formNote: HTMLElement;
   private readonly rangeButtons: HTMLButtonElement[];
   private readonly resizeObs: ResizeObserver;
+  private readonly chartsBox: HTMLElement;
   private rangeMs = 4 * 3600_000;
   private patientId: string | null = null;
   private loadToken = 0;
@@ -349,6 +70,7 @@ export class PatientView {
     this.formNote = h('p', { class: 'muted', hidden: true, text: 'Your role can view but not record observations.' });
     this.form = this.buildForm();
     const chartsBox = h('div', { class: 'charts' }, ...this.charts.map((c) => c.root));
+    this.chartsBox = chartsBox;
     root.append(
       h(
         'div',
@@ -366,10 +88,28 @@ export class PatientView {
         h('aside', { class: 'pv-side' }, h('section', { class: 'panel' }, h('h3', { text: 'Open alerts' }), this.alertsList, this.alertsEmpty), h('section', { class: 'panel' }, h('h3', { text: 'Record observation' }), this.formNote, this.form)),
       ),
     );
-    this.resizeObs = new ResizeObserver(() => {
-      for (const c of this.charts) c.resize();
-    });
+    this.resizeObs = new ResizeObserver(() => this.layout());
     this.resizeObs.observe(chartsBox);
+    window.addEventListener('resize', () => this.layout());
+  }
+
+  /** Size the charts to fill the screen below the header: rows of the grid share the height left. */
+  private layout(): void {
+    const box = this.chartsBox;
+    const first = this.charts[0];
+    if (!first || box.clientWidth === 0) return;
+    const cols = Math.max(1, getComputedStyle(box).gridTemplateColumns.split(' ').filter(Boolean).length);
+    const rows = Math.ceil(this.charts.length / cols);
+    const gap = parseFloat(getComputedStyle(box).rowGap) || 12;
+    // Caption, padding and border of one chart: its height minus the plot's.
+    const chrome = first.root.offsetHeight - first.plotHeight();
+    const bottomPad = parseFloat(getComputedStyle(this.root).paddingBottom) || 0;
+    const available = window.innerHeight - box.getBoundingClientRect().top - bottomPad + (this.root.scrollTop || 0);
+    const height = chartHeight(available, rows, gap, Math.max(0, chrome));
+    for (const c of this.charts) {
+      c.height = height;
+      c.resize();
+    }
   }
 
   private buildForm(): HTMLFormElement {
@@ -563,5 +303,6 @@ export class PatientView {
     this.update();
     const series = Object.fromEntries(results) as Partial<Record<Metric, Point[]>>;
     for (const c of this.charts) c.setData(series, from, to);
+    this.layout();
   }
 }

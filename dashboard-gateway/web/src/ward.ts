@@ -4,7 +4,7 @@
  * order is recomputed only when alerts or scores changed.
  */
 import { h, setAttr, setHidden, setText } from './dom.js';
-import { PARAM_LABEL, PRIORITY_MARK, RISK_LABEL, RISK_SHAPE, age, bandText, location, scoreText, value } from './format.js';
+import { PARAM_LABEL, PRIORITY_MARK, RISK_LABEL, RISK_SHAPE, age, alertFlagText, bandText, location, scoreText, value } from './format.js';
 import { compareBed, compareUrgency, summarise, type AlertView, type Metric, type Model, type Patient, type Priority } from './model.js';
 
 /** Score-driven reorders happen at most this often (alert-driven ones at once). */
@@ -82,10 +82,7 @@ class Tile {
     setHidden(this.flag, !top);
     let alertText = '';
     if (top) {
-      const unacked = (alerts ?? []).filter((a) => a.state === 'open').length;
-      const word = top === 'high' ? 'High' : top === 'medium' ? 'Medium' : 'Low';
-      const ackText = unacked === 0 ? 'acknowledged' : sum.count > 1 && unacked < sum.count ? `${unacked} not acknowledged` : 'not acknowledged';
-      alertText = `${word} alert${sum.count > 1 ? ` ×${sum.count}` : ''} · ${ackText}`;
+      alertText = alertFlagText(sum);
       setText(this.flagMark, PRIORITY_MARK[top]);
       setText(this.flagText, alertText);
     }
