@@ -77,6 +77,8 @@ export class Hub extends EventEmitter<HubEvents> {
     const recent = await this.bus.tail({
       topics: [TOPICS.samples, TOPICS.scores, TOPICS.deviceStatus],
       from: { timestamp: now - recentMs },
+      // A live view, not a required reader: if it falls behind retention it skips ahead (and its lag shows).
+      name: 'gateway',
       handler: async (records) => {
         for (const r of records) {
           if (r.topic === TOPICS.samples) {

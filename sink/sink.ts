@@ -26,7 +26,7 @@ import { backoffDelay } from '../platform/backoff.js';
 export const SINK_GROUP = 'vitals-sink';
 
 /** The topics the sink writes to the store. */
-export const SINK_TOPICS = [TOPICS.samples, TOPICS.alerts, TOPICS.audit, TOPICS.scores] as const;
+export const SINK_TOPICS = [TOPICS.samples, TOPICS.backlog, TOPICS.alerts, TOPICS.audit, TOPICS.scores] as const;
 
 /** One consumer group per target database: two sinks writing to different databases are different consumers. */
 export function sinkGroupId(clickhouseDatabase: string | null): string {
@@ -48,6 +48,7 @@ type Inserter<T> = (store: Store, rows: T[]) => Promise<void>;
 
 const INSERTERS: Record<string, Inserter<never>> = {
   [TOPICS.samples]: ((st, rows: CanonicalSample[]) => st.insertSamples(rows)) as Inserter<never>,
+  [TOPICS.backlog]: ((st, rows: CanonicalSample[]) => st.insertSamples(rows)) as Inserter<never>,
   [TOPICS.alerts]: ((st, rows: AlertEvent[]) => st.insertAlertEvents(rows)) as Inserter<never>,
   [TOPICS.audit]: ((st, rows: AuditEvent[]) => st.insertAudit(rows)) as Inserter<never>,
   [TOPICS.scores]: ((st, rows: ScoreOutput[]) => st.insertScores(rows)) as Inserter<never>,

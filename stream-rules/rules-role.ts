@@ -130,9 +130,13 @@ export async function startRules(ctx: Context): Promise<Service> {
 
   // (2) Samples and clinician actions from the last window, then live.
   const from = { timestamp: clock.now() - WARMUP_MS };
+  // Required: retention keeps what this reader has not scored, and its lag holds ingest back.
+  // The backlog lane is read too; the bus alternates batches, so backfill never queues ahead of live samples.
   const sampleSub = await bus.tail({
-    topics: [TOPICS.samples],
+    topics: [TOPICS.samples, TOPICS.backlog],
     from,
+    required: true,
+    name: 'rules',
     handler: async (records) => {
       const events: AlertEvent[] = [];
       const scores: ScoreOutput[] = [];
@@ -158,6 +162,8 @@ export async function startRules(ctx: Context): Promise<Service> {
   const actionSub = await bus.tail({
     topics: [TOPICS.alertActions],
     from,
+    required: true,
+    name: 'rules-actions',
     handler: async (records) => {
       const events: AlertEvent[] = [];
       for (const r of records) {
