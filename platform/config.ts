@@ -35,6 +35,8 @@ export interface Config {
   maxPayloadBytes: number;
   maxBatchSamples: number;
   deviceRatePerSec: number;
+  /** Records a required consumer (rules, sink) may be behind before ingest stops reading devices; 0: off. */
+  flowMaxLag: number;
   /** Backfill limit: samples older than this are rejected. */
   backfillMs: number;
   /** Samples further than this in the future are rejected. */
@@ -100,6 +102,7 @@ export const CONFIG_DEFAULTS: Config = {
   maxPayloadBytes: 256 * 1024,
   maxBatchSamples: 500,
   deviceRatePerSec: 50,
+  flowMaxLag: 20_000,
   backfillMs: 24 * 3600_000,
   maxFutureMs: 5 * 60_000,
   liveWindowMs: 5 * 60_000,
@@ -161,7 +164,8 @@ export const CONFIG_FIELDS: readonly Field[] = [
   { key: 'logLevel', env: 'VITALS_LOG_LEVEL', flag: 'log-level', kind: 'level', help: 'trace|debug|info|warn|error|fatal|silent' },
   { key: 'maxPayloadBytes', env: 'VITALS_MAX_PAYLOAD_BYTES', flag: 'max-payload-bytes', kind: 'int', min: 64, help: 'largest MQTT payload accepted' },
   { key: 'maxBatchSamples', env: 'VITALS_MAX_BATCH_SAMPLES', flag: 'max-batch-samples', kind: 'int', min: 1, help: 'most samples in one batch payload' },
-  { key: 'deviceRatePerSec', env: 'VITALS_DEVICE_RATE', flag: 'device-rate', kind: 'int', min: 1, help: 'messages per second a device may publish' },
+  { key: 'deviceRatePerSec', env: 'VITALS_DEVICE_RATE', flag: 'device-rate', kind: 'int', min: 1, help: 'messages per second a device may publish (over it: QoS 1 waits, QoS 0 is dropped)' },
+  { key: 'flowMaxLag', env: 'VITALS_FLOW_MAX_LAG', flag: 'flow-max-lag', kind: 'int', min: 0, help: 'records rules or sink may be behind before ingest stops reading devices (0: off)' },
   { key: 'backfillMs', env: 'VITALS_BACKFILL_MS', flag: 'backfill-ms', kind: 'int', min: 0, help: 'oldest sample accepted, ms before now' },
   { key: 'maxFutureMs', env: 'VITALS_MAX_FUTURE_MS', flag: 'max-future-ms', kind: 'int', min: 0, help: 'furthest future sample accepted, ms after now' },
   { key: 'liveWindowMs', env: 'VITALS_LIVE_WINDOW_MS', flag: 'live-window-ms', kind: 'int', min: 0, help: 'only samples newer than this raise live alerts' },
