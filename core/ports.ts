@@ -47,6 +47,12 @@ export interface OutgoingRecord {
    * consumer read it). The event time travels in the value.
    */
   timestamp?: number;
+  /**
+   * The object `value` was serialised from. The embedded bus hands it to in-process readers so
+   * they need not parse `value` again (core/bus-messages.ts); Kafka ignores it. Must equal
+   * JSON.parse(value), and nobody may mutate it afterwards.
+   */
+  decoded?: unknown;
 }
 
 export interface BusRecord {
@@ -57,6 +63,8 @@ export interface BusRecord {
   key: string;
   value: string | null;
   timestamp: number;
+  /** The decoded value, when known in this process (see OutgoingRecord.decoded); read through decodeRecord(). */
+  decoded?: unknown;
 }
 
 export type BatchHandler = (records: BusRecord[]) => Promise<void>;

@@ -133,7 +133,8 @@ export async function startIngest(ctx: Context, registry: RegistryView): Promise
     const liveFrom = now - config.liveWindowMs;
     const live: OutgoingRecord[] = [];
     const backlog: OutgoingRecord[] = [];
-    for (const s of r.accepted) (s.ts >= liveFrom ? live : backlog).push({ key: sampleKey(s), value: JSON.stringify(s), timestamp: s.recvTs });
+    // Serialised once for the log; in-process readers get the object itself (core/bus-messages.ts).
+    for (const s of r.accepted) (s.ts >= liveFrom ? live : backlog).push({ key: sampleKey(s), value: JSON.stringify(s), timestamp: s.recvTs, decoded: s });
     const held = gate.admit(backlog.length === 0 ? ['live'] : live.length === 0 ? ['backlog'] : ['live', 'backlog']);
     if (held) await held;
     const jobs: Promise<void>[] = [];

@@ -134,4 +134,16 @@ describe('memory bus retention and required readers', () => {
     expect(values(again.got)).toEqual(expected(2000).slice(100));
     await fsp.rm(dataDir, { recursive: true, force: true });
   });
+
+  it('hands in-process readers the publisher’s decoded object (no parse per reader), durable or not', async () => {
+    for (const dataDir of [null, await (await import('node:fs')).promises.mkdtemp((await import('node:path')).join((await import('node:os')).tmpdir(), 'vitals-dec-'))]) {
+      const bus = await make({ dataDir });
+      const obj = { v: 1, n: 1 };
+      const got: BusRecord[] = [];
+      await bus.tail({ topics: ['t'], from: 'earliest', handler: async (rs) => void got.push(...rs) });
+      await bus.publish('t', [{ key: 'k', value: JSON.stringify(obj), decoded: obj }]);
+      await waitFor(() => got.length === 1);
+      expect(got[0]?.decoded).toBe(obj);
+    }
+  });
 });

@@ -570,6 +570,7 @@ class MemoryBusImpl implements MemoryBus {
       const r = records[i] as OutgoingRecord;
       const off = t.next++;
       const rec: BusRecord = { topic: t.name, partition: 0, offset: String(off), key: r.key, value: r.value, timestamp: timestamps[i] as number };
+      if (r.decoded !== undefined) rec.decoded = r.decoded;
       t.append(rec, off);
       out.push(rec);
     }
@@ -600,6 +601,8 @@ class MemoryBusImpl implements MemoryBus {
       for (let i = 0; i < p.records.length; i++) {
         const r = p.records[i] as OutgoingRecord;
         const rec: BusRecord = { topic: t.name, partition: 0, offset: String(off), key: r.key, value: r.value, timestamp: p.timestamps[i] as number };
+        // In-process readers get the publisher's object: no parse per reader (core/bus-messages.ts).
+        if (r.decoded !== undefined) rec.decoded = r.decoded;
         text += encodeRecord(rec, off);
         built.push(rec);
         off++;
