@@ -2,6 +2,10 @@
  * Ingest benchmark: acknowledged samples/s and publish->PUBACK latency from 100 and 1,000
  * connected devices, QoS 0 and QoS 1, for
  *   - embedded: all roles in one process as `vitals start` runs them (simulator off),
+ *     with flow control the acknowledged rate is the end-to-end rate; the cell also reports
+ *     accepted / (window + time until rules and sink have read everything): scored and stored,
+ *   - ingest:   `vitals ingest` alone on the embedded bus (nothing consumes it): ingest's ceiling
+ *     (opt-in: --targets mosquitto,embedded,ingest),
  *   - kafka:    `vitals ingest` alone into a real Kafka broker (a private one unless --kafka-brokers),
  *   - mosquitto: Debian's Mosquitto (max_inflight_messages 0) receiving the same publishes from
  *     the same generator in the same run: the baseline every ratio is taken against.
@@ -30,7 +34,8 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = [path.resolve(HERE, '../..'), path.resolve(HERE, '..')].find((d) => fs.existsSync(path.join(d, 'infra'))) ?? process.cwd();
 const SERVER = path.join(ROOT, 'dist', 'load', 'ingest-bench-server.js');
 
-type TargetName = 'mosquitto' | 'embedded' | 'kafka';
+/** `ingest`: `vitals ingest` alone on the embedded bus (nothing consumes): ingest's own ceiling. */
+type TargetName = 'mosquitto' | 'embedded' | 'ingest' | 'kafka';
 
 interface Args {
   runs: number;
@@ -109,7 +114,7 @@ async function startMosquitto(): Promise<Target> {
   };
 }
 
-async function startVitals(name: 'embedded' | 'kafka', dir: string, maxDevices: number, kafka: { brokers: string; pid: () => number | null } | null, profileDir: string | null): Promise<Target> {
+async function startVitals(name: 'embedded' | 'ingest' | 'kafka', dir: string, maxDevices: number, kafka: { brokers: string; pid: () => number | null } | null, profileDir: string | null): Promise<Target> {
   if (!fs.existsSync(SERVER)) throw new Error(`${SERVER} missing: run \`npm run build\` first`);
   const mqttPort = await freePort();
   const env: NodeJS.ProcessEnv = {
@@ -308,7 +313,7 @@ function table(results: CellResult[]): string {
   const rows = ['| load | QoS | target | acked samples/s (median) | x Mosquitto (median of per-run ratios) | end to end samples/s, x Mosquitto (drain s) | p50 / p99 ms | broker CPU us/msg (cores) | RSS MB | runs |', '|---|---|---|---|---|---|---|---|---|---|'];
   for (const c of cells) {
     const [mode, devices, qos] = c.split('|');
-    for (const tName of ['mosquitto', 'embedded', 'kafka'] as const) {
+    for (const tName of ['mosquitto', 'embedded', 'ingest', 'kafka'] as const) {
       const rs = results.filter((r) => key(r) === c && r.target === tName);
       if (rs.length === 0) continue;
       const ratios = rs
