@@ -3,6 +3,9 @@
  * were deleted before the rules role and the sink read them). Readers are held back by a
  * handler that waits on a gate, the log is pushed far past its limits, then they are released.
  */
+import { promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { BusRecord, Subscription } from '../../core/ports.js';
 import { createMemoryBus, type MemoryBus, type MemoryBusOptions } from './memory.js';
@@ -46,6 +49,16 @@ async function flood(bus: MemoryBus, n: number, timestamp?: number, start = 0): 
   for (let i = start; i < start + n; i += 100) {
     await bus.publish('t', Array.from({ length: 100 }, (_, j) => ({ key: 'k', value: `v${i + j}`, ...(timestamp === undefined ? {} : { timestamp }) })));
   }
+}
+
+/** Group `sink` reads the first 100 records, commits, and leaves. */
+async function readFirstHundredAndLeave(bus: MemoryBus): Promise<void> {
+  const first = heldReader();
+  first.release();
+  const sub = await bus.consume({ groupId: 'sink', topics: ['t'], handler: first.handler });
+  await flood(bus, 100);
+  await waitFor(() => first.got.length === 100);
+  await sub.stop();
 }
 
 const values = (rs: BusRecord[]): string[] => rs.map((r) => r.value ?? '');
@@ -94,13 +107,8 @@ describe('memory bus retention and required readers', () => {
 
   it('an idle group holds retention while it may come back, then stops pinning the log', async () => {
     const bus = await make({ retention: { topics: { t: { maxRecords: 100 } } }, inactiveGroupHoldMs: 200 });
-    const first = heldReader();
-    first.release();
-    const sub = await bus.consume({ groupId: 'sink', topics: ['t'], handler: first.handler });
-    await flood(bus, 100);
-    await waitFor(() => first.got.length === 100);
-    await sub.stop();
-    await flood(bus, 2000);
+    await readFirstHundredAndLeave(bus);
+    await flood(bus, 2000, undefined, 100);
     await bus.runRetention();
     expect(bus.stats().topics.t?.firstOffset).toBe(100);
     expect(await bus.lag()).toEqual([{ consumer: 'sink', topic: 't', lag: 2000, required: true }]);
@@ -111,18 +119,10 @@ describe('memory bus retention and required readers', () => {
   });
 
   it('committed offsets survive a restart and hold retention until the group re-attaches', async () => {
-    const { promises: fsp } = await import('node:fs');
-    const os = await import('node:os');
-    const path = await import('node:path');
     const dataDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'vitals-ret-'));
     const opts: MemoryBusOptions = { dataDir, segmentBytes: 4096, retention: { topics: { t: { maxRecords: 100 } } } };
     const bus = await make(opts);
-    const first = heldReader();
-    first.release();
-    const sub = await bus.consume({ groupId: 'sink', topics: ['t'], handler: first.handler });
-    await flood(bus, 100);
-    await waitFor(() => first.got.length === 100);
-    await sub.stop();
+    await readFirstHundredAndLeave(bus);
     await flood(bus, 1900, undefined, 100);
     await bus.close();
     const bus2 = await make(opts);
@@ -136,7 +136,7 @@ describe('memory bus retention and required readers', () => {
   });
 
   it('hands in-process readers the publisher’s decoded object (no parse per reader), durable or not', async () => {
-    for (const dataDir of [null, await (await import('node:fs')).promises.mkdtemp((await import('node:path')).join((await import('node:os')).tmpdir(), 'vitals-dec-'))]) {
+    for (const dataDir of [null, await fsp.mkdtemp(path.join(os.tmpdir(), 'vitals-dec-'))]) {
       const bus = await make({ dataDir });
       const obj = { v: 1, n: 1 };
       const got: BusRecord[] = [];
