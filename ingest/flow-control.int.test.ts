@@ -89,4 +89,13 @@ describe('flow control on Kafka', () => {
     for (let i = 0; i < 300 && read.length < N; i++) await sleep(100);
     expect(new Set(read.map((r) => (JSON.parse(r.value as string) as { ts: number }).ts)).size).toBe(N);
   }, 90_000);
+
+  it('a watched group the broker does not know (no sink deployed yet) is reported but holds nothing back', async () => {
+    const prefix = `fc-${randomUUID().slice(0, 8)}.`;
+    const bus = prefixedBus(await createKafkaBus({ brokers, clientId: 'fc-ghost', watchGroups: [{ groupId: `${prefix}nobody`, topics: [`${prefix}${TOPICS.samples}`] }] }), prefix);
+    stops.push(() => bus.close());
+    await bus.ensureTopics(defaultTopicSpecs({ partitions: 1 }));
+    await bus.publish(TOPICS.samples, [{ key: 'k', value: '{}' }]);
+    expect(await bus.lag()).toEqual([{ consumer: 'nobody', topic: TOPICS.samples, lag: 1, required: false }]);
+  }, 60_000);
 });

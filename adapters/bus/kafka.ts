@@ -452,15 +452,21 @@ class KafkaBus implements Bus {
       const out: ConsumerLag[] = [];
       for (const [groupId, ts] of groups) {
         const committed = await withTimeout(this.admin.fetchOffsets({ groupId, topics: [...ts] }), 5000, () => new Error('fetchOffsets timed out'));
+        // A group the broker does not know (no sink deployed yet) is reported, but holds nothing back.
+        let exists = committed.some((c) => c.partitions.some((p) => p.offset !== '-1'));
+        if (!exists) {
+          const d = await withTimeout(this.admin.describeGroups([groupId]), 5000, () => new Error('describeGroups timed out'));
+          exists = d.groups.some((g) => g.state !== 'Dead' && g.members.length > 0);
+        }
         for (const c of committed) {
           let lag = 0n;
           for (const e of ends.get(c.topic) ?? []) {
             const at = c.partitions.find((p) => p.partition === e.partition)?.offset;
-            // No commit yet ("-1"): the group starts at the log start, so everything there is lag.
+            // No commit on this partition yet ("-1"): the group starts at the log start, so everything there is lag.
             const pos = at === undefined || at === '-1' ? e.low : BigInt(at);
             if (e.high > pos) lag += e.high - pos;
           }
-          out.push({ consumer: groupId, topic: c.topic, lag: Number(lag), required: true });
+          out.push({ consumer: groupId, topic: c.topic, lag: Number(lag), required: exists });
         }
       }
       return out;
