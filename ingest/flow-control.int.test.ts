@@ -96,6 +96,9 @@ describe('flow control on Kafka', () => {
     stops.push(() => bus.close());
     await bus.ensureTopics(defaultTopicSpecs({ partitions: 1 }));
     await bus.publish(TOPICS.samples, [{ key: 'k', value: '{}' }]);
-    expect(await bus.lag()).toEqual([{ consumer: 'nobody', topic: TOPICS.samples, lag: 1, required: false }]);
+    const lag = await bus.lag();
+    expect(lag).toHaveLength(1);
+    expect(lag[0]).toMatchObject({ consumer: 'nobody', topic: TOPICS.samples, required: false });
+    expect(lag[0]?.lag).toBeGreaterThanOrEqual(1);
   }, 60_000);
 });

@@ -132,6 +132,7 @@ describe('memory bus retention and required readers', () => {
     await bus2.consume({ groupId: 'sink', topics: ['t'], handler: again.handler });
     await waitFor(() => again.got.length === 1900);
     expect(values(again.got)).toEqual(expected(2000).slice(100));
+    await bus2.close();
     await fsp.rm(dataDir, { recursive: true, force: true });
   });
 
