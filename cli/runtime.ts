@@ -20,6 +20,7 @@ import { createMetricsRegistry } from '../platform/metrics.js';
 import { registerLagGauge, reportsLag } from '../platform/lag-metric.js';
 import { startRegistryView, type RegistryView } from '../platform/registry-view.js';
 import { backoffDelay } from '../platform/backoff.js';
+import { SINK_TOPICS, sinkGroupId } from '../sink/sink.js';
 import { MODULES, infraNeeds, orderedModules, type ModuleName } from './modules.js';
 import { absentBus, absentStore } from '../platform/absent.js';
 import { secureDataDir } from '../platform/data-dir.js';
@@ -76,7 +77,12 @@ function startInterimOps(config: Config, status: Map<string, Check>): Promise<ht
 }
 
 export async function createBus(config: Config, log: Logger): Promise<Bus> {
-  if (config.kafkaBrokers) return prefixedBus(await createKafkaBus({ brokers: config.kafkaBrokers, log }), config.topicPrefix);
+  if (config.kafkaBrokers) {
+    // The sink's group, whichever process runs it: ingest flow-controls on its lag (docs/decisions/0012-flow-control.md).
+    const p = config.topicPrefix;
+    const watchGroups = [{ groupId: `${p}${sinkGroupId(config.clickhouseUrl ? config.clickhouseDatabase : null)}`, topics: SINK_TOPICS.map((t) => `${p}${t}`) }];
+    return prefixedBus(await createKafkaBus({ brokers: config.kafkaBrokers, log, watchGroups }), p);
+  }
   return createMemoryBus({ dataDir: config.dataDir, log });
 }
 

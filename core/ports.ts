@@ -16,6 +16,8 @@ export interface Clock {
 /** Topic names: the same on both bus adapters. */
 export const TOPICS = {
   samples: 'vitals.samples',
+  /** Backfilled samples (event time older than the live window): a lane of their own so they never delay live ones. */
+  backlog: 'vitals.backlog',
   dlq: 'vitals.dlq',
   alerts: 'alerts',
   alertActions: 'alert.actions',
@@ -45,6 +47,12 @@ export interface OutgoingRecord {
    * consumer read it). The event time travels in the value.
    */
   timestamp?: number;
+  /**
+   * The object `value` was serialised from. The embedded bus hands it to in-process readers so
+   * they need not parse `value` again (core/bus-messages.ts); Kafka ignores it. Must equal
+   * JSON.parse(value), and nobody may mutate it afterwards.
+   */
+  decoded?: unknown;
 }
 
 export interface BusRecord {
@@ -55,6 +63,8 @@ export interface BusRecord {
   key: string;
   value: string | null;
   timestamp: number;
+  /** The decoded value, when known in this process (see OutgoingRecord.decoded); read through decodeRecord(). */
+  decoded?: unknown;
 }
 
 export type BatchHandler = (records: BusRecord[]) => Promise<void>;
@@ -80,6 +90,23 @@ export interface TailOptions {
   topics: string[];
   from: TailStart;
   handler: BatchHandler;
+  /**
+   * A reader that must see every record (the rules role): retention never removes a record it
+   * has not read, and its lag counts for flow control. Consumer groups are always required.
+   */
+  required?: boolean;
+  /** Names the reader in lag reports and metrics (never patient data); unnamed tails are not reported. */
+  name?: string;
+}
+
+/** Records a reader has not read yet on one topic (summed over partitions). */
+export interface ConsumerLag {
+  /** Group id, or the tail's name. */
+  consumer: string;
+  topic: string;
+  lag: number;
+  /** Counts for flow control (consumer groups, required tails). */
+  required: boolean;
 }
 
 export interface Subscription {
@@ -98,6 +125,12 @@ export interface Bus {
   consume(opts: ConsumeOptions): Promise<Subscription>;
   /** Group-less read from a position (replay from a time, materialise a compacted topic). Commits nothing. */
   tail(opts: TailOptions): Promise<Subscription>;
+  /**
+   * What each reader has not read yet. Embedded: every active reader that is named or required,
+   * plus groups with committed offsets. Kafka: the groups named at creation (committed offsets
+   * against end offsets, from the admin API) plus this process's named tails.
+   */
+  lag(): Promise<ConsumerLag[]>;
   /** Cheap liveness check for /readyz. */
   healthy(): Promise<boolean>;
   close(): Promise<void>;

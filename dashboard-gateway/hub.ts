@@ -3,7 +3,7 @@
  * the alert log, keeps LiveState, and tells connected sockets what changed.
  */
 import { EventEmitter } from 'node:events';
-import type { AlertEvent } from '../core/alerts-model.js';
+import { decodeAction, decodeAlertEvent, decodeRecord, decodeSample, decodeScore, decodeV1Object, type Decoder } from '../core/bus-messages.js';
 import { TOPICS, type Bus, type BusRecord, type Subscription } from '../core/ports.js';
 import type { CanonicalSample } from '../core/vitals.js';
 import type { Logger } from '../platform/log.js';
@@ -44,14 +44,11 @@ export class Hub extends EventEmitter<HubEvents> {
     this.setMaxListeners(0);
   }
 
-  private parse<T>(r: BusRecord): T | null {
-    if (r.value === null) return null;
-    try {
-      return JSON.parse(r.value) as T;
-    } catch {
-      this.log.warn({ topic: r.topic, offset: r.offset }, 'unreadable record skipped');
-      return null;
-    }
+  /** Decoded once per process (core/bus-messages.ts); a refused record is logged by position only. */
+  private parse<T>(r: BusRecord, decoder: Decoder<T>): T | null {
+    const v = decodeRecord(r, decoder);
+    if (v === null && r.value !== null) this.log.warn({ topic: r.topic, offset: r.offset }, 'unreadable record skipped');
+    return v;
   }
 
   /** Start tailing; resolves when the alert log and recent vitals are loaded. */
@@ -67,7 +64,7 @@ export class Hub extends EventEmitter<HubEvents> {
             this.warnedPartitions = true;
             this.log.error({ partition: r.partition }, 'the alerts topic must have exactly one partition (docs/decisions/0007)');
           }
-          const ev = this.parse<AlertEvent>(r);
+          const ev = this.parse(r, decodeAlertEvent);
           if (!ev) continue;
           const seq = Number(r.offset) + 1;
           if (this.state.applyAlert(seq, ev)) this.emit('alert', { seq, event: ev });
@@ -77,10 +74,12 @@ export class Hub extends EventEmitter<HubEvents> {
     const recent = await this.bus.tail({
       topics: [TOPICS.samples, TOPICS.scores, TOPICS.deviceStatus],
       from: { timestamp: now - recentMs },
+      // A live view, not a required reader: if it falls behind retention it skips ahead (and its lag shows).
+      name: 'gateway',
       handler: async (records) => {
         for (const r of records) {
           if (r.topic === TOPICS.samples) {
-            const s = this.parse<CanonicalSample>(r);
+            const s = this.parse(r, decodeSample);
             if (s && this.state.applySample(s)) {
               this.emit('vitals', s);
               // Battery inside a sample reaches the tiles as a device update, like the status topic's.
@@ -90,13 +89,13 @@ export class Hub extends EventEmitter<HubEvents> {
               }
             }
           } else if (r.topic === TOPICS.scores) {
-            const sc = this.parse<ScoreMessage>(r);
+            const sc = this.parse(r, decodeScore) as ScoreMessage | null;
             if (sc?.patientId) {
               this.state.applyScore(sc.patientId, sc.ward ?? null, sc);
               this.emit('score', sc);
             }
           } else {
-            const d = this.parse<DeviceStatusMessage>(r);
+            const d = this.parse(r, decodeV1Object) as DeviceStatusMessage | null;
             if (d) {
               this.state.applyDeviceStatus(d.patientId, d.ward, d.online, d.battery, d.ts);
               this.emit('device', d);
@@ -111,7 +110,7 @@ export class Hub extends EventEmitter<HubEvents> {
       from: 'earliest',
       handler: async (records) => {
         for (const r of records) {
-          const a = this.parse<unknown>(r);
+          const a = this.parse(r, decodeAction);
           if (!isChartOrder(a)) continue;
           const cur = this.charts.get(a.patientId);
           if (cur && cur.ts > a.ts) continue;

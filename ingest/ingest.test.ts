@@ -34,6 +34,7 @@ class GatedBus {
       consume: (o) => inner.consume(o),
       tail: (o) => inner.tail(o),
       healthy: () => inner.healthy(),
+      lag: () => inner.lag(),
       close: () => inner.close(),
       publish: async (topic: string, records: OutgoingRecord[]) => {
         if (!gated.has(topic)) return inner.publish(topic, records);

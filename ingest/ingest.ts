@@ -6,7 +6,9 @@
  * calls back, so the durable bus publish happens inside that hook (see
  * docs/decisions/0006-ingest-ack-after-durable.md). Aedes reads a client's next socket
  * chunk only after every packet of the current chunk is handled, so a slow bus
- * stops reading from device sockets instead of buffering without bound.
+ * stops reading from device sockets instead of buffering without bound. The same lever
+ * carries flow control (consumers behind: flow-gate.ts) and the device rate limit (over
+ * rate: the QoS 1 packet waits for its token); neither ever acknowledges and drops.
  */
 import { randomUUID } from 'node:crypto';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
@@ -23,6 +25,7 @@ import { DeviceAuth } from './device-auth.js';
 import { certificateDeviceId } from './device-cert.js';
 import { hl7Enabled, startHl7, type Hl7Listeners } from './hl7/server.js';
 import { startListeners } from './listeners.js';
+import { FlowGate } from './flow-gate.js';
 import { PublishBatcher } from './publish-batcher.js';
 import { dlqRecord, keptPayloads, statusRecord } from './records.js';
 
@@ -42,12 +45,17 @@ interface Session {
   deviceId: string;
   /** The registry token hash this session was authenticated against: a new one ends it. */
   tokenHash: string;
-  /** Consecutive rate-limited messages; a device that keeps flooding is disconnected. */
-  strikes: number;
   /** The two topics this device may publish to, built once per connection (compared per message). */
   vitalsTopic: string;
   statusTopic: string;
 }
+
+/**
+ * A device whose QoS 1 traffic is this far ahead of its rate is disconnected (no PUBACK: it keeps
+ * the message and resends). Below it, the message just waits. Well under the 1.5 x keepalive
+ * after which aedes drops a socket it has not read from.
+ */
+const MAX_RATE_DEBT_MS = 10_000;
 
 function authError(message: string, returnCode: number): AuthenticateError {
   return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
@@ -61,6 +69,9 @@ export async function startIngest(ctx: Context, registry: RegistryView): Promise
   const authFailures = counter(metrics, 'vitals_ingest_auth_failures_total', 'Refused MQTT connections, by reason', ['reason']);
   const connections = gauge(metrics, 'vitals_ingest_connections', 'Connected, authenticated devices');
   const qos0Dropped = counter(metrics, 'vitals_ingest_qos0_dropped_total', 'QoS 0 messages dropped because the bus did not accept them (best effort: no resend)');
+  const rateLimited = counter(metrics, 'vitals_ingest_rate_limited_total', 'Messages over the device rate, by what happened: delayed (QoS 1, acknowledged late), dropped_qos0, disconnected (no PUBACK)', ['action']);
+  const gate = new FlowGate(bus, { maxLag: config.flowMaxLag, pollMs: bus.kind === 'memory' ? 20 : 1000 }, metrics, ingestLog);
+  gate.start();
 
   const limits: PayloadLimits = {
     maxPayloadBytes: config.maxPayloadBytes,
@@ -102,7 +113,7 @@ export async function startIngest(ctx: Context, registry: RegistryView): Promise
         }
         // One session per device: the client id is the device id (an empty one becomes it).
         client.id = deviceId;
-        sessions.set(client, { deviceId, tokenHash: outcome.rec.tokenHash, strikes: 0, vitalsTopic: `devices/${deviceId}/vitals`, statusTopic: `devices/${deviceId}/status` });
+        sessions.set(client, { deviceId, tokenHash: outcome.rec.tokenHash, vitalsTopic: `devices/${deviceId}/vitals`, statusTopic: `devices/${deviceId}/status` });
         let set = clientsByDevice.get(deviceId);
         if (!set) clientsByDevice.set(deviceId, (set = new Set()));
         set.add(client);
@@ -122,11 +133,17 @@ export async function startIngest(ctx: Context, registry: RegistryView): Promise
     // payload stays a Buffer so the byte-size check still applies before any decoding.
     const text = payload.length > limits.maxPayloadBytes ? payload : payload.toString('utf8');
     const r = normaliseVitalsPayload(text, dev, now, limits, (i) => `${base}-${i}`);
+    // Lanes: backfill (older than the live window) travels apart, so it never queues ahead of live samples.
+    const liveFrom = now - config.liveWindowMs;
+    const live: OutgoingRecord[] = [];
+    const backlog: OutgoingRecord[] = [];
+    // Serialised once for the log; in-process readers get the object itself (core/bus-messages.ts).
+    for (const s of r.accepted) (s.ts >= liveFrom ? live : backlog).push({ key: sampleKey(s), value: JSON.stringify(s), timestamp: s.recvTs, decoded: s });
+    const held = gate.admit(backlog.length === 0 ? ['live'] : live.length === 0 ? ['backlog'] : ['live', 'backlog']);
+    if (held) await held;
     const jobs: Promise<void>[] = [];
-    if (r.accepted.length > 0) {
-      const records: OutgoingRecord[] = r.accepted.map((s) => ({ key: sampleKey(s), value: JSON.stringify(s), timestamp: s.recvTs }));
-      jobs.push(out.publish(TOPICS.samples, records));
-    }
+    if (live.length > 0) jobs.push(out.publish(TOPICS.samples, live));
+    if (backlog.length > 0) jobs.push(out.publish(TOPICS.backlog, backlog));
     if (r.rejected.length > 0) {
       const kept = keptPayloads(payload, r.rejected, config.maxPayloadBytes);
       jobs.push(out.publish(TOPICS.dlq, r.rejected.map((rej, i) => dlqRecord(deviceId, 'vitals', rej, kept[i] ?? null, payload.length, now, base))));
@@ -156,11 +173,6 @@ export async function startIngest(ctx: Context, registry: RegistryView): Promise
     await out.publish(TOPICS.dlq, [dlqRecord(deviceId, channel, { index: -1, reason }, null, size, clock.now(), randomUUID())]);
   }
 
-  async function rateLimited(sess: Session, channel: string, payload: Buffer): Promise<void> {
-    countRejections([{ index: -1, reason: 'rate_limited' }]);
-    // The payload is not kept: a flood is not data. The DLQ entry records that it happened.
-    await deadLetter(sess.deviceId, channel, 'rate_limited', payload.length);
-  }
 
   const authorizePublish = (client: Client | null, packet: PublishPacket, cb: (e?: Error | null) => void): void => {
     if (!client) return cb(null); // broker-internal publishes
@@ -180,23 +192,27 @@ export async function startIngest(ctx: Context, registry: RegistryView): Promise
     // Retained vitals would park patient data in broker memory for any later subscriber.
     packet.retain = false;
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
-    if (!buckets.take(sess.deviceId, clock.now())) {
-      sess.strikes++;
-      const flooding = sess.strikes > config.deviceRatePerSec * 2;
-      rateLimited(sess, channel, payload).then(
-        () => {
-          cb(null);
-          if (flooding) {
-            ingestLog.warn({ deviceId: sess.deviceId, reason: 'flooding' }, 'device disconnected');
-            client.close();
-          }
-        },
-        (e: unknown) => cb(e as Error),
-      );
-      return;
+    // Over the rate: QoS 0 may be dropped (counted); QoS 1 waits for its token, its PUBACK late
+    // and this socket unread meanwhile, and is refused (connection closed, no PUBACK) only far past the rate.
+    let delayMs = 0;
+    if (packet.qos === 0) {
+      if (!buckets.take(sess.deviceId, clock.now())) {
+        rateLimited.inc({ action: 'dropped_qos0' });
+        rejectedTotal.inc({ reason: 'rate_limited' });
+        return cb(null);
+      }
+    } else {
+      const res = buckets.reserve(sess.deviceId, clock.now(), MAX_RATE_DEBT_MS);
+      if (!res.ok) {
+        rateLimited.inc({ action: 'disconnected' });
+        ingestLog.warn({ deviceId: sess.deviceId, reason: 'flooding' }, 'device far over its rate; disconnected without PUBACK');
+        return cb(new Error('rate limit exceeded'));
+      }
+      delayMs = res.delayMs;
+      if (delayMs > 0) rateLimited.inc({ action: 'delayed' });
     }
-    sess.strikes = 0;
-    const work = channel === 'vitals' ? acceptVitals(sess.deviceId, payload) : acceptStatus(sess.deviceId, payload);
+    const accept = (): Promise<void> => (channel === 'vitals' ? acceptVitals(sess.deviceId, payload) : acceptStatus(sess.deviceId, payload));
+    const work = delayMs > 0 ? new Promise<void>((res) => setTimeout(res, delayMs)).then(accept) : accept();
     work.then(
       () => cb(null),
       (e: unknown) => {
@@ -308,6 +324,7 @@ export async function startIngest(ctx: Context, registry: RegistryView): Promise
     async stop() {
       // Stop accepting first, then let in-flight publishes finish, then drop clients.
       guard.stop();
+      gate.stop();
       await Promise.all([listeners.close(), hl7?.close(), new Promise<void>((resolve) => broker.close(() => resolve()))]);
     },
   };

@@ -9,7 +9,8 @@
  * the per-message path it measures is unchanged.
  *
  * Protocol on stdio: prints one JSON line `{"ready":true,"mqttPort":…}` when it serves; then
- * answers each stdin line `stats` with `{"cpuUs":…,"rssMb":…,"samples":…,"rejected":…}`.
+ * answers each stdin line `stats` with `{"cpuUs":…,"rssMb":…,"samples":…,"rejected":…,"stored":…,"lag":…}`
+ * (`lag`: records the required consumers have not read yet, summed).
  */
 import { randomBytes, scrypt as scryptCb } from 'node:crypto';
 import { createInterface } from 'node:readline';
@@ -64,7 +65,16 @@ async function main(): Promise<void> {
     if (line.trim() !== 'stats') return;
     void (async () => {
       const u = process.cpuUsage();
-      const out = { cpuUs: u.user + u.system, rssMb: Math.round(process.memoryUsage().rss / 1048576), samples: await counter('vitals_ingest_samples_total'), rejected: await counter('vitals_ingest_rejected_total') };
+      // Required consumers' unread records (rules, sink): 0 means everything accepted is scored and stored.
+      const lag = (await ctx.bus.lag()).reduce((acc, l) => acc + (l.required ? l.lag : 0), 0);
+      const out = {
+        cpuUs: u.user + u.system,
+        rssMb: Math.round(process.memoryUsage().rss / 1048576),
+        samples: await counter('vitals_ingest_samples_total'),
+        rejected: await counter('vitals_ingest_rejected_total'),
+        stored: await counter('vitals_sink_rows_total'),
+        lag,
+      };
       process.stdout.write(`${JSON.stringify(out)}\n`);
     })();
   });

@@ -2,6 +2,10 @@
  * Ingest benchmark: acknowledged samples/s and publish->PUBACK latency from 100 and 1,000
  * connected devices, QoS 0 and QoS 1, for
  *   - embedded: all roles in one process as `vitals start` runs them (simulator off),
+ *     with flow control the acknowledged rate is the end-to-end rate; the cell also reports
+ *     accepted / (window + time until rules and sink have read everything): scored and stored,
+ *   - ingest:   `vitals ingest` alone on the embedded bus (nothing consumes it): ingest's ceiling
+ *     (opt-in: --targets mosquitto,embedded,ingest),
  *   - kafka:    `vitals ingest` alone into a real Kafka broker (a private one unless --kafka-brokers),
  *   - mosquitto: Debian's Mosquitto (max_inflight_messages 0) receiving the same publishes from
  *     the same generator in the same run: the baseline every ratio is taken against.
@@ -30,7 +34,8 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = [path.resolve(HERE, '../..'), path.resolve(HERE, '..')].find((d) => fs.existsSync(path.join(d, 'infra'))) ?? process.cwd();
 const SERVER = path.join(ROOT, 'dist', 'load', 'ingest-bench-server.js');
 
-type TargetName = 'mosquitto' | 'embedded' | 'kafka';
+/** `ingest`: `vitals ingest` alone on the embedded bus (nothing consumes): ingest's own ceiling. */
+type TargetName = 'mosquitto' | 'embedded' | 'ingest' | 'kafka';
 
 interface Args {
   runs: number;
@@ -84,6 +89,8 @@ interface ServerStats {
   rssMb: number;
   /** Samples accepted by ingest (vitals targets only). */
   samples: number | null;
+  /** Records required consumers (rules, sink) have not read yet (vitals targets only). */
+  lag?: number;
 }
 
 interface Target {
@@ -107,7 +114,7 @@ async function startMosquitto(): Promise<Target> {
   };
 }
 
-async function startVitals(name: 'embedded' | 'kafka', dir: string, maxDevices: number, kafka: { brokers: string; pid: () => number | null } | null, profileDir: string | null): Promise<Target> {
+async function startVitals(name: 'embedded' | 'ingest' | 'kafka', dir: string, maxDevices: number, kafka: { brokers: string; pid: () => number | null } | null, profileDir: string | null): Promise<Target> {
   if (!fs.existsSync(SERVER)) throw new Error(`${SERVER} missing: run \`npm run build\` first`);
   const mqttPort = await freePort();
   const env: NodeJS.ProcessEnv = {
@@ -177,6 +184,12 @@ interface CellResult {
   rssMb: number;
   window: number;
   unacked: number;
+  /**
+   * Embedded only: samples accepted in the window / (window + time until the required consumers'
+   * lag was 0 afterwards): accepted, scored and stored. Null for other targets.
+   */
+  e2eRate: number | null;
+  drainSecs: number | null;
 }
 
 const PAYLOAD = Buffer.from(JSON.stringify({ hr: 72, spo2: 97, rr: 16, temp: 36.8, sbp: 121, dbp: 78, quality: { spo2: 0.95 }, battery: 0.82 }));
@@ -233,6 +246,13 @@ async function runCell(t: Target, run: number, devices: number, qos: 0 | 1, mode
   if (pacer) clearInterval(pacer);
   for (const d of devs) d.running = false;
   const secs = (c1.at - c0.at) / 1000;
+  // End to end: how long after the window until rules and sink have read everything accepted.
+  let drainSecs: number | null = null;
+  if (t.name === 'embedded' && s1.lag !== undefined) {
+    const d0 = performance.now();
+    for (let s = s1; (s.lag ?? 0) > 0 && performance.now() - d0 < 300_000; s = await t.stats()) await sleep(200);
+    drainSecs = (performance.now() - d0) / 1000;
+  }
   // Both QoS: messages the broker has acknowledged (QoS 0: behind an acknowledged fence).
   const msgs = c1.acked - c0.acked;
 
@@ -261,6 +281,8 @@ async function runCell(t: Target, run: number, devices: number, qos: 0 | 1, mode
     rssMb: s1.rssMb,
     window,
     unacked,
+    e2eRate: drainSecs !== null && brokerMsgs !== null ? Math.round(brokerMsgs / (secs + drainSecs)) : null,
+    drainSecs: round2(drainSecs),
   };
 }
 
@@ -290,10 +312,10 @@ function machine(): Record<string, string> {
 function table(results: CellResult[]): string {
   const key = (r: CellResult): string => `${r.mode}|${r.devices}|${r.qos}`;
   const cells = [...new Set(results.map(key))];
-  const rows = ['| load | QoS | target | acked samples/s (median) | x Mosquitto (median of per-run ratios) | p50 / p99 ms | broker CPU us/msg (cores) | RSS MB | runs |', '|---|---|---|---|---|---|---|---|---|'];
+  const rows = ['| load | QoS | target | acked samples/s (median) | x Mosquitto (median of per-run ratios) | end to end samples/s, x Mosquitto (drain s) | p50 / p99 ms | broker CPU us/msg (cores) | RSS MB | runs |', '|---|---|---|---|---|---|---|---|---|---|'];
   for (const c of cells) {
     const [mode, devices, qos] = c.split('|');
-    for (const tName of ['mosquitto', 'embedded', 'kafka'] as const) {
+    for (const tName of ['mosquitto', 'embedded', 'ingest', 'kafka'] as const) {
       const rs = results.filter((r) => key(r) === c && r.target === tName);
       if (rs.length === 0) continue;
       const ratios = rs
@@ -305,7 +327,14 @@ function table(results: CellResult[]): string {
       const lat = qos === '1' ? `${median(rs.map((r) => r.p50Ms ?? 0)).toFixed(2)} / ${median(rs.map((r) => r.p99Ms ?? 0)).toFixed(2)}` : 'n/a';
       const cpu = `${median(rs.map((r) => r.brokerCpuUsPerMsg)).toFixed(1)} (${median(rs.map((r) => r.brokerCores)).toFixed(2)})` + (tName === 'kafka' ? ` (+JVM ${median(rs.map((r) => r.kafkaCpuUsPerMsg ?? 0)).toFixed(1)})` : '');
       const brokerRate = qos === '0' && tName !== 'mosquitto' ? ` (accepted ${Math.round(median(rs.map((r) => r.brokerRate ?? 0)))}/s)` : '';
-      rows.push(`| ${mode === 'paced-1hz' ? `${devices} devices at 1 Hz` : `${devices} devices, saturating`} | ${qos} | ${tName} | ${Math.round(median(rs.map((r) => r.rate)))}${brokerRate} | ${tName === 'mosquitto' ? '1' : ratios.length ? median(ratios).toFixed(2) : 'n/a'} | ${lat} | ${cpu} | ${Math.round(median(rs.map((r) => r.rssMb)))} | ${rs.length} |`);
+      const e2eRatios = rs
+        .map((r) => {
+          const m = results.find((x) => key(x) === c && x.run === r.run && x.target === 'mosquitto');
+          return m && m.rate > 0 && r.e2eRate !== null ? r.e2eRate / m.rate : null;
+        })
+        .filter((x): x is number => x !== null);
+      const e2e = e2eRatios.length ? `${Math.round(median(rs.map((r) => r.e2eRate ?? 0)))}, ${median(e2eRatios).toFixed(2)} (${median(rs.map((r) => r.drainSecs ?? 0)).toFixed(1)})` : 'n/a';
+      rows.push(`| ${mode === 'paced-1hz' ? `${devices} devices at 1 Hz` : `${devices} devices, saturating`} | ${qos} | ${tName} | ${Math.round(median(rs.map((r) => r.rate)))}${brokerRate} | ${tName === 'mosquitto' ? '1' : ratios.length ? median(ratios).toFixed(2) : 'n/a'} | ${e2e} | ${lat} | ${cpu} | ${Math.round(median(rs.map((r) => r.rssMb)))} | ${rs.length} |`);
     }
   }
   return rows.join('\n');

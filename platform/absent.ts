@@ -31,5 +31,5 @@ export function absentStore(): Store {
 
 export function absentBus(): Bus {
   const no = async (): Promise<never> => refuse('the bus');
-  return { kind: 'memory', ensureTopics: no, publish: no, consume: no, tail: no, healthy: async () => true, close: async () => undefined };
+  return { kind: 'memory', ensureTopics: no, publish: no, consume: no, tail: no, lag: async () => [], healthy: async () => true, close: async () => undefined };
 }

@@ -41,6 +41,8 @@ export interface Config {
   deviceRatePerSec: number;
   /** New MQTT connections per second a source address may open (burst: 4 s worth). */
   mqttConnRatePerAddress: number;
+  /** Records a required consumer (rules, sink) may be behind before ingest stops reading devices; 0: off. */
+  flowMaxLag: number;
   /** Backfill limit: samples older than this are rejected. */
   backfillMs: number;
   /** Samples further than this in the future are rejected. */
@@ -126,6 +128,7 @@ export const CONFIG_DEFAULTS: Config = {
   maxBatchSamples: 500,
   deviceRatePerSec: 50,
   mqttConnRatePerAddress: 100,
+  flowMaxLag: 20_000,
   backfillMs: 24 * 3600_000,
   maxFutureMs: 5 * 60_000,
   liveWindowMs: 5 * 60_000,
@@ -208,6 +211,7 @@ export const CONFIG_FIELDS: readonly Field[] = [
   { key: 'maxPayloadBytes', roles: ['ingest'], env: 'VITALS_MAX_PAYLOAD_BYTES', flag: 'max-payload-bytes', kind: 'int', min: 64, help: 'largest MQTT payload accepted' },
   { key: 'maxBatchSamples', roles: ['ingest'], env: 'VITALS_MAX_BATCH_SAMPLES', flag: 'max-batch-samples', kind: 'int', min: 1, help: 'most samples in one batch payload' },
   { key: 'deviceRatePerSec', roles: ['ingest'], env: 'VITALS_DEVICE_RATE', flag: 'device-rate', kind: 'int', min: 1, help: 'messages per second a device may publish' },
+  { key: 'flowMaxLag', roles: ['ingest'], env: 'VITALS_FLOW_MAX_LAG', flag: 'flow-max-lag', kind: 'int', min: 0, help: 'records rules or sink may be behind before ingest stops reading devices (0: off)' },
   { key: 'mqttConnRatePerAddress', roles: ['ingest'], env: 'VITALS_MQTT_CONN_RATE', flag: 'mqtt-conn-rate', kind: 'int', min: 1, help: 'new MQTT connections per second per source address (burst: 4 s worth); beyond, the socket is closed' },
   { key: 'backfillMs', roles: ['ingest', 'gateway'], env: 'VITALS_BACKFILL_MS', flag: 'backfill-ms', kind: 'int', min: 0, help: 'oldest sample accepted, ms before now' },
   { key: 'maxFutureMs', roles: ['ingest', 'gateway'], env: 'VITALS_MAX_FUTURE_MS', flag: 'max-future-ms', kind: 'int', min: 0, help: 'furthest future sample accepted, ms after now' },

@@ -133,6 +133,7 @@ describe('sink', () => {
         return { caughtUp: Promise.resolve(), stop: async () => undefined };
       },
       tail: async () => ({ caughtUp: Promise.resolve(), stop: async () => undefined }),
+      lag: async () => [],
       healthy: async () => true,
       close: async () => undefined,
     };

@@ -13,6 +13,7 @@
  * the same event-loop turn. Every call resolves only after the insert holding its records did.
  */
 import type { AlertEvent } from '../core/alerts-model.js';
+import { decodeAlertEvent, decodeAudit, decodeRecord, decodeSample, decodeScore, decodeV1Object, type Decoder } from '../core/bus-messages.js';
 import type { AuditEvent } from '../core/audit.js';
 import { TOPICS, type BusRecord, type ConsumeOptions, type RetentionPolicy, type Store, type Subscription } from '../core/ports.js';
 import type { ScoreOutput } from '../core/rules-engine.js';
@@ -26,7 +27,7 @@ import { backoffDelay } from '../platform/backoff.js';
 export const SINK_GROUP = 'vitals-sink';
 
 /** The topics the sink writes to the store. */
-export const SINK_TOPICS = [TOPICS.samples, TOPICS.alerts, TOPICS.audit, TOPICS.scores] as const;
+export const SINK_TOPICS = [TOPICS.samples, TOPICS.backlog, TOPICS.alerts, TOPICS.audit, TOPICS.scores] as const;
 
 /** One consumer group per target database: two sinks writing to different databases are different consumers. */
 export function sinkGroupId(clickhouseDatabase: string | null): string {
@@ -46,8 +47,18 @@ export function retentionPolicy(c: Config): RetentionPolicy {
 
 type Inserter<T> = (store: Store, rows: T[]) => Promise<void>;
 
+/** The validated decoder of each logical topic (core/bus-messages.ts). */
+const DECODERS: Record<string, Decoder<unknown>> = {
+  [TOPICS.samples]: decodeSample,
+  [TOPICS.backlog]: decodeSample,
+  [TOPICS.alerts]: decodeAlertEvent,
+  [TOPICS.audit]: decodeAudit,
+  [TOPICS.scores]: decodeScore,
+};
+
 const INSERTERS: Record<string, Inserter<never>> = {
   [TOPICS.samples]: ((st, rows: CanonicalSample[]) => st.insertSamples(rows)) as Inserter<never>,
+  [TOPICS.backlog]: ((st, rows: CanonicalSample[]) => st.insertSamples(rows)) as Inserter<never>,
   [TOPICS.alerts]: ((st, rows: AlertEvent[]) => st.insertAlertEvents(rows)) as Inserter<never>,
   [TOPICS.audit]: ((st, rows: AuditEvent[]) => st.insertAudit(rows)) as Inserter<never>,
   [TOPICS.scores]: ((st, rows: ScoreOutput[]) => st.insertScores(rows)) as Inserter<never>,
@@ -185,15 +196,14 @@ export async function startSink(ctx: Context, opts: SinkOptions = {}): Promise<S
       if (r.value === null) continue;
       const topic = topicMap.get(r.topic);
       if (topic === undefined) continue;
-      try {
-        parsed.push([topic, { r, row: JSON.parse(r.value) }]);
-      } catch {
-        unparsable.push(r);
-      }
+      // Decoded once per process: in embedded mode this is the publisher's own object.
+      const row = decodeRecord(r, DECODERS[topic] ?? decodeV1Object);
+      if (row === null) unparsable.push(r);
+      else parsed.push([topic, { r, row }]);
     }
     if (parsed.length > 0) await joinBatch(parsed);
     // After the insert, so a batch the bus redelivers (store down) is not dead-lettered twice.
-    for (const r of unparsable) await deadLetter(r, 'unparsable JSON');
+    for (const r of unparsable) await deadLetter(r, r.decoded === null ? 'unparsable JSON' : 'not a valid message of its topic');
   };
 
   const joinBatch = (parsed: Array<[string, Rec]>): Promise<void> =>

@@ -8,11 +8,11 @@
  * therefore re-emits it once; one that was logged is never emitted twice.
  */
 import { readFile } from 'node:fs/promises';
-import type { AlertEvent, ClinicianAction } from '../core/alerts-model.js';
+import type { AlertEvent } from '../core/alerts-model.js';
+import { decodeAction, decodeAlertEvent, decodeRecord, decodeSample, type Decoder } from '../core/bus-messages.js';
 import { VitalsError } from '../core/errors.js';
 import { TOPICS, type BusRecord, type Subscription } from '../core/ports.js';
 import { createRulesEngine, type ScoreOutput } from '../core/rules-engine.js';
-import type { CanonicalSample } from '../core/vitals.js';
 import type { Context, Service } from '../platform/context.js';
 import { ALERT_LATENCY_BUCKETS, counter, gauge, histogram } from '../platform/metrics.js';
 import { parseRuleSetText, readDefaultRulesText } from './rules-loader.js';
@@ -79,14 +79,11 @@ export async function startRules(ctx: Context): Promise<Service> {
   let live = false;
   let stopping = false;
 
-  const parse = <T>(r: BusRecord): T | null => {
-    if (r.value === null) return null;
-    try {
-      return JSON.parse(r.value) as T;
-    } catch {
-      log.warn({ topic: r.topic, offset: r.offset }, 'unreadable record skipped');
-      return null;
-    }
+  /** Decoded once per process (core/bus-messages.ts); a refused record is logged by position only. */
+  const parse = <T>(r: BusRecord, decoder: Decoder<T>): T | null => {
+    const v = decodeRecord(r, decoder);
+    if (v === null && r.value !== null) log.warn({ topic: r.topic, offset: r.offset }, 'unreadable record skipped');
+    return v;
   };
 
   /**
@@ -97,7 +94,8 @@ export async function startRules(ctx: Context): Promise<Service> {
   const emit = async (events: readonly AlertEvent[]): Promise<void> => {
     const fresh = events.filter((e) => !known.has(e.eventId));
     if (fresh.length === 0) return;
-    const records = fresh.map((e) => ({ key: e.alert.patientId, value: JSON.stringify(e), timestamp: clock.now() }));
+    // Serialised once; in-process readers (sink, gateway, our own alert tail) get the object itself.
+    const records = fresh.map((e) => ({ key: e.alert.patientId, value: JSON.stringify(e), timestamp: clock.now(), decoded: e }));
     for (let attempt = 0; ; attempt++) {
       try {
         await bus.publish(TOPICS.alerts, records);
@@ -124,7 +122,7 @@ export async function startRules(ctx: Context): Promise<Service> {
     from: 'earliest',
     handler: async (records) => {
       for (const r of records) {
-        const ev = parse<AlertEvent>(r);
+        const ev = parse(r, decodeAlertEvent);
         if (!ev) continue;
         known.add(ev.eventId);
         if (restoring) restored.push(ev);
@@ -139,15 +137,19 @@ export async function startRules(ctx: Context): Promise<Service> {
 
   // (2) Samples and clinician actions from the last window, then live.
   const from = { timestamp: clock.now() - WARMUP_MS };
+  // Required: retention keeps what this reader has not scored, and its lag holds ingest back.
+  // The backlog lane is read too; the bus alternates batches, so backfill never queues ahead of live samples.
   const sampleSub = await bus.tail({
-    topics: [TOPICS.samples],
+    topics: [TOPICS.samples, TOPICS.backlog],
     from,
+    required: true,
+    name: 'rules',
     handler: async (records) => {
       const events: AlertEvent[] = [];
       const scores: ScoreOutput[] = [];
       const liveFrom = clock.now() - config.liveWindowMs;
       for (const r of records) {
-        const s = parse<CanonicalSample>(r);
+        const s = parse(r, decodeSample);
         if (!s) continue;
         const out = engine.onSample(s, { live: s.ts >= liveFrom });
         samplesTotal.inc();
@@ -158,7 +160,7 @@ export async function startRules(ctx: Context): Promise<Service> {
       if (scores.length) {
         await bus.publish(
           TOPICS.scores,
-          scores.map((sc) => ({ key: sc.patientId, value: JSON.stringify(sc), timestamp: clock.now() })),
+          scores.map((sc) => ({ key: sc.patientId, value: JSON.stringify(sc), timestamp: clock.now(), decoded: sc })),
         );
       }
     },
@@ -167,10 +169,12 @@ export async function startRules(ctx: Context): Promise<Service> {
   const actionSub = await bus.tail({
     topics: [TOPICS.alertActions],
     from,
+    required: true,
+    name: 'rules-actions',
     handler: async (records) => {
       const events: AlertEvent[] = [];
       for (const r of records) {
-        const a = parse<ClinicianAction>(r);
+        const a = parse(r, decodeAction);
         if (a) events.push(...engine.onAction(a));
       }
       await emit(events);

@@ -88,6 +88,26 @@ export function busContract(name: string, make: () => Promise<Bus>, options: Bus
       await bus?.close();
     });
 
+    it('lag(): a group held back reports what it has not read, and 0 once it has (flow control reads this)', async () => {
+      const t = await topic();
+      const g = group();
+      let release: () => void = () => undefined;
+      const gate = new Promise<void>((res) => (release = res));
+      const c = collector();
+      track(await bus.consume({ groupId: g, topics: [t], handler: async (rs) => { await gate; await c.handler(rs); } }));
+      await bus.publish(t, Array.from({ length: 30 }, (_, i) => rec(`k${i}`, `v${i}`)));
+      const groupLag = async (): Promise<number | undefined> => (await bus.lag()).find((l) => l.consumer === g && l.topic === t)?.lag;
+      let held: number | undefined;
+      const deadline = Date.now() + arrival;
+      while ((held = await groupLag()) !== 30 && Date.now() < deadline) await sleep(100);
+      expect(held).toBe(30);
+      expect((await bus.lag()).find((l) => l.consumer === g)?.required).toBe(true);
+      release();
+      await waitFor(() => c.records.length === 30, arrival, 'released records');
+      while ((held = await groupLag()) !== 0 && Date.now() < deadline + arrival) await sleep(100);
+      expect(held).toBe(0);
+    });
+
     it('ensureTopics is idempotent', async () => {
       const t = await topic();
       await bus.ensureTopics([{ name: t, partitions }]);

@@ -16,7 +16,7 @@ import { randomUUID } from 'node:crypto';
 import kafkajs from 'kafkajs';
 import type { Admin, Batch, Consumer, EachBatchPayload, KafkaMessage, LogEntry, Producer } from 'kafkajs';
 import { VitalsError } from '../../core/errors.js';
-import type { BatchHandler, Bus, BusRecord, ConsumeOptions, OutgoingRecord, Subscription, TailOptions, TopicSpec } from '../../core/ports.js';
+import type { BatchHandler, Bus, BusRecord, ConsumeOptions, ConsumerLag, OutgoingRecord, Subscription, TailOptions, TopicSpec } from '../../core/ports.js';
 import type { Logger } from '../../platform/log.js';
 
 const { Kafka, Partitioners, logLevel } = kafkajs;
@@ -32,6 +32,11 @@ export interface KafkaBusOptions {
   retryBackoffMs?: { initial: number; max: number };
   /** Most publish() calls coalesced into one sendBatch (default 500). */
   maxCoalescedPublishes?: number;
+  /**
+   * Consumer groups whose lag `lag()` reports besides this process's own groups, e.g. the sink's
+   * group for an ingest process that flow-controls on it (required: true).
+   */
+  watchGroups?: ReadonlyArray<{ groupId: string; topics: readonly string[] }>;
 }
 
 type BusErrorCode = 'VTL_ERR_BUS_UNAVAILABLE' | 'VTL_ERR_NOT_FOUND' | 'VTL_ERR_BAD_REQUEST' | 'VTL_ERR_PAYLOAD_TOO_LARGE' | 'VTL_ERR_INTERNAL';
@@ -419,6 +424,57 @@ class KafkaBus implements Bus {
     this.subs.delete(sub);
   }
 
+  /** Lag of the watched groups and this process's own: committed offsets against end offsets, per topic (admin API). */
+  async lag(): Promise<ConsumerLag[]> {
+    this.assertOpen();
+    const groups = new Map<string, Set<string>>();
+    for (const w of this.opts.watchGroups ?? []) groups.set(w.groupId, new Set(w.topics));
+    for (const sub of this.subs) {
+      if (sub.isTail) continue;
+      const set = groups.get(sub.groupId) ?? new Set<string>();
+      for (const t of sub.topics) set.add(t);
+      groups.set(sub.groupId, set);
+    }
+    const topics = new Set<string>();
+    for (const ts of groups.values()) for (const t of ts) topics.add(t);
+    const ends = new Map<string, Array<{ partition: number; high: bigint; low: bigint }>>();
+    try {
+      await withTimeout(
+        Promise.all(
+          [...topics].map(async (t) => {
+            const offs = await this.admin.fetchTopicOffsets(t);
+            ends.set(t, offs.map((o) => ({ partition: o.partition, high: BigInt(o.high), low: BigInt(o.low) })));
+          }),
+        ),
+        5000,
+        () => new Error('fetchTopicOffsets timed out'),
+      );
+      const out: ConsumerLag[] = [];
+      for (const [groupId, ts] of groups) {
+        const committed = await withTimeout(this.admin.fetchOffsets({ groupId, topics: [...ts] }), 5000, () => new Error('fetchOffsets timed out'));
+        // A group the broker does not know (no sink deployed yet) is reported, but holds nothing back.
+        let exists = committed.some((c) => c.partitions.some((p) => p.offset !== '-1'));
+        if (!exists) {
+          const d = await withTimeout(this.admin.describeGroups([groupId]), 5000, () => new Error('describeGroups timed out'));
+          exists = d.groups.some((g) => g.state !== 'Dead' && g.members.length > 0);
+        }
+        for (const c of committed) {
+          let lag = 0n;
+          for (const e of ends.get(c.topic) ?? []) {
+            const at = c.partitions.find((p) => p.partition === e.partition)?.offset;
+            // No commit on this partition yet ("-1"): the group starts at the log start, so everything there is lag.
+            const pos = at === undefined || at === '-1' ? e.low : BigInt(at);
+            if (e.high > pos) lag += e.high - pos;
+          }
+          out.push({ consumer: groupId, topic: c.topic, lag: Number(lag), required: exists });
+        }
+      }
+      return out;
+    } catch (e) {
+      throw mapKafkaError(e, 'lag');
+    }
+  }
+
   async healthy(): Promise<boolean> {
     if (this.closed) return false;
     try {
@@ -494,6 +550,14 @@ class KafkaSubscription implements Subscription {
 
   get isTail(): boolean {
     return !this.o.commit;
+  }
+
+  get groupId(): string {
+    return this.o.groupId;
+  }
+
+  get topics(): readonly string[] {
+    return this.o.topics;
   }
 
   get caughtUp(): Promise<void> {

@@ -11,8 +11,11 @@
  *   active throws VTL_ERR_CONFLICT (a bug in one process, not a rebalance).
  * - Records become visible to readers only once durable (appended to the segment file
  *   when `dataDir` is set), the way Kafka only serves up to the high watermark.
- * - Retention is by record count and record timestamp; readers behind the log start
- *   skip ahead to it (logged, like Kafka's auto.offset.reset=earliest).
+ * - Retention is by record count and record timestamp, but never removes a record that a
+ *   required reader has not read: consumer groups (active, or inactive for less than
+ *   `inactiveGroupHoldMs`) and tails opened with `required: true`. Their lag is bounded by
+ *   flow control at ingest instead (docs/decisions/0012-flow-control.md). Only optional tails
+ *   (live views) can fall behind the log start; they skip ahead to it (logged).
  */
 import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
@@ -24,6 +27,7 @@ import {
   type Bus,
   type BusRecord,
   type ConsumeOptions,
+  type ConsumerLag,
   type OutgoingRecord,
   type Subscription,
   type TailOptions,
@@ -64,6 +68,12 @@ export interface MemoryBusOptions {
   tombstoneRetentionMs?: number;
   /** How long close() waits for in-flight handlers before giving up on them (default 10 s). */
   closeTimeoutMs?: number;
+  /**
+   * How long a consumer group with committed offsets but no active member still holds retention
+   * (default 15 min): long enough for a restarting sink to re-attach, short enough that a group
+   * nobody runs any more cannot pin the log forever.
+   */
+  inactiveGroupHoldMs?: number;
 }
 
 /** Counters for tests and metrics. */
@@ -197,20 +207,26 @@ class TopicLog {
     this.offs.splice(0, n);
   }
 
-  /** Count retention with slack, so steady appends cost an amortised O(1) splice. */
-  trimCount(withSlack = true): boolean {
+  /**
+   * Count retention with slack, so steady appends cost an amortised O(1) splice.
+   * @param floor - lowest offset a required reader has not read: nothing at or after it is dropped
+   */
+  trimCount(floor: number, withSlack = true): boolean {
     if (this.compacted) return this.compactIfSparse();
     const slack = withSlack ? Math.max(1024, Math.floor(this.maxRecords / 10)) : 0;
     if (this.records.length <= this.maxRecords + slack) return false;
-    this.dropHead(this.records.length - this.maxRecords);
-    return true;
+    const n = Math.min(this.records.length - this.maxRecords, this.indexOf(floor));
+    this.dropHead(n);
+    return n > 0;
   }
 
-  trimAge(now: number): boolean {
+  /** Age retention; `floor` as in {@link trimCount}. */
+  trimAge(now: number, floor: number): boolean {
     if (this.compacted) return false;
     const cutoff = now - this.maxAgeMs;
+    const limit = Math.min(this.records.length, this.indexOf(floor));
     let n = 0;
-    while (n < this.records.length && (this.records[n] as BusRecord).timestamp < cutoff) n++;
+    while (n < limit && (this.records[n] as BusRecord).timestamp < cutoff) n++;
     this.dropHead(n);
     return n > 0;
   }
@@ -257,13 +273,18 @@ class Reader implements Subscription {
 
   constructor(
     private readonly bus: MemoryBusImpl,
-    private readonly positions: Map<TopicLog, number>,
+    /** Next offset to read, per topic; retention reads it to spare what a required reader still needs. */
+    readonly positions: Map<TopicLog, number>,
     private readonly targets: Map<TopicLog, number>,
     private readonly handler: BatchHandler,
-    private readonly groupId: string | null,
+    readonly groupId: string | null,
     private readonly onStop: () => void,
     /** Once idle, wait this long after new data arrives so it is delivered in one batch (ConsumeOptions.batching.maxWaitMs). */
     private readonly lingerMs = 0,
+    /** Retention spares what it has not read; its lag counts for flow control. */
+    readonly required = groupId !== null,
+    /** Label in lag reports. */
+    readonly name: string | null = groupId,
   ) {
     this.caughtUp = new Promise<void>((res, rej) => {
       this.resolveCaughtUp = res;
@@ -356,10 +377,16 @@ class Reader implements Subscription {
     });
   }
 
+  /** Only optional readers (live views) can get here: retention spares what required readers have not read. */
   private warnSkipped(t: TopicLog, n: number): void {
+    if (this.required) {
+      // A bug in retention, not an operating condition: say so loudly.
+      this.bus.log?.error({ topic: t.name, consumer: this.name, skipped: n }, 'required reader found records removed before it read them');
+      return;
+    }
     if (t.skippedWarned) return;
     t.skippedWarned = true;
-    this.bus.log?.warn({ topic: t.name, groupId: this.groupId, skipped: n }, 'reader was behind the log start; skipped records removed by retention');
+    this.bus.log?.warn({ topic: t.name, consumer: this.name, skipped: n }, 'optional reader was behind the log start; skipped ahead');
   }
 
   private waitForData(): Promise<void> {
@@ -424,6 +451,8 @@ class MemoryBusImpl implements MemoryBus {
   readonly maxBatchSize: number;
   readonly backoff: { initial: number; max: number };
   appendWrites = 0;
+  /** groupId -> when it last had an active member or committed (epoch ms); bounds how long an idle group holds retention. */
+  private readonly groupSeen = new Map<string, number>();
   private closed = false;
   private writeError: unknown = null;
   private offsetsDirty = false;
@@ -541,10 +570,11 @@ class MemoryBusImpl implements MemoryBus {
       const r = records[i] as OutgoingRecord;
       const off = t.next++;
       const rec: BusRecord = { topic: t.name, partition: 0, offset: String(off), key: r.key, value: r.value, timestamp: timestamps[i] as number };
+      if (r.decoded !== undefined) rec.decoded = r.decoded;
       t.append(rec, off);
       out.push(rec);
     }
-    if (t.trimCount()) this.scheduleSegmentCleanup(t);
+    if (t.trimCount(this.retentionFloor(t))) this.scheduleSegmentCleanup(t);
     t.notify();
     return out;
   }
@@ -571,6 +601,8 @@ class MemoryBusImpl implements MemoryBus {
       for (let i = 0; i < p.records.length; i++) {
         const r = p.records[i] as OutgoingRecord;
         const rec: BusRecord = { topic: t.name, partition: 0, offset: String(off), key: r.key, value: r.value, timestamp: p.timestamps[i] as number };
+        // In-process readers get the publisher's object: no parse per reader (core/bus-messages.ts).
+        if (r.decoded !== undefined) rec.decoded = r.decoded;
         text += encodeRecord(rec, off);
         built.push(rec);
         off++;
@@ -599,7 +631,7 @@ class MemoryBusImpl implements MemoryBus {
     }
     for (let i = 0; i < built.length; i++) t.append(built[i] as BusRecord, t.next + i);
     t.next = off;
-    if (t.trimCount()) this.scheduleSegmentCleanup(t);
+    if (t.trimCount(this.retentionFloor(t))) this.scheduleSegmentCleanup(t);
     t.notify();
     for (const p of batch) p.resolve();
   }
@@ -636,11 +668,53 @@ class MemoryBusImpl implements MemoryBus {
     }, this.log);
   }
 
+  /**
+   * The lowest offset of `t` that a required reader has not read (Infinity if none): active
+   * required readers' positions and the committed offsets of groups seen recently enough.
+   */
+  retentionFloor(t: TopicLog): number {
+    let floor = Infinity;
+    for (const r of this.readers) {
+      if (!r.required) continue;
+      const pos = r.positions.get(t);
+      if (pos !== undefined && pos < floor) floor = pos;
+    }
+    const holdMs = this.opts.inactiveGroupHoldMs ?? 15 * 60_000;
+    const now = Date.now();
+    for (const [g, offsets] of this.groups) {
+      const c = offsets.get(t.name);
+      if (c === undefined || c >= floor) continue;
+      if (!this.activeGroups.has(g) && now - (this.groupSeen.get(g) ?? 0) > holdMs) continue;
+      floor = c;
+    }
+    return floor;
+  }
+
+  async lag(): Promise<ConsumerLag[]> {
+    const out: ConsumerLag[] = [];
+    for (const r of this.readers) {
+      if (r.name === null) continue;
+      for (const [t, pos] of r.positions) out.push({ consumer: r.name, topic: t.name, lag: Math.max(0, t.next - pos), required: r.required });
+    }
+    const holdMs = this.opts.inactiveGroupHoldMs ?? 15 * 60_000;
+    const now = Date.now();
+    for (const [g, offsets] of this.groups) {
+      // Idle groups still holding retention: their lag is real work waiting for them.
+      if (this.activeGroups.has(g) || now - (this.groupSeen.get(g) ?? 0) > holdMs) continue;
+      for (const [topic, c] of offsets) {
+        const t = this.topics.get(topic);
+        if (t) out.push({ consumer: g, topic, lag: Math.max(0, t.next - c), required: true });
+      }
+    }
+    return out;
+  }
+
   async runRetention(): Promise<void> {
     const now = Date.now();
     for (const t of this.topics.values()) {
-      const a = t.trimAge(now);
-      const b = t.trimCount(false);
+      const floor = this.retentionFloor(t);
+      const a = t.trimAge(now, floor);
+      const b = t.trimCount(floor, false);
       if (a || b) this.scheduleSegmentCleanup(t);
     }
     await Promise.all([...this.topics.values()].map((t) => t.io));
@@ -668,6 +742,7 @@ class MemoryBusImpl implements MemoryBus {
       targets.set(t, t.next);
     }
     this.activeGroups.add(opts.groupId);
+    this.groupSeen.set(opts.groupId, Date.now());
     const linger = Math.min(opts.batching?.maxWaitMs ?? 0, 5000);
     const reader: Reader = new Reader(
       this,
@@ -677,6 +752,7 @@ class MemoryBusImpl implements MemoryBus {
       opts.groupId,
       () => {
         this.activeGroups.delete(opts.groupId);
+        this.groupSeen.set(opts.groupId, Date.now());
         this.readers.delete(reader);
       },
       linger,
@@ -704,7 +780,7 @@ class MemoryBusImpl implements MemoryBus {
       positions.set(t, pos);
       targets.set(t, t.next);
     }
-    const reader: Reader = new Reader(this, positions, targets, opts.handler, null, () => this.readers.delete(reader));
+    const reader: Reader = new Reader(this, positions, targets, opts.handler, null, () => this.readers.delete(reader), 0, opts.required === true, opts.name ?? null);
     this.readers.add(reader);
     reader.start();
     return reader;
@@ -793,7 +869,12 @@ class MemoryBusImpl implements MemoryBus {
       return;
     }
     const obj = JSON.parse(text) as Record<string, Record<string, number>>;
-    for (const [g, m] of Object.entries(obj)) this.groups.set(g, new Map(Object.entries(m)));
+    const now = Date.now();
+    for (const [g, m] of Object.entries(obj)) {
+      this.groups.set(g, new Map(Object.entries(m)));
+      // A group from before the restart holds retention for a while, so its consumer can re-attach.
+      this.groupSeen.set(g, now);
+    }
   }
 
   private async loadTopic(name: string): Promise<void> {
@@ -816,8 +897,9 @@ class MemoryBusImpl implements MemoryBus {
       t.compactNow(now - (this.opts.tombstoneRetentionMs ?? 24 * HOUR));
       if (t.segments.length > 1) await this.rewriteCompacted(t);
     } else {
-      t.trimAge(now);
-      t.trimCount(false);
+      const floor = this.retentionFloor(t);
+      t.trimAge(now, floor);
+      t.trimCount(floor, false);
       this.scheduleSegmentCleanup(t);
       await t.io;
     }

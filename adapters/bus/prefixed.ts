@@ -16,6 +16,11 @@ export function prefixedBus(inner: Bus, prefix: string): Bus {
     publish: (topic, records) => inner.publish(outer(topic), records),
     consume: (o) => inner.consume({ ...o, groupId: outer(o.groupId), topics: o.topics.map(outer), handler: inward(o.handler) }),
     tail: (o) => inner.tail({ ...o, topics: o.topics.map(outer), handler: inward(o.handler) }),
+    // Only this deployment's consumers, under their plain names.
+    lag: async () =>
+      (await inner.lag())
+        .filter((l) => l.topic.startsWith(prefix))
+        .map((l) => ({ ...l, consumer: l.consumer.startsWith(prefix) ? l.consumer.slice(prefix.length) : l.consumer, topic: l.topic.slice(prefix.length) })),
     healthy: () => inner.healthy(),
     close: () => inner.close(),
   };

@@ -105,7 +105,7 @@ describe('embedded: device to dashboard in one process', () => {
     ws.close();
   });
 
-  it('a sample backfilled 23 h late is stamped on the bus with its arrival time, so retention keeps it', async () => {
+  it('a sample backfilled 23 h late goes to the backlog lane, stamped with its arrival time so retention keeps it', async () => {
     const admin = await tokenFor(dataDir, 'admin', ['*']);
     const created = await http(api, admin, 'POST', '/api/devices', { deviceId: 'wb-e2e-late', patientId: 'MRN-E2E-LATE', ward: '4B', bed: '9' });
     const device = await waitFor('device connect', () => connectDevice(mqttPort, 'wb-e2e-late', created.json.token).catch(() => null));
@@ -113,18 +113,19 @@ describe('embedded: device to dashboard in one process', () => {
     const eventTs = sent - 23 * 3600_000;
     await device.publishAsync('devices/wb-e2e-late/vitals', JSON.stringify({ ts: eventTs, hr: 66 }), { qos: 1 });
     await device.endAsync();
-    const seen: Array<{ timestamp: number; ts: number }> = [];
+    const seen: Array<{ topic: string; timestamp: number; ts: number }> = [];
     const bus = running.ctx!.bus;
     const sub = await bus.tail({
-      topics: ['vitals.samples'],
+      topics: ['vitals.samples', 'vitals.backlog'],
       from: 'earliest',
       handler: async (rs) => {
-        for (const r of rs) if (r.value?.includes('MRN-E2E-LATE')) seen.push({ timestamp: r.timestamp, ts: (JSON.parse(r.value) as { ts: number }).ts });
+        for (const r of rs) if (r.value?.includes('MRN-E2E-LATE')) seen.push({ topic: r.topic, timestamp: r.timestamp, ts: (JSON.parse(r.value) as { ts: number }).ts });
       },
     });
     await sub.caughtUp;
     await sub.stop();
     expect(seen).toHaveLength(1);
+    expect(seen[0]!.topic).toBe('vitals.backlog');
     expect(seen[0]!.ts).toBe(eventTs);
     expect(seen[0]!.timestamp).toBeGreaterThanOrEqual(sent - 1000);
   });

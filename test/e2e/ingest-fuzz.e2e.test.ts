@@ -158,7 +158,7 @@ describe('ingest: fuzzed payloads at a running broker', () => {
     await provisionOnBus(bus, 'fz-2', 'fz-token-2', 'MRN-FUZZ-2');
     await waitFor('registry', () => registry.get('fz-2'));
     ingest = await startIngest(ctx, registry);
-    tap = await BusTap.open(bus, [TOPICS.samples, TOPICS.dlq]);
+    tap = await BusTap.open(bus, [TOPICS.samples, TOPICS.backlog, TOPICS.dlq]);
   });
 
   afterAll(async () => {
@@ -199,7 +199,8 @@ describe('ingest: fuzzed payloads at a running broker', () => {
 
     const traceBase = (t: string): string => t.replace(/-\d+$/, '');
     const tally = (): { bases: Set<string>; samples: any[]; dlq: any[] } => {
-      const samples = tap.on(TOPICS.samples).filter((r) => r.json.deviceId === 'fz-1').map((r) => r.json);
+      // Both lanes: a fuzzed sample older than the live window is on vitals.backlog.
+      const samples = [...tap.on(TOPICS.samples), ...tap.on(TOPICS.backlog)].filter((r) => r.json.deviceId === 'fz-1').map((r) => r.json);
       const dlq = tap.on(TOPICS.dlq).filter((r) => r.json.deviceId === 'fz-1').map((r) => r.json);
       return { bases: new Set([...samples.map((s) => traceBase(s.traceId)), ...dlq.map((d) => d.traceId)]), samples, dlq };
     };

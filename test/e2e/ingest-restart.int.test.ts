@@ -4,7 +4,7 @@
  * real Kafka broker (own ports, own temp dir: the shared one is never touched). Mid-stream we
  * SIGKILL (1) the Kafka broker, then restart it, and (2) a spawned `vitals ingest`, then start
  * it again. mqtt.js reconnects and resends what was not acknowledged. Afterwards every PUBACKed
- * sample must be on vitals.samples; duplicates are allowed, loss is not.
+ * sample must be on vitals.samples (or vitals.backlog when older than the live window); duplicates are allowed, loss is not.
  *
  * Budget: a broker restarted after kill -9 on the same node id is accepted only once its old
  * registration times out (~17 s), so this suite takes about a minute.
@@ -112,13 +112,13 @@ class Streamer {
   }
 }
 
-/** Every event time on vitals.samples for a device, read back from the broker from the start. */
+/** Every event time on vitals.samples and vitals.backlog (older than the live window) for a device, read back from the broker from the start. */
 async function samplesOnKafka(brokers: string, deviceId: string): Promise<number[]> {
   const bus = await createKafkaBus({ brokers: [brokers] });
   const seen: number[] = [];
   try {
     const sub = await bus.tail({
-      topics: [TOPICS.samples],
+      topics: [TOPICS.samples, TOPICS.backlog],
       from: 'earliest',
       handler: async (rs) => {
         for (const r of rs) {

@@ -1,0 +1,62 @@
+/**
+ * One validated decoder per bus message type, and decode-once for records.
+ *
+ * A record is decoded at most once per process: the embedded bus hands in-process readers the
+ * object its publisher built (`BusRecord.decoded`), and the first reader that has to parse
+ * stores its result there for the next (readers of one embedded bus share record objects).
+ * Decoded values are shared, so readers treat them as read-only. Kafka records arrive as text
+ * and are parsed once per process the same way. Pure: no I/O.
+ */
+import type { AlertEvent, ClinicianAction } from './alerts-model.js';
+import type { AuditEvent } from './audit.js';
+import type { BusRecord } from './ports.js';
+import type { ScoreOutput } from './rules-engine.js';
+import type { CanonicalSample } from './vitals.js';
+
+/** A decoder checks what every reader relies on; it returns null (never throws) for anything else. */
+export type Decoder<T> = (value: unknown) => T | null;
+
+const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+const isNum = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
+const isStr = (x: unknown): x is string => typeof x === 'string';
+const strOrNull = (x: unknown): boolean => x === null || typeof x === 'string';
+
+/** `vitals.samples` / `vitals.backlog` (v 1). */
+export const decodeSample: Decoder<CanonicalSample> = (x) =>
+  isObj(x) && x.v === 1 && isStr(x.deviceId) && strOrNull(x.patientId) && isNum(x.ts) && isNum(x.recvTs) && isObj(x.metrics) && isStr(x.traceId) ? (x as unknown as CanonicalSample) : null;
+
+/** `alerts` (v 1). */
+export const decodeAlertEvent: Decoder<AlertEvent> = (x) =>
+  isObj(x) && x.v === 1 && isStr(x.eventId) && isStr(x.event) && isNum(x.ts) && isObj(x.alert) && isStr(x.alert.id) && isStr(x.alert.patientId) ? (x as unknown as AlertEvent) : null;
+
+/** `alert.actions` (v 1): acknowledgements and chart orders. */
+export const decodeAction: Decoder<ClinicianAction> = (x) =>
+  isObj(x) && x.v === 1 && (x.action === 'ack' || x.action === 'chart') && isStr(x.patientId) && isNum(x.ts) ? (x as unknown as ClinicianAction) : null;
+
+/** `news2.scores`: no version field yet (ScoreOutput is also the store's row); checked by shape. */
+export const decodeScore: Decoder<ScoreOutput> = (x) =>
+  isObj(x) && isStr(x.patientId) && isNum(x.ts) && isNum(x.score) && isObj(x.components) ? (x as unknown as ScoreOutput) : null;
+
+/** `audit` (v 1). */
+export const decodeAudit: Decoder<AuditEvent> = (x) => (isObj(x) && x.v === 1 && isStr(x.id) && isNum(x.ts) && isStr(x.action) ? (x as unknown as AuditEvent) : null);
+
+/** Any other v 1 message (e.g. `device.status`), for readers that check the fields they use. */
+export const decodeV1Object: Decoder<Record<string, unknown>> = (x) => (isObj(x) && x.v === 1 ? x : null);
+
+/**
+ * The record's value, decoded once: from `decoded` when an in-process publisher or an earlier
+ * reader left it, else parsed here and left for the next reader. Null for tombstones,
+ * unparsable text and values the decoder refuses (the caller counts or dead-letters them).
+ */
+export function decodeRecord<T>(r: BusRecord, decoder: Decoder<T>): T | null {
+  if (r.value === null) return null;
+  if (r.decoded !== undefined) return decoder(r.decoded);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(r.value);
+  } catch {
+    parsed = null;
+  }
+  r.decoded = parsed;
+  return decoder(parsed);
+}
