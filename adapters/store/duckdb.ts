@@ -1,11 +1,13 @@
 /**
  * Embedded Store adapter on DuckDB (single process, a file or ':memory:').
  *
- * Dedup is enforced at write time: primary keys plus INSERT OR IGNORE, so queries are plain.
- * Rollups are computed from raw rows with GROUP BY; at embedded scale that is fast, and it can
- * never double-count. Strings are bound as parameters; only validated numbers are inlined.
+ * Raw samples are appended (DuckDB appender, no index): insert cost and memory do not grow with
+ * what the store holds. Re-delivered copies are hidden at read time by the `samples_unique` view
+ * (ADR 0011). Alerts, audit and scores are few and keep primary keys plus INSERT OR IGNORE.
+ * Rollups are computed from de-duplicated rows with GROUP BY, so they never double-count.
+ * Strings are bound as parameters; only validated numbers are inlined.
  */
-import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import { DuckDBInstance, DuckDBTimestampValue, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import type { Logger } from 'pino';
 import { VitalsError, isVitalsError } from '../../core/errors.js';
 import type { AlertEvent } from '../../core/alerts-model.js';
@@ -36,27 +38,42 @@ export interface DuckDbStoreOptions {
   log?: Logger;
   /** healthy() gives up after this long. Default 2000 ms. */
   healthTimeoutMs?: number;
+  /** DuckDB `memory_limit` in MB (buffer pool; a file database spills beyond it). Default 512. */
+  memoryLimitMb?: number;
+  /** DuckDB worker threads. Default 1: in `vitals start` the other core serves the event loop. */
+  threads?: number;
 }
 
-const STAGE_DDL = `CREATE TEMP TABLE IF NOT EXISTS samples_stage (
-  patient_key VARCHAR, patient_id VARCHAR, device_id VARCHAR, ward VARCHAR, metric VARCHAR,
-  ts_ms BIGINT, value DOUBLE, quality REAL, source VARCHAR, recv_ts_ms BIGINT, trace_id VARCHAR)`;
+export const DUCKDB_DEFAULT_MEMORY_MB = 512;
+export const DUCKDB_DEFAULT_THREADS = 1;
 
-// DISTINCT ON drops duplicates inside the batch itself; OR IGNORE drops those already stored.
-const STAGE_FLUSH = `INSERT OR IGNORE INTO samples
-  SELECT DISTINCT ON (patient_key, metric, ts_ms)
-    patient_key, patient_id, device_id, ward, metric, epoch_ms(ts_ms), ts_ms, value, quality, source, recv_ts_ms, trace_id
-  FROM samples_stage`;
+/** The engine settings a DuckDB store runs with, read back from DuckDB. */
+export interface DuckDbEngineSettings {
+  memoryLimitMb: number;
+  threads: number;
+}
+
+export interface DuckDbStore extends IntrospectableStore {
+  engineSettings(): Promise<DuckDbEngineSettings>;
+}
+
+function positiveInt(v: number, min: number, what: string): number {
+  if (!Number.isSafeInteger(v) || v < min) throw new VitalsError('VTL_ERR_CONFIG', `duckdb ${what} must be an integer >= ${min}`);
+  return v;
+}
 
 /**
  * Open (or create) a DuckDB-backed Store. Call `migrate()` before use.
  * @param opts - file path (or ':memory:'), optional pino logger
  * @returns the store
  */
-export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<IntrospectableStore> {
+export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckDbStore> {
   const log = opts.log;
   const healthTimeoutMs = opts.healthTimeoutMs ?? 2000;
-  const instance = await DuckDBInstance.create(opts.path);
+  // Explicit, because DuckDB's defaults (80% of RAM, one thread per core) assume it owns the box.
+  const memoryLimitMb = positiveInt(opts.memoryLimitMb ?? DUCKDB_DEFAULT_MEMORY_MB, 64, 'memory limit (MB)');
+  const threads = positiveInt(opts.threads ?? DUCKDB_DEFAULT_THREADS, 1, 'threads');
+  const instance = await DuckDBInstance.create(opts.path, { memory_limit: `${memoryLimitMb}MiB`, threads: String(threads) });
   const conn = await instance.connect();
   // A second connection so health checks never wait behind (or join) a write transaction.
   const healthConn = await instance.connect();
@@ -137,11 +154,10 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<Intro
     async insertSamples(samples: CanonicalSample[]) {
       const batch = sampleRows(samples);
       if (batch.length === 0) return;
-      await serial('insertSamples', async (c) => {
-        await c.run(STAGE_DDL);
-        await c.run('DELETE FROM samples_stage');
-        try {
-          const app = await c.createAppender('samples_stage', 'main', 'temp');
+      // One transaction around the appender: a batch is stored whole or not at all.
+      await serial('insertSamples', (c) =>
+        transaction(c, async () => {
+          const app = await c.createAppender('samples');
           try {
             for (const r of batch) {
               app.appendVarchar(r.patient_key);
@@ -149,6 +165,7 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<Intro
               app.appendVarchar(r.device_id);
               app.appendVarchar(r.ward);
               app.appendVarchar(r.metric);
+              app.appendTimestamp(new DuckDBTimestampValue(BigInt(r.ts_ms) * 1000n));
               app.appendBigInt(BigInt(r.ts_ms));
               app.appendDouble(r.value);
               app.appendFloat(r.quality);
@@ -161,11 +178,8 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<Intro
           } finally {
             app.closeSync();
           }
-          await c.run(STAGE_FLUSH);
-        } finally {
-          await c.run('DELETE FROM samples_stage');
-        }
-      });
+        }),
+      );
     },
 
     async insertAlertEvents(events: AlertEvent[]) {
@@ -219,7 +233,7 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<Intro
       const where = `patient_key = $1 AND metric = $2 AND ts_ms >= ${sqlInt(p.from)} AND ts_ms < ${sqlInt(p.to)}`;
       if (p.kind === 'raw') {
         const r = await serial('history', (c) =>
-          rows(c, `SELECT CAST(ts_ms AS DOUBLE) AS t, value FROM samples WHERE ${where} ORDER BY ts_ms LIMIT ${sqlInt(p.limit)}`, [p.patientKey, p.metric]),
+          rows(c, `SELECT CAST(ts_ms AS DOUBLE) AS t, value FROM samples_unique WHERE ${where} ORDER BY ts_ms LIMIT ${sqlInt(p.limit)}`, [p.patientKey, p.metric]),
         );
         return r.map((x) => ({ ts: Number(x.t), value: Number(x.value) }));
       }
@@ -228,7 +242,7 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<Intro
         rows(
           c,
           `SELECT CAST((ts_ms // ${step}) * ${step} AS DOUBLE) AS b, min(value) AS mn, max(value) AS mx, avg(value) AS av, CAST(count(*) AS DOUBLE) AS c
-           FROM samples WHERE ${where} GROUP BY b ORDER BY b LIMIT ${sqlInt(p.limit)}`,
+           FROM samples_unique WHERE ${where} GROUP BY b ORDER BY b LIMIT ${sqlInt(p.limit)}`,
           [p.patientKey, p.metric],
         ),
       );
@@ -317,6 +331,15 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<Intro
         }),
       );
       log?.info('store patient erasure completed');
+    },
+
+    async engineSettings() {
+      const [r] = await serial('engineSettings', (c) =>
+        rows(c, "SELECT current_setting('memory_limit') AS mem, CAST(current_setting('threads') AS INTEGER) AS threads"),
+      );
+      // DuckDB reports the limit as e.g. '512.0 MiB'.
+      const mib = /^([\d.]+) MiB$/.exec(String(r?.mem));
+      return { memoryLimitMb: mib ? Math.round(Number(mib[1])) : NaN, threads: Number(r?.threads) };
     },
 
     async healthy() {

@@ -1,0 +1,1 @@
+ALTER TABLE samples_append RENAME TO samples
