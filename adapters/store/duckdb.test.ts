@@ -22,6 +22,8 @@ afterAll(async () => {
 
 storeContract('duckdb (file)', async () => createDuckDbStore({ path: await tempFile() }));
 storeContract('duckdb (:memory:)', () => createDuckDbStore({ path: ':memory:' }));
+// Sealing after every few rows puts copies of one sample in different sorted runs and the tail.
+storeContract('duckdb (sorted run every 3 rows)', () => createDuckDbStore({ path: ':memory:', sealRows: 3 }));
 
 describe('duckdb store: file persistence', () => {
   it('keeps data and the migration ledger across reopen', async () => {
@@ -58,7 +60,7 @@ describe('duckdb store: upgrade from the keyed samples table (ADR 0011)', () => 
     await store.migrate();
     const versions = (await store.appliedMigrations()).map((m) => m.version);
     expect(versions).toEqual([...versions].sort((a, b) => a - b));
-    expect(versions.at(-1)).toBeGreaterThanOrEqual(12);
+    expect(versions.at(-1)).toBeGreaterThanOrEqual(14);
     const one: CanonicalSample = { v: 1, deviceId: 'd', patientId: 'p', ward: 'w', ts: 1_000, recvTs: 1_001, source: 'device', metrics: { hr: 61 }, traceId: 't' };
     await store.insertSamples([one]); // a re-delivery of the row stored before the upgrade
     await store.insertSamples([{ ...one, ts: 2_000, recvTs: 2_001, metrics: { hr: 62 } }]);
@@ -81,5 +83,24 @@ describe('duckdb store: engine settings', () => {
     expect(await defaults.engineSettings()).toEqual({ memoryLimitMb: DUCKDB_DEFAULT_MEMORY_MB, threads: DUCKDB_DEFAULT_THREADS });
     await defaults.close();
     await expect(createDuckDbStore({ path: ':memory:', threads: 0 })).rejects.toMatchObject({ code: 'VTL_ERR_CONFIG' });
+  });
+});
+
+describe('duckdb store: sorted runs', () => {
+  it('moves the appended tail into a sorted run once it holds sealRows rows, and reads across both', async () => {
+    const store = await createDuckDbStore({ path: await tempFile(), sealRows: 10 });
+    await store.migrate();
+    const at = (ts: number, hr: number): CanonicalSample => ({ v: 1, deviceId: 'd', patientId: 'p', ward: 'w', ts, recvTs: ts, source: 'device', metrics: { hr, rr: 12 }, traceId: 't' });
+    await store.insertSamples([at(1_000, 60), at(2_000, 61)]);
+    expect(await store.sampleRowCounts()).toEqual({ sorted: 0, recent: 4 });
+    await store.insertSamples([at(3_000, 62), at(4_000, 63), at(5_000, 64)]);
+    expect(await store.sampleRowCounts()).toEqual({ sorted: 10, recent: 0 });
+    await store.insertSamples([at(2_000, 61)]); // a re-delivered copy of a sealed sample
+    expect(await store.sampleRowCounts()).toEqual({ sorted: 10, recent: 2 });
+    const raw = await store.history({ patientKey: 'p', metric: 'hr', from: 0, to: 10_000, step: 'raw', limit: 10 });
+    expect(raw.map((x) => x.ts)).toEqual([1_000, 2_000, 3_000, 4_000, 5_000]);
+    await store.erasePatient('p');
+    expect(await store.sampleRowCounts()).toEqual({ sorted: 0, recent: 0 });
+    await store.close();
   });
 });

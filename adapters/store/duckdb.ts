@@ -1,9 +1,10 @@
 /**
  * Embedded Store adapter on DuckDB (single process, a file or ':memory:').
  *
- * Raw samples are appended (DuckDB appender, no index): insert cost and memory do not grow with
- * what the store holds. Re-delivered copies are hidden at read time by the `samples_unique` view
- * (ADR 0011). Alerts, audit and scores are few and keep primary keys plus INSERT OR IGNORE.
+ * Raw samples are appended (DuckDB appender, no index) to `samples_recent`, and every `sealRows`
+ * rows moved to `samples` as one run sorted by patient, metric and time: insert cost and memory do
+ * not grow with what the store holds, and a query for one patient reads few row groups.
+ * Re-delivered copies are hidden at read time by the `samples_unique` view (ADR 0011). Alerts, audit and scores are few and keep primary keys plus INSERT OR IGNORE.
  * Rollups are computed from de-duplicated rows with GROUP BY, so they never double-count.
  * Strings are bound as parameters; only validated numbers are inlined.
  */
@@ -42,10 +43,20 @@ export interface DuckDbStoreOptions {
   memoryLimitMb?: number;
   /** DuckDB worker threads. Default 1: in `vitals start` the other core serves the event loop. */
   threads?: number;
+  /** Move recent rows into a sorted run once this many have been appended. Default 500 000. */
+  sealRows?: number;
 }
 
 export const DUCKDB_DEFAULT_MEMORY_MB = 512;
 export const DUCKDB_DEFAULT_THREADS = 1;
+/**
+ * About four DuckDB row groups: the unsorted tail a query scans in full stays small, while each
+ * sorted run puts one patient-metric's rows in one or two row groups (ADR 0011 has the figures).
+ */
+export const DUCKDB_DEFAULT_SEAL_ROWS = 500_000;
+
+// One statement moves the unsorted tail into a sorted run; the DELETE commits with it.
+const SEAL = 'INSERT INTO samples SELECT * FROM samples_recent ORDER BY patient_key, metric, ts_ms';
 
 /** The engine settings a DuckDB store runs with, read back from DuckDB. */
 export interface DuckDbEngineSettings {
@@ -55,6 +66,8 @@ export interface DuckDbEngineSettings {
 
 export interface DuckDbStore extends IntrospectableStore {
   engineSettings(): Promise<DuckDbEngineSettings>;
+  /** Raw rows (copies included) in sorted runs and in the unsorted tail. */
+  sampleRowCounts(): Promise<{ sorted: number; recent: number }>;
 }
 
 function positiveInt(v: number, min: number, what: string): number {
@@ -73,6 +86,7 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
   // Explicit, because DuckDB's defaults (80% of RAM, one thread per core) assume it owns the box.
   const memoryLimitMb = positiveInt(opts.memoryLimitMb ?? DUCKDB_DEFAULT_MEMORY_MB, 64, 'memory limit (MB)');
   const threads = positiveInt(opts.threads ?? DUCKDB_DEFAULT_THREADS, 1, 'threads');
+  const sealRows = positiveInt(opts.sealRows ?? DUCKDB_DEFAULT_SEAL_ROWS, 1, 'sealRows');
   const instance = await DuckDBInstance.create(opts.path, { memory_limit: `${memoryLimitMb}MiB`, threads: String(threads) });
   const conn = await instance.connect();
   // A second connection so health checks never wait behind (or join) a write transaction.
@@ -121,6 +135,19 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
     return r.map((x) => ({ version: Number(x.version), name: String(x.name) }));
   }
 
+  // Rows in samples_recent; null until read from the database (after migrate()).
+  let recentRows: number | null = null;
+
+  async function sealIfFull(c: DuckDBConnection): Promise<void> {
+    recentRows ??= Number((await rows(c, 'SELECT count(*) AS n FROM samples_recent'))[0]?.n);
+    if (recentRows < sealRows) return;
+    await transaction(c, async () => {
+      await c.run(SEAL);
+      await c.run('DELETE FROM samples_recent');
+    });
+    recentRows = 0;
+  }
+
   const ensureLedger = (c: DuckDBConnection): Promise<unknown> =>
     c.run('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)');
 
@@ -155,9 +182,9 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
       const batch = sampleRows(samples);
       if (batch.length === 0) return;
       // One transaction around the appender: a batch is stored whole or not at all.
-      await serial('insertSamples', (c) =>
-        transaction(c, async () => {
-          const app = await c.createAppender('samples');
+      await serial('insertSamples', async (c) => {
+        await transaction(c, async () => {
+          const app = await c.createAppender('samples_recent');
           try {
             for (const r of batch) {
               app.appendVarchar(r.patient_key);
@@ -178,8 +205,15 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
           } finally {
             app.closeSync();
           }
-        }),
-      );
+        });
+        if (recentRows !== null) recentRows += batch.length;
+        // The batch is committed: a failed seal must not fail the insert (the sink would retry
+        // a stored batch). Reads stay correct over an unsorted tail; the next insert retries.
+        await sealIfFull(c).catch((e: unknown) => {
+          recentRows = null;
+          log?.warn({ errorName: e instanceof Error ? e.name : 'unknown' }, 'duckdb store: moving recent samples to a sorted run failed; will retry');
+        });
+      });
     },
 
     async insertAlertEvents(events: AlertEvent[]) {
@@ -307,12 +341,13 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
       const dropped: Record<string, number> = {};
       await serial('dropExpired', async (c) => {
         // samples_1m is a view over samples here: the rollup ages with the raw rows.
-        for (const table of ['samples', 'news2_scores', 'alert_events', 'audit'] as const) {
-          const cutoff = cutoffs[table];
+        for (const [table, policy] of [['samples', 'samples'], ['samples_recent', 'samples'], ['news2_scores', 'news2_scores'], ['alert_events', 'alert_events'], ['audit', 'audit']] as const) {
+          const cutoff = cutoffs[policy];
           if (cutoff === null) continue;
           const res = await c.run(`DELETE FROM ${table} WHERE ts_ms < ${sqlInt(cutoff)}`);
           const n = Number(res.rowsChanged);
-          if (n > 0) dropped[table] = n;
+          if (n > 0) dropped[policy] = (dropped[policy] ?? 0) + n;
+          if (table === 'samples_recent') recentRows = null;
         }
       });
       if (Object.keys(dropped).length > 0) log?.info({ dropped }, 'store retention deleted expired rows');
@@ -326,6 +361,8 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
         transaction(c, async () => {
           // Assigned samples are keyed by patient id; patient_id catches any row keyed otherwise.
           await c.run('DELETE FROM samples WHERE patient_key = $1 OR patient_id = $1', [patientId]);
+          await c.run('DELETE FROM samples_recent WHERE patient_key = $1 OR patient_id = $1', [patientId]);
+          recentRows = null;
           await c.run('DELETE FROM news2_scores WHERE patient_id = $1', [patientId]);
           await c.run('DELETE FROM alert_events WHERE patient_id = $1', [patientId]);
         }),
@@ -340,6 +377,13 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
       // DuckDB reports the limit as e.g. '512.0 MiB'.
       const mib = /^([\d.]+) MiB$/.exec(String(r?.mem));
       return { memoryLimitMb: mib ? Math.round(Number(mib[1])) : NaN, threads: Number(r?.threads) };
+    },
+
+    async sampleRowCounts() {
+      const [r] = await serial('sampleRowCounts', (c) =>
+        rows(c, 'SELECT (SELECT count(*) FROM samples) AS sorted, (SELECT count(*) FROM samples_recent) AS recent'),
+      );
+      return { sorted: Number(r?.sorted), recent: Number(r?.recent) };
     },
 
     async healthy() {

@@ -1,2 +1,2 @@
--- The rollup view reads samples; it is recreated over samples_unique in 011.
+-- The rollup view read the keyed table; it is recreated over samples_unique in 014.
 DROP VIEW IF EXISTS samples_1m

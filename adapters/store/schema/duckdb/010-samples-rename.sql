@@ -1,1 +1,1 @@
-ALTER TABLE samples_append RENAME TO samples
+ALTER TABLE samples_unkeyed RENAME TO samples

@@ -1,5 +1,5 @@
 -- 1-minute rollup as a plain view over the de-duplicated rows, so it never double-counts.
-CREATE VIEW samples_1m AS
+CREATE VIEW IF NOT EXISTS samples_1m AS
 SELECT
   patient_key,
   metric,
