@@ -8,7 +8,7 @@
  * Rollups are computed from de-duplicated rows with GROUP BY, so they never double-count.
  * Strings are bound as parameters; only validated numbers are inlined.
  */
-import { DuckDBInstance, DuckDBTimestampValue, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import { DuckDBInstance, DuckDBTimestampValue, type DuckDBAppender, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import type { Logger } from 'pino';
 import { VitalsError, isVitalsError } from '../../core/errors.js';
 import type { AlertEvent } from '../../core/alerts-model.js';
@@ -30,6 +30,7 @@ import {
   retentionCutoffs,
   sampleRows,
   scoreRow,
+  type SampleRow,
 } from './rows.js';
 import { assertSqlString, sqlInt } from './sql.js';
 
@@ -68,6 +69,30 @@ export interface DuckDbStore extends IntrospectableStore {
   engineSettings(): Promise<DuckDbEngineSettings>;
   /** Raw rows (copies included) in sorted runs and in the unsorted tail. */
   sampleRowCounts(): Promise<{ sorted: number; recent: number }>;
+}
+
+/**
+ * Append rows (the `samples` column order) and flush; the caller closes the appender.
+ * @param app - an appender on samples_recent (or a table of the same shape)
+ * @param batch - validated rows
+ */
+export function appendSampleRows(app: DuckDBAppender, batch: readonly SampleRow[]): void {
+  for (const r of batch) {
+    app.appendVarchar(r.patient_key);
+    app.appendVarchar(r.patient_id);
+    app.appendVarchar(r.device_id);
+    app.appendVarchar(r.ward);
+    app.appendVarchar(r.metric);
+    app.appendTimestamp(new DuckDBTimestampValue(BigInt(r.ts_ms) * 1000n));
+    app.appendBigInt(BigInt(r.ts_ms));
+    app.appendDouble(r.value);
+    app.appendFloat(r.quality);
+    app.appendVarchar(r.source);
+    app.appendBigInt(BigInt(r.recv_ts_ms));
+    app.appendVarchar(r.trace_id);
+    app.endRow();
+  }
+  app.flushSync();
 }
 
 function positiveInt(v: number, min: number, what: string): number {
@@ -186,22 +211,7 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
         await transaction(c, async () => {
           const app = await c.createAppender('samples_recent');
           try {
-            for (const r of batch) {
-              app.appendVarchar(r.patient_key);
-              app.appendVarchar(r.patient_id);
-              app.appendVarchar(r.device_id);
-              app.appendVarchar(r.ward);
-              app.appendVarchar(r.metric);
-              app.appendTimestamp(new DuckDBTimestampValue(BigInt(r.ts_ms) * 1000n));
-              app.appendBigInt(BigInt(r.ts_ms));
-              app.appendDouble(r.value);
-              app.appendFloat(r.quality);
-              app.appendVarchar(r.source);
-              app.appendBigInt(BigInt(r.recv_ts_ms));
-              app.appendVarchar(r.trace_id);
-              app.endRow();
-            }
-            app.flushSync();
+            appendSampleRows(app, batch);
           } finally {
             app.closeSync();
           }

@@ -12,8 +12,8 @@
  *   staged batch is anti-joined with the stored rows whose ts_ms lies in [min, max] of the batch,
  *   which DuckDB's zone maps narrow to the row groups of that time range.
  */
-import { DuckDBInstance, DuckDBTimestampValue, type DuckDBConnection } from '@duckdb/node-api';
-import { createDuckDbStore } from '../../adapters/store/duckdb.js';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { appendSampleRows, createDuckDbStore } from '../../adapters/store/duckdb.js';
 import { sampleRows, type SampleRow } from '../../adapters/store/rows.js';
 import type { CanonicalSample } from '../../core/vitals.js';
 
@@ -32,22 +32,7 @@ const COLUMNS = `patient_key VARCHAR NOT NULL, patient_id VARCHAR NOT NULL, devi
 async function appendStage(c: DuckDBConnection, rows: SampleRow[]): Promise<void> {
   const app = await c.createAppender('stage', 'main', 'temp');
   try {
-    for (const r of rows) {
-      app.appendVarchar(r.patient_key);
-      app.appendVarchar(r.patient_id);
-      app.appendVarchar(r.device_id);
-      app.appendVarchar(r.ward);
-      app.appendVarchar(r.metric);
-      app.appendTimestamp(new DuckDBTimestampValue(BigInt(r.ts_ms) * 1000n));
-      app.appendBigInt(BigInt(r.ts_ms));
-      app.appendDouble(r.value);
-      app.appendFloat(r.quality);
-      app.appendVarchar(r.source);
-      app.appendBigInt(BigInt(r.recv_ts_ms));
-      app.appendVarchar(r.trace_id);
-      app.endRow();
-    }
-    app.flushSync();
+    appendSampleRows(app, rows);
   } finally {
     app.closeSync();
   }
