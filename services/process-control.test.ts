@@ -76,12 +76,13 @@ describe('detached processes', () => {
     const marker = `vitals-test-stubborn-${process.pid}`;
     const pid = await spawnDetached({
       command: process.execPath,
-      args: ['-e', "process.on('SIGTERM', () => {}); setInterval(() => {}, 1000)", marker],
+      args: ['-e', "process.on('SIGTERM', () => {}); require('fs').writeFileSync('ready', ''); setInterval(() => {}, 1000)", marker],
       cwd: dir,
       logFile: path.join(dir, 'out.log'),
       pidFile: path.join(dir, 'p.pid'),
     });
-    await new Promise((resolve) => setTimeout(resolve, 300)); // let it install the handler
+    // Wait until it has installed its handler (a fixed sleep lost that race on a loaded machine).
+    for (let i = 0; i < 200 && !fs.existsSync(path.join(dir, 'ready')); i++) await new Promise((resolve) => setTimeout(resolve, 50));
     expect(await stopProcess(pid, marker, 500)).toBe('kill');
     expect(runningPid(path.join(dir, 'p.pid'), marker)).toBeNull();
   });

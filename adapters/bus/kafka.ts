@@ -393,7 +393,13 @@ class KafkaBus implements Bus {
     await this.startSub(sub);
     for (const [k, start] of starts) {
       const [p, ...rest] = k.split(':');
-      sub.consumer.seek({ topic: rest.join(':'), partition: Number(p), offset: start.toString() });
+      try {
+        sub.consumer.seek({ topic: rest.join(':'), partition: Number(p), offset: start.toString() });
+      } catch (e) {
+        // The consumer crashed and is restarting (a broker restart): kafkajs then has no group to seek in.
+        // Nothing is lost: eachBatch drops what lies before the tail's position, so only the skip is slower.
+        this.log?.warn({ topic: rest.join(':'), partition: Number(p), error: errorText(e) }, 'kafka: tail seek deferred to filtering');
+      }
     }
     return sub;
   }

@@ -33,8 +33,10 @@ const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable
 function ensureChromium(): void {
   if (existsSync(CHROMIUM)) return;
   if (process.getuid?.() !== 0) throw new Error(`${CHROMIUM} is missing: install Debian's Chromium ("apt-get install -y chromium" as root) and run again`);
-  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
-  execFileSync('apt-get', ['install', '-y', '-qq', 'chromium', 'fonts-dejavu-core'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  // Wait for a dpkg lock held by another apt run (tests run in parallel) instead of failing at once.
+  const lock = ['-o', 'DPkg::Lock::Timeout=300'];
+  execFileSync('apt-get', [...lock, 'update', '-qq'], { stdio: 'inherit' });
+  execFileSync('apt-get', [...lock, 'install', '-y', '-qq', 'chromium', 'fonts-dejavu-core'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
   if (!existsSync(CHROMIUM)) throw new Error(`apt-get installed chromium but ${CHROMIUM} is still missing`);
 }
 
