@@ -228,8 +228,11 @@ async function main(): Promise<void> {
       const distinct = median(xs.map((g) => (g.stored as { unique: number }).unique));
       return `| ${label} | ${(values / 1e6).toFixed(2)} M | ${xs.length} | ${f(rate(xs, 0), 0)} | ${f(rate(xs, 4), 0)} | ${f(median(xs.map((g) => Number(g.lastOverFirst))), 2)} | ${f(m('peakRssMB', xs), 0)} | ${once ? 'yes' : 'NO'} (${distinct} / ${values}) | ${f(m('wallS', xs), 0)} |`;
     };
-    lines.push(row('append (shipped)', growth));
-    for (const v of variants) lines.push(row(`${v} (same run, smaller)`, alternatives.filter((a) => a.variant === v)));
+    if (growth.length) lines.push(row('append (shipped)', growth));
+    for (const v of variants) {
+      const xs = alternatives.filter((a) => a.variant === v);
+      if (xs.length) lines.push(row(`${v} (same run, smaller)`, xs));
+    }
   }
   let trend: Record<string, unknown> | null = null;
   if (!args['no-trend']) {
