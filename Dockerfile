@@ -1,12 +1,12 @@
 # One image for every role: `docker run vitalstream <role>` (start | ingest | rules | sink | gateway | sim).
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-fund --no-audit
 COPY . .
 RUN npm run build && npm prune --omit=dev
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production VITALS_HOST=0.0.0.0 VITALS_DATA_DIR=/data KAFKAJS_NO_PARTITIONER_WARNING=1
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules

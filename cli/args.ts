@@ -14,7 +14,10 @@ export interface Parsed {
   errors: string[];
 }
 
-export function parseFlags(argv: string[], spec: FlagSpec): Parsed {
+/**
+ * @param explainUnknown - a better message for a flag this command does not take (e.g. another role's)
+ */
+export function parseFlags(argv: string[], spec: FlagSpec, explainUnknown?: (name: string) => string | undefined): Parsed {
   const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> = {};
   for (const [k, v] of Object.entries(spec)) options[k] = { type: v.type, ...(v.multiple ? { multiple: true } : {}), ...(v.short ? { short: v.short } : {}) };
   const { values, positionals, tokens } = parseArgs({ args: argv, options, strict: false, allowPositionals: true, tokens: true });
@@ -22,7 +25,7 @@ export function parseFlags(argv: string[], spec: FlagSpec): Parsed {
   for (const t of tokens ?? []) {
     if (t.kind !== 'option') continue;
     const s = spec[t.name];
-    if (!s) errors.push(`unknown flag ${t.rawName}`);
+    if (!s) errors.push(explainUnknown?.(t.name) ?? `unknown flag ${t.rawName}`);
     else if (s.type === 'string' && t.value === undefined) errors.push(`flag ${t.rawName} needs a value`);
     else if (s.type === 'boolean' && t.value !== undefined) errors.push(`flag ${t.rawName} takes no value`);
   }

@@ -1,16 +1,14 @@
 #!/usr/bin/env node
 /** `vitals`: one CLI for every role and tool. */
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CONFIG_FIELDS } from '../platform/config.js';
-import { MODULES, type ModuleName } from './modules.js';
+import { MODULES } from './modules.js';
 import { runRole } from './commands/run-role.js';
 import { deviceCommand, news2Command, rulesCommand, servicesCommand, tokenCommand } from './commands/tools.js';
-import type { CommandIO } from './io.js';
-import { simScoreCommand } from '../device-sim/score-command.js';
+import type { CommandIO, RoleTarget } from './io.js';
 
-export const ROLE_COMMANDS: Record<string, ModuleName> = { start: 'all', ingest: 'ingest', rules: 'rules', sink: 'sink', gateway: 'gateway', sim: 'sim' };
+export const ROLE_COMMANDS: Record<string, RoleTarget> = { start: 'all', ingest: 'ingest', rules: 'rules', sink: 'sink', gateway: 'gateway', sim: 'sim' };
 
 export const TOOL_COMMANDS = ["news2", "rules", "device", "token", "services"] as const;
 
@@ -31,12 +29,7 @@ Tools:
   services  up|down|status: local Kafka and ClickHouse for development and tests
   sim score alert quality of simulator ground truth (sensitivity, false alerts, time to alert)
 
-Run \`vitals <command> --help\` for its flags.`;
-}
-
-function configHelp(): string {
-  const w = Math.max(...CONFIG_FIELDS.map((f) => f.flag.length)) + 8;
-  return CONFIG_FIELDS.map((f) => `  --${`${f.flag} VALUE`.padEnd(w)} ${f.help} [${f.env}]`).join('\n');
+Run \`vitals <command> --help\` for its flags; \`vitals --version\` prints the version.`;
 }
 
 export async function main(argv: string[], io: CommandIO): Promise<number> {
@@ -45,8 +38,12 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
     io.out(usage());
     return cmd ? 0 : 2;
   }
+  if (cmd === '--version' || cmd === '-V' || cmd === 'version') {
+    io.out(io.version);
+    return 0;
+  }
   // `rules` and `sim` are roles, and also the parents of tools: `rules replay`, `sim score`.
-  if (cmd === 'sim' && rest[0] === 'score') return simScoreCommand(rest.slice(1), io);
+  if (cmd === 'sim' && rest[0] === 'score') return (await import('../device-sim/score-command.js')).simScoreCommand(rest.slice(1), io);
   if (cmd === 'rules' && rest[0] === 'replay') return rulesCommand(rest, io);
   const role = ROLE_COMMANDS[cmd];
   if (role) return runRole(role, rest, io);
@@ -89,6 +86,7 @@ function isEntryPoint(argv1: string | undefined): boolean {
 const isEntry = isEntryPoint(process.argv[1]);
 if (isEntry) {
   process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
+  const root = findRoot(here);
   const io: CommandIO = {
     env: process.env,
     out: (s) => process.stdout.write(`${s}\n`),
@@ -96,8 +94,8 @@ if (isEntry) {
     stdin: process.stdin,
     stdout: process.stdout,
     stderr: process.stderr,
-    configHelp,
-    root: findRoot(here),
+    root,
+    version: (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string }).version,
   };
   main(process.argv.slice(2), io).then(
     (code) => {

@@ -3,11 +3,8 @@
  * dependencies and an init that returns a running Service. `all` is a target:
  * a module with dependencies and no init.
  */
-import { startGateway } from '../dashboard-gateway/gateway.js';
-import { startIngest } from '../ingest/ingest.js';
-import { startSink } from '../sink/sink.js';
-import { startRules } from '../stream-rules/rules-role.js';
-import { startSimulator } from '../device-sim/fleet.js';
+// Roles are imported when started, not when the table is read: `vitals --help`, `token` and
+// `--version` must not load fastify, Aedes, kafkajs and DuckDB (seconds on a busy machine).
 import type { Context, Service } from '../platform/context.js';
 import type { RegistryView } from '../platform/registry-view.js';
 import type { ReadyFn } from '../dashboard-gateway/gateway.js';
@@ -34,11 +31,11 @@ export interface ModuleDef {
 
 export const MODULES: Record<ModuleName, ModuleDef> = {
   registry: { deps: [], hidden: true, needs: ['bus'], help: 'device registry view (from the registry topic)' },
-  ingest: { deps: ['registry'], needs: ['bus'], help: 'MQTT broker: device auth, ACL, validation, bridge to the bus', init: (e) => startIngest(e.ctx, e.registry()) },
-  rules: { deps: [], needs: ['bus'], help: 'NEWS2, window rules and the alert lifecycle', init: (e) => startRules(e.ctx) },
-  sink: { deps: [], needs: ['bus', 'store'], help: 'bus to store, in batches', init: (e) => startSink(e.ctx) },
-  gateway: { deps: ['registry'], needs: ['bus', 'store'], help: 'REST, FHIR, WebSocket and the dashboard page', init: (e) => startGateway(e.ctx, e.registry(), e.ready) },
-  sim: { deps: [], needs: [], help: 'simulated patients over MQTT, provisioned through the API', init: (e) => startSimulator(e.ctx.config, e.ctx.log) },
+  ingest: { deps: ['registry'], needs: ['bus'], help: 'MQTT broker: device auth, ACL, validation, bridge to the bus', init: async (e) => (await import('../ingest/ingest.js')).startIngest(e.ctx, e.registry()) },
+  rules: { deps: [], needs: ['bus'], help: 'NEWS2, window rules and the alert lifecycle', init: async (e) => (await import('../stream-rules/rules-role.js')).startRules(e.ctx) },
+  sink: { deps: [], needs: ['bus', 'store'], help: 'bus to store, in batches', init: async (e) => (await import('../sink/sink.js')).startSink(e.ctx) },
+  gateway: { deps: ['registry'], needs: ['bus', 'store'], help: 'REST, FHIR, WebSocket and the dashboard page', init: async (e) => (await import('../dashboard-gateway/gateway.js')).startGateway(e.ctx, e.registry(), e.ready) },
+  sim: { deps: [], needs: [], help: 'simulated patients over MQTT, provisioned through the API', init: async (e) => (await import('../device-sim/fleet.js')).startSimulator(e.ctx.config, e.ctx.log) },
   all: { deps: ['ingest', 'rules', 'sink', 'gateway', 'sim'], needs: [], help: 'every role in one process' },
 };
 

@@ -17,6 +17,7 @@ import type { Config } from '../platform/config.js';
 import { systemClock, type Context, type Service } from '../platform/context.js';
 import type { Logger } from '../platform/log.js';
 import { createMetricsRegistry } from '../platform/metrics.js';
+import { registerLagGauge, reportsLag } from '../platform/lag-metric.js';
 import { startRegistryView, type RegistryView } from '../platform/registry-view.js';
 import { backoffDelay } from '../platform/backoff.js';
 import { MODULES, infraNeeds, orderedModules, type ModuleName } from './modules.js';
@@ -150,6 +151,7 @@ export async function runTarget(target: ModuleName, config: Config, log: Logger,
         : absentStore(),
     ]);
     ctx = { config, log, clock: systemClock, metrics, bus, store };
+    if (needs.bus && reportsLag(bus)) registerLagGauge(metrics, bus);
     if (interim) await new Promise<void>((r) => interim.close(() => r()));
 
     for (const name of order) {

@@ -12,7 +12,7 @@ import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 import { buildPolicy, type AccessPolicy, type Principal } from '../core/access.js';
 import type { AuditEvent } from '../core/audit.js';
@@ -70,8 +70,9 @@ const unlimited = { rateLimit: false } as const;
 export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.log.child({ role: 'gateway' }),
-    // Request logging is off (URLs carry patient ids); `logController` is fastify 5.13's name for it.
-    disableRequestLogging: true,
+    // Request logging is off (URLs carry patient ids). Through the log controller: the top-level
+    // `disableRequestLogging` option is deprecated (FSTDEP023, printed at every start).
+    logController: new LogController({ disableRequestLogging: true }),
     // Idle keep-alive sockets (browsers open spares) must not hold a SIGTERM for 60 s.
     forceCloseConnections: true,
     bodyLimit: BODY_LIMIT,

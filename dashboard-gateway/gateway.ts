@@ -5,6 +5,7 @@ import type { Context, Service } from '../platform/context.js';
 import { VitalsError } from '../core/errors.js';
 import { combinedVerifier, loadSigningKey, oidcVerifier, verifyToken, type Verify } from '../platform/jwt.js';
 import { listenOn } from '../platform/listen.js';
+import { sampledGauge } from '../platform/metrics.js';
 import type { RegistryView } from '../platform/registry-view.js';
 import { buildApp } from './app.js';
 import { Hub } from './hub.js';
@@ -74,6 +75,7 @@ export async function startGateway(ctx: Context, registry: RegistryView, ready: 
       bus.publish(TOPICS.audit, [{ key: ev.userId, value: JSON.stringify(ev), timestamp: now }]).catch(() => undefined);
     },
   });
+  const unregisterClients = sampledGauge(metrics, 'vitals_gateway_ws_clients', 'Open dashboard WebSocket connections', () => ws.clients());
   await app.ready();
   const port = await listenOn(app.server, config.httpPort, config.host, 'HTTP');
   const url = `${tls ? 'https' : 'http'}://${config.host}:${port}`;
@@ -90,6 +92,7 @@ export async function startGateway(ctx: Context, registry: RegistryView, ready: 
       return { ok: true };
     },
     async stop() {
+      unregisterClients();
       await ws.close();
       await app.close();
       await hub.stop();

@@ -73,7 +73,10 @@ export async function provision(apiBase: string, adminToken: string, devices: Si
 export async function simSpec(config: Config): Promise<CohortSpec> {
   const sc = config.simScenario;
   if (sc && (sc.includes('/') || /\.(json|ya?ml)$/.test(sc))) {
-    const parsed = parseCohortText(await readFile(sc, 'utf8'));
+    const text = await readFile(sc, 'utf8').catch((e: NodeJS.ErrnoException) => {
+      throw new Error(`scenario file ${sc}: cannot read it (${e.code ?? e.message})`);
+    });
+    const parsed = parseCohortText(text);
     if (!parsed.ok) throw new Error(`scenario file ${sc}: ${parsed.errors.join('; ')}`);
     return parsed.spec;
   }

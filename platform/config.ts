@@ -136,8 +136,16 @@ export const CONFIG_DEFAULTS: Config = {
 
 type Kind = 'port' | 'int' | 'number' | 'string' | 'list' | 'url' | 'level' | 'path' | 'identifier' | 'prefix';
 
+/** The roles a process can run; `vitals start` runs them all. */
+export type RoleName = 'ingest' | 'rules' | 'sink' | 'gateway' | 'sim';
+const EVERY_ROLE: readonly RoleName[] = ['ingest', 'rules', 'sink', 'gateway', 'sim'];
+const BUS_ROLES: readonly RoleName[] = ['ingest', 'rules', 'sink', 'gateway'];
+const STORE_ROLES: readonly RoleName[] = ['sink', 'gateway'];
+
 interface Field {
   key: keyof Config;
+  /** The roles whose code reads this setting: `vitals <role> --help` lists only these. */
+  roles: readonly RoleName[];
   env: string;
   flag: string;
   kind: Kind;
@@ -147,55 +155,55 @@ interface Field {
 
 /** Every setting, its environment variable and its flag: the single source for --help and docs/configuration.md. */
 export const CONFIG_FIELDS: readonly Field[] = [
-  { key: 'host', env: 'VITALS_HOST', flag: 'host', kind: 'string', help: 'address to bind MQTT and HTTP to' },
-  { key: 'mqttPort', env: 'VITALS_MQTT_PORT', flag: 'mqtt-port', kind: 'port', help: 'MQTT listener port' },
-  { key: 'httpPort', env: 'VITALS_HTTP_PORT', flag: 'http-port', kind: 'port', help: 'HTTP/WebSocket port (dashboard, API)' },
-  { key: 'dataDir', env: 'VITALS_DATA_DIR', flag: 'data-dir', kind: 'path', help: 'data directory (embedded log, DuckDB, signing key)' },
-  { key: 'kafkaBrokers', env: 'KAFKA_BROKERS', flag: 'kafka-brokers', kind: 'list', help: 'comma-separated Kafka brokers; unset: embedded bus' },
-  { key: 'topicPrefix', env: 'VITALS_TOPIC_PREFIX', flag: 'topic-prefix', kind: 'prefix', help: 'prefix of every Kafka topic and consumer group (several deployments on one cluster)' },
-  { key: 'clickhouseUrl', env: 'CLICKHOUSE_URL', flag: 'clickhouse-url', kind: 'url', help: 'ClickHouse HTTP URL; unset: embedded DuckDB store' },
-  { key: 'clickhouseDatabase', env: 'VITALS_CLICKHOUSE_DATABASE', flag: 'clickhouse-database', kind: 'identifier', help: 'ClickHouse database name' },
-  { key: 'simPatients', env: 'VITALS_SIM_PATIENTS', flag: 'sim-patients', kind: 'int', min: 0, help: 'simulated patients (0: simulator off)' },
-  { key: 'simSpeed', env: 'VITALS_SIM_SPEED', flag: 'speed', kind: 'number', min: 0.01, help: 'simulator playback speed (event time / wall time)' },
-  { key: 'simScenario', env: 'VITALS_SIM_SCENARIO', flag: 'scenario', kind: 'string', help: 'scenario name played on the first simulated patient, or a scenario file (docs/sim.md)' },
-  { key: 'simMqttUrl', env: 'VITALS_SIM_MQTT_URL', flag: 'sim-mqtt-url', kind: 'string', help: 'MQTT URL the simulator publishes to (default mqtt://host:mqtt-port)' },
-  { key: 'simApiUrl', env: 'VITALS_SIM_API_URL', flag: 'sim-api-url', kind: 'url', help: 'gateway URL the simulator provisions through (default http://host:http-port)' },
-  { key: 'simSeed', env: 'VITALS_SIM_SEED', flag: 'seed', kind: 'int', min: 0, help: 'seed of the simulated patients' },
-  { key: 'simRate', env: 'VITALS_SIM_RATE', flag: 'rate', kind: 'number', min: 0.01, help: 'simulated messages per second per device' },
-  { key: 'simTruth', env: 'VITALS_SIM_TRUTH', flag: 'truth', kind: 'path', help: 'simulator ground-truth JSON lines; unset: <data dir>/sim-truth.jsonl' },
-  { key: 'logLevel', env: 'VITALS_LOG_LEVEL', flag: 'log-level', kind: 'level', help: 'trace|debug|info|warn|error|fatal|silent' },
-  { key: 'maxPayloadBytes', env: 'VITALS_MAX_PAYLOAD_BYTES', flag: 'max-payload-bytes', kind: 'int', min: 64, help: 'largest MQTT payload accepted' },
-  { key: 'maxBatchSamples', env: 'VITALS_MAX_BATCH_SAMPLES', flag: 'max-batch-samples', kind: 'int', min: 1, help: 'most samples in one batch payload' },
-  { key: 'deviceRatePerSec', env: 'VITALS_DEVICE_RATE', flag: 'device-rate', kind: 'int', min: 1, help: 'messages per second a device may publish' },
-  { key: 'backfillMs', env: 'VITALS_BACKFILL_MS', flag: 'backfill-ms', kind: 'int', min: 0, help: 'oldest sample accepted, ms before now' },
-  { key: 'maxFutureMs', env: 'VITALS_MAX_FUTURE_MS', flag: 'max-future-ms', kind: 'int', min: 0, help: 'furthest future sample accepted, ms after now' },
-  { key: 'liveWindowMs', env: 'VITALS_LIVE_WINDOW_MS', flag: 'live-window-ms', kind: 'int', min: 0, help: 'only samples newer than this raise live alerts' },
-  { key: 'retentionRawDays', env: 'VITALS_RETENTION_RAW_DAYS', flag: 'retention-raw-days', kind: 'int', min: 0, help: 'days of raw telemetry kept (0: forever)' },
-  { key: 'retentionRollupDays', env: 'VITALS_RETENTION_ROLLUP_DAYS', flag: 'retention-rollup-days', kind: 'int', min: 0, help: 'days of 1-minute rollups kept (0: forever)' },
-  { key: 'retentionScoresDays', env: 'VITALS_RETENTION_SCORES_DAYS', flag: 'retention-scores-days', kind: 'int', min: 0, help: 'days of NEWS2 scores kept (0: forever)' },
-  { key: 'retentionAlertsDays', env: 'VITALS_RETENTION_ALERTS_DAYS', flag: 'retention-alerts-days', kind: 'int', min: 0, help: 'days of alert events kept (0: forever)' },
-  { key: 'retentionAuditDays', env: 'VITALS_RETENTION_AUDIT_DAYS', flag: 'retention-audit-days', kind: 'int', min: 0, help: 'days of audit trail kept (0: forever)' },
-  { key: 'retentionIntervalMs', env: 'VITALS_RETENTION_INTERVAL_MS', flag: 'retention-interval-ms', kind: 'int', min: 1000, help: 'how often the sink enforces retention' },
-  { key: 'sinkBatchRows', env: 'VITALS_SINK_BATCH_ROWS', flag: 'sink-batch-rows', kind: 'int', min: 1, help: 'sink flushes an insert at this many records' },
-  { key: 'sinkBatchWaitMs', env: 'VITALS_SINK_BATCH_WAIT_MS', flag: 'sink-batch-wait-ms', kind: 'int', min: 0, help: 'longest a record waits in the sink (and the bus fetch) before an insert' },
-  { key: 'duckdbMemoryMb', env: 'VITALS_DUCKDB_MEMORY_MB', flag: 'duckdb-memory-mb', kind: 'int', min: 64, help: 'embedded DuckDB store: memory limit in MB (beyond it the file database spills to disk)' },
-  { key: 'duckdbThreads', env: 'VITALS_DUCKDB_THREADS', flag: 'duckdb-threads', kind: 'int', min: 1, help: 'embedded DuckDB store: worker threads' },
-  { key: 'rulesFile', env: 'VITALS_RULES_FILE', flag: 'rules', kind: 'path', help: 'rules file (YAML or JSON); unset: shipped defaults' },
-  { key: 'mqttTlsCert', env: 'VITALS_MQTT_TLS_CERT', flag: 'mqtt-tls-cert', kind: 'path', help: 'PEM certificate (chain) for MQTT over TLS; with the key, turns the TLS listener on' },
-  { key: 'mqttTlsKey', env: 'VITALS_MQTT_TLS_KEY', flag: 'mqtt-tls-key', kind: 'path', help: 'PEM private key for MQTT over TLS' },
-  { key: 'mqttTlsPort', env: 'VITALS_MQTT_TLS_PORT', flag: 'mqtt-tls-port', kind: 'port', help: 'MQTT over TLS listener port' },
-  { key: 'mqttWsPort', env: 'VITALS_MQTT_WS_PORT', flag: 'mqtt-ws-port', kind: 'port', help: 'MQTT over WebSocket listener port; unset: off' },
-  { key: 'oidcIssuer', env: 'VITALS_OIDC_ISSUER', flag: 'oidc-issuer', kind: 'url', help: 'OIDC issuer whose tokens the gateway accepts (with the audience); unset: local tokens only' },
-  { key: 'oidcAudience', env: 'VITALS_OIDC_AUDIENCE', flag: 'oidc-audience', kind: 'string', help: 'audience the OIDC tokens must carry' },
-  { key: 'oidcJwksUrl', env: 'VITALS_OIDC_JWKS_URL', flag: 'oidc-jwks-url', kind: 'url', help: "JWKS URL; unset: the issuer's discovery document" },
-  { key: 'oidcRoleClaim', env: 'VITALS_OIDC_ROLE_CLAIM', flag: 'oidc-role-claim', kind: 'string', help: 'claim holding the role (string or list; dotted path)' },
-  { key: 'oidcWardsClaim', env: 'VITALS_OIDC_WARDS_CLAIM', flag: 'oidc-wards-claim', kind: 'string', help: 'claim holding the wards (list or space/comma separated)' },
-  { key: 'oidcPatientClaim', env: 'VITALS_OIDC_PATIENT_CLAIM', flag: 'oidc-patient-claim', kind: 'string', help: "claim holding the patient role's own patient id" },
-  { key: 'httpTlsCert', env: 'VITALS_HTTP_TLS_CERT', flag: 'http-tls-cert', kind: 'path', help: 'PEM certificate (chain) for HTTPS/WSS; with the key, turns TLS on' },
-  { key: 'httpTlsKey', env: 'VITALS_HTTP_TLS_KEY', flag: 'http-tls-key', kind: 'path', help: 'PEM private key for HTTPS/WSS' },
-  { key: 'corsOrigins', env: 'VITALS_CORS_ORIGINS', flag: 'cors-origins', kind: 'string', help: 'comma-separated origins allowed cross-origin API calls; unset: none' },
-  { key: 'apiRatePerUser', env: 'VITALS_API_RATE_USER', flag: 'api-rate-user', kind: 'int', min: 1, help: 'REST/FHIR requests per minute per user' },
-  { key: 'apiRatePerAddress', env: 'VITALS_API_RATE_ADDRESS', flag: 'api-rate-address', kind: 'int', min: 1, help: 'REST/FHIR requests per minute per client address' },
+  { key: 'host', roles: ['ingest', 'gateway', 'sim'], env: 'VITALS_HOST', flag: 'host', kind: 'string', help: 'address to bind MQTT and HTTP to' },
+  { key: 'mqttPort', roles: ['ingest', 'sim'], env: 'VITALS_MQTT_PORT', flag: 'mqtt-port', kind: 'port', help: 'MQTT listener port' },
+  { key: 'httpPort', roles: ['gateway', 'sim'], env: 'VITALS_HTTP_PORT', flag: 'http-port', kind: 'port', help: 'HTTP/WebSocket port (dashboard, API)' },
+  { key: 'dataDir', roles: EVERY_ROLE, env: 'VITALS_DATA_DIR', flag: 'data-dir', kind: 'path', help: 'data directory (embedded log, DuckDB, signing key)' },
+  { key: 'kafkaBrokers', roles: BUS_ROLES, env: 'KAFKA_BROKERS', flag: 'kafka-brokers', kind: 'list', help: 'comma-separated Kafka brokers; unset: embedded bus' },
+  { key: 'topicPrefix', roles: BUS_ROLES, env: 'VITALS_TOPIC_PREFIX', flag: 'topic-prefix', kind: 'prefix', help: 'prefix of every Kafka topic and consumer group (several deployments on one cluster)' },
+  { key: 'clickhouseUrl', roles: STORE_ROLES, env: 'CLICKHOUSE_URL', flag: 'clickhouse-url', kind: 'url', help: 'ClickHouse HTTP URL; unset: embedded DuckDB store' },
+  { key: 'clickhouseDatabase', roles: STORE_ROLES, env: 'VITALS_CLICKHOUSE_DATABASE', flag: 'clickhouse-database', kind: 'identifier', help: 'ClickHouse database name' },
+  { key: 'simPatients', roles: ['sim'], env: 'VITALS_SIM_PATIENTS', flag: 'sim-patients', kind: 'int', min: 0, help: 'simulated patients (0: simulator off)' },
+  { key: 'simSpeed', roles: ['sim'], env: 'VITALS_SIM_SPEED', flag: 'speed', kind: 'number', min: 0.01, help: 'simulator playback speed (event time / wall time)' },
+  { key: 'simScenario', roles: ['sim'], env: 'VITALS_SIM_SCENARIO', flag: 'scenario', kind: 'string', help: 'scenario name played on the first simulated patient, or a scenario file (docs/sim.md)' },
+  { key: 'simMqttUrl', roles: ['sim'], env: 'VITALS_SIM_MQTT_URL', flag: 'sim-mqtt-url', kind: 'string', help: 'MQTT URL the simulator publishes to (default mqtt://host:mqtt-port)' },
+  { key: 'simApiUrl', roles: ['sim'], env: 'VITALS_SIM_API_URL', flag: 'sim-api-url', kind: 'url', help: 'gateway URL the simulator provisions through (default http://host:http-port)' },
+  { key: 'simSeed', roles: ['sim'], env: 'VITALS_SIM_SEED', flag: 'seed', kind: 'int', min: 0, help: 'seed of the simulated patients' },
+  { key: 'simRate', roles: ['sim'], env: 'VITALS_SIM_RATE', flag: 'rate', kind: 'number', min: 0.01, help: 'simulated messages per second per device' },
+  { key: 'simTruth', roles: ['sim'], env: 'VITALS_SIM_TRUTH', flag: 'truth', kind: 'path', help: 'simulator ground-truth JSON lines; unset: <data dir>/sim-truth.jsonl' },
+  { key: 'logLevel', roles: EVERY_ROLE, env: 'VITALS_LOG_LEVEL', flag: 'log-level', kind: 'level', help: 'trace|debug|info|warn|error|fatal|silent' },
+  { key: 'maxPayloadBytes', roles: ['ingest'], env: 'VITALS_MAX_PAYLOAD_BYTES', flag: 'max-payload-bytes', kind: 'int', min: 64, help: 'largest MQTT payload accepted' },
+  { key: 'maxBatchSamples', roles: ['ingest'], env: 'VITALS_MAX_BATCH_SAMPLES', flag: 'max-batch-samples', kind: 'int', min: 1, help: 'most samples in one batch payload' },
+  { key: 'deviceRatePerSec', roles: ['ingest'], env: 'VITALS_DEVICE_RATE', flag: 'device-rate', kind: 'int', min: 1, help: 'messages per second a device may publish' },
+  { key: 'backfillMs', roles: ['ingest', 'gateway'], env: 'VITALS_BACKFILL_MS', flag: 'backfill-ms', kind: 'int', min: 0, help: 'oldest sample accepted, ms before now' },
+  { key: 'maxFutureMs', roles: ['ingest', 'gateway'], env: 'VITALS_MAX_FUTURE_MS', flag: 'max-future-ms', kind: 'int', min: 0, help: 'furthest future sample accepted, ms after now' },
+  { key: 'liveWindowMs', roles: ['rules', 'sim'], env: 'VITALS_LIVE_WINDOW_MS', flag: 'live-window-ms', kind: 'int', min: 0, help: 'only samples newer than this raise live alerts' },
+  { key: 'retentionRawDays', roles: ['sink'], env: 'VITALS_RETENTION_RAW_DAYS', flag: 'retention-raw-days', kind: 'int', min: 0, help: 'days of raw telemetry kept (0: forever)' },
+  { key: 'retentionRollupDays', roles: ['sink'], env: 'VITALS_RETENTION_ROLLUP_DAYS', flag: 'retention-rollup-days', kind: 'int', min: 0, help: 'days of 1-minute rollups kept (0: forever)' },
+  { key: 'retentionScoresDays', roles: ['sink'], env: 'VITALS_RETENTION_SCORES_DAYS', flag: 'retention-scores-days', kind: 'int', min: 0, help: 'days of NEWS2 scores kept (0: forever)' },
+  { key: 'retentionAlertsDays', roles: ['sink'], env: 'VITALS_RETENTION_ALERTS_DAYS', flag: 'retention-alerts-days', kind: 'int', min: 0, help: 'days of alert events kept (0: forever)' },
+  { key: 'retentionAuditDays', roles: ['sink'], env: 'VITALS_RETENTION_AUDIT_DAYS', flag: 'retention-audit-days', kind: 'int', min: 0, help: 'days of audit trail kept (0: forever)' },
+  { key: 'retentionIntervalMs', roles: ['sink'], env: 'VITALS_RETENTION_INTERVAL_MS', flag: 'retention-interval-ms', kind: 'int', min: 1000, help: 'how often the sink enforces retention' },
+  { key: 'sinkBatchRows', roles: ['sink'], env: 'VITALS_SINK_BATCH_ROWS', flag: 'sink-batch-rows', kind: 'int', min: 1, help: 'sink flushes an insert at this many records' },
+  { key: 'sinkBatchWaitMs', roles: ['sink'], env: 'VITALS_SINK_BATCH_WAIT_MS', flag: 'sink-batch-wait-ms', kind: 'int', min: 0, help: 'longest a record waits in the sink (and the bus fetch) before an insert' },
+  { key: 'duckdbMemoryMb', roles: STORE_ROLES, env: 'VITALS_DUCKDB_MEMORY_MB', flag: 'duckdb-memory-mb', kind: 'int', min: 64, help: 'embedded DuckDB store: memory limit in MiB (beyond it the file database spills to disk)' },
+  { key: 'duckdbThreads', roles: STORE_ROLES, env: 'VITALS_DUCKDB_THREADS', flag: 'duckdb-threads', kind: 'int', min: 1, help: 'embedded DuckDB store: worker threads' },
+  { key: 'rulesFile', roles: ['rules'], env: 'VITALS_RULES_FILE', flag: 'rules', kind: 'path', help: 'rules file (YAML or JSON); unset: shipped defaults' },
+  { key: 'mqttTlsCert', roles: ['ingest'], env: 'VITALS_MQTT_TLS_CERT', flag: 'mqtt-tls-cert', kind: 'path', help: 'PEM certificate (chain) for MQTT over TLS; with the key, turns the TLS listener on' },
+  { key: 'mqttTlsKey', roles: ['ingest'], env: 'VITALS_MQTT_TLS_KEY', flag: 'mqtt-tls-key', kind: 'path', help: 'PEM private key for MQTT over TLS' },
+  { key: 'mqttTlsPort', roles: ['ingest'], env: 'VITALS_MQTT_TLS_PORT', flag: 'mqtt-tls-port', kind: 'port', help: 'MQTT over TLS listener port' },
+  { key: 'mqttWsPort', roles: ['ingest'], env: 'VITALS_MQTT_WS_PORT', flag: 'mqtt-ws-port', kind: 'port', help: 'MQTT over WebSocket listener port; unset: off' },
+  { key: 'oidcIssuer', roles: ['gateway'], env: 'VITALS_OIDC_ISSUER', flag: 'oidc-issuer', kind: 'url', help: 'OIDC issuer whose tokens the gateway accepts (with the audience); unset: local tokens only' },
+  { key: 'oidcAudience', roles: ['gateway'], env: 'VITALS_OIDC_AUDIENCE', flag: 'oidc-audience', kind: 'string', help: 'audience the OIDC tokens must carry' },
+  { key: 'oidcJwksUrl', roles: ['gateway'], env: 'VITALS_OIDC_JWKS_URL', flag: 'oidc-jwks-url', kind: 'url', help: "JWKS URL; unset: the issuer's discovery document" },
+  { key: 'oidcRoleClaim', roles: ['gateway'], env: 'VITALS_OIDC_ROLE_CLAIM', flag: 'oidc-role-claim', kind: 'string', help: 'claim holding the role (string or list; dotted path)' },
+  { key: 'oidcWardsClaim', roles: ['gateway'], env: 'VITALS_OIDC_WARDS_CLAIM', flag: 'oidc-wards-claim', kind: 'string', help: 'claim holding the wards (list or space/comma separated)' },
+  { key: 'oidcPatientClaim', roles: ['gateway'], env: 'VITALS_OIDC_PATIENT_CLAIM', flag: 'oidc-patient-claim', kind: 'string', help: "claim holding the patient role's own patient id" },
+  { key: 'httpTlsCert', roles: ['gateway'], env: 'VITALS_HTTP_TLS_CERT', flag: 'http-tls-cert', kind: 'path', help: 'PEM certificate (chain) for HTTPS/WSS; with the key, turns TLS on' },
+  { key: 'httpTlsKey', roles: ['gateway'], env: 'VITALS_HTTP_TLS_KEY', flag: 'http-tls-key', kind: 'path', help: 'PEM private key for HTTPS/WSS' },
+  { key: 'corsOrigins', roles: ['gateway'], env: 'VITALS_CORS_ORIGINS', flag: 'cors-origins', kind: 'string', help: 'comma-separated origins allowed cross-origin API calls; unset: none' },
+  { key: 'apiRatePerUser', roles: ['gateway'], env: 'VITALS_API_RATE_USER', flag: 'api-rate-user', kind: 'int', min: 1, help: 'REST/FHIR requests per minute per user' },
+  { key: 'apiRatePerAddress', roles: ['gateway'], env: 'VITALS_API_RATE_ADDRESS', flag: 'api-rate-address', kind: 'int', min: 1, help: 'REST/FHIR requests per minute per client address' },
 ];
 
 const LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);

@@ -4,7 +4,7 @@
  * the simulator. Production: an OIDC provider's tokens, verified against its JWKS
  * (see {@link oidcVerifier}); local tokens stay valid beside them for the tools.
  */
-import { dataDirSecret } from './secrets.js';
+import { dataDirSecret, existingDataDirSecret } from './secrets.js';
 import { SignJWT, createRemoteJWKSet, decodeProtectedHeader, jwtVerify, errors as joseErrors, type JWTPayload } from 'jose';
 
 import { ROLES, type Principal, type Role } from '../core/access.js';
@@ -16,8 +16,24 @@ const AUDIENCE = 'vitalstream';
 
 /** Load the data dir's signing key, creating it on first use. */
 export async function loadSigningKey(dataDir: string): Promise<Uint8Array> {
+  return decodeKey(await dataDirSecret(dataDir, SIGNING_KEY_FILE, 32));
+}
+
+/** The file in the data dir that holds the signing key. */
+export const SIGNING_KEY_FILE = 'jwt-signing.key';
+
+/**
+ * The data dir's signing key if a server already created it, else null. Tools that mint tokens
+ * for a running server use this: a key they created would sign tokens that server rejects.
+ */
+export async function existingSigningKey(dataDir: string): Promise<Uint8Array | null> {
+  const text = await existingDataDirSecret(dataDir, SIGNING_KEY_FILE);
+  return text === null ? null : decodeKey(text);
+}
+
+function decodeKey(text: string): Uint8Array {
   // Stored as base64url text; Node's decoder also reads keys written as plain base64 before.
-  const key = Buffer.from(await dataDirSecret(dataDir, 'jwt-signing.key', 32), 'base64url');
+  const key = Buffer.from(text, 'base64url');
   if (key.length < 32) throw new Error('the signing key in the data dir is shorter than 32 bytes');
   return new Uint8Array(key);
 }

@@ -8,13 +8,9 @@ import path from 'node:path';
  * Two processes starting at once agree: the loser of the exclusive create reads the winner's.
  */
 export async function dataDirSecret(dataDir: string, name: string, bytes = 32): Promise<string> {
+  const existing = await existingDataDirSecret(dataDir, name);
+  if (existing) return existing;
   const file = path.join(dataDir, name);
-  try {
-    const v = (await readFile(file, 'utf8')).trim();
-    if (v) return v;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-  }
   await mkdir(dataDir, { recursive: true });
   const v = randomBytes(bytes).toString('base64url');
   try {
@@ -22,6 +18,16 @@ export async function dataDirSecret(dataDir: string, name: string, bytes = 32): 
     return v;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') return dataDirSecret(dataDir, name, bytes);
+    throw e;
+  }
+}
+
+/** Read `name` from the data dir; null when it was never created (tools must not create a server's secret). */
+export async function existingDataDirSecret(dataDir: string, name: string): Promise<string | null> {
+  try {
+    return (await readFile(path.join(dataDir, name), 'utf8')).trim() || null;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw e;
   }
 }

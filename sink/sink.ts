@@ -19,7 +19,7 @@ import type { ScoreOutput } from '../core/rules-engine.js';
 import type { CanonicalSample } from '../core/vitals.js';
 import type { Config } from '../platform/config.js';
 import type { Context, Service } from '../platform/context.js';
-import { counter } from '../platform/metrics.js';
+import { STORE_LATENCY_BUCKETS, counter, histogram } from '../platform/metrics.js';
 import { isTransientStoreError } from './retry.js';
 import { backoffDelay } from '../platform/backoff.js';
 
@@ -90,6 +90,7 @@ export async function startSink(ctx: Context, opts: SinkOptions = {}): Promise<S
   const insertsTotal = counter(ctx.metrics, 'vitals_sink_inserts_total', 'Store inserts made by the sink, by topic', ['topic']);
   const deadTotal = counter(ctx.metrics, 'vitals_sink_dead_letters_total', 'Records the store rejected, dead-lettered', ['topic']);
   const retriesTotal = counter(ctx.metrics, 'vitals_sink_retries_total', 'Store writes retried after a transient failure');
+  const insertSeconds = histogram(ctx.metrics, 'vitals_sink_insert_seconds', 'Store insert latency of a successful batch, by topic', STORE_LATENCY_BUCKETS, ['topic']);
   const batchRows = Math.max(1, opts.batchRows ?? config.sinkBatchRows);
   const batchWaitMs = Math.max(0, opts.batchWaitMs ?? config.sinkBatchWaitMs);
   const concurrency = Math.max(1, opts.concurrency ?? 32);
@@ -119,7 +120,9 @@ export async function startSink(ctx: Context, opts: SinkOptions = {}): Promise<S
     if (!insert || recs.length === 0) return;
     for (let attempt = 0; ; attempt++) {
       try {
+        const took = insertSeconds.startTimer({ topic });
         await insert(store, recs.map((x) => x.row) as never[]);
+        took();
         storeOk = true;
         rowsTotal.inc({ topic }, recs.length);
         insertsTotal.inc({ topic });

@@ -8,7 +8,8 @@
  * - A set with some parameters missing is scored, as a lower bound, and the line says so:
  *   `"complete":false,"missing":[...],"maxScore":N`. A line with no parameter at all is an error.
  * - A line that cannot be scored (invalid JSON, unknown field, wrong type, impossible value such
- *   as spo2 150, unknown ACVPU) yields `{"error":"line N: ..."}` and the rest go on.
+ *   as spo2 150, unknown ACVPU) is reported on stderr as `vitals news2: line N: ...` and the rest
+ *   go on: stdout carries only scores, so it can be piped on (docs/decisions/0014-cli-contract.md).
  * - Blank lines are skipped. Exit code 1 if any line failed, else 0.
  */
 import { checkObservations, NEWS2_PARAMS, scoreNews2, type News2Observations } from '../core/news2.js';
@@ -44,16 +45,20 @@ export function scoreLine(line: string, n: number): { ok: boolean; out: Record<s
 /**
  * Run the filter.
  * @param input - JSON lines of observation sets
- * @param output - one JSON line per non-blank input line
+ * @param output - one JSON line per scored input line
+ * @param errOutput - one message per line that could not be scored
  * @returns exit code: 1 if any line could not be scored, else 0
  */
-export async function runNews2Cli(input: NodeJS.ReadableStream, output: NodeJS.WritableStream): Promise<number> {
+export async function runNews2Cli(input: NodeJS.ReadableStream, output: NodeJS.WritableStream, errOutput: NodeJS.WritableStream): Promise<number> {
   let failed = false;
   for await (const { n, line } of numberedLines(input)) {
     if (line.trim() === '') continue;
     const r = scoreLine(line, n);
-    if (!r.ok) failed = true;
-    await writeLine(output, JSON.stringify(r.out));
+    if (r.ok) await writeLine(output, JSON.stringify(r.out));
+    else {
+      failed = true;
+      await writeLine(errOutput, `vitals news2: ${String(r.out.error)}`);
+    }
   }
   return failed ? 1 : 0;
 }

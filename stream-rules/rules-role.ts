@@ -14,7 +14,7 @@ import { TOPICS, type BusRecord, type Subscription } from '../core/ports.js';
 import { createRulesEngine, type ScoreOutput } from '../core/rules-engine.js';
 import type { CanonicalSample } from '../core/vitals.js';
 import type { Context, Service } from '../platform/context.js';
-import { counter, gauge } from '../platform/metrics.js';
+import { ALERT_LATENCY_BUCKETS, counter, gauge, histogram } from '../platform/metrics.js';
 import { parseRuleSetText, readDefaultRulesText } from './rules-loader.js';
 import { backoffDelay } from '../platform/backoff.js';
 import { dataDirSecret } from '../platform/secrets.js';
@@ -67,6 +67,13 @@ export async function startRules(ctx: Context): Promise<Service> {
   const samplesTotal = counter(metrics, 'vitals_rules_samples_total', 'Samples evaluated by the rules engine');
   const eventsTotal = counter(metrics, 'vitals_rules_alert_events_total', 'Alert events published, by event and kind', ['event', 'kind']);
   const patientsGauge = gauge(metrics, 'vitals_rules_patients', 'Patients with state in the rules engine');
+  const alertLatency = histogram(
+    metrics,
+    'vitals_alert_latency_seconds',
+    'From the event time of the transition (the sample that raised or escalated it) to the alert event durably on the bus',
+    ALERT_LATENCY_BUCKETS,
+    ['event'],
+  );
   const known = new KnownIds();
   const subs: Subscription[] = [];
   let live = false;
@@ -101,9 +108,11 @@ export async function startRules(ctx: Context): Promise<Service> {
         await new Promise((r) => setTimeout(r, backoffDelay(attempt)));
       }
     }
+    const published = clock.now();
     for (const e of fresh) {
       known.add(e.eventId);
       eventsTotal.inc({ event: e.event, kind: e.alert.kind });
+      if (e.event === 'raised' || e.event === 'escalated') alertLatency.observe({ event: e.event }, Math.max(0, published - e.ts) / 1000);
     }
   };
 

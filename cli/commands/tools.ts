@@ -2,7 +2,8 @@
 import { readFile } from 'node:fs/promises';
 import { ROLES, type Role } from '../../core/access.js';
 import { loadConfig } from '../../platform/config.js';
-import { loadSigningKey, parseTtl, signToken } from '../../platform/jwt.js';
+import path from 'node:path';
+import { SIGNING_KEY_FILE, existingSigningKey, parseTtl, signToken } from '../../platform/jwt.js';
 import { flagHelp, parseFlags, type FlagSpec } from '../args.js';
 import type { CommandIO } from '../io.js';
 
@@ -10,6 +11,20 @@ const fail = (io: CommandIO, cmd: string, errors: string[]): number => {
   io.err(`vitals ${cmd}: ${errors.length} problem${errors.length > 1 ? 's' : ''}:\n${errors.map((e) => `  - ${e}`).join('\n')}\nSee: vitals ${cmd} --help`);
   return 2;
 };
+
+/**
+ * The running server's signing key, or a message saying why there is none. Never creates one: a new key
+ * would sign tokens the server answers with 401 "invalid token".
+ */
+async function serverKey(dataDir: string): Promise<{ key: Uint8Array } | { problem: string }> {
+  const key = await existingSigningKey(dataDir);
+  if (key) return { key };
+  return {
+    problem:
+      `no signing key in ${dataDir} (${SIGNING_KEY_FILE}): tokens must be signed with the key of the server that checks them.\n` +
+      `  Start the server first (npm start), or point at its data dir with --data-dir or VITALS_DATA_DIR.`,
+  };
+}
 
 const TOKEN_FLAGS: FlagSpec = {
   role: { type: 'string', help: `one of ${ROLES.join('|')}` },
@@ -24,7 +39,7 @@ const TOKEN_FLAGS: FlagSpec = {
 export async function tokenCommand(argv: string[], io: CommandIO): Promise<number> {
   const p = parseFlags(argv, TOKEN_FLAGS);
   if (p.values.help) {
-    io.out(`vitals token: print a dev JWT signed with the data dir's key\n\n${flagHelp(TOKEN_FLAGS)}`);
+    io.out(`vitals token: print a dev JWT signed with the key a server created in its data dir (start the server first)\n\n${flagHelp(TOKEN_FLAGS)}`);
     return 0;
   }
   const errors = [...p.errors];
@@ -41,10 +56,16 @@ export async function tokenCommand(argv: string[], io: CommandIO): Promise<numbe
   const cfg = loadConfig(io.env, typeof p.values['data-dir'] === 'string' ? { 'data-dir': p.values['data-dir'] } : {});
   if (!cfg.ok) errors.push(...cfg.errors);
   if (errors.length || !cfg.ok || ttl === null) return fail(io, 'token', errors);
-  const key = await loadSigningKey(cfg.config.dataDir);
+  const signing = await serverKey(cfg.config.dataDir);
+  if ('problem' in signing) {
+    io.err(`vitals token: ${signing.problem}`);
+    return 1;
+  }
   const sub = typeof p.values.sub === 'string' ? p.values.sub : `dev-${String(role)}`;
   const scope = role === 'patient' ? [] : wards.length ? wards : ['*'];
-  io.out(await signToken(key, { sub, role: role as Role, wards: scope, ...(patientId ? { patientId } : {}) }, ttl));
+  io.out(await signToken(signing.key, { sub, role: role as Role, wards: scope, ...(patientId ? { patientId } : {}) }, ttl));
+  // On stderr, so `TOKEN=$(npx vitals token ...)` captures only the token.
+  io.err(`vitals token: signed with ${path.join(cfg.config.dataDir, SIGNING_KEY_FILE)}; valid for ${typeof p.values.ttl === 'string' ? p.values.ttl : '1h'} on a server using that data dir`);
   return 0;
 }
 
@@ -74,7 +95,12 @@ export async function deviceCommand(argv: string[], io: CommandIO): Promise<numb
   if (!cfg.ok) errors.push(...cfg.errors);
   if (errors.length || !cfg.ok) return fail(io, 'device', errors);
   const base = typeof p.values.url === 'string' ? p.values.url.replace(/\/$/, '') : `http://${cfg.config.host}:${cfg.config.httpPort}`;
-  const token = await signToken(await loadSigningKey(cfg.config.dataDir), { sub: 'cli-admin', role: 'admin', wards: ['*'] }, 300);
+  const signing = await serverKey(cfg.config.dataDir);
+  if ('problem' in signing) {
+    io.err(`vitals device: ${signing.problem}`);
+    return 1;
+  }
+  const token = await signToken(signing.key, { sub: 'cli-admin', role: 'admin', wards: ['*'] }, 300);
   const body = { patientId: p.values.patient, ward: p.values.ward, bed: p.values.bed };
   const req = {
     add: { method: 'POST', path: '/api/devices', body: { deviceId: id, ...body } },
@@ -126,12 +152,12 @@ export async function servicesCommand(argv: string[], io: CommandIO): Promise<nu
 
 export async function news2Command(argv: string[], io: CommandIO): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
-    io.out('vitals news2: score NEWS2 for JSON lines on stdin\n  in:  {"rr":18,"spo2":95,"scale":1,"o2":false,"sbp":118,"hr":88,"acvpu":"A","temp":37.2}\n  out: {"score":N,"risk":"low|low-medium|medium|high","components":{...}}\n  exit 1 if any line could not be scored');
+    io.out('vitals news2: score NEWS2 for JSON lines on stdin\n  in:  {"rr":18,"spo2":95,"scale":1,"o2":false,"sbp":118,"hr":88,"acvpu":"A","temp":37.2}\n  out: {"score":N,"risk":"low|low-medium|medium|high","components":{...}}\n  lines that cannot be scored are reported on stderr; exit 1 if any');
     return 0;
   }
   if (argv.length) return fail(io, 'news2', [`unexpected argument ${argv.join(' ')}`]);
   const { runNews2Cli } = await import('../../stream-rules/news2-cli.js');
-  return runNews2Cli(io.stdin, io.stdout);
+  return runNews2Cli(io.stdin, io.stdout, io.stderr);
 }
 
 const REPLAY_FLAGS: FlagSpec = {

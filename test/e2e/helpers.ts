@@ -1,11 +1,21 @@
 /** Shared helpers for whole-process tests: real MQTT clients, real WebSocket clients, real HTTP. */
 import { mkdtemp } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import WebSocket from 'ws';
 import { loadSigningKey, signToken } from '../../platform/jwt.js';
 import type { Role } from '../../core/access.js';
+
+/** A loopback port nothing listens on right now: bind, read, close. */
+export async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
 
 export async function tempDir(prefix: string): Promise<string> {
   return mkdtemp(path.join(os.tmpdir(), `vitals-${prefix}-`));

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { http, tempDir, waitFor } from './helpers.js';
+import { freePort, http, tempDir, waitFor } from './helpers.js';
 
 const CLI = path.resolve(import.meta.dirname, '../../dist/cli/main.js');
 const children: ChildProcess[] = [];
@@ -20,14 +20,6 @@ function run(args: string[], env: Record<string, string>): { p: ChildProcess; ou
   return { p, out: () => chunks.join('') };
 }
 
-/** A port that nothing listens on: bind, read, close. */
-async function closedPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 afterEach(() => {
   for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
@@ -39,7 +31,7 @@ describe('start-up failures', () => {
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
     const port = (blocker.address() as net.AddressInfo).port;
     try {
-      const { p, out } = run(['start'], { KAFKA_BROKERS: '', CLICKHOUSE_URL: '', VITALS_DATA_DIR: await tempDir('port'), VITALS_MQTT_PORT: String(port), VITALS_HTTP_PORT: String(await closedPort()), VITALS_SIM_PATIENTS: '0' });
+      const { p, out } = run(['start'], { KAFKA_BROKERS: '', CLICKHOUSE_URL: '', VITALS_DATA_DIR: await tempDir('port'), VITALS_MQTT_PORT: String(port), VITALS_HTTP_PORT: String(await freePort()), VITALS_SIM_PATIENTS: '0' });
       const code = await new Promise<number | null>((r) => p.once('exit', r));
       expect(code).not.toBe(0);
       expect(out()).toContain(`MQTT port ${port} on 127.0.0.1 is already in use`);
@@ -49,12 +41,12 @@ describe('start-up failures', () => {
   }, 60_000);
 
   it('Kafka and ClickHouse unreachable: the gateway keeps retrying and /readyz names both', async () => {
-    const httpPort = await closedPort();
+    const httpPort = await freePort();
     const { p, out } = run(['gateway'], {
       VITALS_DATA_DIR: await tempDir('unreach'),
       VITALS_HTTP_PORT: String(httpPort),
-      KAFKA_BROKERS: `127.0.0.1:${await closedPort()}`,
-      CLICKHOUSE_URL: `http://127.0.0.1:${await closedPort()}`,
+      KAFKA_BROKERS: `127.0.0.1:${await freePort()}`,
+      CLICKHOUSE_URL: `http://127.0.0.1:${await freePort()}`,
     });
     const ready = await waitFor('a /readyz answer', async () => {
       const r = await http(`http://127.0.0.1:${httpPort}`, null, 'GET', '/readyz').catch(() => null);

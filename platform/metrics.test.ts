@@ -1,0 +1,32 @@
+import { Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { registerLagGauge } from './lag-metric.js';
+import { sampledGauge } from './metrics.js';
+
+describe('gauges read at scrape time', () => {
+  it('sampledGauge sums every registered reader and forgets one that unregisters', async () => {
+    const reg = new Registry();
+    let a = 2;
+    const offA = sampledGauge(reg, 'x_clients', 'clients', () => a);
+    sampledGauge(reg, 'x_clients', 'clients', () => 3);
+    expect(await reg.getSingleMetricAsString('x_clients')).toMatch(/^x_clients 5$/m);
+    a = 4;
+    expect(await reg.getSingleMetricAsString('x_clients')).toMatch(/^x_clients 7$/m);
+    offA();
+    expect(await reg.getSingleMetricAsString('x_clients')).toMatch(/^x_clients 3$/m);
+  });
+  it('the lag gauge shows the current rows only, and none when the bus cannot answer', async () => {
+    const reg = new Registry();
+    let rows: Array<{ consumer: string; topic: string; lag: number }> = [{ consumer: 'sink', topic: 'vitals.samples', lag: 12 }, { consumer: 'rules', topic: 'vitals.samples', lag: 0 }];
+    let fail = false;
+    registerLagGauge(reg, { lag: async () => (fail ? Promise.reject(new Error('down')) : rows) });
+    registerLagGauge(reg, { lag: async () => [] }); // a second registration is ignored
+    const text = await reg.getSingleMetricAsString('vitals_bus_consumer_lag');
+    expect(text).toContain('vitals_bus_consumer_lag{consumer="sink",topic="vitals.samples"} 12');
+    expect(text).toContain('vitals_bus_consumer_lag{consumer="rules",topic="vitals.samples"} 0');
+    rows = [{ consumer: 'sink', topic: 'vitals.samples', lag: 1 }];
+    expect(await reg.getSingleMetricAsString('vitals_bus_consumer_lag')).not.toContain('rules');
+    fail = true;
+    expect(await reg.getSingleMetricAsString('vitals_bus_consumer_lag')).not.toMatch(/consumer=/);
+  });
+});
