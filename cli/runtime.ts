@@ -89,7 +89,7 @@ export async function createBus(config: Config, log: Logger): Promise<Bus> {
 export async function createStore(config: Config, log: Logger): Promise<Store> {
   if (config.clickhouseUrl) return createClickHouseStore({ url: config.clickhouseUrl, database: config.clickhouseDatabase, log });
   await mkdir(config.dataDir, { recursive: true });
-  return createDuckDbStore({ path: path.join(config.dataDir, 'vitals.duckdb') });
+  return createDuckDbStore({ path: path.join(config.dataDir, 'vitals.duckdb'), memoryLimitMb: config.duckdbMemoryMb, threads: config.duckdbThreads, log });
 }
 
 /**

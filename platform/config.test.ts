@@ -23,6 +23,17 @@ describe('loadConfig', () => {
     expect(r.errors.join('\n')).toMatch(/VITALS_MQTT_PORT.*99999/);
     expect(r.errors.join('\n')).toMatch(/--http-port.*eighty/);
   });
+  it('sets the embedded DuckDB memory limit and threads, refusing values it cannot run with', () => {
+    const d = loadConfig({});
+    expect(d.ok && d.config).toMatchObject({ duckdbMemoryMb: 512, duckdbThreads: 1 });
+    const r = loadConfig({ VITALS_DUCKDB_MEMORY_MB: '2048' }, { 'duckdb-threads': '2' });
+    expect(r.ok && r.config).toMatchObject({ duckdbMemoryMb: 2048, duckdbThreads: 2 });
+    const bad = loadConfig({ VITALS_DUCKDB_MEMORY_MB: '16', VITALS_DUCKDB_THREADS: '0' });
+    expect(bad.ok).toBe(false);
+    if (bad.ok) return;
+    expect(bad.errors.join('\n')).toMatch(/VITALS_DUCKDB_MEMORY_MB/);
+    expect(bad.errors.join('\n')).toMatch(/VITALS_DUCKDB_THREADS/);
+  });
   it('an empty KAFKA_BROKERS means embedded', () => {
     const r = loadConfig({ KAFKA_BROKERS: '' });
     expect(r.ok && r.config.kafkaBrokers).toBeNull();

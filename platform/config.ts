@@ -60,6 +60,9 @@ export interface Config {
   /** Sink insert batching: flush at this many rows, or when a batch is this old. */
   sinkBatchRows: number;
   sinkBatchWaitMs: number;
+  /** Embedded DuckDB store: memory limit (MB) and worker threads. */
+  duckdbMemoryMb: number;
+  duckdbThreads: number;
   /** Rules file (YAML/JSON), null: shipped defaults. */
   rulesFile: string | null;
   /** MQTT over TLS: PEM certificate and key files; both set turns the TLS listener on. */
@@ -140,6 +143,8 @@ export const CONFIG_DEFAULTS: Config = {
   retentionIntervalMs: 3600_000,
   sinkBatchRows: 10_000,
   sinkBatchWaitMs: 1000,
+  duckdbMemoryMb: 512,
+  duckdbThreads: 1,
   rulesFile: null,
   mqttTlsCert: null,
   mqttTlsKey: null,
@@ -224,6 +229,8 @@ export const CONFIG_FIELDS: readonly Field[] = [
   { key: 'retentionIntervalMs', roles: ['sink'], env: 'VITALS_RETENTION_INTERVAL_MS', flag: 'retention-interval-ms', kind: 'int', min: 1000, help: 'how often the sink enforces retention' },
   { key: 'sinkBatchRows', roles: ['sink'], env: 'VITALS_SINK_BATCH_ROWS', flag: 'sink-batch-rows', kind: 'int', min: 1, help: 'sink flushes an insert at this many records' },
   { key: 'sinkBatchWaitMs', roles: ['sink'], env: 'VITALS_SINK_BATCH_WAIT_MS', flag: 'sink-batch-wait-ms', kind: 'int', min: 0, help: 'longest a record waits in the sink (and the bus fetch) before an insert' },
+  { key: 'duckdbMemoryMb', roles: STORE_ROLES, env: 'VITALS_DUCKDB_MEMORY_MB', flag: 'duckdb-memory-mb', kind: 'int', min: 64, help: 'embedded DuckDB store: memory limit in MiB (beyond it the file database spills to disk)' },
+  { key: 'duckdbThreads', roles: STORE_ROLES, env: 'VITALS_DUCKDB_THREADS', flag: 'duckdb-threads', kind: 'int', min: 1, help: 'embedded DuckDB store: worker threads' },
   { key: 'rulesFile', roles: ['rules'], env: 'VITALS_RULES_FILE', flag: 'rules', kind: 'path', help: 'rules file (YAML or JSON); unset: shipped defaults' },
   { key: 'mqttTlsCert', roles: ['ingest'], env: 'VITALS_MQTT_TLS_CERT', flag: 'mqtt-tls-cert', kind: 'path', help: 'PEM certificate (chain) for MQTT over TLS; with the key, turns the TLS listener on' },
   { key: 'mqttTlsKey', roles: ['ingest'], env: 'VITALS_MQTT_TLS_KEY', flag: 'mqtt-tls-key', kind: 'path', help: 'PEM private key for MQTT over TLS' },

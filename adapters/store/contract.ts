@@ -214,6 +214,23 @@ export function storeContract(name: string, make: () => Promise<Store>): void {
       ]);
     });
 
+    it('re-delivered samples are stored once, however far apart the copies arrive', async () => {
+      const p = uid('p-redeliver');
+      const other = uid('p-other');
+      const first = Array.from({ length: 20 }, (_, i) => sample(p, T0 + i * 1000, { hr: 60 + i, spo2: 95 }));
+      await store.insertSamples(first);
+      // Other patients' rows in between, then the first batch again inside a larger batch.
+      for (let k = 0; k < 3; k++) await store.insertSamples(Array.from({ length: 20 }, (_, i) => sample(other, T0 + (k * 20 + i) * 1000, { hr: 70 })));
+      const later = Array.from({ length: 10 }, (_, i) => sample(p, T0 + (20 + i) * 1000, { hr: 80 + i, spo2: 96 }));
+      await store.insertSamples([...later.slice(0, 5), ...first, ...later.slice(5)]);
+      const hr = await raw(p, 'hr', T0, T0 + MIN);
+      expect(hr.map((x) => x.ts)).toEqual(Array.from({ length: 30 }, (_, i) => T0 + i * 1000));
+      expect(hr.map((x) => x.value)).toEqual([...first.map((x) => x.metrics.hr), ...later.map((x) => x.metrics.hr)]);
+      const [bucket] = await buckets(p, 'spo2', T0, T0 + MIN, MIN);
+      expect(bucket).toMatchObject({ ts: T0, count: 30, min: 95, max: 96 });
+      expect((await buckets(other, 'hr', T0, T0 + MIN, MIN))[0]?.count).toBe(60);
+    });
+
     it('computes min/max/avg/count across minute boundaries, aligned to the step', async () => {
       const p = uid('p-bucket');
       const pts: Array<[number, number]> = [

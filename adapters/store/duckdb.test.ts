@@ -1,9 +1,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { BucketPoint } from '../../core/ports.js';
+import type { CanonicalSample } from '../../core/vitals.js';
 import { storeContract } from './contract.js';
-import { createDuckDbStore } from './duckdb.js';
+import { createDuckDbStore, DUCKDB_DEFAULT_MEMORY_MB, DUCKDB_DEFAULT_THREADS } from './duckdb.js';
+import { loadMigrations, schemaDir } from './migrations.js';
 
 const dirs: string[] = [];
 async function tempFile(): Promise<string> {
@@ -18,6 +22,8 @@ afterAll(async () => {
 
 storeContract('duckdb (file)', async () => createDuckDbStore({ path: await tempFile() }));
 storeContract('duckdb (:memory:)', () => createDuckDbStore({ path: ':memory:' }));
+// Sealing after every few rows puts copies of one sample in different sorted runs and the tail.
+storeContract('duckdb (sorted run every 3 rows)', () => createDuckDbStore({ path: ':memory:', sealRows: 3 }));
 
 describe('duckdb store: file persistence', () => {
   it('keeps data and the migration ledger across reopen', async () => {
@@ -32,5 +38,69 @@ describe('duckdb store: file persistence', () => {
     expect(await b.appliedMigrations()).toEqual(ledger);
     expect(await b.history({ patientKey: 'p', metric: 'hr', from: 0, to: 10_000, step: 'raw', limit: 10 })).toEqual([{ ts: 1_000, value: 60 }]);
     await b.close();
+  });
+});
+
+describe('duckdb store: upgrade from the keyed samples table (ADR 0011)', () => {
+  it('moves rows stored under the old primary key and still shows a re-delivered sample once', async () => {
+    const path = await tempFile();
+    // Build the schema as it was before migration 006: versions 1-5 applied, one row stored.
+    const old = await DuckDBInstance.create(path);
+    const c = await old.connect();
+    await c.run('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)');
+    for (const m of (await loadMigrations(schemaDir('duckdb'))).filter((x) => x.version <= 5)) {
+      await c.run(m.sql);
+      await c.run('INSERT INTO schema_migrations VALUES ($1, $2, current_timestamp::TIMESTAMP)', [m.version, m.name]);
+    }
+    await c.run("INSERT INTO samples VALUES ('p', 'p', 'd', 'w', 'hr', epoch_ms(1000), 1000, 61, -1, 'device', 1001, 't')");
+    c.closeSync();
+    old.closeSync();
+
+    const store = await createDuckDbStore({ path });
+    await store.migrate();
+    const versions = (await store.appliedMigrations()).map((m) => m.version);
+    expect(versions).toEqual([...versions].sort((a, b) => a - b));
+    expect(versions.at(-1)).toBeGreaterThanOrEqual(14);
+    const one: CanonicalSample = { v: 1, deviceId: 'd', patientId: 'p', ward: 'w', ts: 1_000, recvTs: 1_001, source: 'device', metrics: { hr: 61 }, traceId: 't' };
+    await store.insertSamples([one]); // a re-delivery of the row stored before the upgrade
+    await store.insertSamples([{ ...one, ts: 2_000, recvTs: 2_001, metrics: { hr: 62 } }]);
+    expect(await store.history({ patientKey: 'p', metric: 'hr', from: 0, to: 10_000, step: 'raw', limit: 10 })).toEqual([
+      { ts: 1_000, value: 61 },
+      { ts: 2_000, value: 62 },
+    ]);
+    const [bucket] = (await store.history({ patientKey: 'p', metric: 'hr', from: 0, to: 60_000, step: 60_000, limit: 10 })) as BucketPoint[];
+    expect(bucket).toMatchObject({ ts: 0, count: 2, min: 61, max: 62 });
+    await store.close();
+  });
+});
+
+describe('duckdb store: engine settings', () => {
+  it('opens with the memory limit and thread count it is given, and refuses a limit DuckDB rejects', async () => {
+    const store = await createDuckDbStore({ path: ':memory:', memoryLimitMb: 300, threads: 2 });
+    expect(await store.engineSettings()).toEqual({ memoryLimitMb: 300, threads: 2 });
+    await store.close();
+    const defaults = await createDuckDbStore({ path: ':memory:' });
+    expect(await defaults.engineSettings()).toEqual({ memoryLimitMb: DUCKDB_DEFAULT_MEMORY_MB, threads: DUCKDB_DEFAULT_THREADS });
+    await defaults.close();
+    await expect(createDuckDbStore({ path: ':memory:', threads: 0 })).rejects.toMatchObject({ code: 'VTL_ERR_CONFIG' });
+  });
+});
+
+describe('duckdb store: sorted runs', () => {
+  it('moves the appended tail into a sorted run once it holds sealRows rows, and reads across both', async () => {
+    const store = await createDuckDbStore({ path: await tempFile(), sealRows: 10 });
+    await store.migrate();
+    const at = (ts: number, hr: number): CanonicalSample => ({ v: 1, deviceId: 'd', patientId: 'p', ward: 'w', ts, recvTs: ts, source: 'device', metrics: { hr, rr: 12 }, traceId: 't' });
+    await store.insertSamples([at(1_000, 60), at(2_000, 61)]);
+    expect(await store.sampleRowCounts()).toEqual({ sorted: 0, recent: 4 });
+    await store.insertSamples([at(3_000, 62), at(4_000, 63), at(5_000, 64)]);
+    expect(await store.sampleRowCounts()).toEqual({ sorted: 10, recent: 0 });
+    await store.insertSamples([at(2_000, 61)]); // a re-delivered copy of a sealed sample
+    expect(await store.sampleRowCounts()).toEqual({ sorted: 10, recent: 2 });
+    const raw = await store.history({ patientKey: 'p', metric: 'hr', from: 0, to: 10_000, step: 'raw', limit: 10 });
+    expect(raw.map((x) => x.ts)).toEqual([1_000, 2_000, 3_000, 4_000, 5_000]);
+    await store.erasePatient('p');
+    expect(await store.sampleRowCounts()).toEqual({ sorted: 0, recent: 0 });
+    await store.close();
   });
 });

@@ -1,11 +1,14 @@
 /**
  * Embedded Store adapter on DuckDB (single process, a file or ':memory:').
  *
- * Dedup is enforced at write time: primary keys plus INSERT OR IGNORE, so queries are plain.
- * Rollups are computed from raw rows with GROUP BY; at embedded scale that is fast, and it can
- * never double-count. Strings are bound as parameters; only validated numbers are inlined.
+ * Raw samples are appended (DuckDB appender, no index) to `samples_recent`, and every `sealRows`
+ * rows moved to `samples` as one run sorted by patient, metric and time: insert cost and memory do
+ * not grow with what the store holds, and a query for one patient reads few row groups.
+ * Re-delivered copies are hidden at read time by the `samples_unique` view (ADR 0011). Alerts, audit and scores are few and keep primary keys plus INSERT OR IGNORE.
+ * Rollups are computed from de-duplicated rows with GROUP BY, so they never double-count.
+ * Strings are bound as parameters; only validated numbers are inlined.
  */
-import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import { DuckDBInstance, DuckDBTimestampValue, type DuckDBAppender, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import type { Logger } from 'pino';
 import { VitalsError, isVitalsError } from '../../core/errors.js';
 import type { AlertEvent } from '../../core/alerts-model.js';
@@ -27,6 +30,7 @@ import {
   retentionCutoffs,
   sampleRows,
   scoreRow,
+  type SampleRow,
 } from './rows.js';
 import { assertSqlString, sqlInt } from './sql.js';
 
@@ -36,27 +40,79 @@ export interface DuckDbStoreOptions {
   log?: Logger;
   /** healthy() gives up after this long. Default 2000 ms. */
   healthTimeoutMs?: number;
+  /** DuckDB `memory_limit` in MB (buffer pool; a file database spills beyond it). Default 512. */
+  memoryLimitMb?: number;
+  /** DuckDB worker threads. Default 1: in `vitals start` the other core serves the event loop. */
+  threads?: number;
+  /** Move recent rows into a sorted run once this many have been appended. Default 500 000. */
+  sealRows?: number;
 }
 
-const STAGE_DDL = `CREATE TEMP TABLE IF NOT EXISTS samples_stage (
-  patient_key VARCHAR, patient_id VARCHAR, device_id VARCHAR, ward VARCHAR, metric VARCHAR,
-  ts_ms BIGINT, value DOUBLE, quality REAL, source VARCHAR, recv_ts_ms BIGINT, trace_id VARCHAR)`;
+export const DUCKDB_DEFAULT_MEMORY_MB = 512;
+export const DUCKDB_DEFAULT_THREADS = 1;
+/**
+ * About four DuckDB row groups: the unsorted tail a query scans in full stays small, while each
+ * sorted run puts one patient-metric's rows in one or two row groups (ADR 0011 has the figures).
+ */
+export const DUCKDB_DEFAULT_SEAL_ROWS = 500_000;
 
-// DISTINCT ON drops duplicates inside the batch itself; OR IGNORE drops those already stored.
-const STAGE_FLUSH = `INSERT OR IGNORE INTO samples
-  SELECT DISTINCT ON (patient_key, metric, ts_ms)
-    patient_key, patient_id, device_id, ward, metric, epoch_ms(ts_ms), ts_ms, value, quality, source, recv_ts_ms, trace_id
-  FROM samples_stage`;
+// One statement moves the unsorted tail into a sorted run; the DELETE commits with it.
+const SEAL = 'INSERT INTO samples SELECT * FROM samples_recent ORDER BY patient_key, metric, ts_ms';
+
+/** The engine settings a DuckDB store runs with, read back from DuckDB. */
+export interface DuckDbEngineSettings {
+  memoryLimitMb: number;
+  threads: number;
+}
+
+export interface DuckDbStore extends IntrospectableStore {
+  engineSettings(): Promise<DuckDbEngineSettings>;
+  /** Raw rows (copies included) in sorted runs and in the unsorted tail. */
+  sampleRowCounts(): Promise<{ sorted: number; recent: number }>;
+}
+
+/**
+ * Append rows (the `samples` column order) and flush; the caller closes the appender.
+ * @param app - an appender on samples_recent (or a table of the same shape)
+ * @param batch - validated rows
+ */
+export function appendSampleRows(app: DuckDBAppender, batch: readonly SampleRow[]): void {
+  for (const r of batch) {
+    app.appendVarchar(r.patient_key);
+    app.appendVarchar(r.patient_id);
+    app.appendVarchar(r.device_id);
+    app.appendVarchar(r.ward);
+    app.appendVarchar(r.metric);
+    app.appendTimestamp(new DuckDBTimestampValue(BigInt(r.ts_ms) * 1000n));
+    app.appendBigInt(BigInt(r.ts_ms));
+    app.appendDouble(r.value);
+    app.appendFloat(r.quality);
+    app.appendVarchar(r.source);
+    app.appendBigInt(BigInt(r.recv_ts_ms));
+    app.appendVarchar(r.trace_id);
+    app.endRow();
+  }
+  app.flushSync();
+}
+
+function positiveInt(v: number, min: number, what: string): number {
+  if (!Number.isSafeInteger(v) || v < min) throw new VitalsError('VTL_ERR_CONFIG', `duckdb ${what} must be an integer >= ${min}`);
+  return v;
+}
 
 /**
  * Open (or create) a DuckDB-backed Store. Call `migrate()` before use.
  * @param opts - file path (or ':memory:'), optional pino logger
  * @returns the store
  */
-export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<IntrospectableStore> {
+export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckDbStore> {
   const log = opts.log;
   const healthTimeoutMs = opts.healthTimeoutMs ?? 2000;
-  const instance = await DuckDBInstance.create(opts.path);
+  // Explicit, because DuckDB's defaults (80% of RAM, one thread per core) assume it owns the box.
+  const memoryLimitMb = positiveInt(opts.memoryLimitMb ?? DUCKDB_DEFAULT_MEMORY_MB, 64, 'memory limit (MB)');
+  const threads = positiveInt(opts.threads ?? DUCKDB_DEFAULT_THREADS, 1, 'threads');
+  const sealRows = positiveInt(opts.sealRows ?? DUCKDB_DEFAULT_SEAL_ROWS, 1, 'sealRows');
+  const instance = await DuckDBInstance.create(opts.path, { memory_limit: `${memoryLimitMb}MiB`, threads: String(threads) });
   const conn = await instance.connect();
   // A second connection so health checks never wait behind (or join) a write transaction.
   const healthConn = await instance.connect();
@@ -104,6 +160,19 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<Intro
     return r.map((x) => ({ version: Number(x.version), name: String(x.name) }));
   }
 
+  // Rows in samples_recent; null until read from the database (after migrate()).
+  let recentRows: number | null = null;
+
+  async function sealIfFull(c: DuckDBConnection): Promise<void> {
+    recentRows ??= Number((await rows(c, 'SELECT count(*) AS n FROM samples_recent'))[0]?.n);
+    if (recentRows < sealRows) return;
+    await transaction(c, async () => {
+      await c.run(SEAL);
+      await c.run('DELETE FROM samples_recent');
+    });
+    recentRows = 0;
+  }
+
   const ensureLedger = (c: DuckDBConnection): Promise<unknown> =>
     c.run('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)');
 
@@ -137,34 +206,23 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<Intro
     async insertSamples(samples: CanonicalSample[]) {
       const batch = sampleRows(samples);
       if (batch.length === 0) return;
+      // One transaction around the appender: a batch is stored whole or not at all.
       await serial('insertSamples', async (c) => {
-        await c.run(STAGE_DDL);
-        await c.run('DELETE FROM samples_stage');
-        try {
-          const app = await c.createAppender('samples_stage', 'main', 'temp');
+        await transaction(c, async () => {
+          const app = await c.createAppender('samples_recent');
           try {
-            for (const r of batch) {
-              app.appendVarchar(r.patient_key);
-              app.appendVarchar(r.patient_id);
-              app.appendVarchar(r.device_id);
-              app.appendVarchar(r.ward);
-              app.appendVarchar(r.metric);
-              app.appendBigInt(BigInt(r.ts_ms));
-              app.appendDouble(r.value);
-              app.appendFloat(r.quality);
-              app.appendVarchar(r.source);
-              app.appendBigInt(BigInt(r.recv_ts_ms));
-              app.appendVarchar(r.trace_id);
-              app.endRow();
-            }
-            app.flushSync();
+            appendSampleRows(app, batch);
           } finally {
             app.closeSync();
           }
-          await c.run(STAGE_FLUSH);
-        } finally {
-          await c.run('DELETE FROM samples_stage');
-        }
+        });
+        if (recentRows !== null) recentRows += batch.length;
+        // The batch is committed: a failed seal must not fail the insert (the sink would retry
+        // a stored batch). Reads stay correct over an unsorted tail; the next insert retries.
+        await sealIfFull(c).catch((e: unknown) => {
+          recentRows = null;
+          log?.warn({ errorName: e instanceof Error ? e.name : 'unknown' }, 'duckdb store: moving recent samples to a sorted run failed; will retry');
+        });
       });
     },
 
@@ -219,7 +277,7 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<Intro
       const where = `patient_key = $1 AND metric = $2 AND ts_ms >= ${sqlInt(p.from)} AND ts_ms < ${sqlInt(p.to)}`;
       if (p.kind === 'raw') {
         const r = await serial('history', (c) =>
-          rows(c, `SELECT CAST(ts_ms AS DOUBLE) AS t, value FROM samples WHERE ${where} ORDER BY ts_ms LIMIT ${sqlInt(p.limit)}`, [p.patientKey, p.metric]),
+          rows(c, `SELECT CAST(ts_ms AS DOUBLE) AS t, value FROM samples_unique WHERE ${where} ORDER BY ts_ms LIMIT ${sqlInt(p.limit)}`, [p.patientKey, p.metric]),
         );
         return r.map((x) => ({ ts: Number(x.t), value: Number(x.value) }));
       }
@@ -228,7 +286,7 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<Intro
         rows(
           c,
           `SELECT CAST((ts_ms // ${step}) * ${step} AS DOUBLE) AS b, min(value) AS mn, max(value) AS mx, avg(value) AS av, CAST(count(*) AS DOUBLE) AS c
-           FROM samples WHERE ${where} GROUP BY b ORDER BY b LIMIT ${sqlInt(p.limit)}`,
+           FROM samples_unique WHERE ${where} GROUP BY b ORDER BY b LIMIT ${sqlInt(p.limit)}`,
           [p.patientKey, p.metric],
         ),
       );
@@ -293,12 +351,13 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<Intro
       const dropped: Record<string, number> = {};
       await serial('dropExpired', async (c) => {
         // samples_1m is a view over samples here: the rollup ages with the raw rows.
-        for (const table of ['samples', 'news2_scores', 'alert_events', 'audit'] as const) {
-          const cutoff = cutoffs[table];
+        for (const [table, policy] of [['samples', 'samples'], ['samples_recent', 'samples'], ['news2_scores', 'news2_scores'], ['alert_events', 'alert_events'], ['audit', 'audit']] as const) {
+          const cutoff = cutoffs[policy];
           if (cutoff === null) continue;
           const res = await c.run(`DELETE FROM ${table} WHERE ts_ms < ${sqlInt(cutoff)}`);
           const n = Number(res.rowsChanged);
-          if (n > 0) dropped[table] = n;
+          if (n > 0) dropped[policy] = (dropped[policy] ?? 0) + n;
+          if (table === 'samples_recent') recentRows = null;
         }
       });
       if (Object.keys(dropped).length > 0) log?.info({ dropped }, 'store retention deleted expired rows');
@@ -312,11 +371,29 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<Intro
         transaction(c, async () => {
           // Assigned samples are keyed by patient id; patient_id catches any row keyed otherwise.
           await c.run('DELETE FROM samples WHERE patient_key = $1 OR patient_id = $1', [patientId]);
+          await c.run('DELETE FROM samples_recent WHERE patient_key = $1 OR patient_id = $1', [patientId]);
+          recentRows = null;
           await c.run('DELETE FROM news2_scores WHERE patient_id = $1', [patientId]);
           await c.run('DELETE FROM alert_events WHERE patient_id = $1', [patientId]);
         }),
       );
       log?.info('store patient erasure completed');
+    },
+
+    async engineSettings() {
+      const [r] = await serial('engineSettings', (c) =>
+        rows(c, "SELECT current_setting('memory_limit') AS mem, CAST(current_setting('threads') AS INTEGER) AS threads"),
+      );
+      // DuckDB reports the limit as e.g. '512.0 MiB'.
+      const mib = /^([\d.]+) MiB$/.exec(String(r?.mem));
+      return { memoryLimitMb: mib ? Math.round(Number(mib[1])) : NaN, threads: Number(r?.threads) };
+    },
+
+    async sampleRowCounts() {
+      const [r] = await serial('sampleRowCounts', (c) =>
+        rows(c, 'SELECT (SELECT count(*) FROM samples) AS sorted, (SELECT count(*) FROM samples_recent) AS recent'),
+      );
+      return { sorted: Number(r?.sorted), recent: Number(r?.recent) };
     },
 
     async healthy() {

@@ -1,0 +1,1 @@
+ALTER TABLE samples_unkeyed RENAME TO samples

@@ -1,0 +1,277 @@
+/**
+ * Embedded store growth benchmark (issue 11, ADR 0011). Two measurements, each child process
+ * on its own fresh DuckDB file so RSS is the store's alone:
+ *
+ * - growth: P patients each backfilling S one-second samples (4 metrics each) through
+ *   `insertSamples`, B samples per call, interleaved in event time as a sink draining many
+ *   devices sees them; every 25th batch is delivered twice (at-least-once). Store rate (new values
+ *   per second of insert time) over the first and last fifth of the values, peak RSS (VmHWM),
+ *   and a count of what the file holds afterwards: every value once. Variants: `append` (shipped)
+ *   and, at a smaller size, the alternatives in load/lib/store-variants.ts.
+ * - trend: p50/p99 of the dashboard's 24-hour trend query (step `auto`, i.e. 2-minute buckets,
+ *   one patient and metric) on an empty store, one holding only the queried patient's day, and
+ *   one holding a day of a ward (W patients); rounds alternate between the stores.
+ *
+ * Figures are printed (and with --write put into BENCHMARKS.md), never asserted. Run after `npm run build`:
+ *   node dist/load/store-growth-bench.js [--runs 3] [--patients 200] [--seconds 12000] [--alt-seconds 1500] [--ward 40] [--write]
+ *   node dist/load/store-growth-bench.js --quick     # a smoke run, well under a minute
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createDuckDbStore, DUCKDB_DEFAULT_MEMORY_MB, DUCKDB_DEFAULT_THREADS } from '../adapters/store/duckdb.js';
+import type { CanonicalSample } from '../core/vitals.js';
+import { chooseStep } from '../dashboard-gateway/history-step.js';
+import { replaceSection } from './lib/report.js';
+import { countStored, openVariant, VARIANTS, type VariantName } from './lib/store-variants.js';
+
+const { values: args } = parseArgs({
+  options: {
+    child: { type: 'string' },
+    runs: { type: 'string', default: '3' },
+    patients: { type: 'string', default: '200' },
+    seconds: { type: 'string', default: '12000' },
+    'alt-seconds': { type: 'string', default: '1500' },
+    'alt-runs': { type: 'string', default: '1' },
+    variants: { type: 'string', default: VARIANTS.join(',') },
+    batch: { type: 'string', default: '1000' },
+    ward: { type: 'string', default: '40' },
+    queries: { type: 'string', default: '200' },
+    'no-trend': { type: 'boolean', default: false },
+    'no-growth': { type: 'boolean', default: false },
+    write: { type: 'boolean', default: false },
+    quick: { type: 'boolean', default: false },
+  },
+});
+const QUICK = args.quick;
+const T0 = Date.UTC(2025, 0, 6, 0, 0, 0);
+const DAY = 86_400_000;
+const REDELIVER_EVERY = 25;
+const METRICS = 4;
+
+function sampleAt(patient: number, second: number): CanonicalSample {
+  const ts = T0 + second * 1000 + (patient % 1000);
+  return {
+    v: 1, deviceId: `dev-${patient}`, patientId: `pat-${patient}`, ward: `ward-${patient % 10}`, ts, recvTs: ts + 120, source: 'device', traceId: `tr-${patient}-${second}`,
+    metrics: { hr: 60 + (second % 50), spo2: 90 + (second % 10), rr: 12 + (second % 12), temp: 36 + (second % 20) / 10 },
+  };
+}
+
+/** Batches of `batch` samples, event time ascending, all patients interleaved. */
+function* batches(patients: number, seconds: number, batch: number): Generator<CanonicalSample[]> {
+  let out: CanonicalSample[] = [];
+  for (let s = 0; s < seconds; s++) {
+    for (let p = 0; p < patients; p++) {
+      out.push(sampleAt(p, s));
+      if (out.length === batch) {
+        yield out;
+        out = [];
+      }
+    }
+  }
+  if (out.length) yield out;
+}
+
+const peakRssMB = (): number => {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+  return m ? Number(m[1]) / 1024 : process.memoryUsage().rss / 1e6;
+};
+
+async function growthChild(variant: VariantName, patients: number, seconds: number, batch: number): Promise<Record<string, unknown>> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'vitals-growth-'));
+  const file = path.join(dir, 'store.duckdb');
+  try {
+    const w = await openVariant(variant, file, DUCKDB_DEFAULT_MEMORY_MB, DUCKDB_DEFAULT_THREADS);
+    const total = patients * seconds * METRICS;
+    const fifth = total / 5;
+    const fifths = Array.from({ length: 5 }, () => ({ values: 0, ms: 0, rssMB: 0 }));
+    let stored = 0;
+    let redelivered = 0;
+    let pending: CanonicalSample[] | null = null;
+    let i = 0;
+    const started = performance.now();
+    for (const b of batches(patients, seconds, batch)) {
+      const t = performance.now();
+      await w.insert(b);
+      if (pending) {
+        await w.insert(pending); // the batch before, delivered again
+        redelivered += pending.length * METRICS;
+        pending = null;
+      }
+      const f = fifths[Math.min(4, Math.floor(stored / fifth))]!;
+      f.ms += performance.now() - t;
+      f.values += b.length * METRICS;
+      stored += b.length * METRICS;
+      f.rssMB = process.memoryUsage().rss / 1e6;
+      if (++i % REDELIVER_EVERY === 0) pending = b;
+    }
+    await w.close();
+    const wallS = (performance.now() - started) / 1000;
+    const peak = peakRssMB(); // before counting, which opens the file again
+    const counted = await countStored(file, variant);
+    const rates = fifths.map((f) => (f.values / f.ms) * 1000);
+    return {
+      variant, patients, seconds, values: total, redelivered, wallS, rates, rssByFifthMB: fifths.map((f) => f.rssMB),
+      lastOverFirst: rates[4]! / rates[0]!, peakRssMB: peak, stored: counted, everyValueOnce: counted.unique === total,
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
+}
+
+async function trendChild(ward: number, queries: number, batch: number, rounds: number): Promise<Record<string, unknown>> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'vitals-trend-'));
+  try {
+    const open = async (name: string, sealRows?: number): Promise<Awaited<ReturnType<typeof createDuckDbStore>>> => {
+      const s = await createDuckDbStore({ path: path.join(dir, `${name}.duckdb`), ...(sealRows ? { sealRows } : {}) });
+      await s.migrate();
+      return s;
+    };
+    const stores = { empty: await open('empty'), patient: await open('patient'), ward: await open('ward'), wardUnsorted: await open('ward-unsorted', Number.MAX_SAFE_INTEGER) };
+    const seconds = DAY / 1000;
+    let t = performance.now();
+    for (const b of batches(1, seconds, batch)) await stores.patient.insertSamples(b);
+    for (const b of batches(ward, seconds, batch)) {
+      await stores.ward.insertSamples(b);
+      await stores.wardUnsorted.insertSamples(b);
+    }
+    const loadS = (performance.now() - t) / 1000;
+    const { step, limit } = chooseStep(T0, T0 + DAY, 'auto') as { step: number; limit: number };
+    const result: Record<string, { p50: number[]; p99: number[]; buckets: number }> = {};
+    for (let r = 0; r < rounds; r++) {
+      for (const [name, store] of Object.entries(stores)) {
+        const lat: number[] = [];
+        let buckets = 0;
+        for (let q = 0; q < queries; q++) {
+          const p = name.startsWith('ward') ? q % ward : 0;
+          t = performance.now();
+          const points = await store.history({ patientKey: `pat-${p}`, metric: 'hr', from: T0, to: T0 + DAY, step, limit });
+          lat.push(performance.now() - t);
+          buckets = points.length;
+        }
+        const e = (result[name] ??= { p50: [], p99: [], buckets });
+        e.p50.push(percentile(lat, 50));
+        e.p99.push(percentile(lat, 99));
+      }
+    }
+    for (const s of Object.values(stores)) await s.close();
+    return { ward, queries, rounds, step, valuesInWard: ward * seconds * METRICS, loadS, result, peakRssMB: peakRssMB() };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function runChild(argv: string[]): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [fileURLToPath(import.meta.url), ...argv], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.on('error', reject);
+    p.on('exit', (code) => {
+      const line = out.split('\n').find((l) => l.startsWith('RESULT '));
+      if (code !== 0 || !line) reject(new Error(`child ${argv.join(' ')} exited ${code}`));
+      else resolve(JSON.parse(line.slice(7)) as Record<string, unknown>);
+    });
+  });
+}
+
+const median = (xs: number[]): number => percentile(xs, 50);
+const f = (x: number, d = 1): string => (Number.isFinite(x) ? x.toFixed(d) : '-');
+
+async function main(): Promise<void> {
+  const batch = Number(args.batch);
+  if (args.child) {
+    const [kind, a, b] = args.child.split(':');
+    const r = kind === 'trend'
+      ? await trendChild(Number(a), Number(b), batch, QUICK ? 1 : 3)
+      : await growthChild(kind as VariantName, Number(a), Number(b), batch);
+    process.stdout.write(`RESULT ${JSON.stringify(r)}\n`);
+    return;
+  }
+  const runs = QUICK ? 1 : Number(args.runs);
+  const patients = Number(args.patients);
+  const seconds = QUICK ? 300 : Number(args.seconds);
+  const altSeconds = QUICK ? 150 : Number(args['alt-seconds']);
+  const variants = String(args.variants).split(',').filter((v): v is VariantName => (VARIANTS as readonly string[]).includes(v));
+  const load = os.loadavg().map((x) => x.toFixed(2));
+  const startedAt = new Date().toISOString();
+  const growth: Record<string, unknown>[] = [];
+  const alternatives: Record<string, unknown>[] = [];
+  const lines: string[] = [];
+  if (!args['no-growth']) {
+    for (let r = 0; r < runs; r++) growth.push(await runChild(['--child', `append:${patients}:${seconds}`, '--batch', String(batch)]));
+    for (let r = 0; r < (QUICK ? 1 : Number(args['alt-runs'])); r++) {
+      for (const v of variants) alternatives.push(await runChild(['--child', `${v}:${patients}:${altSeconds}`, '--batch', String(batch)]));
+    }
+    const m = (k: string, xs = growth): number => median(xs.map((g) => Number(g[k])));
+    const rate = (xs: Record<string, unknown>[], i: number): number => median(xs.map((g) => (g.rates as number[])[i]!));
+    lines.push(
+      `Store growth (\`node dist/load/store-growth-bench.js\`), ${startedAt.slice(0, 16).replace('T', ' ')} UTC, ${os.cpus().length} cores, load average at start ${load.join(' / ')} (shared machine: other engineers' tests and builds ran alongside).`,
+      '',
+      `**Growth** (${patients} patients × ${seconds} one-second samples × ${METRICS} metrics = ${(patients * seconds * METRICS / 1e6).toFixed(1)} M values through \`insertSamples\`, ${batch} samples per call, every ${REDELIVER_EVERY}th batch delivered twice; median of ${growth.length} runs; DuckDB file, ${DUCKDB_DEFAULT_MEMORY_MB} MiB limit, ${DUCKDB_DEFAULT_THREADS} thread):`,
+      '',
+      '| variant | values | runs | first fifth values/s | last fifth values/s | last / first | peak RSS MB | stored once (distinct / expected) | wall s |',
+      '|---|---|---|---|---|---|---|---|---|',
+    );
+    const row = (label: string, xs: Record<string, unknown>[]): string => {
+      const values = Number(xs[0]!.values);
+      const once = xs.every((g) => g.everyValueOnce === true);
+      const distinct = median(xs.map((g) => (g.stored as { unique: number }).unique));
+      return `| ${label} | ${(values / 1e6).toFixed(2)} M | ${xs.length} | ${f(rate(xs, 0), 0)} | ${f(rate(xs, 4), 0)} | ${f(median(xs.map((g) => Number(g.lastOverFirst))), 2)} | ${f(m('peakRssMB', xs), 0)} | ${once ? 'yes' : 'NO'} (${distinct} / ${values}) | ${f(m('wallS', xs), 0)} |`;
+    };
+    if (growth.length) lines.push(row('append (shipped)', growth));
+    for (const v of variants) {
+      const xs = alternatives.filter((a) => a.variant === v);
+      if (xs.length) lines.push(row(`${v} (same run, smaller)`, xs));
+    }
+  }
+  let trend: Record<string, unknown> | null = null;
+  if (!args['no-trend']) {
+    const ward = QUICK ? 2 : Number(args.ward);
+    trend = await runChild(['--child', `trend:${ward}:${QUICK ? 20 : Number(args.queries)}`, '--batch', String(batch), ...(QUICK ? ['--quick'] : [])]);
+    const res = trend.result as Record<string, { p50: number[]; p99: number[]; buckets: number }>;
+    lines.push(
+      '',
+      `**24-hour trend query** (\`history\` for one patient and metric over 24 h, step \`auto\` = ${Number(trend.step) / 60_000}-minute buckets; ${trend.queries} queries per store per round, ${trend.rounds} rounds alternating between stores, median of the per-round figures):`,
+      '',
+      '| store holds | values | buckets returned | p50 ms | p99 ms | p99 / empty |',
+      '|---|---|---|---|---|---|',
+    );
+    const emptyP99 = median(res.empty!.p99);
+    const holds: Record<string, [string, number]> = {
+      empty: ['nothing', 0],
+      patient: ['the queried patient\'s day only', 86_400 * METRICS],
+      ward: [`a day of a ward (${trend.ward} patients)`, Number(trend.valuesInWard)],
+      wardUnsorted: [`the same, sorted runs off (alternative)`, Number(trend.valuesInWard)],
+    };
+    for (const [name, [label, values]] of Object.entries(holds)) {
+      const e = res[name]!;
+      lines.push(`| ${label} | ${(values / 1e6).toFixed(2)} M | ${e.buckets} | ${f(median(e.p50), 2)} | ${f(median(e.p99), 2)} | ${f(median(e.p99) / emptyP99, 1)}× |`);
+    }
+  }
+  const md = lines.join('\n');
+  console.log(md);
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  await mkdir(path.join(root, 'load/results'), { recursive: true });
+  const file = `load/results/store-growth-${startedAt.replace(/[:.]/g, '-')}.json`;
+  writeFileSync(path.join(root, file), JSON.stringify({ startedAt, load, growth, alternatives, trend }, null, 2));
+  console.log(`\nRaw JSON: ${file}`);
+  if (args.write && !QUICK) {
+    const bench = path.join(root, 'BENCHMARKS.md');
+    writeFileSync(bench, replaceSection(readFileSync(bench, 'utf8'), 'store-growth', `${md}\n\nRaw JSON: \`${file}\` (git-ignored).`));
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});
