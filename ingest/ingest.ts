@@ -15,7 +15,6 @@ import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Su
 import { normaliseVitalsPayload, type PayloadLimits, type RejectReason, type Rejection } from '../core/payload.js';
 import { TOPICS, type OutgoingRecord } from '../core/ports.js';
 import { TokenBuckets } from '../core/rate-limit.js';
-import { kindOf } from '../core/registry.js';
 import { sampleKey } from '../core/vitals.js';
 import type { Context, Service } from '../platform/context.js';
 import { counter, gauge } from '../platform/metrics.js';
