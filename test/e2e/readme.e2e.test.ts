@@ -52,6 +52,7 @@ describe('README commands, as typed', () => {
       ...inherited,
       VITALS_HTTP_PORT: String(await freePort()),
       VITALS_MQTT_PORT: String(await freePort()),
+      VITALS_HL7_PORT: String(await freePort()),
       VITALS_DATA_DIR: dataDir,
       VITALS_SIM_PATIENTS: '2',
       VITALS_LOG_LEVEL: 'warn',
