@@ -222,7 +222,7 @@ describe('FHIR R4 read-only', () => {
       expect(res.json()).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ code: 'not-found', details: { text: 'VTL_ERR_NOT_FOUND' } }] });
     }
     const other = await h.token({ sub: 'n5a', role: 'nurse', wards: ['5A'] });
-    expect((await get(other, `/fhir/Observation/${all.entry[0].resource.id}`)).statusCode).toBe(403);
+    expect((await get(other, `/fhir/Observation/${all.entry[0].resource.id}`)).statusCode).toBe(404);
   });
 
   it('serves the Patient and its Device (with battery from the samples), access-controlled', async () => {
@@ -235,8 +235,8 @@ describe('FHIR R4 read-only', () => {
     const devs = (await get(nurse, '/fhir/Device?patient=Patient/P-F1')).json();
     expect(devs.entry.map((e: any) => e.resource.id)).toEqual([DEVICE]);
     const other = await h.token({ sub: 'n5a', role: 'nurse', wards: ['5A'] });
-    expect((await get(other, '/fhir/Patient/P-F1')).statusCode).toBe(403);
-    expect((await get(other, `/fhir/Device/${DEVICE}`)).statusCode).toBe(403);
+    expect((await get(other, '/fhir/Patient/P-F1')).statusCode).toBe(404);
+    expect((await get(other, `/fhir/Device/${DEVICE}`)).statusCode).toBe(404);
     expect((await get(nurse, '/fhir/Device/nope')).statusCode).toBe(404);
     const unknownRoute = await get(nurse, '/fhir/Encounter/1');
     expect(unknownRoute.statusCode).toBe(404);

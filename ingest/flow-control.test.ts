@@ -11,6 +11,7 @@ import { DEFAULT_TOPIC_SPECS } from '../adapters/bus/topics.js';
 import { TOPICS, type BusRecord } from '../core/ports.js';
 import { absentStore } from '../platform/absent.js';
 import { loadConfig } from '../platform/config.js';
+import { registerLagGauge } from '../platform/lag-metric.js';
 import { systemClock } from '../platform/context.js';
 import { createLogger } from '../platform/log.js';
 import { createMetricsRegistry } from '../platform/metrics.js';
@@ -39,6 +40,7 @@ async function rig(env: Record<string, string>): Promise<Rig> {
   const bus = await createMemoryBus({ log, retention: { defaults: { maxRecords: 100 } } });
   await bus.ensureTopics(DEFAULT_TOPIC_SPECS);
   const metrics = createMetricsRegistry();
+  registerLagGauge(metrics, bus); // as the runtime does for every role on a bus
   const registry: RegistryView = await startRegistryView(bus, log);
   await provisionOnBus(bus, 'fc-1', 'fc-token', 'MRN-FC-1');
   for (let i = 0; i < 50 && !registry.get('fc-1'); i++) await sleep(20);

@@ -24,7 +24,6 @@ export class FlowGate {
   private timer: NodeJS.Timeout | null = null;
   private polling = false;
   private lastError = 0;
-  private readonly lagGauge;
   private readonly heldGauge;
   private readonly waitsTotal;
 
@@ -34,7 +33,6 @@ export class FlowGate {
     metrics: Registry,
     private readonly log: Logger,
   ) {
-    this.lagGauge = gauge(metrics, 'vitals_bus_consumer_lag', 'Records a bus consumer has not read yet, by consumer and topic', ['consumer', 'topic', 'required']);
     this.heldGauge = gauge(metrics, 'vitals_ingest_flow_held', '1 while ingest holds a lane because required consumers are behind', ['lane']);
     this.waitsTotal = counter(metrics, 'vitals_ingest_flow_waits_total', 'MQTT messages held by flow control before they were accepted, by lane', ['lane']);
     this.heldGauge.set({ lane: 'live' }, 0);
@@ -53,8 +51,6 @@ export class FlowGate {
     this.polling = true;
     try {
       const lags = await this.bus.lag();
-      this.lagGauge.reset();
-      for (const l of lags) this.lagGauge.set({ consumer: l.consumer, topic: l.topic, required: String(l.required) }, l.lag);
       const next = heldLanes(lags, TOPICS.backlog, this.opts.maxLag, this.held);
       for (const lane of ['live', 'backlog'] as const) {
         if (next[lane] === this.held[lane]) continue;

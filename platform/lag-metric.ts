@@ -6,7 +6,7 @@
 import { Gauge, type Registry } from 'prom-client';
 
 export interface LagSource {
-  lag(): Promise<ReadonlyArray<{ consumer: string; topic: string; lag: number }>>;
+  lag(): Promise<ReadonlyArray<{ consumer: string; topic: string; lag: number; required?: boolean }>>;
 }
 
 /** Whether a bus reports lag (the Bus port gains `lag()` with the flow-control work; adapters without it show no series). */
@@ -21,13 +21,13 @@ export function registerLagGauge(registry: Registry, source: LagSource): void {
   if (registry.getSingleMetric(CONSUMER_LAG_METRIC)) return;
   new Gauge({
     name: CONSUMER_LAG_METRIC,
-    help: 'Records a consumer group or named reader has not read yet, by consumer and topic',
-    labelNames: ['consumer', 'topic'],
+    help: 'Records a consumer group or named reader has not read yet, by consumer and topic; required: ingest holds devices back when it grows (docs/decisions/0012-flow-control.md)',
+    labelNames: ['consumer', 'topic', 'required'],
     registers: [registry],
     async collect() {
       this.reset();
       const rows = await source.lag().catch(() => []);
-      for (const r of rows) this.set({ consumer: r.consumer, topic: r.topic }, r.lag);
+      for (const r of rows) this.set({ consumer: r.consumer, topic: r.topic, required: String(r.required ?? false) }, r.lag);
     },
   });
 }

@@ -17,14 +17,14 @@ describe('gauges read at scrape time', () => {
   });
   it('the lag gauge shows the current rows only, and none when the bus cannot answer', async () => {
     const reg = new Registry();
-    let rows: Array<{ consumer: string; topic: string; lag: number }> = [{ consumer: 'sink', topic: 'vitals.samples', lag: 12 }, { consumer: 'rules', topic: 'vitals.samples', lag: 0 }];
+    let rows: Array<{ consumer: string; topic: string; lag: number; required: boolean }> = [{ consumer: 'sink', topic: 'vitals.samples', lag: 12, required: true }, { consumer: 'rules', topic: 'vitals.samples', lag: 0, required: true }];
     let fail = false;
     registerLagGauge(reg, { lag: async () => (fail ? Promise.reject(new Error('down')) : rows) });
     registerLagGauge(reg, { lag: async () => [] }); // a second registration is ignored
     const text = await reg.getSingleMetricAsString('vitals_bus_consumer_lag');
-    expect(text).toContain('vitals_bus_consumer_lag{consumer="sink",topic="vitals.samples"} 12');
-    expect(text).toContain('vitals_bus_consumer_lag{consumer="rules",topic="vitals.samples"} 0');
-    rows = [{ consumer: 'sink', topic: 'vitals.samples', lag: 1 }];
+    expect(text).toContain('vitals_bus_consumer_lag{consumer="sink",topic="vitals.samples",required="true"} 12');
+    expect(text).toContain('vitals_bus_consumer_lag{consumer="rules",topic="vitals.samples",required="true"} 0');
+    rows = [{ consumer: 'sink', topic: 'vitals.samples', lag: 1, required: true }];
     expect(await reg.getSingleMetricAsString('vitals_bus_consumer_lag')).not.toContain('rules');
     fail = true;
     expect(await reg.getSingleMetricAsString('vitals_bus_consumer_lag')).not.toMatch(/consumer=/);
