@@ -31,6 +31,11 @@ const TARGET = {
   out: { patient: 'P-5A-1', ward: '5A', alert: 'a-5a' },
 } as const;
 
+/** A stored heart-rate reading of each target patient: what an Observation read finds. */
+const STORED_TS = Date.now() - 60_000;
+/** Their Observation ids, as a search returns them (filled before the table runs). */
+const STORED_IDS: Record<Scope, string> = { in: '', out: '' };
+
 const staff = (r: RoleName): boolean => r !== 'patient';
 const read = (r: RoleName, s: Scope): Outcome => (s === 'in' ? 'allow' : 'hidden');
 const act = (r: RoleName, s: Scope): Outcome => (s === 'out' ? 'hidden' : r === 'viewer' || r === 'patient' ? 'forbid' : 'allow');
@@ -52,6 +57,8 @@ const TABLE: Record<string, Case | 'public'> = {
   'GET /api/patients/{id}/chart': { expect: read, request: (s) => ({ url: `/api/patients/${TARGET[s].patient}/chart` }) },
   'PUT /api/patients/{id}/chart': { expect: order, request: (s) => ({ url: `/api/patients/${TARGET[s].patient}/chart`, body: { spo2Scale: 2 } }) },
   'GET /api/patients/{id}/news2': { expect: read, request: (s) => ({ url: `/api/patients/${TARGET[s].patient}/news2` }) },
+  // Before the erasure below, which removes what it reads.
+  'GET /fhir/Observation/{id}': { expect: read, request: (s) => ({ url: `/fhir/Observation/${STORED_IDS[s]}` }) },
   'DELETE /api/patients/{id}': { expect: (r, s) => (r !== 'admin' ? 'forbid' : s === 'out' ? 'hidden' : 'allow'), request: (s) => ({ url: `/api/patients/${TARGET[s].patient}` }) },
   'GET /api/alerts': { expect: (r, s) => (staff(r) && s === 'in' ? 'allow' : 'forbid'), request: (s) => ({ url: `/api/alerts?ward=${TARGET[s].ward}` }) },
   'POST /api/alerts/{id}/ack': { expect: (r, s) => (r === 'patient' ? 'hidden' : act(r, s)), request: (s) => ({ url: `/api/alerts/${TARGET[s].alert}/ack` }) },
@@ -61,6 +68,9 @@ const TABLE: Record<string, Case | 'public'> = {
   'PUT /api/devices/{id}/assignment': { expect: adminOfWard, request: (s) => ({ url: `/api/devices/dev-${TARGET[s].ward}/assignment`, body: { patientId: TARGET[s].patient, ward: TARGET[s].ward } }) },
   'DELETE /api/devices/{id}': { expect: adminOfWard, request: (s, n) => ({ url: `/api/devices/del-${TARGET[s].ward}-${n}` }) },
   'GET /fhir/Observation': { expect: read, request: (s) => ({ url: `/fhir/Observation?patient=${TARGET[s].patient}` }) },
+  'GET /fhir/Patient/{id}': { expect: read, request: (s) => ({ url: `/fhir/Patient/${TARGET[s].patient}` }) },
+  'GET /fhir/Device/{id}': { expect: read, request: (s) => ({ url: `/fhir/Device/dev-${TARGET[s].ward}` }) },
+  'GET /fhir/Device': { expect: read, request: (s) => ({ url: `/fhir/Device?patient=${TARGET[s].patient}` }) },
   'GET /fhir/metadata': 'public',
   'GET /': 'public',
   'GET /assets/{file}': 'public',
@@ -88,6 +98,14 @@ describe('access table: OpenAPI routes × roles × scope', () => {
     for (const r of ROLE_NAMES) tokens[r] = await h.token(PRINCIPALS[r]);
     await publishSample(h.bus, 'P-4B-1', '4B', { hr: 80 });
     await publishSample(h.bus, 'P-5A-1', '5A', { hr: 90 });
+    for (const p of [TARGET.in, TARGET.out]) {
+      await h.store.insertSamples([{ v: 1, deviceId: `dev-${p.ward}`, patientId: p.patient, ward: p.ward, bed: '1', ts: STORED_TS, recvTs: STORED_TS, source: 'device', metrics: { hr: 75 }, traceId: 't' }]);
+    }
+    const admin = await h.token({ sub: 'admin-all', role: 'admin', wards: ['*'] });
+    for (const sc of ['in', 'out'] as const) {
+      const r = await gw.app.inject({ url: `/fhir/Observation?patient=${TARGET[sc].patient}&code=8867-4`, headers: { authorization: `Bearer ${admin}` } });
+      STORED_IDS[sc] = (r.json() as { entry?: Array<{ resource: { id: string } }> }).entry?.[0]?.resource.id ?? 'none';
+    }
     await device('dev-4B', '4B', 'P-4B-1');
     await device('dev-5A', '5A', 'P-5A-1');
     await until('live view', () => gw.hub.state.patients.size === 2);
