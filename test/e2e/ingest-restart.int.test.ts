@@ -184,6 +184,10 @@ describe('ingest: no acknowledged QoS 1 sample is lost across restarts (private 
       const restarting = kafka.restart(120_000);
       await restarting;
       const back = Date.now() - killedAt;
+      // The broker listening is not yet the broker serving (leadership, the producer's reconnect):
+      // liveness is judged from the first acknowledgement of a sample sent after the restart.
+      const sentAtRestart = dev.lastTs();
+      await waitFor('a sample sent after the restart is acknowledged', () => [...dev.acked].some((t) => t > sentAtRestart), 60_000, 100);
       const lastBeforeBack = dev.lastTs();
       await sleep(3000); // keep streaming on the recovered broker
       dev.stop();
