@@ -2,7 +2,8 @@
 // source map) and uPlot's stylesheet + style.css -> assets/style.css. No inline code:
 // the page's CSP allows scripts and styles from 'self' only.
 //   node dashboard-gateway/web/build.mjs
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { Buffer } from 'node:buffer';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import process from 'node:process';
@@ -26,11 +27,25 @@ export async function buildDashboard({ quiet = false } = {}) {
     legalComments: 'eof',
     logLevel: quiet ? 'warning' : 'info',
     metafile: true,
+    write: false,
   });
+  for (const f of result.outputFiles) await writeIfChanged(f.path, Buffer.from(f.contents));
   const uplotCss = await readFile(require.resolve('uplot/dist/uPlot.min.css'), 'utf8');
   const ownCss = await readFile(path.join(here, 'style.css'), 'utf8');
-  await writeFile(path.join(out, 'style.css'), `/* uPlot (MIT) */\n${uplotCss}\n${ownCss}`);
+  await writeIfChanged(path.join(out, 'style.css'), Buffer.from(`/* uPlot (MIT) */\n${uplotCss}\n${ownCss}`));
   return result;
+}
+
+/**
+ * Replace a file only when its bytes change, through a rename: a server serving the assets while
+ * another build runs (tests start servers in parallel) never reads a half-written file.
+ */
+async function writeIfChanged(file, bytes) {
+  const old = await readFile(file).catch(() => null);
+  if (old && old.equals(bytes)) return;
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, bytes);
+  await rename(tmp, file);
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === path.join(here, 'build.mjs')) {
