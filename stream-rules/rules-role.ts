@@ -158,7 +158,9 @@ export async function startRules(ctx: Context): Promise<Service> {
   };
 
   // Ids logged by any instance: learned live, and again for the replay window at each hand-over.
+  let alertRecordsRead = 0;
   const learnIds = (rs: readonly BusRecord[]): void => {
+    alertRecordsRead += rs.length;
     for (const r of rs) {
       const ev = parse(r, decodeAlertEvent);
       if (ev) known.add(ev.eventId);
@@ -268,7 +270,8 @@ export async function startRules(ctx: Context): Promise<Service> {
   subs.push(sub);
   await sub.caughtUp;
   live = true;
-  log.info({ patients: engine.stats().patients, partitions: owned.size }, 'rules warm-up done; live');
+  // alertRecordsRead: bounded by the replay window, not the deployment's history (tested).
+  log.info({ patients: engine.stats().patients, partitions: owned.size, alertRecordsRead }, 'rules warm-up done; live');
 
   // (3) Timers (missing data, escalation) run on the wall clock once caught up.
   let ticking = Promise.resolve();
@@ -317,7 +320,9 @@ async function seedCheckpointsOnce(bus: Bus, log: Logger, stopping: () => boolea
   });
   const now = Date.now();
   const records: OutgoingRecord[] = [...seed.patients()].map((id) => ({ ...seed.record(id), timestamp: now }));
+  // The marker last: a crash before it means the next start seeds again (the same checkpoints).
   records.push({ key: SEEDED_KEY, value: JSON.stringify({ v: 1, at: now }), timestamp: now });
-  await publishRetrying(bus, TOPICS.rulesState, records, log, stopping);
+  // In slices: a ward's worth of checkpoints in one request could exceed the broker's batch limit.
+  for (let i = 0; i < records.length; i += 500) await publishRetrying(bus, TOPICS.rulesState, records.slice(i, i + 500), log, stopping);
   log.info({ events, patients: records.length - 1 }, 'checkpoints seeded from the alert log (once per deployment)');
 }
