@@ -460,13 +460,16 @@ class KafkaBus implements Bus {
         }
         for (const c of committed) {
           let lag = 0n;
+          const partitions: Array<{ partition: number; lag: number }> = [];
           for (const e of ends.get(c.topic) ?? []) {
             const at = c.partitions.find((p) => p.partition === e.partition)?.offset;
             // No commit on this partition yet ("-1"): the group starts at the log start, so everything there is lag.
             const pos = at === undefined || at === '-1' ? e.low : BigInt(at);
-            if (e.high > pos) lag += e.high - pos;
+            const behind = e.high > pos ? e.high - pos : 0n;
+            lag += behind;
+            partitions.push({ partition: e.partition, lag: Number(behind) });
           }
-          out.push({ consumer: groupId, topic: c.topic, lag: Number(lag), required: exists });
+          out.push({ consumer: groupId, topic: c.topic, lag: Number(lag), required: exists, partitions });
         }
       }
       return out;
