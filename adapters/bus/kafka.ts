@@ -18,6 +18,7 @@ import type { Admin, Batch, Consumer, EachBatchPayload, KafkaMessage, LogEntry, 
 import { VitalsError } from '../../core/errors.js';
 import type { BatchHandler, Bus, BusRecord, ConsumeOptions, ConsumerLag, OutgoingRecord, Subscription, TailOptions, TopicSpec } from '../../core/ports.js';
 import type { Logger } from '../../platform/log.js';
+import { isLeadershipMove } from './kafka-log-level.js';
 
 const { Kafka, Partitioners, logLevel } = kafkajs;
 
@@ -123,7 +124,8 @@ function logCreator(log: Logger | undefined) {
       }
       if (typeof entry.error === 'string') fields.error = entry.error.slice(0, 300);
       else if (entry.error instanceof Error) fields.error = `${entry.error.name}: ${entry.error.message}`.slice(0, 300);
-      if (level === logLevel.ERROR) log.error(fields, entry.message);
+      if (level === logLevel.ERROR && !isLeadershipMove(entry.error)) log.error(fields, entry.message);
+      else if (level === logLevel.ERROR) log.warn(fields, `${entry.message} (leadership move; retried)`);
       else if (level === logLevel.WARN) log.warn(fields, entry.message);
       else log.debug(fields, entry.message);
     };
