@@ -71,6 +71,8 @@ export interface Config {
   mqttTlsPort: number;
   /** PEM CA bundle for device certificates on the TLS listener (mutual TLS); null: tokens only. */
   mqttTlsCa: string | null;
+  /** Plain MQTT listener reads a PROXY protocol header first (behind a trusted TCP balancer); null/false: off. */
+  mqttProxyProtocol: boolean | null;
   /** MQTT over WebSocket (browser-based gateways); null: off. */
   mqttWsPort: number | null;
   /** HL7 v2 over MLLP (IHE PCD-01 from monitoring gateways); null: off. */
@@ -152,6 +154,7 @@ export const CONFIG_DEFAULTS: Config = {
   mqttTlsKey: null,
   mqttTlsPort: 8883,
   mqttTlsCa: null,
+  mqttProxyProtocol: null,
   mqttWsPort: null,
   hl7Port: null,
   hl7TlsCert: null,
@@ -251,6 +254,7 @@ export const CONFIG_FIELDS: readonly Field[] = [
   { key: 'mqttTlsKey', roles: ['ingest'], env: 'VITALS_MQTT_TLS_KEY', flag: 'mqtt-tls-key', kind: 'path', help: 'PEM private key for MQTT over TLS' },
   { key: 'mqttTlsPort', roles: ['ingest'], env: 'VITALS_MQTT_TLS_PORT', flag: 'mqtt-tls-port', kind: 'port', help: 'MQTT over TLS listener port' },
   { key: 'mqttTlsCa', roles: ['ingest'], env: 'VITALS_MQTT_TLS_CA', flag: 'mqtt-tls-ca', kind: 'path', help: 'PEM CA bundle for device client certificates on the MQTT TLS listener (CN or SAN DNS = device id); unset: tokens only' },
+  { key: 'mqttProxyProtocol', roles: ['ingest'], env: 'VITALS_MQTT_PROXY_PROTOCOL', flag: 'mqtt-proxy-protocol', kind: 'switch', help: 'plain MQTT port expects a PROXY protocol v1/v2 header from a trusted load balancer (on|off); the header gives the device address' },
   { key: 'mqttWsPort', roles: ['ingest'], env: 'VITALS_MQTT_WS_PORT', flag: 'mqtt-ws-port', kind: 'port', help: 'MQTT over WebSocket listener port; unset: off' },
   { key: 'hl7Port', roles: ['ingest', 'sim'], env: 'VITALS_HL7_PORT', flag: 'hl7-port', kind: 'port', help: 'HL7 v2 MLLP listener port (IHE PCD-01 from monitoring gateways; 2575 is customary); unset: off' },
   { key: 'hl7TlsCert', roles: ['ingest'], env: 'VITALS_HL7_TLS_CERT', flag: 'hl7-tls-cert', kind: 'path', help: 'PEM certificate (chain) for MLLP over TLS; with the key, turns the TLS listener on' },

@@ -102,6 +102,10 @@ describe('docker compose up --scale rules=3 --scale ingest=2 --scale gateway=2',
       expect(Number(checkPort ?? t.port), t.service).toBe(opsPortOf(t.service));
     }
     expect([...haproxyCfg.matchAll(/^\s+option httpchk GET \/readyz$/gm)]).toHaveLength(2);
+    // lb tells ingest each device's address (PROXY protocol), and only ingest expects the header.
+    expect(templates.find((t) => t.service === 'ingest')?.rest).toContain('send-proxy-v2');
+    expect(templates.find((t) => t.service === 'gateway')?.rest).not.toContain('send-proxy');
+    expect(compose.services.ingest?.environment?.VITALS_MQTT_PROXY_PROTOCOL).toBe('on');
     expect(haproxyCfg).toMatch(/default-server [^\n]*resolvers docker/);
   });
   it.runIf(haproxyBin)('haproxy -c accepts the config', () => {

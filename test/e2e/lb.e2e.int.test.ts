@@ -9,6 +9,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -39,7 +40,7 @@ function rewrite(cfg: string, ports: { dns: number; lbMqtt: number; lbHttp: numb
     [/^ {2}parse-resolv-conf$/m, `  nameserver stub 127.0.0.1:${ports.dns}`],
     [/^ {2}bind :1883$/m, `  bind 127.0.0.1:${ports.lbMqtt}`],
     [/^ {2}bind :8080$/m, `  bind 127.0.0.1:${ports.lbHttp}`],
-    [/ ingest:1883 check port 9471$/m, ` ingest:${ports.mqtt} check port ${ports.ops}`],
+    [/ ingest:1883 send-proxy-v2 check port 9471$/m, ` ingest:${ports.mqtt} send-proxy-v2 check port ${ports.ops}`],
     [/ gateway:8080 check$/m, ` gateway:${ports.http} check`],
   ];
   let out = cfg;
@@ -85,6 +86,10 @@ describe.runIf(haproxy)('HAProxy (infra/haproxy/haproxy.cfg) in front of two ing
       VITALS_OPS_PORT: String(ports.ops),
       VITALS_HTTP_PORT: String(ports.http),
       VITALS_LOG_LEVEL: 'warn',
+      // As in docker-compose.yml: lb sends the PROXY header. A low per-address rate (burst 8) shows
+      // whether ingest limits each device's address or the balancer's.
+      VITALS_MQTT_PROXY_PROTOCOL: 'on',
+      VITALS_MQTT_CONN_RATE: '2',
     };
     for (const host of ADDRS) for (const role of ['ingest', 'gateway']) spawnLogged(process.execPath, [CLI, role], { ...env, VITALS_HOST: host });
     dns = await startDnsStub({ ingest: ADDRS, gateway: ADDRS });
@@ -124,6 +129,32 @@ describe.runIf(haproxy)('HAProxy (infra/haproxy/haproxy.cfg) in front of two ing
     );
     await bus?.close();
     await dns?.close();
+  }, 60_000);
+
+  it("ingest applies its per-address limits to each device's own address (PROXY protocol from lb)", async () => {
+    // 24 new connections at once from 24 addresses: 12 per ingest, over the burst of 8 one address
+    // may open. Without the header they would all be the balancer's address and a third refused.
+    const refused = async (): Promise<number> => {
+      let n = 0;
+      for (const a of ADDRS) n += metric(await (await fetch(`http://${a}:${ports.ops}/metrics`)).text(), 'vitals_ingest_connections_refused_total');
+      return n;
+    };
+    const before = await refused();
+    const sockets = await Promise.all(
+      Array.from({ length: 24 }, (_, i) => new Promise<net.Socket>((resolve, reject) => {
+        const s = net.connect({ host: '127.0.0.1', port: ports.lbMqtt, localAddress: `127.0.0.${20 + i}` }, () => resolve(s));
+        s.once('error', reject);
+      })),
+    );
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(sockets.filter((s) => s.destroyed || s.readableEnded).length, 'sockets closed by ingest').toBe(0);
+    expect(await refused()).toBe(before);
+    for (const s of sockets) s.destroy();
+    // The plain MQTT port now expects the header: a device going around the balancer is closed.
+    const direct = net.connect({ host: ADDRS[0], port: ports.mqtt });
+    const closed = new Promise<boolean>((resolve) => direct.once('close', () => resolve(true)));
+    direct.write(Buffer.from([0x10, 0x0c, 0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, 0x02, 0x00, 0x3c, 0x00, 0x00])); // CONNECT
+    expect(await closed).toBe(true);
   }, 60_000);
 
   it('MQTT devices through the balancer land on both ingest instances', async () => {
