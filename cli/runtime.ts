@@ -122,6 +122,9 @@ export async function runTarget(target: ModuleName, config: Config, log: Logger,
     },
   };
   let opsServer: OpsServer | null = null;
+  // Modules not started yet: a process is not ready while, e.g., ingest's registry view catches up
+  // and its MQTT port is not open (a balancer would send devices to it).
+  const pending = new Set<string>(order);
 
   const ready = async (): Promise<{ ok: boolean; checks: Record<string, Check> }> => {
     const checks: Record<string, Check> = {};
@@ -132,6 +135,7 @@ export async function runTarget(target: ModuleName, config: Config, log: Logger,
     } else for (const [k, v] of status) checks[k] = v;
     for (const [name, svc] of services) if (svc.ready) checks[name] = await svc.ready().catch((e: unknown) => ({ ok: false, detail: (e as Error).message }));
     for (const [name, check] of extraChecks) checks[name] = await check().catch((e: unknown) => ({ ok: false, detail: (e as Error).message }));
+    if (pending.size > 0) checks.modules = { ok: false, detail: `starting: ${[...pending].join(', ')}` };
     return { ok: Object.values(checks).every((c) => c.ok), checks };
   };
 
@@ -162,6 +166,8 @@ export async function runTarget(target: ModuleName, config: Config, log: Logger,
   const onAbort = (): void => void stop();
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
+    if (needs.bus) status.set('bus', { ok: false, detail: 'connecting' });
+    if (needs.store) status.set('store', { ok: false, detail: 'connecting' });
     // A split role's ops port answers from the start, so a probe sees "bus: connecting" while it waits.
     const opsPort = opsPortFor(config, target);
     if (opsPort !== null) {
@@ -169,8 +175,6 @@ export async function runTarget(target: ModuleName, config: Config, log: Logger,
       log.info({ opsPort: opsServer.port }, `ops endpoints on http://${config.host}:${opsServer.port} (/healthz, /readyz, /metrics)`);
     }
     const interim = needs.bus || needs.store ? (order.includes('gateway') ? await startInterimOps(config, status) : null) : null;
-    if (needs.bus) status.set('bus', { ok: false, detail: 'connecting' });
-    if (needs.store) status.set('store', { ok: false, detail: 'connecting' });
     const [bus, store] = await Promise.all([
       needs.bus
         ? connectWithRetry('bus', async () => {
@@ -196,6 +200,7 @@ export async function runTarget(target: ModuleName, config: Config, log: Logger,
       if (name === 'registry') {
         registry = await startRegistryView(ctx.bus, log.child({ role: 'registry' }));
         await registry.caughtUp;
+        pending.delete(name);
         continue;
       }
       const def = MODULES[name];
@@ -210,6 +215,7 @@ export async function runTarget(target: ModuleName, config: Config, log: Logger,
         started: services,
       };
       services.set(name, await def.init(env));
+      pending.delete(name);
       log.info({ module: name }, 'module started');
     }
     if (stopping) throw new StartAborted();
