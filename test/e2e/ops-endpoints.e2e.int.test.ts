@@ -12,6 +12,7 @@ import { prefixedBus } from '../../adapters/bus/prefixed.js';
 import { TOPICS, type Bus } from '../../core/ports.js';
 import type { DeviceRecord } from '../../core/registry.js';
 import { hashDeviceToken, newDeviceToken } from '../../platform/device-tokens.js';
+import { RULES_GROUP } from '../../stream-rules/rules-role.js';
 import { connectDevice, freePort, tempDir, waitFor } from './helpers.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -171,6 +172,17 @@ describe('ops endpoints of split roles on Kafka and ClickHouse', () => {
     for (const port of [sinkPort, ports.ingest]) {
       await waitFor('sink lag 0', async () => metricSum((await get(port, '/metrics')).text, 'vitals_bus_consumer_lag', { consumer: sinkGroup, topic: TOPICS.samples }) === 0, 30_000, 500);
     }
+    // The rules instance's own group: lag per partition of the samples it owns, read back to 0.
+    await waitFor(
+      'rules group lag 0 on every partition',
+      async () => {
+        const text = (await get(ports.rules, '/metrics')).text;
+        const rows = [...text.matchAll(new RegExp(`^vitals_bus_consumer_partition_lag\\{consumer="${RULES_GROUP}",topic="${TOPICS.samples}",partition="\\d+"\\} (\\d+)$`, 'gm'))];
+        return rows.length === 12 && rows.every((r) => r[1] === '0');
+      },
+      30_000,
+      500,
+    );
     await device.endAsync();
     await waitFor('ingest connection gone', async () => metricSum((await get(ports.ingest, '/metrics')).text, 'vitals_ingest_connections') === 0, 10_000, 200);
   }, 240_000);
