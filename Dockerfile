@@ -20,6 +20,7 @@ COPY --from=build /app/infra ./infra
 RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME ["/data"]
-EXPOSE 1883 8080
+# MQTT, HTTP, and the ops ports of a split ingest, rules and sink (docs/observability.md).
+EXPOSE 1883 8080 9471 9472 9473
 ENTRYPOINT ["node", "dist/cli/main.js"]
 CMD ["start"]

@@ -11,5 +11,7 @@ export default defineConfig({
     // 2 cores, and real brokers under test: keep parallelism modest.
     maxWorkers: 2,
     fileParallelism: true,
+    // Split roles (ingest, rules, sink) bind an ops port; any free one, so parallel tests never clash.
+    env: { VITALS_OPS_PORT: '0' },
   },
 });

@@ -13,8 +13,9 @@ import { DEFAULT_TOPIC_SPECS } from '../adapters/bus/topics.js';
 import { prefixedBus } from '../adapters/bus/prefixed.js';
 import { createDuckDbStore } from '../adapters/store/duckdb.js';
 import { createClickHouseStore } from '../adapters/store/clickhouse.js';
-import type { Config } from '../platform/config.js';
-import { systemClock, type Context, type Service } from '../platform/context.js';
+import { opsPortFor, type Config } from '../platform/config.js';
+import { systemClock, type Context, type OpsHooks, type Service } from '../platform/context.js';
+import { startOpsServer, type OpsServer } from '../platform/ops-server.js';
 import type { Logger } from '../platform/log.js';
 import { createMetricsRegistry } from '../platform/metrics.js';
 import { registerLagGauge, reportsLag } from '../platform/lag-metric.js';
@@ -37,6 +38,8 @@ export class StartAborted extends Error {
 export interface Running {
   services: Map<ModuleName, Service>;
   ctx: Context | null;
+  /** The ops port bound (split ingest, rules, sink), null when the target has none of its own. */
+  opsPort: number | null;
   stop(): Promise<void>;
 }
 
@@ -77,13 +80,19 @@ function startInterimOps(config: Config, status: Map<string, Check>): Promise<ht
   });
 }
 
-export async function createBus(config: Config, log: Logger): Promise<Bus> {
+/**
+ * @param runsSink - whether this process runs the sink itself: then the group is its own; otherwise
+ *   the sink is a split `vitals sink`, which runs only on ClickHouse (`vitals-sink.<database>`), even
+ *   when this process (an ingest) was given no CLICKHOUSE_URL.
+ */
+export async function createBus(config: Config, log: Logger, runsSink = true): Promise<Bus> {
   if (config.kafkaBrokers) {
     // The sink's and the rules role's groups, whichever processes run them: ingest flow-controls on their lag
     // (docs/decisions/0012-flow-control.md).
     const p = config.topicPrefix;
+    const sinkDb = config.clickhouseUrl || !runsSink ? config.clickhouseDatabase : null;
     const watchGroups = [
-      { groupId: `${p}${sinkGroupId(config.clickhouseUrl ? config.clickhouseDatabase : null)}`, topics: SINK_TOPICS.map((t) => `${p}${t}`) },
+      { groupId: `${p}${sinkGroupId(sinkDb)}`, topics: SINK_TOPICS.map((t) => `${p}${t}`) },
       { groupId: `${p}${RULES_GROUP}`, topics: [TOPICS.samples, TOPICS.backlog].map((t) => `${p}${t}`) },
     ];
     return prefixedBus(await createKafkaBus({ brokers: config.kafkaBrokers, log, watchGroups }), p);
@@ -110,6 +119,17 @@ export async function runTarget(target: ModuleName, config: Config, log: Logger,
   let ctx: Context | null = null;
   let registry: RegistryView | null = null;
   const metrics = createMetricsRegistry({ defaults: true });
+  const extraChecks = new Map<string, () => Promise<Check>>();
+  const ops: OpsHooks = {
+    addReadinessCheck: (name, check) => {
+      extraChecks.set(name, check);
+      return () => void extraChecks.delete(name);
+    },
+  };
+  let opsServer: OpsServer | null = null;
+  // Modules not started yet: a process is not ready while, e.g., ingest's registry view catches up
+  // and its MQTT port is not open (a balancer would send devices to it).
+  const pending = new Set<string>(order);
 
   const ready = async (): Promise<{ ok: boolean; checks: Record<string, Check> }> => {
     const checks: Record<string, Check> = {};
@@ -119,6 +139,8 @@ export async function runTarget(target: ModuleName, config: Config, log: Logger,
       if (needs.store) checks.store = s ? { ok: true } : { ok: false, detail: `${ctx.store.kind} unreachable` };
     } else for (const [k, v] of status) checks[k] = v;
     for (const [name, svc] of services) if (svc.ready) checks[name] = await svc.ready().catch((e: unknown) => ({ ok: false, detail: (e as Error).message }));
+    for (const [name, check] of extraChecks) checks[name] = await check().catch((e: unknown) => ({ ok: false, detail: (e as Error).message }));
+    if (pending.size > 0) checks.modules = { ok: false, detail: `starting: ${[...pending].join(', ')}` };
     return { ok: Object.values(checks).every((c) => c.ok), checks };
   };
 
@@ -138,6 +160,8 @@ export async function runTarget(target: ModuleName, config: Config, log: Logger,
       await ctx.bus.close().catch((e: unknown) => log.error({ err: (e as Error).message }, 'bus close failed'));
       await ctx.store.close().catch((e: unknown) => log.error({ err: (e as Error).message }, 'store close failed'));
     }
+    // Last: probes and scrapers see the drain (a 503 from stopped modules) until the process goes.
+    await opsServer?.close();
   };
 
   // Private before anything is written to it (bus segments, DuckDB, the signing key).
@@ -147,13 +171,19 @@ export async function runTarget(target: ModuleName, config: Config, log: Logger,
   const onAbort = (): void => void stop();
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    const interim = needs.bus || needs.store ? (order.includes('gateway') ? await startInterimOps(config, status) : null) : null;
     if (needs.bus) status.set('bus', { ok: false, detail: 'connecting' });
     if (needs.store) status.set('store', { ok: false, detail: 'connecting' });
+    // A split role's ops port answers from the start, so a probe sees "bus: connecting" while it waits.
+    const opsPort = opsPortFor(config, target);
+    if (opsPort !== null) {
+      opsServer = await startOpsServer({ host: config.host, port: opsPort, metrics, ready, log });
+      log.info({ opsPort: opsServer.port }, `ops endpoints on http://${config.host}:${opsServer.port} (/healthz, /readyz, /metrics)`);
+    }
+    const interim = needs.bus || needs.store ? (order.includes('gateway') ? await startInterimOps(config, status) : null) : null;
     const [bus, store] = await Promise.all([
       needs.bus
         ? connectWithRetry('bus', async () => {
-            const b = await createBus(config, log);
+            const b = await createBus(config, log, order.includes('sink'));
             await b.ensureTopics(DEFAULT_TOPIC_SPECS);
             return b;
           }, log, status, () => stopping)
@@ -166,7 +196,7 @@ export async function runTarget(target: ModuleName, config: Config, log: Logger,
           }, log, status, () => stopping)
         : absentStore(),
     ]);
-    ctx = { config, log, clock: systemClock, metrics, bus, store };
+    ctx = { config, log, clock: systemClock, metrics, bus, store, ops };
     if (needs.bus && reportsLag(bus)) registerLagGauge(metrics, bus);
     if (interim) await new Promise<void>((r) => interim.close(() => r()));
 
@@ -175,6 +205,7 @@ export async function runTarget(target: ModuleName, config: Config, log: Logger,
       if (name === 'registry') {
         registry = await startRegistryView(ctx.bus, log.child({ role: 'registry' }));
         await registry.caughtUp;
+        pending.delete(name);
         continue;
       }
       const def = MODULES[name];
@@ -189,6 +220,7 @@ export async function runTarget(target: ModuleName, config: Config, log: Logger,
         started: services,
       };
       services.set(name, await def.init(env));
+      pending.delete(name);
       log.info({ module: name }, 'module started');
     }
     if (stopping) throw new StartAborted();
@@ -199,5 +231,5 @@ export async function runTarget(target: ModuleName, config: Config, log: Logger,
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }
-  return { services, ctx, stop };
+  return { services, ctx, opsPort: opsServer?.port ?? null, stop };
 }

@@ -130,6 +130,8 @@ export interface ConsumerLag {
   lag: number;
   /** Counts for flow control (consumer groups, required tails). */
   required: boolean;
+  /** The same lag per partition, where the bus has partitions (Kafka); `lag` is their sum. */
+  partitions?: ReadonlyArray<{ partition: number; lag: number }>;
 }
 
 export interface Subscription {

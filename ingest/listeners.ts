@@ -16,6 +16,7 @@ import type { Config } from '../platform/config.js';
 import type { Logger } from '../platform/log.js';
 import { listenOn } from '../platform/listen.js';
 import type { ConnectionGuard } from './conn-guard.js';
+import { readProxyHeader } from './proxy-header.js';
 
 export interface Listeners {
   mqttPort: number;
@@ -60,7 +61,17 @@ export async function startListeners(broker: Aedes, config: Config, log: Logger,
   };
   try {
     // TCP_NODELAY: a PUBACK is a few bytes; Nagle would hold it for tens of ms (PERF_NOTES).
-    const tcp = net.createServer({ noDelay: true }, (socket) => accept(socket, socket.remoteAddress ?? ''));
+    const tcp = net.createServer({ noDelay: true }, (socket) => {
+      if (!config.mqttProxyProtocol) return accept(socket, socket.remoteAddress ?? '');
+      // Behind the balancer the socket's peer is the balancer: the header names the device's address.
+      readProxyHeader(socket).then(
+        (address) => accept(socket, address ?? socket.remoteAddress ?? ''),
+        (e: Error) => {
+          log.debug({ err: e.message }, 'MQTT connection without a valid PROXY header closed');
+          socket.destroy();
+        },
+      );
+    });
     opened.push(tcp);
     const mqttPort = await listenOn(tcp, config.mqttPort, config.host, 'MQTT');
 

@@ -44,7 +44,7 @@ function startEcho(): Promise<{ port: number; stop(): Promise<void> }> {
 }
 
 async function startVitals(target: ModuleName, monitors: number): Promise<{ port: number; stop(): Promise<void> }> {
-  const cfg = loadConfig({ ...process.env, VITALS_HL7_PORT: '0', VITALS_MQTT_PORT: '0', VITALS_HTTP_PORT: '0', VITALS_SIM_PATIENTS: '0' });
+  const cfg = loadConfig({ ...process.env, VITALS_HL7_PORT: '0', VITALS_MQTT_PORT: '0', VITALS_HTTP_PORT: '0', VITALS_OPS_PORT: '0', VITALS_SIM_PATIENTS: '0' });
   if (!cfg.ok) throw new Error(cfg.errors.join('; '));
   const running: Running = await runTarget(target, cfg.config, createLogger({ level: cfg.config.logLevel }));
   const ctx = running.ctx;

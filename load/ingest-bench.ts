@@ -121,6 +121,8 @@ async function startVitals(name: 'embedded' | 'ingest' | 'kafka', dir: string, m
     ...process.env,
     VITALS_MQTT_PORT: String(mqttPort),
     VITALS_HTTP_PORT: String(await freePort()),
+    // A split ingest binds its ops port: any free one, so benches and tests never clash.
+    VITALS_OPS_PORT: '0',
     VITALS_DATA_DIR: path.join(dir, `${name}-${mqttPort}`),
     VITALS_SIM_PATIENTS: '0',
     // The per-device rate limit is policy; the bench measures the path behind it.

@@ -71,6 +71,8 @@ export interface Config {
   mqttTlsPort: number;
   /** PEM CA bundle for device certificates on the TLS listener (mutual TLS); null: tokens only. */
   mqttTlsCa: string | null;
+  /** Plain MQTT listener reads a PROXY protocol header first (behind a trusted TCP balancer); null/false: off. */
+  mqttProxyProtocol: boolean | null;
   /** MQTT over WebSocket (browser-based gateways); null: off. */
   mqttWsPort: number | null;
   /** HL7 v2 over MLLP (IHE PCD-01 from monitoring gateways); null: off. */
@@ -105,6 +107,8 @@ export interface Config {
   /** REST/FHIR requests per minute per user, and per client address. */
   apiRatePerUser: number;
   apiRatePerAddress: number;
+  /** /healthz, /readyz and /metrics of a split ingest, rules or sink process; null: the role's default (OPS_PORT_DEFAULTS), 0: ephemeral. */
+  opsPort: number | null;
 }
 
 export const CONFIG_DEFAULTS: Config = {
@@ -150,6 +154,7 @@ export const CONFIG_DEFAULTS: Config = {
   mqttTlsKey: null,
   mqttTlsPort: 8883,
   mqttTlsCa: null,
+  mqttProxyProtocol: null,
   mqttWsPort: null,
   hl7Port: null,
   hl7TlsCert: null,
@@ -171,7 +176,20 @@ export const CONFIG_DEFAULTS: Config = {
   publicUrl: null,
   apiRatePerUser: 600,
   apiRatePerAddress: 1200,
+  opsPort: null,
 };
+
+/**
+ * Each role's own ops port when it runs alone, so the three can share a host; the gateway serves
+ * these endpoints on its HTTP port, and `vitals start` (every role in one process) on the gateway's.
+ */
+export const OPS_PORT_DEFAULTS: Readonly<Record<string, number>> = { ingest: 9471, rules: 9472, sink: 9473 };
+
+/** The ops port a target binds: null when it has none of its own (gateway, sim, `vitals start`). */
+export function opsPortFor(config: Config, target: string): number | null {
+  const def = OPS_PORT_DEFAULTS[target];
+  return def === undefined ? null : (config.opsPort ?? def);
+}
 
 type Kind = 'port' | 'int' | 'number' | 'string' | 'list' | 'url' | 'level' | 'path' | 'identifier' | 'prefix' | 'switch';
 
@@ -194,14 +212,14 @@ interface Field {
 
 /** Every setting, its environment variable and its flag: the single source for --help and docs/configuration.md. */
 export const CONFIG_FIELDS: readonly Field[] = [
-  { key: 'host', roles: ['ingest', 'gateway', 'sim'], env: 'VITALS_HOST', flag: 'host', kind: 'string', help: 'address to bind MQTT and HTTP to' },
+  { key: 'host', roles: EVERY_ROLE, env: 'VITALS_HOST', flag: 'host', kind: 'string', help: 'address to bind MQTT, HTTP and the ops port to' },
   { key: 'mqttPort', roles: ['ingest', 'sim'], env: 'VITALS_MQTT_PORT', flag: 'mqtt-port', kind: 'port', help: 'MQTT listener port' },
   { key: 'httpPort', roles: ['gateway', 'sim'], env: 'VITALS_HTTP_PORT', flag: 'http-port', kind: 'port', help: 'HTTP/WebSocket port (dashboard, API)' },
   { key: 'dataDir', roles: EVERY_ROLE, env: 'VITALS_DATA_DIR', flag: 'data-dir', kind: 'path', help: 'data directory (embedded log, DuckDB, signing key)' },
   { key: 'kafkaBrokers', roles: BUS_ROLES, env: 'KAFKA_BROKERS', flag: 'kafka-brokers', kind: 'list', help: 'comma-separated Kafka brokers; unset: embedded bus' },
   { key: 'topicPrefix', roles: BUS_ROLES, env: 'VITALS_TOPIC_PREFIX', flag: 'topic-prefix', kind: 'prefix', help: 'prefix of every Kafka topic and consumer group (several deployments on one cluster)' },
   { key: 'clickhouseUrl', roles: STORE_ROLES, env: 'CLICKHOUSE_URL', flag: 'clickhouse-url', kind: 'url', help: 'ClickHouse HTTP URL; unset: embedded DuckDB store' },
-  { key: 'clickhouseDatabase', roles: STORE_ROLES, env: 'VITALS_CLICKHOUSE_DATABASE', flag: 'clickhouse-database', kind: 'identifier', help: 'ClickHouse database name' },
+  { key: 'clickhouseDatabase', roles: [...STORE_ROLES, 'ingest'], env: 'VITALS_CLICKHOUSE_DATABASE', flag: 'clickhouse-database', kind: 'identifier', help: 'ClickHouse database name' },
   { key: 'simPatients', roles: ['sim'], env: 'VITALS_SIM_PATIENTS', flag: 'sim-patients', kind: 'int', min: 0, help: 'simulated patients (0: simulator off)' },
   { key: 'simSpeed', roles: ['sim'], env: 'VITALS_SIM_SPEED', flag: 'speed', kind: 'number', min: 0.01, help: 'simulator playback speed (event time / wall time)' },
   { key: 'simScenario', roles: ['sim'], env: 'VITALS_SIM_SCENARIO', flag: 'scenario', kind: 'string', help: 'scenario name played on the first simulated patient, or a scenario file (docs/sim.md)' },
@@ -236,6 +254,7 @@ export const CONFIG_FIELDS: readonly Field[] = [
   { key: 'mqttTlsKey', roles: ['ingest'], env: 'VITALS_MQTT_TLS_KEY', flag: 'mqtt-tls-key', kind: 'path', help: 'PEM private key for MQTT over TLS' },
   { key: 'mqttTlsPort', roles: ['ingest'], env: 'VITALS_MQTT_TLS_PORT', flag: 'mqtt-tls-port', kind: 'port', help: 'MQTT over TLS listener port' },
   { key: 'mqttTlsCa', roles: ['ingest'], env: 'VITALS_MQTT_TLS_CA', flag: 'mqtt-tls-ca', kind: 'path', help: 'PEM CA bundle for device client certificates on the MQTT TLS listener (CN or SAN DNS = device id); unset: tokens only' },
+  { key: 'mqttProxyProtocol', roles: ['ingest'], env: 'VITALS_MQTT_PROXY_PROTOCOL', flag: 'mqtt-proxy-protocol', kind: 'switch', help: 'plain MQTT port expects a PROXY protocol v1/v2 header from a trusted load balancer (on|off); the header gives the device address' },
   { key: 'mqttWsPort', roles: ['ingest'], env: 'VITALS_MQTT_WS_PORT', flag: 'mqtt-ws-port', kind: 'port', help: 'MQTT over WebSocket listener port; unset: off' },
   { key: 'hl7Port', roles: ['ingest', 'sim'], env: 'VITALS_HL7_PORT', flag: 'hl7-port', kind: 'port', help: 'HL7 v2 MLLP listener port (IHE PCD-01 from monitoring gateways; 2575 is customary); unset: off' },
   { key: 'hl7TlsCert', roles: ['ingest'], env: 'VITALS_HL7_TLS_CERT', flag: 'hl7-tls-cert', kind: 'path', help: 'PEM certificate (chain) for MLLP over TLS; with the key, turns the TLS listener on' },
@@ -256,6 +275,7 @@ export const CONFIG_FIELDS: readonly Field[] = [
   { key: 'corsOrigins', roles: ['gateway'], env: 'VITALS_CORS_ORIGINS', flag: 'cors-origins', kind: 'string', help: 'comma-separated origins allowed cross-origin API calls; unset: none' },
   { key: 'publicUrl', roles: ['gateway'], env: 'VITALS_PUBLIC_URL', flag: 'public-url', kind: 'url', help: 'public URL of the gateway, used in FHIR links; unset: the address a request reached (never the Host header)' },
   { key: 'apiRatePerUser', roles: ['gateway'], env: 'VITALS_API_RATE_USER', flag: 'api-rate-user', kind: 'int', min: 1, help: 'REST/FHIR requests per minute per user' },
+  { key: 'opsPort', roles: ['ingest', 'rules', 'sink'], env: 'VITALS_OPS_PORT', flag: 'ops-port', kind: 'port', help: 'port of /healthz, /readyz and /metrics of a split role (default ingest 9471, rules 9472, sink 9473; 0: any free port)' },
   { key: 'apiRatePerAddress', roles: ['gateway'], env: 'VITALS_API_RATE_ADDRESS', flag: 'api-rate-address', kind: 'int', min: 1, help: 'REST/FHIR requests per minute per client address' },
 ];
 

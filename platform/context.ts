@@ -15,6 +15,18 @@ export interface Context {
   metrics: Registry;
   bus: Bus;
   store: Store;
+  /** Extra /readyz checks (set by cli/runtime.ts; absent where a test builds the context by hand). */
+  ops?: OpsHooks;
+}
+
+/**
+ * How a module adds to its process's ops endpoints beyond `Service.ready`: a named readiness check
+ * (e.g. "partitions: assigned"). Metrics go on `metrics` (platform/metrics.ts: `gauge`, `counter`,
+ * `sampledGauge` for a value read at scrape time).
+ */
+export interface OpsHooks {
+  /** Adds `name` to /readyz; the returned function removes it (call it in the module's stop). */
+  addReadinessCheck(name: string, check: () => Promise<{ ok: boolean; detail?: string }>): () => void;
 }
 
 /** A running module. */

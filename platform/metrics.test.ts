@@ -29,4 +29,25 @@ describe('gauges read at scrape time', () => {
     fail = true;
     expect(await reg.getSingleMetricAsString('vitals_bus_consumer_lag')).not.toMatch(/consumer=/);
   });
+  it('per-partition lag where the bus has partitions, from one bus read per scrape', async () => {
+    const reg = new Registry();
+    let reads = 0;
+    registerLagGauge(reg, {
+      lag: async () => {
+        reads++;
+        return [
+          { consumer: 'vitals-rules', topic: 'vitals.samples', lag: 7, required: true, partitions: [{ partition: 0, lag: 5 }, { partition: 1, lag: 2 }] },
+          { consumer: 'view', topic: 'alerts', lag: 3, required: false },
+        ];
+      },
+    });
+    const text = await reg.metrics();
+    expect(reads).toBe(1);
+    expect(text).toContain('vitals_bus_consumer_partition_lag{consumer="vitals-rules",topic="vitals.samples",partition="0"} 5');
+    expect(text).toContain('vitals_bus_consumer_partition_lag{consumer="vitals-rules",topic="vitals.samples",partition="1"} 2');
+    expect(text).not.toMatch(/vitals_bus_consumer_partition_lag\{consumer="view"/);
+    expect(text).toContain('vitals_bus_consumer_lag{consumer="view",topic="alerts",required="false"} 3');
+    await reg.metrics();
+    expect(reads).toBe(2);
+  });
 });

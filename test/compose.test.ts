@@ -10,15 +10,24 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { ROLE_COMMANDS } from '../cli/main.js';
-import { CONFIG_DEFAULTS, CONFIG_FIELDS } from '../platform/config.js';
+import { CONFIG_DEFAULTS, CONFIG_FIELDS, OPS_PORT_DEFAULTS } from '../platform/config.js';
+import { findHaproxy, haproxyCheck } from './haproxy.js';
 import { findPromtool, promtool } from './promtool.js';
 
 const root = new URL('../', import.meta.url);
 // merge: the roles share one `<<: *vitals` block, as compose itself reads it.
 const compose = parse(readFileSync(new URL('docker-compose.yml', root), 'utf8'), { merge: true }) as {
-  services: Record<string, { image?: string; build?: string; command?: string[]; environment?: Record<string, unknown>; volumes?: string[]; ports?: string[]; depends_on?: unknown }>;
+  services: Record<
+    string,
+    { image?: string; build?: string; command?: string[]; environment?: Record<string, unknown>; volumes?: string[]; ports?: string[]; expose?: string[]; container_name?: string; healthcheck?: { test: string[] }; depends_on?: unknown }
+  >;
   volumes: Record<string, unknown>;
 };
+
+/** The roles `docker compose up --scale` may run several of. */
+const SCALED = ['ingest', 'rules', 'sink', 'gateway'];
+/** Where a role serves /healthz, /readyz and /metrics: its ops port, the gateway's HTTP port. */
+const opsPortOf = (role: string): number => OPS_PORT_DEFAULTS[role] ?? CONFIG_DEFAULTS.httpPort;
 
 describe('docker-compose.yml', () => {
   it('runs Kafka in KRaft mode and a current ClickHouse', () => {
@@ -44,6 +53,65 @@ describe('docker-compose.yml', () => {
       if (!s.build) continue;
       for (const k of Object.keys(s.environment ?? {})) expect(known.has(k), `${name}: ${k}`).toBe(true);
     }
+  });
+});
+
+const haproxyFile = 'infra/haproxy/haproxy.cfg';
+const haproxyCfg = readFileSync(new URL(haproxyFile, root), 'utf8');
+const haproxyBin = findHaproxy();
+
+describe('docker compose up --scale rules=3 --scale ingest=2 --scale gateway=2', () => {
+  it('scaled roles publish no host port and take no fixed container name', () => {
+    for (const name of SCALED) {
+      const s = compose.services[name];
+      expect(s, name).toBeDefined();
+      expect(s?.ports, `${name}: a host port binds once, so a second instance cannot start`).toBeUndefined();
+      expect(s?.container_name, `${name}: a fixed name allows one container`).toBeUndefined();
+    }
+  });
+  it('every role exposes its ops port and its healthcheck probes /readyz there', () => {
+    for (const name of SCALED) {
+      const port = opsPortOf(name);
+      expect(compose.services[name]?.expose, name).toContain(String(port));
+      expect(compose.services[name]?.healthcheck?.test.join(' '), name).toContain(`http://127.0.0.1:${port}/readyz`);
+    }
+    // The compose environment does not override the ops ports the scrape and checks expect.
+    for (const [name, s] of Object.entries(compose.services)) expect(s.environment?.VITALS_OPS_PORT, name).toBeUndefined();
+  });
+  it('lb runs the official HAProxy image with infra/haproxy/haproxy.cfg and is the only way in to ingest and the gateways', () => {
+    const lb = compose.services.lb;
+    expect(lb?.image).toMatch(/^haproxy:\d+\.\d+(\.\d+)?$/);
+    expect(lb?.volumes).toContain(`./${haproxyFile}:/usr/local/etc/haproxy/haproxy.cfg:ro`);
+    expect(lb?.ports?.sort()).toEqual([`${CONFIG_DEFAULTS.httpPort}:${CONFIG_DEFAULTS.httpPort}`, `${CONFIG_DEFAULTS.mqttPort}:${CONFIG_DEFAULTS.mqttPort}`].sort());
+    expect(compose.services.sim?.environment?.VITALS_SIM_MQTT_URL).toBe(`mqtt://lb:${CONFIG_DEFAULTS.mqttPort}`);
+    expect(compose.services.sim?.environment?.VITALS_SIM_API_URL).toBe(`http://lb:${CONFIG_DEFAULTS.httpPort}`);
+  });
+  it('haproxy.cfg finds each role through Docker DNS on the ports the roles listen on, checking /readyz', () => {
+    const binds = [...haproxyCfg.matchAll(/^\s+bind :(\d+)$/gm)].map((m) => m[1]);
+    expect(binds.sort()).toEqual((compose.services.lb?.ports ?? []).map((p) => p.split(':')[1]).sort());
+    expect(haproxyCfg).toMatch(/^\s+parse-resolv-conf$/m);
+    const templates = [...haproxyCfg.matchAll(/^\s+server-template (\S+) (\d+) ([a-z]+):(\d+)(.*)$/gm)].map((m) => ({ service: m[3] ?? '', port: Number(m[4]), rest: m[5] ?? '', slots: Number(m[2]) }));
+    expect(templates.map((t) => t.service).sort()).toEqual(['gateway', 'ingest']);
+    const listens: Record<string, number> = { ingest: CONFIG_DEFAULTS.mqttPort, gateway: CONFIG_DEFAULTS.httpPort };
+    for (const t of templates) {
+      expect(compose.services[t.service]?.expose, t.service).toContain(String(t.port));
+      expect(t.port, t.service).toBe(listens[t.service]);
+      expect(t.slots, `${t.service}: room to scale`).toBeGreaterThanOrEqual(4);
+      // Checks hit /readyz (option httpchk in each backend) on the role's ops port.
+      const checkPort = /check port (\d+)/.exec(t.rest)?.[1];
+      expect(Number(checkPort ?? t.port), t.service).toBe(opsPortOf(t.service));
+    }
+    expect([...haproxyCfg.matchAll(/^\s+option httpchk GET \/readyz$/gm)]).toHaveLength(2);
+    // lb tells ingest each device's address (PROXY protocol), and only ingest expects the header.
+    expect(templates.find((t) => t.service === 'ingest')?.rest).toContain('send-proxy-v2');
+    expect(templates.find((t) => t.service === 'gateway')?.rest).not.toContain('send-proxy');
+    expect(compose.services.ingest?.environment?.VITALS_MQTT_PROXY_PROTOCOL).toBe('on');
+    expect(haproxyCfg).toMatch(/default-server [^\n]*resolvers docker/);
+  });
+  it.runIf(haproxyBin)('haproxy -c accepts the config', () => {
+    const r = haproxyCheck(haproxyBin!, new URL(haproxyFile, root).pathname);
+    expect(r.ok, r.output).toBe(true);
+    expect(r.output).toContain('Configuration file is valid');
   });
 });
 
@@ -78,12 +146,20 @@ describe('observability in docker-compose.yml', () => {
       }
     }
   });
-  it("Prometheus scrapes the gateway's /metrics at the port the gateway listens on", () => {
+  it('Prometheus finds every instance of each role by DNS and scrapes it on its ops port', () => {
     const file = bind('prometheus', '/etc/prometheus/prometheus.yml');
-    const prom = parse(readFileSync(new URL(file, root), 'utf8')) as { scrape_configs: Array<{ metrics_path?: string; static_configs: Array<{ targets: string[] }> }> };
-    const targets = prom.scrape_configs.flatMap((c) => c.static_configs.flatMap((sc) => sc.targets.map((t) => ({ t, path: c.metrics_path ?? '/metrics' }))));
-    expect(targets).toContainEqual({ t: `gateway:${CONFIG_DEFAULTS.httpPort}`, path: '/metrics' });
-    for (const { t } of targets) expect(Object.keys(compose.services), t).toContain(t.split(':')[0]);
+    const prom = parse(readFileSync(new URL(file, root), 'utf8')) as {
+      scrape_configs: Array<{ metrics_path?: string; static_configs?: unknown; dns_sd_configs?: Array<{ names: string[]; type: string; port: number }> }>;
+    };
+    const targets = prom.scrape_configs.flatMap((c) => {
+      expect(c.static_configs, 'a fixed target would miss scaled instances').toBeUndefined();
+      return (c.dns_sd_configs ?? []).flatMap((d) => d.names.map((name) => ({ name, type: d.type, port: d.port, path: c.metrics_path ?? '/metrics' })));
+    });
+    expect(targets.map((t) => t.name).sort()).toEqual([...SCALED].sort());
+    for (const t of targets) {
+      expect(t, t.name).toEqual({ name: t.name, type: 'A', port: opsPortOf(t.name), path: '/metrics' });
+      expect(compose.services[t.name]?.expose, `${t.name} exposes ${t.port}`).toContain(String(t.port));
+    }
     expect(compose.services.prometheus?.command).toContain('--config.file=/etc/prometheus/prometheus.yml');
   });
   it('Grafana provisions the Prometheus datasource and the dashboard from the mounted folders', () => {

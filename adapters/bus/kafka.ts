@@ -22,6 +22,7 @@ import { VitalsError } from '../../core/errors.js';
 import type { BatchHandler, Bus, BusRecord, ConsumeOptions, ConsumerLag, OutgoingRecord, PartitionOwner, Subscription, TailOptions, TailStart, TopicSpec } from '../../core/ports.js';
 import type { Logger } from '../../platform/log.js';
 import { assignCoPartitions, decodeOwned, encodeOwned } from './co-partition.js';
+import { isLeadershipMove } from './kafka-log-level.js';
 
 const { AssignerProtocol, Kafka, Partitioners, logLevel } = kafkajs;
 
@@ -127,7 +128,8 @@ function logCreator(log: Logger | undefined) {
       }
       if (typeof entry.error === 'string') fields.error = entry.error.slice(0, 300);
       else if (entry.error instanceof Error) fields.error = `${entry.error.name}: ${entry.error.message}`.slice(0, 300);
-      if (level === logLevel.ERROR) log.error(fields, entry.message);
+      if (level === logLevel.ERROR && !isLeadershipMove(entry.error)) log.error(fields, entry.message);
+      else if (level === logLevel.ERROR) log.warn(fields, `${entry.message} (leadership move; retried)`);
       else if (level === logLevel.WARN) log.warn(fields, entry.message);
       else log.debug(fields, entry.message);
     };
@@ -495,13 +497,16 @@ class KafkaBus implements Bus {
         }
         for (const c of committed) {
           let lag = 0n;
+          const partitions: Array<{ partition: number; lag: number }> = [];
           for (const e of ends.get(c.topic) ?? []) {
             const at = c.partitions.find((p) => p.partition === e.partition)?.offset;
             // No commit on this partition yet ("-1"): the group starts at the log start, so everything there is lag.
             const pos = at === undefined || at === '-1' ? e.low : BigInt(at);
-            if (e.high > pos) lag += e.high - pos;
+            const behind = e.high > pos ? e.high - pos : 0n;
+            lag += behind;
+            partitions.push({ partition: e.partition, lag: Number(behind) });
           }
-          out.push({ consumer: groupId, topic: c.topic, lag: Number(lag), required: exists });
+          out.push({ consumer: groupId, topic: c.topic, lag: Number(lag), required: exists, partitions });
         }
       }
       return out;

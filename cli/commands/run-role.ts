@@ -6,7 +6,7 @@ import type { Running } from '../runtime.js';
 import { configFlagSpec, configFlagValues, rolesOfFlag, type CommandIO, type RoleTarget } from '../io.js';
 import { flagHelp, parseFlags } from '../args.js';
 
-function banner(config: Config, target: RoleTarget, io: CommandIO): void {
+function banner(config: Config, target: RoleTarget, io: CommandIO, opsPort: number | null): void {
   const lines = [
     '',
     `  Vitalstream is running (${target === 'all' ? 'all roles' : target}; bus: ${config.kafkaBrokers ? 'kafka' : 'embedded'}, store: ${config.clickhouseUrl ? 'clickhouse' : 'embedded duckdb'})`,
@@ -19,6 +19,7 @@ function banner(config: Config, target: RoleTarget, io: CommandIO): void {
   if (target === 'all' || target === 'ingest') lines.push(`  MQTT:       mqtt://${config.host}:${config.mqttPort}`);
   if ((target === 'all' || target === 'ingest') && config.hl7Port !== null) lines.push(`  HL7 MLLP:   ${config.host}:${config.hl7Port} (PCD-01 ORU^R01 from registered gateways)`);
   if (target === 'all' && config.simPatients > 0) lines.push(`  Simulator:  ${config.simPatients} patients in wards 4B and 5A${config.simProtocol !== 'mqtt' ? ` (${config.simProtocol === 'hl7' ? 'all' : 'half'} on bedside monitors over HL7)` : ''}${config.simScenario ? `, scenario ${config.simScenario}` : ''}`);
+  if (opsPort !== null) lines.push(`  Ops:        http://${config.host}:${opsPort}/readyz, /healthz, /metrics`);
   lines.push('  Stop with Ctrl-C.', '');
   io.out(lines.join('\n'));
 }
@@ -111,7 +112,7 @@ export async function runRole(target: RoleTarget, argv: string[], io: CommandIO)
     log.flush?.();
     return 1;
   }
-  banner(config, target, io);
+  banner(config, target, io, running.opsPort);
   const code = await stopped;
   log.info('stopped');
   log.flush?.();

@@ -160,6 +160,8 @@ export async function startVitals(root: string, kind: 'embedded' | 'split', rule
     VITALS_DATA_DIR: dataDir,
     VITALS_HTTP_PORT: String(httpPort),
     VITALS_MQTT_PORT: String(mqttPort),
+    // Split ingest, rules and sink each bind an ops port: any free one, so runs never clash.
+    VITALS_OPS_PORT: '0',
     VITALS_SIM_PATIENTS: '0',
     VITALS_LOG_LEVEL: 'warn',
     VITALS_RULES_FILE: await benchRulesFile(root, dataDir),
