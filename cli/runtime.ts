@@ -81,7 +81,7 @@ export async function createBus(config: Config, log: Logger): Promise<Bus> {
     // The sink's group, whichever process runs it: ingest flow-controls on its lag (docs/decisions/0012-flow-control.md).
     const p = config.topicPrefix;
     const watchGroups = [{ groupId: `${p}${sinkGroupId(config.clickhouseUrl ? config.clickhouseDatabase : null)}`, topics: SINK_TOPICS.map((t) => `${p}${t}`) }];
-    return prefixedBus(await createKafkaBus({ brokers: config.kafkaBrokers, log, watchGroups }), p);
+    return prefixedBus(await createKafkaBus({ brokers: config.kafkaBrokers, log, watchGroups, producers: config.kafkaProducers }), p);
   }
   return createMemoryBus({ dataDir: config.dataDir, log });
 }
