@@ -12,6 +12,7 @@
  * Run from the repo root against `vitals services up` (shared Kafka 29092, ClickHouse 28123/29000):
  *   npx tsc --outDir dist --rootDir . --module nodenext --moduleResolution nodenext --target es2022 \
  *     --skipLibCheck --strict --esModuleInterop load/storage-bench.ts && node dist/load/storage-bench.js [--runs 3] [--samples 100000] [--quick]
+ *   (--modes batched --no-history --steady-seconds 0: only the drain against clickhouse-client)
  */
 import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
@@ -63,6 +64,7 @@ const MODES: Record<string, SinkOptions> = {
   // Variants for tuning (not in the default set): smaller inserts, one insert in flight.
   'batched-4k': { batchRows: 4000 },
   'batched-serial': { maxInserts: 1 },
+  'batched-50k': { batchRows: 50_000 },
 };
 const MODE_LIST = (args.modes as string).split(',').filter((m) => m in MODES);
 
