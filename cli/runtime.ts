@@ -95,7 +95,7 @@ export async function createBus(config: Config, log: Logger, runsSink = true): P
       { groupId: `${p}${sinkGroupId(sinkDb)}`, topics: SINK_TOPICS.map((t) => `${p}${t}`) },
       { groupId: `${p}${RULES_GROUP}`, topics: [TOPICS.samples, TOPICS.backlog].map((t) => `${p}${t}`) },
     ];
-    return prefixedBus(await createKafkaBus({ brokers: config.kafkaBrokers, log, watchGroups }), p);
+    return prefixedBus(await createKafkaBus({ brokers: config.kafkaBrokers, log, watchGroups, producers: config.kafkaProducers }), p);
   }
   return createMemoryBus({ dataDir: config.dataDir, log });
 }

@@ -79,8 +79,8 @@ export async function startIngest(ctx: Context, registry: RegistryView): Promise
     maxFutureMs: config.maxFutureMs,
     maxUnknownFields: 8,
   };
-  // One bus publish per topic per event-loop turn, for all devices (see publish-batcher.ts).
-  const out = new PublishBatcher(bus);
+  // Bus publishes joined across devices (see publish-batcher.ts); on Kafka one in flight per producer lane.
+  const out = new PublishBatcher(bus, undefined, undefined, bus.kind === 'kafka' ? config.kafkaProducers : 1);
   const buckets = new TokenBuckets(config.deviceRatePerSec, config.deviceRatePerSec);
   const sessions = new WeakMap<Client, Session>();
   const clientsByDevice = new Map<string, Set<Client>>();

@@ -72,6 +72,23 @@ describe('PublishBatcher', () => {
   });
 });
 
+describe('PublishBatcher with several publishes in flight', () => {
+  it('sends up to maxInFlight batches at once, in call order, and the next when one settles', async () => {
+    const { bus, calls, maxInFlight } = fakeBus();
+    const b = new PublishBatcher(bus, 2, 900_000, 2);
+    const ps = ['1', '2', '3', '4', '5', '6'].map((k) => b.publish('t', [rec(k)]));
+    await tick();
+    expect(calls.map((c) => c.keys)).toEqual([['1', '2'], ['3', '4']]);
+    calls[1]?.settle(); // the later one first: the slot frees, order of hand-over is unchanged
+    await tick();
+    expect(calls.map((c) => c.keys)).toEqual([['1', '2'], ['3', '4'], ['5', '6']]);
+    calls[0]?.settle();
+    calls[2]?.settle();
+    await Promise.all(ps);
+    expect(maxInFlight()).toBe(2);
+  });
+});
+
 describe('PublishBatcher size bound', () => {
   it('starts a new batch before the value bytes would pass maxBytes', async () => {
     const { bus, calls } = fakeBus();

@@ -25,7 +25,7 @@ interface Batch {
 interface TopicQueue {
   /** Batches not sent yet, oldest first; the last one is still filling. */
   batches: Batch[];
-  inFlight: boolean;
+  inFlight: number;
 }
 
 export class PublishBatcher {
@@ -36,18 +36,22 @@ export class PublishBatcher {
    * @param maxRecords - most records in one bus publish (a larger single call goes alone)
    * @param maxBytes - most value bytes in one bus publish: below Kafka's default message.max.bytes
    *   (1 MiB per partition batch) even when every record has the same key
+   * @param maxInFlight - publishes in flight per topic: the Kafka bus's producer lanes, so each
+   *   lane can have a request at the broker while the next batch fills (ADR 0020). Batches are
+   *   handed to the bus in order, so per-key order holds wherever the bus keeps it.
    */
   constructor(
     private readonly bus: Bus,
     private readonly maxRecords = 2000,
     private readonly maxBytes = 900_000,
+    private readonly maxInFlight = 1,
   ) {}
 
   publish(topic: string, records: OutgoingRecord[]): Promise<void> {
     if (records.length === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       let q = this.topics.get(topic);
-      if (!q) this.topics.set(topic, (q = { batches: [], inFlight: false }));
+      if (!q) this.topics.set(topic, (q = { batches: [], inFlight: 0 }));
       let bytes = 0;
       for (const r of records) bytes += r.value?.length ?? 0;
       let b = q.batches[q.batches.length - 1];
@@ -68,15 +72,16 @@ export class PublishBatcher {
   }
 
   /**
-   * One publish in flight per topic: what arrives meanwhile forms the next batch (group commit).
-   * This also bounds a produce request: the Kafka adapter joins whatever publishes are pending
-   * into one request, which would otherwise grow without limit under a flood.
+   * At most `maxInFlight` publishes in flight per topic: what arrives meanwhile forms the next
+   * batch (group commit). This also bounds a produce request: the Kafka adapter joins whatever
+   * publishes are pending into one request, which would otherwise grow without limit under a flood.
    */
   private next(topic: string, q: TopicQueue): void {
-    if (q.inFlight) return;
-    const b = q.batches.shift();
-    if (!b) return;
-    q.inFlight = true;
+    while (q.inFlight < this.maxInFlight && q.batches.length > 0) this.send(topic, q, q.batches.shift() as Batch);
+  }
+
+  private send(topic: string, q: TopicQueue, b: Batch): void {
+    q.inFlight++;
     let p: Promise<void>;
     try {
       p = this.bus.publish(topic, b.records);
@@ -91,7 +96,7 @@ export class PublishBatcher {
         for (const w of b.waiters) w.reject(e);
       },
     ).finally(() => {
-      q.inFlight = false;
+      q.inFlight--;
       this.next(topic, q);
     });
   }

@@ -7,6 +7,7 @@
  *   npm run bench -- --split         # also the split roles on KAFKA_BROKERS + CLICKHOUSE_URL (2 rules instances)
  *   npm run bench -- --split-only --devices 2000 --no-quality   # the split deployment alone, per-role CPU
  *   npm run bench -- --scale 1000,2000,5000 --runs 5 --no-quality
+ *   npm run bench -- --ingest-kafka  # only: Mosquitto vs `vitals ingest` into Kafka, same generator (load/ingest-bench.ts)
  *
  * Each Vitalstream run is paired with a Mosquitto run driven by the same generator in the same
  * invocation (skipped, and said so, when mosquitto is not installed). Timing never fails the run;
@@ -50,9 +51,19 @@ const { values: args } = parseArgs({
     'no-e2e': { type: 'boolean', default: false },
     'no-baseline': { type: 'boolean', default: false },
     'no-md': { type: 'boolean', default: false },
+    'ingest-kafka': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
+
+if (args['ingest-kafka']) {
+  // Issue 12 item 3: acknowledged QoS 1 rate into Kafka beside Mosquitto's and ingest's own
+  // ceiling on the embedded bus, medians of 3 (or --runs); 1 and 4 producer lanes.
+  const { spawnSync } = await import('node:child_process');
+  const bench = path.join(path.dirname(fileURLToPath(import.meta.url)), 'ingest-bench.js');
+  const r = spawnSync(process.execPath, [bench, '--targets', 'mosquitto,ingest,kafka', '--devices', '100', '--qos', '1', '--no-paced', '--runs', args.runs ?? '3', '--kafka-producers', '1,4'], { stdio: 'inherit' });
+  process.exit(r.status ?? 1);
+}
 
 if (args.help) {
   process.stdout.write(`${(await readFile(fileURLToPath(import.meta.url), 'utf8').catch(() => '')).split('*/')[0]?.replace(/^\/\*\*?|^ \* ?/gm, '') ?? ''}\n`);

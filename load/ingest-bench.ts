@@ -33,9 +33,14 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 /** Repo root from dist/load/ or load/. */
 const ROOT = [path.resolve(HERE, '../..'), path.resolve(HERE, '..')].find((d) => fs.existsSync(path.join(d, 'infra'))) ?? process.cwd();
 const SERVER = path.join(ROOT, 'dist', 'load', 'ingest-bench-server.js');
+const BENCH_PREFIX = `bench-ingest-${Date.now().toString(36)}.`;
 
-/** `ingest`: `vitals ingest` alone on the embedded bus (nothing consumes): ingest's own ceiling. */
-type TargetName = 'mosquitto' | 'embedded' | 'ingest' | 'kafka';
+/**
+ * `ingest`: `vitals ingest` alone on the embedded bus (nothing consumes): ingest's own ceiling.
+ * `kafka-pN`: `kafka` with VITALS_KAFKA_PRODUCERS=N (--kafka-producers), for A/B in one run.
+ */
+type TargetName = 'mosquitto' | 'embedded' | 'ingest' | 'kafka' | `kafka-p${number}`;
+const isKafka = (t: TargetName): boolean => t === 'kafka' || t.startsWith('kafka-p');
 
 interface Args {
   runs: number;
@@ -46,6 +51,8 @@ interface Args {
   targets: TargetName[];
   paced: boolean;
   kafkaBrokers: string | null;
+  /** Run the kafka target once per value of VITALS_KAFKA_PRODUCERS (targets kafka-p1, kafka-p4...). */
+  kafkaProducers: number[] | null;
   profile: boolean;
   summarize: string | null;
   /** Write the table into BENCHMARKS.md between the `bench:ingest` markers. */
@@ -53,7 +60,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { runs: 3, duration: 5, warmup: 1, devices: [100, 1000], qos: [0, 1], targets: ['mosquitto', 'embedded', 'kafka'], paced: true, kafkaBrokers: null, profile: false, summarize: null, md: false };
+  const a: Args = { runs: 3, duration: 5, warmup: 1, devices: [100, 1000], qos: [0, 1], targets: ['mosquitto', 'embedded', 'kafka'], paced: true, kafkaBrokers: null, kafkaProducers: null, profile: false, summarize: null, md: false };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = (): string => {
@@ -69,11 +76,13 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--targets') a.targets = v().split(',') as TargetName[];
     else if (k === '--no-paced') a.paced = false;
     else if (k === '--kafka-brokers') a.kafkaBrokers = v();
+    else if (k === '--kafka-producers') a.kafkaProducers = v().split(',').map(Number);
     else if (k === '--profile') a.profile = true;
     else if (k === '--summarize') a.summarize = v();
     else if (k === '--md') a.md = true;
     else throw new Error(`unknown flag ${k}`);
   }
+  if (a.kafkaProducers) a.targets = a.targets.flatMap((t) => (t === 'kafka' ? (a.kafkaProducers as number[]).map((n): TargetName => `kafka-p${n}`) : [t]));
   return a;
 }
 
@@ -114,7 +123,7 @@ async function startMosquitto(): Promise<Target> {
   };
 }
 
-async function startVitals(name: 'embedded' | 'ingest' | 'kafka', dir: string, maxDevices: number, kafka: { brokers: string; pid: () => number | null } | null, profileDir: string | null): Promise<Target> {
+async function startVitals(name: Exclude<TargetName, 'mosquitto'>, dir: string, maxDevices: number, kafka: { brokers: string; pid: () => number | null } | null, profileDir: string | null): Promise<Target> {
   if (!fs.existsSync(SERVER)) throw new Error(`${SERVER} missing: run \`npm run build\` first`);
   const mqttPort = await freePort();
   const env: NodeJS.ProcessEnv = {
@@ -134,10 +143,19 @@ async function startVitals(name: 'embedded' | 'ingest' | 'kafka', dir: string, m
   delete env.KAFKA_BROKERS;
   delete env.CLICKHOUSE_URL;
   if (kafka) env.KAFKA_BROKERS = kafka.brokers;
+  if (name.startsWith('kafka-p')) env.VITALS_KAFKA_PRODUCERS = name.slice('kafka-p'.length);
+  // The bench's own topic namespace (the registry topic included), so a shared broker's vitals.*
+  // topics are never written; one per invocation, so only the first server start waits for new topics' leaders.
+  if (kafka) env.VITALS_TOPIC_PREFIX = BENCH_PREFIX;
   const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`] : [];
   const p = spawn('taskset', ['-c', '0', process.execPath, ...nodeArgs, SERVER, name === 'embedded' ? 'all' : 'ingest', String(maxDevices)], { env, stdio: ['pipe', 'pipe', 'pipe'] });
   let err = '';
-  p.stderr?.on('data', (d) => (err = (err + String(d)).slice(-4000)));
+  // Also kept in a file: a stalled cell (devices never acknowledged) is diagnosed from the server's warnings.
+  const errLog = fs.createWriteStream(path.join(ROOT, 'load', 'results', `ingest-server-${name}-${mqttPort}.log`));
+  p.stderr?.on('data', (d) => {
+    err = (err + String(d)).slice(-4000);
+    errLog.write(d);
+  });
   const lines = createInterface({ input: p.stdout as NodeJS.ReadableStream });
   const waiting: Array<(l: string) => void> = [];
   lines.on('line', (l) => waiting.shift()?.(l));
@@ -278,7 +296,7 @@ async function runCell(t: Target, run: number, devices: number, qos: 0 | 1, mode
     p99Ms: qos === 1 ? round2(percentile(lat, 99)) : null,
     brokerCpuUsPerMsg: round2((s1.cpuUs - s0.cpuUs) / Math.max(1, msgs)) ?? 0,
     brokerCores: round2((s1.cpuUs - s0.cpuUs) / 1e6 / secs) ?? 0,
-    kafkaCpuUsPerMsg: t.name === 'kafka' ? round2((s1.extraCpuUs - s0.extraCpuUs) / Math.max(1, msgs)) : null,
+    kafkaCpuUsPerMsg: isKafka(t.name) ? round2((s1.extraCpuUs - s0.extraCpuUs) / Math.max(1, msgs)) : null,
     genCpuUsPerMsg: round2((g1.user + g1.system) / Math.max(1, msgs)) ?? 0,
     rssMb: s1.rssMb,
     window,
@@ -314,10 +332,11 @@ function machine(): Record<string, string> {
 function table(results: CellResult[]): string {
   const key = (r: CellResult): string => `${r.mode}|${r.devices}|${r.qos}`;
   const cells = [...new Set(results.map(key))];
-  const rows = ['| load | QoS | target | acked samples/s (median) | x Mosquitto (median of per-run ratios) | end to end samples/s, x Mosquitto (drain s) | p50 / p99 ms | broker CPU us/msg (cores) | RSS MB | runs |', '|---|---|---|---|---|---|---|---|---|---|'];
+  const rows = ['| load | QoS | target | acked samples/s (median) | x Mosquitto (median of per-run ratios) | end to end samples/s, x Mosquitto (drain s) | p50 / p99 ms | broker CPU us/msg (cores) | generator CPU us/msg (cores) | RSS MB | runs |', '|---|---|---|---|---|---|---|---|---|---|---|'];
+  const names = [...new Set(results.map((r) => r.target))];
   for (const c of cells) {
     const [mode, devices, qos] = c.split('|');
-    for (const tName of ['mosquitto', 'embedded', 'ingest', 'kafka'] as const) {
+    for (const tName of names) {
       const rs = results.filter((r) => key(r) === c && r.target === tName);
       if (rs.length === 0) continue;
       const ratios = rs
@@ -327,7 +346,7 @@ function table(results: CellResult[]): string {
         })
         .filter((x): x is number => x !== null);
       const lat = qos === '1' ? `${median(rs.map((r) => r.p50Ms ?? 0)).toFixed(2)} / ${median(rs.map((r) => r.p99Ms ?? 0)).toFixed(2)}` : 'n/a';
-      const cpu = `${median(rs.map((r) => r.brokerCpuUsPerMsg)).toFixed(1)} (${median(rs.map((r) => r.brokerCores)).toFixed(2)})` + (tName === 'kafka' ? ` (+JVM ${median(rs.map((r) => r.kafkaCpuUsPerMsg ?? 0)).toFixed(1)})` : '');
+      const cpu = `${median(rs.map((r) => r.brokerCpuUsPerMsg)).toFixed(1)} (${median(rs.map((r) => r.brokerCores)).toFixed(2)})` + (isKafka(tName) ? ` (+JVM ${median(rs.map((r) => r.kafkaCpuUsPerMsg ?? 0)).toFixed(1)})` : '');
       const brokerRate = qos === '0' && tName !== 'mosquitto' ? ` (accepted ${Math.round(median(rs.map((r) => r.brokerRate ?? 0)))}/s)` : '';
       const e2eRatios = rs
         .map((r) => {
@@ -336,7 +355,7 @@ function table(results: CellResult[]): string {
         })
         .filter((x): x is number => x !== null);
       const e2e = e2eRatios.length ? `${Math.round(median(rs.map((r) => r.e2eRate ?? 0)))}, ${median(e2eRatios).toFixed(2)} (${median(rs.map((r) => r.drainSecs ?? 0)).toFixed(1)})` : 'n/a';
-      rows.push(`| ${mode === 'paced-1hz' ? `${devices} devices at 1 Hz` : `${devices} devices, saturating`} | ${qos} | ${tName} | ${Math.round(median(rs.map((r) => r.rate)))}${brokerRate} | ${tName === 'mosquitto' ? '1' : ratios.length ? median(ratios).toFixed(2) : 'n/a'} | ${e2e} | ${lat} | ${cpu} | ${Math.round(median(rs.map((r) => r.rssMb)))} | ${rs.length} |`);
+      rows.push(`| ${mode === 'paced-1hz' ? `${devices} devices at 1 Hz` : `${devices} devices, saturating`} | ${qos} | ${tName} | ${Math.round(median(rs.map((r) => r.rate)))}${brokerRate} | ${tName === 'mosquitto' ? '1' : ratios.length ? median(ratios).toFixed(2) : 'n/a'} | ${e2e} | ${lat} | ${cpu} | ${median(rs.map((r) => r.genCpuUsPerMsg)).toFixed(1)} (${median(rs.map((r) => (r.genCpuUsPerMsg * r.rate) / 1e6)).toFixed(2)}) | ${Math.round(median(rs.map((r) => r.rssMb)))} | ${rs.length} |`);
     }
   }
   return rows.join('\n');
@@ -401,7 +420,7 @@ async function main(): Promise<void> {
   const maxDevices = Math.max(...a.devices, a.paced ? 1000 : 0);
   try {
     let kafkaRef: { brokers: string; pid: () => number | null } | null = a.kafkaBrokers ? { brokers: a.kafkaBrokers, pid: () => null } : null;
-    if (a.targets.includes('kafka') && !kafkaRef) {
+    if (a.targets.some(isKafka) && !kafkaRef) {
       kafka = await startPrivateKafka({ root: ROOT, dir: path.join(work, 'kafka'), heapMb: 768, progress: (l) => console.log(l) });
       kafkaRef = kafka;
     }
@@ -410,7 +429,7 @@ async function main(): Promise<void> {
       try {
         for (const name of a.targets) {
           if (name === 'mosquitto') targets.push(await startMosquitto());
-          else targets.push(await startVitals(name, work, maxDevices, name === 'kafka' ? kafkaRef : null, profileDir));
+          else targets.push(await startVitals(name, work, maxDevices, isKafka(name) ? kafkaRef : null, profileDir));
         }
         const cells: Array<{ devices: number; qos: 0 | 1; mode: CellResult['mode'] }> = [];
         // Paced first: after a saturating cell the embedded rules and sink still work off a backlog.

@@ -1,7 +1,7 @@
 /**
  * Storage benchmark: sustained rows/s into ClickHouse through the sink from Kafka, beside
- * ClickHouse's own insert rate for the same rows (clickhouse-client, native protocol) in the
- * same run; and history query latency for 24 h of 1 Hz data of one patient (raw vs rollup).
+ * ClickHouse's own insert rate for the same rows (clickhouse-client, native protocol, the same
+ * TabSeparated body the adapter posts) in the same run; and history query latency for 24 h of 1 Hz data of one patient (raw vs rollup).
  *
  * Sink runs drain a pre-filled topic (12 partitions, like vitals.samples) in two modes:
  * `batched` (the shipped defaults: batches joined across partitions, fetch wait 1 s, 10 000
@@ -12,6 +12,7 @@
  * Run from the repo root against `vitals services up` (shared Kafka 29092, ClickHouse 28123/29000):
  *   npx tsc --outDir dist --rootDir . --module nodenext --moduleResolution nodenext --target es2022 \
  *     --skipLibCheck --strict --esModuleInterop load/storage-bench.ts && node dist/load/storage-bench.js [--runs 3] [--samples 100000] [--quick]
+ *   (--modes batched --no-history --steady-seconds 0: only the drain against clickhouse-client)
  */
 import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
@@ -21,7 +22,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createClient } from '@clickhouse/client';
 import { createKafkaBus } from '../adapters/bus/kafka.js';
-import { createClickHouseStore } from '../adapters/store/clickhouse.js';
+import { SAMPLE_COLUMNS, createClickHouseStore, sampleTsv } from '../adapters/store/clickhouse.js';
 import { sampleRows } from '../adapters/store/rows.js';
 import { TOPICS, type Bus, type Store } from '../core/ports.js';
 import type { CanonicalSample } from '../core/vitals.js';
@@ -63,6 +64,7 @@ const MODES: Record<string, SinkOptions> = {
   // Variants for tuning (not in the default set): smaller inserts, one insert in flight.
   'batched-4k': { batchRows: 4000 },
   'batched-serial': { maxInserts: 1 },
+  'batched-50k': { batchRows: 50_000 },
 };
 const MODE_LIST = (args.modes as string).split(',').filter((m) => m in MODES);
 
@@ -281,16 +283,19 @@ async function sinkRun(bus: Bus, topic: string, mode: string, i: number): Promis
   return { mode, rows, seconds: round(seconds, 2), rowsPerSec: Math.round(rows / seconds), rowsPerSec90: Math.round((records90 * METRICS_PER_SAMPLE) / ((t90 - first) / 1000)), inserts, meanRecordsPerInsert: Math.round(records / inserts), insertShare: round(inInsert / (last - first), 2), noInsertShare: round(noInsert / (last - first), 2) };
 }
 
-/** The same rows as the sink writes, as JSONEachRow, inserted by clickhouse-client over the native protocol. */
-async function directRun(i: number, file: string): Promise<{ rows: number; seconds: number; rowsPerSec: number }> {
-  const database = `vitals_bench_${RUN_ID}_${i}_direct`;
+/**
+ * The same rows as the sink writes, inserted by clickhouse-client over the native protocol: the
+ * TabSeparated body the adapter posts (the baseline every ratio is taken against), and the same
+ * rows as JSONEachRow (the format the sink sent before ADR 0020; reported, not compared).
+ */
+async function directRun(i: number, file: string, format: 'TabSeparated' | 'JSONEachRow'): Promise<{ rows: number; seconds: number; rowsPerSec: number }> {
+  const database = `vitals_bench_${RUN_ID}_${i}_direct_${format === 'TabSeparated' ? 'tsv' : 'json'}`;
   const store = await createClickHouseStore({ url: URL_, database });
   await store.migrate(); // same tables and materialized view as the sink's target
   await store.close();
-  const cols = 'patient_key, patient_id, device_id, ward, metric, ts, ts_ms, value, quality, source, recv_ts_ms, trace_id';
   const t0 = performance.now();
   await new Promise<void>((resolve, reject) => {
-    const c = spawn('clickhouse-client', ['--port', args['ch-port'] as string, '--database', database, '--query', `INSERT INTO samples (${cols}) FORMAT JSONEachRow`], { stdio: ['pipe', 'ignore', 'pipe'] });
+    const c = spawn('clickhouse-client', ['--port', args['ch-port'] as string, '--database', database, '--query', `INSERT INTO samples (${SAMPLE_COLUMNS}) FORMAT ${format}`], { stdio: ['pipe', 'ignore', 'pipe'] });
     let err = '';
     c.stderr.on('data', (d: Buffer) => (err += d.toString()));
     createReadStream(file).pipe(c.stdin);
@@ -298,20 +303,29 @@ async function directRun(i: number, file: string): Promise<{ rows: number; secon
     c.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`clickhouse-client exited ${code}: ${err.slice(0, 300)}`))));
   });
   const seconds = (performance.now() - t0) / 1000;
-  await admin(`DROP DATABASE IF EXISTS ${database}`);
   const rows = SAMPLES * METRICS_PER_SAMPLE;
+  const c = createClient({ url: URL_ });
+  try {
+    const n = await (await c.query({ query: `SELECT toString(count()) AS n FROM ${database}.samples`, format: 'JSONEachRow' })).json<{ n: string }>();
+    if (Number(n[0]?.n) !== rows) throw new Error(`direct ${format}: ${n[0]?.n} rows stored, expected ${rows}`);
+  } finally {
+    await c.close();
+  }
+  await admin(`DROP DATABASE IF EXISTS ${database}`);
   return { rows, seconds: round(seconds, 2), rowsPerSec: Math.round(rows / seconds) };
 }
 
-async function writeRowsFile(file: string): Promise<void> {
-  const lines: string[] = [];
+/** The rows the sink will write, as the adapter's TabSeparated body and as JSONEachRow lines. */
+async function writeRowsFiles(tsvFile: string, jsonFile: string): Promise<void> {
+  const tsv: string[] = [];
+  const json: string[] = [];
   for (let i = 0; i < SAMPLES; i++) {
-    for (const r of sampleRows([sampleAt(i)])) {
-      // Column for column what the adapter sends (ts in unix seconds).
-      lines.push(JSON.stringify({ ...r, ts: Math.floor(r.ts_ms / 1000) }));
-    }
+    const rows = sampleRows([sampleAt(i)]);
+    tsv.push(sampleTsv(rows, 0, rows.length));
+    for (const r of rows) json.push(`${JSON.stringify({ ...r, ts: Math.floor(r.ts_ms / 1000) })}\n`);
   }
-  await writeFile(file, lines.join('\n') + '\n');
+  await writeFile(tsvFile, tsv.join(''));
+  await writeFile(jsonFile, json.join(''));
 }
 
 interface QueryStats {
@@ -373,37 +387,42 @@ async function main(): Promise<void> {
   const version = ((await (await versionClient.query({ query: 'SELECT version() AS v', format: 'JSONEachRow' })).json<{ v: string }>())[0] as { v: string }).v;
   await versionClient.close();
   const bus = await createKafkaBus({ brokers: BROKERS, clientId: `storage-bench-${RUN_ID}`, log });
-  const tmp = path.join(os.tmpdir(), `storage-bench-${RUN_ID}.jsonl`);
-  await writeRowsFile(tmp);
-  const runs: Array<{ sink: SinkResult[]; steady: SteadyResult[]; direct: { rows: number; seconds: number; rowsPerSec: number }; history: QueryStats[] }> = [];
+  const tmp = path.join(os.tmpdir(), `storage-bench-${RUN_ID}.tsv`);
+  const tmpJson = path.join(os.tmpdir(), `storage-bench-${RUN_ID}.jsonl`);
+  await writeRowsFiles(tmp, tmpJson);
+  type Direct = { rows: number; seconds: number; rowsPerSec: number };
+  const runs: Array<{ sink: SinkResult[]; steady: SteadyResult[]; direct: Direct; directJson: Direct; history: QueryStats[] }> = [];
   try {
     for (let i = 0; i < RUNS; i++) {
       const topic = `bench.storage.${RUN_ID}.${i}`;
       progress(`run ${i + 1}: filling ${topic} with ${SAMPLES} samples`);
       await fillTopic(bus, topic);
-      progress(`run ${i + 1}: clickhouse-client direct insert`);
-      const direct = await directRun(i, tmp);
+      progress(`run ${i + 1}: clickhouse-client direct insert (TabSeparated, then JSONEachRow)`);
+      const direct = await directRun(i, tmp, 'TabSeparated');
+      const directJson = await directRun(i, tmpJson, 'JSONEachRow');
       const sink: SinkResult[] = [];
       for (const mode of MODE_LIST) {
         progress(`run ${i + 1}: sink drain, ${mode}`);
         sink.push(await sinkRun(bus, topic, mode, i));
       }
       const steady: SteadyResult[] = [];
-      for (const mode of MODE_LIST) {
+      for (const mode of STEADY_SECONDS > 0 ? MODE_LIST : []) {
         progress(`run ${i + 1}: sink steady ${STEADY_RATE}/s, ${mode}`);
         steady.push(await steadyRun(bus, mode, i));
       }
       progress(`run ${i + 1}: history queries`);
       const history = args['no-history'] ? [] : await historyRun(i);
-      runs.push({ sink, steady, direct, history });
-      progress(`run ${i + 1}/${RUNS}: direct ${direct.rowsPerSec} rows/s; ${sink.map((s) => `${s.mode} ${s.rowsPerSec} rows/s (${s.inserts} inserts)`).join('; ')}; steady ${steady.map((s) => `${s.mode} ${s.insertsPerSec} inserts/s p99 ${s.latencyP99} ms`).join('; ')}`);
+      runs.push({ sink, steady, direct, directJson, history });
+      progress(`run ${i + 1}/${RUNS}: direct ${direct.rowsPerSec} rows/s (JSON ${directJson.rowsPerSec}); ${sink.map((s) => `${s.mode} ${s.rowsPerSec} rows/s (${s.inserts} inserts)`).join('; ')}; steady ${steady.map((s) => `${s.mode} ${s.insertsPerSec} inserts/s p99 ${s.latencyP99} ms`).join('; ')}`);
     }
   } finally {
     await bus.close();
     await rm(tmp, { force: true });
+    await rm(tmpJson, { force: true });
   }
   const summary = {
     direct: median(runs.map((r) => r.direct.rowsPerSec)),
+    directJson: median(runs.map((r) => r.directJson.rowsPerSec)),
     sink: Object.fromEntries(
       MODE_LIST.map((m) => {
         const xs = runs.map((r) => r.sink.find((s) => s.mode === m) as SinkResult);
@@ -412,7 +431,8 @@ async function main(): Promise<void> {
     ),
     steady: Object.fromEntries(
       MODE_LIST.map((m) => {
-        const xs = runs.map((r) => r.steady.find((s) => s.mode === m) as SteadyResult);
+        const xs = runs.map((r) => r.steady.find((s) => s.mode === m)).filter((x): x is SteadyResult => x !== undefined);
+        if (xs.length === 0) return [m, null];
         return [m, { samplesPerSec: STEADY_RATE, insertsPerSec: median(xs.map((x) => x.insertsPerSec)), meanRecordsPerInsert: median(xs.map((x) => x.meanRecordsPerInsert)), latencyP50: median(xs.map((x) => x.latencyP50)), latencyP99: median(xs.map((x) => x.latencyP99)), missingTotal: xs.reduce((a, x) => a + x.missing, 0) }];
       }),
     ),

@@ -13,6 +13,8 @@ export interface Config {
   kafkaBrokers: string[] | null;
   /** Namespace for topics and consumer groups on a shared Kafka ('' = none). */
   topicPrefix: string;
+  /** Idempotent Kafka producers per process (records routed by key hash; ADR 0020). */
+  kafkaProducers: number;
   /** null: embedded DuckDB store. */
   clickhouseUrl: string | null;
   clickhouseDatabase: string;
@@ -118,6 +120,7 @@ export const CONFIG_DEFAULTS: Config = {
   dataDir: './.vitals',
   kafkaBrokers: null,
   topicPrefix: '',
+  kafkaProducers: 1,
   clickhouseUrl: null,
   clickhouseDatabase: 'vitals',
   simPatients: 24,
@@ -218,6 +221,7 @@ export const CONFIG_FIELDS: readonly Field[] = [
   { key: 'dataDir', roles: EVERY_ROLE, env: 'VITALS_DATA_DIR', flag: 'data-dir', kind: 'path', help: 'data directory (embedded log, DuckDB, signing key)' },
   { key: 'kafkaBrokers', roles: BUS_ROLES, env: 'KAFKA_BROKERS', flag: 'kafka-brokers', kind: 'list', help: 'comma-separated Kafka brokers; unset: embedded bus' },
   { key: 'topicPrefix', roles: BUS_ROLES, env: 'VITALS_TOPIC_PREFIX', flag: 'topic-prefix', kind: 'prefix', help: 'prefix of every Kafka topic and consumer group (several deployments on one cluster)' },
+  { key: 'kafkaProducers', roles: BUS_ROLES, env: 'VITALS_KAFKA_PRODUCERS', flag: 'kafka-producers', kind: 'int', min: 1, help: 'idempotent Kafka producers per process, one produce request in flight each (records routed by key hash)' },
   { key: 'clickhouseUrl', roles: STORE_ROLES, env: 'CLICKHOUSE_URL', flag: 'clickhouse-url', kind: 'url', help: 'ClickHouse HTTP URL; unset: embedded DuckDB store' },
   { key: 'clickhouseDatabase', roles: [...STORE_ROLES, 'ingest'], env: 'VITALS_CLICKHOUSE_DATABASE', flag: 'clickhouse-database', kind: 'identifier', help: 'ClickHouse database name' },
   { key: 'simPatients', roles: ['sim'], env: 'VITALS_SIM_PATIENTS', flag: 'sim-patients', kind: 'int', min: 0, help: 'simulated patients (0: simulator off)' },

@@ -3,7 +3,8 @@ import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { Bus, BusRecord, Subscription } from '../../core/ports.js';
 import { busContract } from './contract.js';
-import { createKafkaBus, describeKafkaTopics, mapKafkaError } from './kafka.js';
+import type { BusRecord } from '../../core/ports.js';
+import { createKafkaBus, describeKafkaTopics, laneOf, mapKafkaError } from './kafka.js';
 
 // The full suite runs against a real broker: the global setup starts one (or uses the given
 // KAFKA_BROKERS). Unset means the setup did not run: fail loudly rather than skip.
@@ -57,6 +58,30 @@ describe('Kafka bus specifics', () => {
     expect(mapKafkaError(tooLarge, 'publish')).toMatchObject({ code: 'VTL_ERR_PAYLOAD_TOO_LARGE', retriable: false });
     const unknownTopic = Object.assign(new Error('unknown'), { name: 'KafkaJSProtocolError', type: 'UNKNOWN_TOPIC_OR_PARTITION', retriable: true });
     expect(mapKafkaError(unknownTopic, 'publish')).toMatchObject({ code: 'VTL_ERR_NOT_FOUND', retriable: false });
+  });
+
+  it('with several producers, concurrent publishes keep per-key order and land exactly once', async () => {
+    const bus = await createKafkaBus({ brokers, clientId: 'vitals-lanes', producers: 3 });
+    const t = `contract.lanes.${Date.now()}.${process.pid}`;
+    const keys = Array.from({ length: 24 }, (_, i) => `patient-${i}`);
+    // The keys really spread over the lanes (else this would test one producer).
+    expect(new Set(keys.map((k) => laneOf(k, 3))).size).toBe(3);
+    const got: BusRecord[] = [];
+    try {
+      await bus.ensureTopics([{ name: t, partitions: 4 }]);
+      // 40 publishes of 24 records each, all in flight together, each key's sequence rising.
+      await Promise.all(Array.from({ length: 40 }, (_, n) => bus.publish(t, keys.map((key) => ({ key, value: String(n) })))));
+      const sub = await bus.consume({ groupId: `lanes-${Date.now()}`, topics: [t], handler: async (rs) => void got.push(...rs) });
+      const deadline = Date.now() + 30_000;
+      while (got.length < 40 * keys.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      await sub.stop();
+    } finally {
+      await bus.close();
+    }
+    expect(got).toHaveLength(40 * keys.length);
+    for (const key of keys) {
+      expect(got.filter((r) => r.key === key).map((r) => Number(r.value)), key).toEqual(Array.from({ length: 40 }, (_, n) => n));
+    }
   });
 
   it('creates topics with the compaction and retention configs of their specs', async () => {

@@ -3,8 +3,11 @@
  * client can be swapped (e.g. for @confluentinc/kafka-javascript's KafkaJS API) here alone.
  *
  * Delivery contract (see docs/decisions/0005-bus-adapters.md):
- * - publish: idempotent producer, acks=all, one request in flight; publish() calls made in
- *   the same turn of the event loop are coalesced into one sendBatch (kafkajs has no linger).
+ * - publish: idempotent producers, acks=all, one request in flight each; records are routed to
+ *   one of `producers` lanes by a hash of their key (so a key's records keep publish() order),
+ *   and publish() calls made in the same turn of the event loop are coalesced into one
+ *   sendBatch per lane (kafkajs has no linger). Several lanes keep several produce requests in
+ *   flight without giving up idempotence's per-producer ordering (ADR 0020).
  *   It resolves once the broker acked; failures map to VitalsError with `retriable`.
  * - consume: a consumer group, eachBatch per partition, the handler awaited; the batch's
  *   offset is resolved and committed only after the handler resolved. A throwing handler is
@@ -37,6 +40,11 @@ export interface KafkaBusOptions {
   retryBackoffMs?: { initial: number; max: number };
   /** Most publish() calls coalesced into one sendBatch (default 500). */
   maxCoalescedPublishes?: number;
+  /**
+   * Idempotent producers (lanes), each with one produce request in flight; a record's lane is
+   * a hash of its key. Default 1.
+   */
+  producers?: number;
   /**
    * Consumer groups whose lag `lag()` reports besides this process's own groups, e.g. the sink's
    * group for an ingest process that flow-controls on it (required: true).
@@ -197,12 +205,25 @@ class Progress {
   }
 }
 
+/** One idempotent producer and its queue: one produce request in flight at a time. */
+interface Lane {
+  producer: Producer;
+  pending: PendingPublish[];
+  flushScheduled: boolean;
+  inFlight: Promise<void> | null;
+}
+
+/** FNV-1a over the key's UTF-16 code units: cheap, and stable for a key within the process. */
+export function laneOf(key: string, lanes: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % lanes;
+}
+
 class KafkaBus implements Bus {
   readonly kind = 'kafka' as const;
   private closed = false;
-  private pending: PendingPublish[] = [];
-  private flushScheduled = false;
-  private inFlight: Promise<void> | null = null;
+  private readonly lanes: Lane[];
   private readonly subs = new Set<KafkaSubscription>();
   /** Topics seen to exist; a publish to any other is checked first (kafkajs would retry ~30 s). */
   private readonly knownTopics = new Set<string>();
@@ -210,14 +231,15 @@ class KafkaBus implements Bus {
 
   constructor(
     readonly kafka: InstanceType<typeof Kafka>,
-    public producer: Producer,
+    producers: readonly Producer[],
     readonly admin: Admin,
     readonly opts: KafkaBusOptions & { clientId: string; connectTimeoutMs: number },
     readonly log: Logger | undefined,
-    /** Makes a replacement producer (new producer id) when the broker lost this one's state. */
-    private readonly makeProducer: () => Producer = () => producer,
+    /** Makes a replacement producer (new producer id) when the broker lost one's state. */
+    private readonly makeProducer: () => Producer,
   ) {
     this.backoff = opts.retryBackoffMs ?? { initial: 100, max: 5000 };
+    this.lanes = producers.map((producer) => ({ producer, pending: [], flushScheduled: false, inFlight: null }));
   }
 
   private assertOpen(): void {
@@ -266,25 +288,40 @@ class KafkaBus implements Bus {
         return { key: r.key, value: r.value, timestamp: String(Math.trunc(r.timestamp ?? now)) };
       });
       if (messages.length === 0) return Promise.resolve();
-      return new Promise<void>((resolve, reject) => {
-        this.pending.push({ topic, messages, resolve, reject });
-        this.scheduleFlush();
-      });
+      const n = this.lanes.length;
+      if (n === 1) return this.enqueue(this.lanes[0] as Lane, topic, messages);
+      const byLane: Array<PendingPublish['messages'] | undefined> = new Array(n);
+      for (const m of messages) (byLane[laneOf(m.key, n)] ??= []).push(m);
+      const parts: Promise<void>[] = [];
+      for (let i = 0; i < n; i++) {
+        const ms = byLane[i];
+        if (ms) parts.push(this.enqueue(this.lanes[i] as Lane, topic, ms));
+      }
+      // Resolves when the broker has every record; a failed lane fails the whole publish (the
+      // caller resends all of it: at-least-once, duplicates dropped by id downstream).
+      return parts.length === 1 ? (parts[0] as Promise<void>) : Promise.all(parts).then(() => undefined);
     } catch (e) {
       return Promise.reject(e);
     }
   }
 
-  private scheduleFlush(): void {
-    if (this.flushScheduled || this.inFlight) return;
-    this.flushScheduled = true;
-    // setImmediate: every publish() made in this turn of the loop joins one sendBatch.
+  private enqueue(lane: Lane, topic: string, messages: PendingPublish['messages']): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      lane.pending.push({ topic, messages, resolve, reject });
+      this.scheduleFlush(lane);
+    });
+  }
+
+  private scheduleFlush(lane: Lane): void {
+    if (lane.flushScheduled || lane.inFlight) return;
+    lane.flushScheduled = true;
+    // setImmediate: every publish() made in this turn of the loop joins one sendBatch per lane.
     setImmediate(() => {
-      this.flushScheduled = false;
-      this.inFlight = this.flush().finally(() => {
-        this.inFlight = null;
+      lane.flushScheduled = false;
+      lane.inFlight = this.flush(lane).finally(() => {
+        lane.inFlight = null;
         // What arrived while the batch was in flight forms the next one (group commit).
-        if (this.pending.length > 0) this.scheduleFlush();
+        if (lane.pending.length > 0) this.scheduleFlush(lane);
       });
     });
   }
@@ -304,8 +341,8 @@ class KafkaBus implements Bus {
     });
   }
 
-  private async flush(): Promise<void> {
-    const batch = await this.dropUnknownTopics(this.pending.splice(0, this.opts.maxCoalescedPublishes ?? 500));
+  private async flush(lane: Lane): Promise<void> {
+    const batch = await this.dropUnknownTopics(lane.pending.splice(0, this.opts.maxCoalescedPublishes ?? 500));
     if (batch.length === 0) return;
     // Per topic, in call order: per-key order follows publish() order.
     const byTopic = new Map<string, PendingPublish['messages']>();
@@ -315,7 +352,7 @@ class KafkaBus implements Bus {
       else byTopic.set(p.topic, [...p.messages]);
     }
     try {
-      await this.producer.sendBatch({
+      await lane.producer.sendBatch({
         acks: -1,
         timeout: 30_000,
         topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
@@ -325,7 +362,7 @@ class KafkaBus implements Bus {
       const err = mapKafkaError(e, 'publish');
       this.log?.warn({ error: errorText(e), code: err.code, publishes: batch.length }, 'kafka publish failed');
       for (const p of batch) p.reject(err);
-      if (PRODUCER_STATE_LOST.has(rootCause(e).type ?? '')) await this.replaceProducer();
+      if (PRODUCER_STATE_LOST.has(rootCause(e).type ?? '')) await this.replaceProducer(lane);
     }
   }
 
@@ -335,17 +372,17 @@ class KafkaBus implements Bus {
    * keeps the producer id and sequence). A fresh producer gets a new id; the publishes that
    * failed are retried by their callers (at-least-once; consumers drop duplicates by id).
    */
-  private async replaceProducer(): Promise<void> {
-    const old = this.producer;
+  private async replaceProducer(lane: Lane): Promise<void> {
+    const old = lane.producer;
     this.log?.warn('kafka producer state lost on the broker; starting a new producer');
     await withTimeout(old.disconnect(), 5000, () => new Error('producer disconnect timed out')).catch(() => undefined);
     const fresh = this.makeProducer();
     try {
       await withTimeout(fresh.connect(), this.opts.connectTimeoutMs, () => new Error('producer connect timed out'));
-      this.producer = fresh;
+      lane.producer = fresh;
     } catch (e) {
       // Keep the new one anyway: kafkajs connects lazily on the next send.
-      this.producer = fresh;
+      lane.producer = fresh;
       this.log?.warn({ error: errorText(e) }, 'new kafka producer did not connect yet');
     }
   }
@@ -534,15 +571,17 @@ class KafkaBus implements Bus {
     await Promise.all([...this.subs].map((s) => bound(s.stop(), 20_000, 'consumer disconnect')));
     await bound(
       (async () => {
-        while (this.inFlight || this.pending.length > 0 || this.flushScheduled) {
-          if (this.inFlight) await this.inFlight;
-          else await sleep(5);
+        for (const lane of this.lanes) {
+          while (lane.inFlight || lane.pending.length > 0 || lane.flushScheduled) {
+            if (lane.inFlight) await lane.inFlight;
+            else await sleep(5);
+          }
         }
       })(),
       30_000,
       'publish drain',
     );
-    await Promise.all([bound(this.producer.disconnect(), 10_000, 'producer disconnect'), bound(this.admin.disconnect(), 10_000, 'admin disconnect')]);
+    await Promise.all([...this.lanes.map((l) => bound(l.producer.disconnect(), 10_000, 'producer disconnect')), bound(this.admin.disconnect(), 10_000, 'admin disconnect')]);
   }
 }
 
@@ -873,21 +912,22 @@ export async function createKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
     // ~30 s so the caller can withhold the device's PUBACK and let it resend.
     retry: { initialRetryTime: 100, maxRetryTime: 5_000, retries: 10 },
   });
-  const producer = makeProducer();
+  const lanes = Math.max(1, Math.floor(opts.producers ?? 1));
+  const producers = Array.from({ length: lanes }, makeProducer);
   const admin = kafka.admin();
   try {
     await withTimeout(
-      Promise.all([admin.connect(), producer.connect()]),
+      Promise.all([admin.connect(), ...producers.map((p) => p.connect())]),
       connectTimeoutMs,
       () => new VitalsError('VTL_ERR_BUS_UNAVAILABLE', `no Kafka broker answered within ${connectTimeoutMs} ms (${opts.brokers.join(',')})`),
     );
   } catch (e) {
     // Stop kafkajs' own connect retries, or they outlive the failed attempt. Bounded: against a
     // peer that accepted the socket but never answers, disconnect waits out the request timeout.
-    await withTimeout(Promise.allSettled([producer.disconnect(), admin.disconnect()]), 1000, () => new Error('disconnect timed out')).catch(() => undefined);
+    await withTimeout(Promise.allSettled([...producers.map((p) => p.disconnect()), admin.disconnect()]), 1000, () => new Error('disconnect timed out')).catch(() => undefined);
     throw mapKafkaError(e, 'connect');
   }
-  return new KafkaBus(kafka, producer, admin, { ...opts, clientId, connectTimeoutMs }, opts.log, makeProducer);
+  return new KafkaBus(kafka, producers, admin, { ...opts, clientId, connectTimeoutMs }, opts.log, makeProducer);
 }
 
 /** What {@link describeKafkaTopics} reports per topic. */

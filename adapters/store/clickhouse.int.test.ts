@@ -2,6 +2,8 @@ import { createClient } from '@clickhouse/client';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isVitalsError } from '../../core/errors.js';
 import { clickHouseErrorCode, createClickHouseStore } from './clickhouse.js';
+import { sampleRows } from './rows.js';
+import { sqlString } from './sql.js';
 import { storeContract } from './contract.js';
 
 const url = process.env['CLICKHOUSE_URL'];
@@ -46,6 +48,34 @@ if (!url) {
             { name: 'news2_scores', engine: 'ReplacingMergeTree' },
           ]),
         );
+      } finally {
+        await admin.close();
+        await store.close();
+      }
+    });
+
+    it('stores the TabSeparated sample body column for column: hostile strings, exponent and negative numbers', async () => {
+      const store = await createClickHouseStore({ url, database });
+      await store.migrate();
+      const hostile = "tab\there\nnewline\r\\ back\\t 'q' \" ü 患者 🫀";
+      const p = `tsv-${hostile}-${Date.now()}`;
+      const samples = [
+        { v: 1 as const, deviceId: hostile, patientId: p, ward: hostile, ts: 1_700_000_000_001, recvTs: 1_700_000_000_123, source: 'device' as const, traceId: hostile, metrics: { hr: 1e21, spo2: 5e-7, temp: -0.5 }, quality: { hr: 0.25 } },
+        { v: 1 as const, deviceId: 'd2', patientId: p, ward: null, ts: 1_700_000_001_999, recvTs: 1_700_000_002_000, source: 'manual' as const, traceId: '', metrics: { rr: 16 } },
+      ];
+      const admin = createClient({ url });
+      try {
+        await store.insertSamples(samples);
+        const rs = await admin.query({
+          query: `SELECT patient_key, patient_id, device_id, ward, metric, toUInt32(ts) AS ts_s, toString(ts_ms) AS ts_ms, value, quality, source, toString(recv_ts_ms) AS recv_ts_ms, trace_id
+            FROM ${database}.samples WHERE patient_id = ${sqlString(p, 'clickhouse')} ORDER BY ts_ms, metric`,
+          format: 'JSONEachRow',
+        });
+        const back = await rs.json<Record<string, unknown>>();
+        const want = sampleRows(samples)
+          .map((r) => ({ ...r, ts_s: Math.floor(r.ts_ms / 1000), ts_ms: String(r.ts_ms), recv_ts_ms: String(r.recv_ts_ms) }))
+          .sort((a, b) => Number(a.ts_ms) - Number(b.ts_ms) || a.metric.localeCompare(b.metric));
+        expect(back).toEqual(want);
       } finally {
         await admin.close();
         await store.close();
