@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { busContract } from './contract.js';
+import { busContract } from '../../test/support/bus-contract.js';
 import { createKafkaBus, describeKafkaTopics, mapKafkaError } from './kafka.js';
 
 // The full suite runs against a real broker: the global setup starts one (or uses the given

@@ -2,7 +2,7 @@ import { createClient } from '@clickhouse/client';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isVitalsError } from '../../core/errors.js';
 import { clickHouseErrorCode, createClickHouseStore } from './clickhouse.js';
-import { storeContract } from './contract.js';
+import { storeContract } from '../../test/support/store-contract.js';
 
 const url = process.env['CLICKHOUSE_URL'];
 // One fresh database per run, dropped afterwards, so runs never see each other's rows.
