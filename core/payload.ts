@@ -244,12 +244,3 @@ export function normaliseVitalsPayload(
   });
   return { accepted, rejected, total: batch.length };
 }
-
-/** Topic grammar for devices: `devices/{deviceId}/{vitals|status}`; null when it is anything else. */
-export function parseDeviceTopic(topic: string): { deviceId: string; channel: 'vitals' | 'status' } | null {
-  const parts = topic.split('/');
-  if (parts.length !== 3 || parts[0] !== 'devices') return null;
-  const channel = parts[2];
-  if (channel !== 'vitals' && channel !== 'status') return null;
-  return { deviceId: parts[1] ?? '', channel };
-}

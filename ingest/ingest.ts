@@ -176,7 +176,7 @@ export async function startIngest(ctx: Context, registry: RegistryView): Promise
   const authorizePublish = (client: Client | null, packet: PublishPacket, cb: (e?: Error | null) => void): void => {
     if (!client) return cb(null); // broker-internal publishes
     const sess = sessions.get(client);
-    // Same grammar as parseDeviceTopic, against this device's own two topics: two string compares.
+    // A device may publish only to its own devices/{id}/vitals and devices/{id}/status: two string compares.
     const channel = !sess ? null : packet.topic === sess.vitalsTopic ? 'vitals' : packet.topic === sess.statusTopic ? 'status' : null;
     if (!sess || !channel) {
       const reason: RejectReason = 'topic_not_allowed';
