@@ -80,7 +80,6 @@ function isEntryPoint(argv1: string | undefined): boolean {
 }
 const isEntry = isEntryPoint(process.argv[1]);
 if (isEntry) {
-  process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
   const root = findRoot(here);
   const io: CommandIO = {
     env: process.env,
