@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { normaliseVitalsPayload, type PayloadLimits } from './payload.js';
+import { DEVICE_MAX_UNKNOWN_FIELDS, deviceLimits, normaliseVitalsPayload, type PayloadLimits } from './payload.js';
 
 const NOW = 1_764_100_000_000;
 const limits: PayloadLimits = { maxPayloadBytes: 1024, maxBatchSamples: 5, backfillMs: 24 * 3600_000, maxFutureMs: 300_000, maxUnknownFields: 2 };
@@ -89,5 +89,12 @@ describe('normaliseVitalsPayload: rejected with a reason', () => {
   it('rejections never carry the offending value', () => {
     const r = run({ hr: 'MRN-000123' });
     expect(JSON.stringify(r.rejected)).not.toContain('MRN');
+  });
+});
+
+describe('deviceLimits', () => {
+  it('takes the configured sizes and windows and adds the one unknown-field allowance', () => {
+    const c = { maxPayloadBytes: 100, maxBatchSamples: 3, backfillMs: 60_000, maxFutureMs: 1_000 };
+    expect(deviceLimits(c)).toEqual({ ...c, maxUnknownFields: DEVICE_MAX_UNKNOWN_FIELDS });
   });
 });

@@ -55,6 +55,14 @@ export interface PayloadLimits {
   maxUnknownFields: number;
 }
 
+/** Unknown top-level fields a device's sample may carry (newer firmware) before it is refused. */
+export const DEVICE_MAX_UNKNOWN_FIELDS = 8;
+
+/** The limits devices are held to: the configured sizes and time windows, and the unknown-field allowance. */
+export function deviceLimits(c: Omit<PayloadLimits, 'maxUnknownFields'>): PayloadLimits {
+  return { maxPayloadBytes: c.maxPayloadBytes, maxBatchSamples: c.maxBatchSamples, backfillMs: c.backfillMs, maxFutureMs: c.maxFutureMs, maxUnknownFields: DEVICE_MAX_UNKNOWN_FIELDS };
+}
+
 export interface DeviceContext {
   deviceId: string;
   patientId: string | null;

@@ -12,7 +12,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
-import { normaliseVitalsPayload, type PayloadLimits, type RejectReason, type Rejection } from '../core/payload.js';
+import { deviceLimits, normaliseVitalsPayload, type PayloadLimits, type RejectReason, type Rejection } from '../core/payload.js';
 import { TOPICS, type OutgoingRecord } from '../core/ports.js';
 import { TokenBuckets } from '../core/rate-limit.js';
 import { sampleKey } from '../core/vitals.js';
@@ -72,13 +72,7 @@ export async function startIngest(ctx: Context, registry: RegistryView): Promise
   const gate = new FlowGate(bus, { maxLag: config.flowMaxLag, pollMs: bus.kind === 'memory' ? 20 : 1000 }, metrics, ingestLog);
   gate.start();
 
-  const limits: PayloadLimits = {
-    maxPayloadBytes: config.maxPayloadBytes,
-    maxBatchSamples: config.maxBatchSamples,
-    backfillMs: config.backfillMs,
-    maxFutureMs: config.maxFutureMs,
-    maxUnknownFields: 8,
-  };
+  const limits: PayloadLimits = deviceLimits(config);
   // One bus publish per topic per event-loop turn, for all devices (see publish-batcher.ts).
   const out = new PublishBatcher(bus);
   const buckets = new TokenBuckets(config.deviceRatePerSec, config.deviceRatePerSec);
