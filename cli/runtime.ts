@@ -6,7 +6,7 @@
 import http from 'node:http';
 import path from 'node:path';
 import { mkdir } from 'node:fs/promises';
-import type { Bus, Store } from '../core/ports.js';
+import { TOPICS, type Bus, type Store } from '../core/ports.js';
 import { createMemoryBus } from '../adapters/bus/memory.js';
 import { createKafkaBus } from '../adapters/bus/kafka.js';
 import { DEFAULT_TOPIC_SPECS } from '../adapters/bus/topics.js';
@@ -21,6 +21,7 @@ import { registerLagGauge, reportsLag } from '../platform/lag-metric.js';
 import { startRegistryView, type RegistryView } from '../platform/registry-view.js';
 import { backoffDelay } from '../platform/backoff.js';
 import { SINK_TOPICS, sinkGroupId } from '../sink/sink.js';
+import { RULES_GROUP } from '../stream-rules/rules-role.js';
 import { MODULES, infraNeeds, orderedModules, type ModuleName } from './modules.js';
 import { absentBus, absentStore } from '../platform/absent.js';
 import { secureDataDir } from '../platform/data-dir.js';
@@ -78,9 +79,13 @@ function startInterimOps(config: Config, status: Map<string, Check>): Promise<ht
 
 export async function createBus(config: Config, log: Logger): Promise<Bus> {
   if (config.kafkaBrokers) {
-    // The sink's group, whichever process runs it: ingest flow-controls on its lag (docs/decisions/0012-flow-control.md).
+    // The sink's and the rules role's groups, whichever processes run them: ingest flow-controls on their lag
+    // (docs/decisions/0012-flow-control.md).
     const p = config.topicPrefix;
-    const watchGroups = [{ groupId: `${p}${sinkGroupId(config.clickhouseUrl ? config.clickhouseDatabase : null)}`, topics: SINK_TOPICS.map((t) => `${p}${t}`) }];
+    const watchGroups = [
+      { groupId: `${p}${sinkGroupId(config.clickhouseUrl ? config.clickhouseDatabase : null)}`, topics: SINK_TOPICS.map((t) => `${p}${t}`) },
+      { groupId: `${p}${RULES_GROUP}`, topics: [TOPICS.samples, TOPICS.backlog].map((t) => `${p}${t}`) },
+    ];
     return prefixedBus(await createKafkaBus({ brokers: config.kafkaBrokers, log, watchGroups }), p);
   }
   return createMemoryBus({ dataDir: config.dataDir, log });

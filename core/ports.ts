@@ -25,6 +25,12 @@ export const TOPICS = {
   audit: 'audit',
   scores: 'news2.scores',
   deviceStatus: 'device.status',
+  /**
+   * The rules role's checkpoint (compacted, keyed by patient, co-partitioned with the samples): each
+   * patient's unresolved alerts and SpO2-scale order, so a rules instance that gains a partition
+   * rebuilds exactly its patients without reading the alert history (docs/decisions/0018).
+   */
+  rulesState: 'rules.state',
 } as const;
 export type TopicName = (typeof TOPICS)[keyof typeof TOPICS];
 
@@ -82,6 +88,23 @@ export interface ConsumeOptions {
    * the handler at once (each partition still in order, each committed after its own call).
    */
   batching?: { minBytes?: number; maxWaitMs?: number; concurrency?: number };
+  /**
+   * Partition-owning consumption (the rules role, docs/decisions/0018): partition i of every listed
+   * topic goes to the same member (the topics must be co-partitioned: same key, same count), and the
+   * member chooses where a partition it gains starts, after rebuilding that partition's state. Committed
+   * offsets then only report progress (lag); they are not where a new owner starts.
+   */
+  partitioned?: PartitionOwner;
+}
+
+/** Callbacks of a partition-owning consumer; the adapter delivers no record of a partition before its onAssigned resolved. */
+export interface PartitionOwner {
+  /** The member gained these partition numbers: rebuild their state and say where to start reading them. */
+  onAssigned(partitions: readonly number[]): Promise<TailStart>;
+  /** The member lost these partitions: stop acting for their keys (another member owns them now). */
+  onRevoked(partitions: readonly number[]): Promise<void>;
+  /** A rebalance began: partitions may move; act on nothing that a record does not drive until the next onAssigned/onRevoked. */
+  onRebalance?(): void;
 }
 
 export type TailStart = 'earliest' | 'latest' | { timestamp: number };

@@ -434,6 +434,28 @@ describe('determinism, restore, overrides, bounded state', () => {
   });
 });
 
+describe('forgetPatient (a partition moved to another rules instance)', () => {
+  it('forgets the patient silently: no events, no timers fire, and a restore on the new owner continues the alert', () => {
+    const a = createRulesEngine(rules());
+    const log = run(a, series(T0, 70, () => ({ spo2: 88 })));
+    run(a, series(T0, 5, () => ({ hr: 70 }), { patientId: 'P2' }));
+    a.onAction({ v: 1, action: 'chart', patientId: 'P1', spo2Scale: 2, orderedBy: 'dr', role: 'clinician', ts: T0, until: null });
+    expect(a.openAlerts().map((x) => x.patientId)).toEqual(['P1']);
+    a.forgetPatient('P1');
+    expect(a.openAlerts()).toEqual([]);
+    expect(a.stats().patients).toBe(1);
+    // The escalation timer (5 min unacknowledged) and the missing-data timer would have fired for P1.
+    expect(a.onTick(T0 + 30 * M).filter((x) => x.alert.patientId === 'P1')).toEqual([]);
+    // An ack for the forgotten alert is not this instance's business any more.
+    expect(a.onAction({ v: 1, action: 'ack', alertId: log[0]?.alert.id as string, patientId: 'P1', userId: 'u', role: 'r', ts: T0 + 80 * S })).toEqual([]);
+    // The new owner restores the same alert and resolves it under the same ids.
+    const b = createRulesEngine(rules());
+    b.restore(log);
+    const ev = run(b, series(T0 + 70 * S, 70, () => ({ spo2: 97 })));
+    expect(ev.map((x) => x.eventId)).toEqual([`${log[0]?.alert.id}:resolved:2`]);
+  });
+});
+
 describe('restart safety of acknowledgements', () => {
   it('a re-delivered ack does not re-acknowledge an alert escalated after it, before or after a restore', () => {
     const a = createRulesEngine(rules());

@@ -109,6 +109,11 @@ export interface RulesEngine {
   openAlerts(): Alert[];
   /** Forget a patient (discharge); open alerts are resolved at `ts` (default: last sample time). */
   dropPatient(patientId: string, ts?: number): AlertEvent[];
+  /**
+   * Forget a patient without a word: another rules instance owns them now (their partition moved,
+   * docs/decisions/0018). Their alerts stay open in the log; the new owner restores them.
+   */
+  forgetPatient(patientId: string): void;
   stats(): EngineStats;
 }
 
@@ -831,6 +836,18 @@ export function createRulesEngine(ruleSet: RuleSet, opts: EngineOptions = {}): R
     return out;
   }
 
+  function forgetPatient(patientId: string): void {
+    const ps = patients.get(patientId);
+    if (ps) {
+      for (const ep of ps.eps) if (ep.alert) alertIndex.delete(ep.alert.id);
+      // Timers still in the heap see the flag and are skipped.
+      ps.dropped = true;
+      patients.delete(patientId);
+    }
+    for (const [id, o] of orphans) if (o.alert?.patientId === patientId) orphans.delete(id);
+    chartOrders.delete(patientId);
+  }
+
   function stats(): EngineStats {
     let bytes = 0;
     for (const ps of patients.values()) {
@@ -843,5 +860,5 @@ export function createRulesEngine(ruleSet: RuleSet, opts: EngineOptions = {}): R
     return { patients: patients.size, bytesEstimate: bytes, openAlerts: alertIndex.size + orphans.size, ...counters, timers: timers.size };
   }
 
-  return { ruleSet, onSample, onAction, onTick, restore, openAlerts, dropPatient, stats };
+  return { ruleSet, onSample, onAction, onTick, restore, openAlerts, dropPatient, forgetPatient, stats };
 }

@@ -4,7 +4,8 @@
  *
  *   npm run bench                    # standard set: 3 paired runs per case, scale search, alert quality
  *   npm run bench -- --quick         # CI smoke: one small paired run and a small cohort, < 2 min
- *   npm run bench -- --split         # also the split roles on KAFKA_BROKERS + CLICKHOUSE_URL
+ *   npm run bench -- --split         # also the split roles on KAFKA_BROKERS + CLICKHOUSE_URL (2 rules instances)
+ *   npm run bench -- --split-only --devices 2000 --no-quality   # the split deployment alone, per-role CPU
  *   npm run bench -- --scale 1000,2000,5000 --runs 5 --no-quality
  *
  * Each Vitalstream run is paired with a Mosquitto run driven by the same generator in the same
@@ -38,6 +39,8 @@ const { values: args } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     split: { type: 'boolean', default: false },
+    'split-only': { type: 'boolean', default: false },
+    'rules-instances': { type: 'string' },
     runs: { type: 'string' },
     devices: { type: 'string' },
     dashboards: { type: 'string' },
@@ -57,6 +60,9 @@ if (args.help) {
 }
 
 const root = findRoot();
+const splitOnly = args['split-only'];
+const withSplit = args.split || splitOnly;
+const rulesInstances = Number(args['rules-instances'] ?? 2);
 const quick = args.quick;
 const runs = Number(args.runs ?? (quick ? 1 : 3));
 const base: LoadOptions = {
@@ -82,7 +88,7 @@ interface Pair {
 }
 
 async function once(kind: 'embedded' | 'split' | 'mosquitto', o: LoadOptions, tag: string): Promise<LoadResult> {
-  const target = kind === 'mosquitto' ? await startMosquitto() : await startVitals(root, kind);
+  const target = kind === 'mosquitto' ? await startMosquitto() : await startVitals(root, kind, rulesInstances);
   try {
     return await runLoad(target, o, tag);
   } catch (e) {
@@ -129,6 +135,8 @@ export interface CaseSummary {
     rssPerDeviceKB: number;
     generatorCpuCores: number;
   };
+  /** Split mode: per role (and the local Kafka/ClickHouse), medians over the runs. */
+  roles?: Record<string, { cpuCores: number; cpuUsPerMessage: number; rssMB: number }>;
   baseline: { p50: number; p99: number; serverCpuCores: number; serverUsPerMessage: number; rssMB: number } | null;
   /** Medians of per-pair ratios, Vitalstream / Mosquitto. */
   ratio: { p99: number; cpuPerMessage: number } | null;
@@ -170,6 +178,16 @@ function summarise(label: string, ps: Pair[]): CaseSummary {
         }
       : null,
     probesLost: v.reduce((a, r) => a + r.probesLost, 0),
+    ...(v[0]?.roles
+      ? {
+          roles: Object.fromEntries(
+            Object.keys(v[0].roles).map((role) => [
+              role,
+              { cpuCores: m((r) => r.roles?.[role]?.cpuCores ?? Number.NaN), cpuUsPerMessage: m((r) => r.roles?.[role]?.cpuUsPerMessage ?? Number.NaN), rssMB: m((r) => r.roles?.[role]?.rssMB ?? Number.NaN) },
+            ]),
+          ),
+        }
+      : {}),
   };
 }
 
@@ -185,15 +203,15 @@ const result: Record<string, unknown> = {
 const cases: CaseSummary[] = [];
 const raw: Record<string, Pair[]> = {};
 if (!args['no-e2e']) {
-  const qosList: (0 | 1)[] = quick ? [1] : [1, 0];
+  const qosList: (0 | 1)[] = splitOnly ? [] : quick ? [1] : [1, 0];
   for (const qos of qosList) {
     const label = `embedded QoS ${qos}`;
     const ps = await pairs('embedded', { ...base, qos }, runs, label);
     raw[label] = ps;
     cases.push(summarise(label, ps));
   }
-  if (args.split) {
-    const label = 'split QoS 1';
+  if (withSplit) {
+    const label = `split QoS 1 (${rulesInstances} rules)`;
     const ps = await pairs('split', { ...base, qos: 1 }, runs, label);
     raw[label] = ps;
     cases.push(summarise(label, ps));
@@ -207,7 +225,7 @@ if (!args['no-e2e']) {
 // Scale search: the largest patient count at 1 Hz whose p99 device-to-dashboard alert latency stays under 1 s.
 const scale: { target: string; steps: { devices: number; alertP99: number; alertP50: number; serverCpuCores: number; rssMB: number; rssPerDeviceKB: number; probesLost: number; pass: boolean }[]; largestPassing: number | null }[] = [];
 if (!args['no-e2e'] && scaleSteps.length) {
-  for (const kind of args.split ? (['embedded', 'split'] as const) : (['embedded'] as const)) {
+  for (const kind of splitOnly ? (['split'] as const) : args.split ? (['embedded', 'split'] as const) : (['embedded'] as const)) {
     const steps: (typeof scale)[number]['steps'] = [];
     for (const n of scaleSteps) {
       const o = { ...base, devices: n, seconds: Math.min(base.seconds, 45) };
@@ -254,7 +272,8 @@ log(`results: ${path.relative(root, file)}`);
 if (!quick && !args['no-md']) {
   const mdPath = path.join(root, 'BENCHMARKS.md');
   let md = await readFile(mdPath, 'utf8');
-  if (cases.length || scale.length) md = replaceSection(md, 'e2e', e2eMarkdown(result, cases, scale, path.relative(root, file)));
+  // The split deployment alone has a section of its own, so it never replaces the embedded figures.
+  if (cases.length || scale.length) md = replaceSection(md, splitOnly ? 'split' : 'e2e', e2eMarkdown(result, cases, scale, path.relative(root, file)));
   if (quality) md = replaceSection(md, 'quality', qualityMarkdown(quality.report, quality.perCohort, path.relative(root, file)));
   await writeFile(mdPath, md);
   log('BENCHMARKS.md tables updated');

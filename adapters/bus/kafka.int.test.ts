@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
+import type { Bus, BusRecord, Subscription } from '../../core/ports.js';
 import { busContract } from '../../test/support/bus-contract.js';
 import { createKafkaBus, describeKafkaTopics, mapKafkaError } from './kafka.js';
 
@@ -68,6 +70,67 @@ describe('Kafka bus specifics', () => {
       expect(retained).toMatchObject({ partitions: 2, configs: { 'retention.ms': '3600000' } });
     } finally {
       await bus.close();
+    }
+  });
+
+  it('partition-owning members split co-partitioned topics, keep a key on one member, and hand partitions over', async () => {
+    const buses = await Promise.all([1, 2].map((i) => createKafkaBus({ brokers, clientId: `vitals-copart-${i}`, connectTimeoutMs: 15_000 })));
+    const [b1, b2] = buses as [Bus, Bus];
+    const id = randomUUID().slice(0, 8);
+    const topics = [`copart.${id}.a`, `copart.${id}.b`];
+    const groupId = `copart-${id}`;
+    await b1.ensureTopics(topics.map((name) => ({ name, partitions: 4 })));
+    const member = (bus: Bus) => {
+      const m = { owned: new Set<number>(), got: [] as BusRecord[], revoked: [] as number[], sub: null as Subscription | null };
+      const start = async (): Promise<void> => {
+        m.sub = await bus.consume({
+          groupId,
+          topics,
+          partitioned: {
+            onAssigned: async (parts) => {
+              for (const p of parts) m.owned.add(p);
+              return 'earliest';
+            },
+            onRevoked: async (parts) => {
+              m.revoked.push(...parts);
+              for (const p of parts) m.owned.delete(p);
+            },
+          },
+          handler: async (rs) => void m.got.push(...rs),
+        });
+      };
+      return { m, start };
+    };
+    const a = member(b1);
+    const b = member(b2);
+    const waitUntil = async (cond: () => boolean, what: string): Promise<void> => {
+      const deadline = Date.now() + 45_000;
+      while (!cond()) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    try {
+      await a.start();
+      await a.m.sub?.caughtUp;
+      expect([...a.m.owned].sort()).toEqual([0, 1, 2, 3]);
+      await b.start();
+      await waitUntil(() => a.m.owned.size === 2 && b.m.owned.size === 2, 'a 2/2 split');
+      expect([...a.m.owned, ...b.m.owned].sort()).toEqual([0, 1, 2, 3]);
+      // Sticky: the first member gave up exactly what the second took.
+      expect(a.m.revoked.sort()).toEqual([...b.m.owned].sort());
+      for (const t of topics) await b1.publish(t, Array.from({ length: 40 }, (_, i) => ({ key: `k${i}`, value: `${t}|k${i}` })));
+      await waitUntil(() => a.m.got.length + b.m.got.length >= 80, 'all 80 records');
+      for (let i = 0; i < 40; i++) {
+        const holders = [a.m, b.m].filter((m) => m.got.some((r) => r.key === `k${i}`));
+        expect(holders, `key k${i} on one member`).toHaveLength(1);
+        expect(holders[0]?.got.filter((r) => r.key === `k${i}`)).toHaveLength(2);
+      }
+      await b.m.sub?.stop();
+      await waitUntil(() => a.m.owned.size === 4, 'the survivor owning every partition');
+    } finally {
+      await Promise.all([a.m.sub?.stop(), b.m.sub?.stop()]);
+      await Promise.all(buses.map((x) => x.close()));
     }
   });
 });

@@ -11,15 +11,19 @@
  *   retried with backoff (heartbeating) until it succeeds or the member stops or loses the
  *   partition; uncommitted batches are redelivered (at-least-once).
  * - tail: an ephemeral group (random id, nothing committed) positioned at explicit offsets.
+ * - partitioned consume: a group with a sticky co-partition assigner; on each assignment the
+ *   owner's callbacks run (eachBatch waits, heartbeating) and gained partitions are sought to the
+ *   start the owner chose (docs/decisions/0018).
  */
 import { randomUUID } from 'node:crypto';
 import kafkajs from 'kafkajs';
-import type { Admin, Batch, Consumer, EachBatchPayload, KafkaMessage, LogEntry, Producer } from 'kafkajs';
+import type { Admin, Batch, Consumer, EachBatchPayload, KafkaMessage, LogEntry, PartitionAssigner, Producer } from 'kafkajs';
 import { VitalsError } from '../../core/errors.js';
-import type { BatchHandler, Bus, BusRecord, ConsumeOptions, ConsumerLag, OutgoingRecord, Subscription, TailOptions, TopicSpec } from '../../core/ports.js';
+import type { BatchHandler, Bus, BusRecord, ConsumeOptions, ConsumerLag, OutgoingRecord, PartitionOwner, Subscription, TailOptions, TailStart, TopicSpec } from '../../core/ports.js';
 import type { Logger } from '../../platform/log.js';
+import { assignCoPartitions, decodeOwned, encodeOwned } from './co-partition.js';
 
-const { Kafka, Partitioners, logLevel } = kafkajs;
+const { AssignerProtocol, Kafka, Partitioners, logLevel } = kafkajs;
 
 /** Options of {@link createKafkaBus}. */
 export interface KafkaBusOptions {
@@ -160,6 +164,15 @@ class Progress {
   setTargets(targets: Map<string, bigint>, starts: Map<string, bigint>): void {
     for (const [k, s] of starts) if ((this.next.get(k) ?? -1n) < s) this.next.set(k, s);
     this.targets = targets;
+    this.check();
+  }
+
+  /** Partitions this reader no longer owns: neither a position nor a target to wait for. */
+  forget(keys: readonly string[]): void {
+    for (const k of keys) {
+      this.next.delete(k);
+      this.targets?.delete(k);
+    }
     this.check();
   }
 
@@ -344,9 +357,31 @@ class KafkaBus implements Bus {
       fromBeginning: opts.fromBeginning !== false,
       commit: true,
       batching: opts.batching,
+      partitioned: opts.partitioned,
     });
     await this.startSub(sub);
     return sub;
+  }
+
+  /** Start offsets of `partitions` of each topic for a chosen start, clamped to the log; and their high watermarks. */
+  async positionsFor(topics: readonly string[], partitions: ReadonlySet<number>, from: TailStart): Promise<{ starts: Map<string, bigint>; highs: Map<string, bigint> }> {
+    const starts = new Map<string, bigint>();
+    const highs = new Map<string, bigint>();
+    for (const topic of topics) {
+      const offsets = await this.admin.fetchTopicOffsets(topic);
+      const byTs = typeof from === 'object' ? await this.admin.fetchTopicOffsetsByTimestamp(topic, from.timestamp) : null;
+      for (const o of offsets) {
+        if (!partitions.has(o.partition)) continue;
+        const low = BigInt(o.low);
+        const high = BigInt(o.high);
+        let start = from === 'earliest' ? low : high;
+        const t = byTs?.find((x) => x.partition === o.partition);
+        if (t) start = BigInt(t.offset);
+        starts.set(tp(topic, o.partition), start < low ? low : start);
+        highs.set(tp(topic, o.partition), high);
+      }
+    }
+    return { starts, highs };
   }
 
   /** Fix a tail's start and target offsets per partition before its consumer exists. */
@@ -514,6 +549,35 @@ interface SubOptions {
   /** Group consumers commit; tails never do. */
   commit: boolean;
   batching?: ConsumeOptions['batching'];
+  partitioned?: PartitionOwner | undefined;
+}
+
+/** kafkajs assigner around {@link assignCoPartitions}; members declare what they own in their join metadata. */
+function coPartitionAssigner(owned: () => Iterable<number>): PartitionAssigner {
+  return ({ cluster }) => ({
+    name: 'VitalsCoPartition',
+    version: 0,
+    async assign({ members, topics }) {
+      const counts = new Map(topics.map((t) => [t, cluster.findTopicPartitionMetadata(t).length]));
+      const count = Math.max(0, ...counts.values());
+      const plan = assignCoPartitions(
+        members.map((m) => ({ memberId: m.memberId, owned: decodeOwned(AssignerProtocol.MemberMetadata.decode(m.memberMetadata)?.userData) })),
+        count,
+      );
+      return [...plan].map(([memberId, parts]) => ({
+        memberId,
+        memberAssignment: AssignerProtocol.MemberAssignment.encode({
+          version: 0,
+          // A topic with fewer partitions than the others simply has no partition i for high i.
+          assignment: Object.fromEntries(topics.map((t) => [t, parts.filter((p) => p < (counts.get(t) ?? 0))])),
+          userData: Buffer.alloc(0),
+        }),
+      }));
+    },
+    protocol({ topics }) {
+      return { name: 'VitalsCoPartition', metadata: AssignerProtocol.MemberMetadata.encode({ version: 0, topics, userData: encodeOwned(owned()) }) };
+    },
+  });
 }
 
 class KafkaSubscription implements Subscription {
@@ -521,6 +585,11 @@ class KafkaSubscription implements Subscription {
   readonly progress = new Progress();
   private stopping: Promise<void> | null = null;
   private stopped = false;
+  /** Partition-owning consumers: the partitions owned now, and the hand-over in progress (eachBatch waits for it). */
+  private owned = new Set<number>();
+  private handover: Promise<void> = Promise.resolve();
+  private handoverDone = true;
+  private joined = false;
 
   constructor(
     private readonly bus: KafkaBus,
@@ -536,6 +605,7 @@ class KafkaSubscription implements Subscription {
       maxWaitTimeInMs: o.batching?.maxWaitMs ?? 500,
       minBytes: o.batching?.minBytes ?? 1,
       retry: { initialRetryTime: 100, maxRetryTime: 2_000, retries: 8 },
+      ...(o.partitioned ? { partitionAssigners: [coPartitionAssigner(() => this.owned)] } : {}),
     });
     const { CRASH, GROUP_JOIN } = this.consumer.events;
     this.consumer.on(CRASH, (ev) => {
@@ -543,9 +613,72 @@ class KafkaSubscription implements Subscription {
       bus.log?.error({ groupId: o.groupId, tail: this.isTail, restart, error: errorText(error) }, 'kafka consumer crashed');
       if (!restart && !this.stopped) this.progress.fail(mapKafkaError(error, 'consumer crashed'));
     });
-    if (o.commit) {
+    const owner = o.partitioned;
+    if (owner) {
+      // Synchronous listener: the hand-over is in place before kafkajs fetches for the new assignment.
+      this.consumer.on(GROUP_JOIN, (ev) => {
+        const assignment = ev.payload.memberAssignment;
+        this.handoverDone = false;
+        const run = this.handover.then(() => this.handOver(owner, assignment));
+        this.handover = run;
+        void run.finally(() => {
+          if (this.handover === run) this.handoverDone = true;
+        });
+      });
+      this.consumer.on(this.consumer.events.REBALANCING, () => owner.onRebalance?.());
+    } else if (o.commit) {
       this.consumer.on(GROUP_JOIN, (ev) => void this.onJoin(ev.payload.memberAssignment));
     }
+  }
+
+  /**
+   * Apply a new assignment: the owner forgets lost partitions, rebuilds gained ones and chooses
+   * where they start; gained partitions are sought there. Retried until it succeeds or the member
+   * stops: records of a partition are never handed over before its owner has rebuilt it.
+   */
+  private async handOver(owner: PartitionOwner, assignment: Record<string, number[]>): Promise<void> {
+    const now = new Set(Object.values(assignment).flat());
+    const lost = [...this.owned].filter((p) => !now.has(p)).sort((a, b) => a - b);
+    const gained = [...now].filter((p) => !this.owned.has(p)).sort((a, b) => a - b);
+    this.owned = now;
+    this.progress.forget(lost.flatMap((p) => this.o.topics.map((t) => tp(t, p))));
+    const first = !this.joined;
+    this.joined = true;
+    for (let attempt = 1; !this.stopped; attempt++) {
+      try {
+        if (lost.length > 0) await owner.onRevoked(lost);
+        lost.length = 0;
+        const from = await owner.onAssigned(gained);
+        const { starts, highs } = await this.bus.positionsFor(this.o.topics, new Set(gained), from);
+        for (const [k, start] of starts) {
+          const [p, ...rest] = k.split(':');
+          this.progress.next.set(k, start);
+          this.consumer.seek({ topic: rest.join(':'), partition: Number(p), offset: start.toString() });
+        }
+        if (first) this.progress.setTargets(highs, starts);
+        this.bus.log?.info({ groupId: this.o.groupId, owned: [...now].sort((a, b) => a - b), gained, lost }, 'kafka: partitions handed over');
+        return;
+      } catch (e) {
+        const delay = Math.min(5_000, 200 * 2 ** Math.min(attempt - 1, 5));
+        this.bus.log?.warn({ groupId: this.o.groupId, attempt, retryInMs: delay, error: errorText(e) }, 'kafka: partition hand-over failed; retrying');
+        await sleep(delay);
+      }
+    }
+  }
+
+  /** Wait for a hand-over in progress, heartbeating; false if the member stopped or is rebalancing again. */
+  private async awaitHandover(heartbeat: () => Promise<void>, isRunning: () => boolean): Promise<boolean> {
+    while (!this.handoverDone) {
+      if (!isRunning() || this.stopped) return false;
+      await Promise.race([this.handover, sleep(1_000)]);
+      if (this.handoverDone) break;
+      try {
+        await heartbeat();
+      } catch {
+        return false; // rebalancing: the batch stays unresolved and is fetched again after the rejoin
+      }
+    }
+    return !this.stopped;
   }
 
   get isTail(): boolean {
@@ -620,7 +753,14 @@ class KafkaSubscription implements Subscription {
     const key = tp(batch.topic, batch.partition);
     const last = BigInt(batch.lastOffset());
     let messages = batch.messages;
-    if (this.isTail) {
+    if (this.o.partitioned) {
+      if (!(await this.awaitHandover(heartbeat, isRunning))) return;
+      // Fetched for a partition since lost, or before its seek to the owner's start: drop it unresolved.
+      if (!this.owned.has(batch.partition) || isStale()) return;
+      const from = this.progress.next.get(key);
+      if (from === undefined) return;
+      if (messages.length > 0 && BigInt((messages[0] as KafkaMessage).offset) < from) messages = messages.filter((m) => BigInt(m.offset) >= from);
+    } else if (this.isTail) {
       // A tail drops what lies before its position: a fetch that raced the seek, or a restart
       // after a crash (which forgets the seek and would replay from the beginning).
       const from = this.progress.next.get(key) ?? 0n;

@@ -74,8 +74,11 @@ describe('memory bus specifics', () => {
     const bus = await make();
     await bus.ensureTopics(DEFAULT_TOPIC_SPECS);
     expect(Object.keys(bus.stats().topics).sort()).toEqual(DEFAULT_TOPIC_SPECS.map((s) => s.name).sort());
-    // Compacted topics and the alert log keep one partition whatever the override (global order).
-    expect(defaultTopicSpecs({ partitions: 3 }).every((s) => s.partitions === (s.compacted || s.name === TOPICS.alerts ? 1 : 3))).toBe(true);
+    // The registry and the alert log keep one partition whatever the override (global order); the rules
+    // checkpoints follow the override, co-partitioned with the samples they restore.
+    const specs = defaultTopicSpecs({ partitions: 3 });
+    expect(specs.every((s) => s.partitions === (s.name === TOPICS.registry || s.name === TOPICS.alerts ? 1 : 3))).toBe(true);
+    expect(specs.find((s) => s.name === TOPICS.rulesState)).toMatchObject({ compacted: true, partitions: 3 });
   });
 
   it('caughtUp waits for an in-flight batch, and rejects if stopped before catching up', async () => {

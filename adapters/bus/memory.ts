@@ -31,6 +31,7 @@ import {
   type OutgoingRecord,
   type Subscription,
   type TailOptions,
+  type TailStart,
   type TopicSpec,
 } from '../../core/ports.js';
 import type { Logger } from '../../platform/log.js';
@@ -261,6 +262,15 @@ class TopicLog {
 }
 
 /** A group consumer or a tail: reads its topics in order, one awaited batch at a time. */
+/** The offset a reader starting at `from` reads first. */
+function startPosition(t: TopicLog, from: TailStart): number {
+  if (from === 'earliest') return t.offs[0] ?? t.next;
+  if (from === 'latest') return t.next;
+  // Record timestamps need not be monotonic: the first record at or after the time, by offset.
+  const i = t.records.findIndex((r) => r.timestamp >= from.timestamp);
+  return i < 0 ? t.next : (t.offs[i] as number);
+}
+
 class Reader implements Subscription {
   readonly caughtUp: Promise<void>;
   private resolveCaughtUp!: () => void;
@@ -728,10 +738,22 @@ class MemoryBusImpl implements MemoryBus {
     if (this.activeGroups.has(opts.groupId)) {
       throw busError('VTL_ERR_CONFLICT', `consumer group "${opts.groupId}" already has an active member in this process`);
     }
+    // One partition per topic: a partition-owning consumer owns partition 0, rebuilt before it reads
+    // (docs/decisions/0018), and starts where its owner chose; its commits only report progress.
+    const chosen = opts.partitioned ? await opts.partitioned.onAssigned([0]) : null;
+    // Checked again: another member may have joined while the owner rebuilt.
+    if (this.activeGroups.has(opts.groupId)) {
+      throw busError('VTL_ERR_CONFLICT', `consumer group "${opts.groupId}" already has an active member in this process`);
+    }
     const committed = this.groups.get(opts.groupId);
     const positions = new Map<TopicLog, number>();
     const targets = new Map<TopicLog, number>();
     for (const t of logs) {
+      if (chosen !== null) {
+        positions.set(t, startPosition(t, chosen));
+        targets.set(t, t.next);
+        continue;
+      }
       let c = committed?.get(t.name);
       if (c !== undefined && c > t.next) {
         // The log is behind the group (its data was deleted): reset like Kafka's OffsetOutOfRange.
@@ -768,16 +790,7 @@ class MemoryBusImpl implements MemoryBus {
     const positions = new Map<TopicLog, number>();
     const targets = new Map<TopicLog, number>();
     for (const t of logs) {
-      let pos: number;
-      if (opts.from === 'earliest') pos = t.offs[0] ?? t.next;
-      else if (opts.from === 'latest') pos = t.next;
-      else {
-        // Event timestamps need not be monotonic: the first record at or after the time, by offset.
-        const ts = opts.from.timestamp;
-        const i = t.records.findIndex((r) => r.timestamp >= ts);
-        pos = i < 0 ? t.next : (t.offs[i] as number);
-      }
-      positions.set(t, pos);
+      positions.set(t, startPosition(t, opts.from));
       targets.set(t, t.next);
     }
     const reader: Reader = new Reader(this, positions, targets, opts.handler, null, () => this.readers.delete(reader), 0, opts.required === true, opts.name ?? null);

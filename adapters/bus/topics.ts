@@ -29,7 +29,13 @@ const BASE_SPECS: readonly TopicSpec[] = [
   { name: TOPICS.audit, partitions: 3, retentionMs: 7 * DAY },
   { name: TOPICS.scores, partitions: 12, retentionMs: DAY },
   { name: TOPICS.deviceStatus, partitions: 3, retentionMs: DAY },
+  // Compacted like the registry, but co-partitioned with the samples (same keys, same count): a rules
+  // instance reads only the partitions it owns (docs/decisions/0018).
+  { name: TOPICS.rulesState, partitions: 12, compacted: true },
 ];
+
+/** Topics whose single partition is a semantic choice (one global order), never resized by an override. */
+const SINGLE_ORDER: ReadonlySet<string> = new Set([TOPICS.alerts, TOPICS.registry]);
 
 /** Options for {@link defaultTopicSpecs}. */
 export interface TopicSpecOverrides {
@@ -41,13 +47,13 @@ export interface TopicSpecOverrides {
 
 /**
  * The default specs, with partition counts optionally overridden (tests, small deployments).
- * Compacted topics and the alert log keep their count unless named in `perTopic`: their single partition is a
+ * The registry and the alert log keep their count unless named in `perTopic`: their single partition is a
  * semantic choice (global order), not a sizing one.
  */
 export function defaultTopicSpecs(overrides: TopicSpecOverrides = {}): TopicSpec[] {
   return BASE_SPECS.map((spec) => {
     const perTopic = overrides.perTopic?.[spec.name];
-    const fixed = spec.compacted || spec.name === TOPICS.alerts;
+    const fixed = SINGLE_ORDER.has(spec.name);
     const partitions = perTopic ?? (fixed ? spec.partitions : (overrides.partitions ?? spec.partitions));
     if (!Number.isInteger(partitions) || partitions < 1) {
       throw new RangeError(`partitions for ${spec.name} must be a positive integer`);

@@ -58,6 +58,8 @@ export interface LoadResult {
   /** Probe flips that never reached a dashboard within the run. */
   probesLost: number;
   server: { cpuCores: number; cpuUsPerMessage: number; rssMB: number; rssIdleMB: number; rssPerDeviceKB: number; threadCores: Record<string, number> };
+  /** Split mode: CPU of each role's processes (all instances together) and of the local Kafka and ClickHouse, over the measured window. */
+  roles?: Record<string, { cpuCores: number; cpuUsPerMessage: number; rssMB: number }>;
   generator: { cpuCores: number };
   errors: string[];
 }
@@ -241,6 +243,8 @@ export async function runLoad(target: Target, o: LoadOptions, runTag: string): P
   await sleep(o.warmupSeconds * 1000);
   const cpu0 = procsSample(target.pids());
   const th0 = threadsSample(target.pids());
+  const rolePids = target.roles?.() ?? null;
+  const role0 = rolePids ? Object.fromEntries(Object.entries(rolePids).map(([r, ps]) => [r, procsSample(ps)])) : null;
   const gen0 = process.cpuUsage();
   const w0 = performance.now();
   const msgs0 = dashMsgs;
@@ -262,6 +266,7 @@ export async function runLoad(target: Target, o: LoadOptions, runTag: string): P
   const wall = (performance.now() - w0) / 1000;
   const cpu1 = procsSample(target.pids());
   const th1 = threadsSample(target.pids());
+  const role1 = rolePids ? Object.fromEntries(Object.entries(rolePids).map(([r, ps]) => [r, procsSample(ps)])) : null;
   const gen1 = process.cpuUsage(gen0);
   const dashDelta = dashMsgs - msgs0;
   clearInterval(timer);
@@ -293,6 +298,16 @@ export async function runLoad(target: Target, o: LoadOptions, runTag: string): P
       threadCores: Object.fromEntries(Object.entries(th1).map(([k, v]) => [k, Math.round(((v - (th0[k] ?? 0)) / wall) * 1000) / 1000]).filter(([, v]) => (v as number) > 0.001)),
     },
     generator: { cpuCores: Math.round(((gen1.user + gen1.system) / 1e6 / wall) * 1000) / 1000 },
+    ...(role0 && role1
+      ? {
+          roles: Object.fromEntries(
+            Object.keys(role1).map((r) => {
+              const cpu = (role1[r]?.cpuSec ?? 0) - (role0[r]?.cpuSec ?? 0);
+              return [r, { cpuCores: Math.round((cpu / wall) * 1000) / 1000, cpuUsPerMessage: measuredPublished > 0 ? Math.round((cpu * 1e6) / measuredPublished) : 0, rssMB: mb(role1[r]?.rssBytes ?? 0) }];
+            }),
+          ),
+        }
+      : {}),
     errors,
   };
 }

@@ -3,7 +3,7 @@
  * ClickHouse, and a Mosquitto baseline; plus CPU and memory of a set of pids from /proc.
  * Loopback only.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
@@ -77,6 +77,8 @@ export interface Target {
   httpPort: number;
   dataDir: string;
   pids(): number[];
+  /** Split mode: the processes of each role (rules may run several instances), and the local Kafka and ClickHouse servers. */
+  roles?(): Record<string, number[]>;
   stop(): Promise<void>;
   /** Last lines printed, for diagnosis. */
   tail(): string;
@@ -140,7 +142,16 @@ export async function benchRulesFile(root: string, dir: string): Promise<string>
   return file;
 }
 
-export async function startVitals(root: string, kind: 'embedded' | 'split'): Promise<Target> {
+/** PIDs of the local Kafka broker and ClickHouse server (shared with whatever else uses them). */
+function infraPids(): Record<string, number[]> {
+  const pgrep = (args: string[]): number[] => {
+    const r = spawnSync('pgrep', args, { encoding: 'utf8' });
+    return r.status === 0 ? r.stdout.split('\n').filter(Boolean).map(Number) : [];
+  };
+  return { kafka: pgrep(['-f', 'kafka\\.Kafka']), clickhouse: pgrep(['-f', 'clickhouse-server']) };
+}
+
+export async function startVitals(root: string, kind: 'embedded' | 'split', rulesInstances = 2): Promise<Target> {
   const cli = path.join(root, 'dist/cli/main.js');
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'vitals-bench-'));
   const httpPort = await freePort();
@@ -162,14 +173,22 @@ export async function startVitals(root: string, kind: 'embedded' | 'split'): Pro
   };
   const out: string[] = [];
   const procs: ChildProcess[] = [];
+  const byRole: Record<string, ChildProcess[]> = {};
   if (kind === 'embedded') {
     procs.push(startProc(process.execPath, [cli, 'start'], { ...env, KAFKA_BROKERS: '', CLICKHOUSE_URL: '' }, out));
   } else {
     const brokers = process.env.KAFKA_BROKERS;
     const ch = process.env.CLICKHOUSE_URL;
     if (!brokers || !ch) throw new Error('split mode needs KAFKA_BROKERS and CLICKHOUSE_URL (eval "$(npx vitals services up)")');
-    const splitEnv = { ...env, KAFKA_BROKERS: brokers, CLICKHOUSE_URL: ch, VITALS_CLICKHOUSE_DATABASE: `vitals_bench_${Date.now()}` };
-    for (const role of ['gateway', 'ingest', 'rules', 'sink']) procs.push(startProc(process.execPath, [cli, role], splitEnv, out));
+    // Ephemeral ops ports: several rules instances run side by side; a fresh topic prefix per run keeps runs apart.
+    const run = Date.now();
+    const splitEnv = { ...env, KAFKA_BROKERS: brokers, CLICKHOUSE_URL: ch, VITALS_CLICKHOUSE_DATABASE: `vitals_bench_${run}`, VITALS_TOPIC_PREFIX: `bench${run}.`, VITALS_OPS_PORT: '0' };
+    const roles = ['gateway', 'ingest', ...Array.from({ length: rulesInstances }, () => 'rules'), 'sink'];
+    for (const role of roles) {
+      const p = startProc(process.execPath, [cli, role], splitEnv, out);
+      procs.push(p);
+      (byRole[role] ??= []).push(p);
+    }
   }
   const tail = (): string => out.join('').split('\n').slice(-15).join('\n');
   try {
@@ -186,6 +205,9 @@ export async function startVitals(root: string, kind: 'embedded' | 'split'): Pro
     httpPort,
     dataDir,
     pids: () => procs.map((p) => p.pid).filter((x): x is number => x !== undefined),
+    ...(kind === 'split'
+      ? { roles: () => ({ ...Object.fromEntries(Object.entries(byRole).map(([r, ps]) => [r, ps.map((p) => p.pid).filter((x): x is number => x !== undefined)])), ...infraPids() }) }
+      : {}),
     stop: async () => void (await Promise.all(procs.map((p) => stopProc(p)))),
     tail,
   };

@@ -23,6 +23,7 @@ interface CaseLike {
   baseline: { p50: number; p99: number; serverCpuCores: number; serverUsPerMessage: number; rssMB: number } | null;
   ratio: { p99: number; cpuPerMessage: number } | null;
   probesLost: number;
+  roles?: Record<string, { cpuCores: number; cpuUsPerMessage: number; rssMB: number }>;
 }
 
 interface ScaleLike {
@@ -44,6 +45,16 @@ export function e2eMarkdown(result: Record<string, unknown>, cases: CaseLike[], 
     lines.push(
       `| ${c.label} | ${c.options.devices}, ${c.options.dashboards}, ${c.options.seconds} | ${c.runs} | ${f(x.alertP50)} / ${f(x.alertP99)} / ${f(x.alertMax)} | ${f(x.vitalsP99)} | ${c.options.qos === 1 ? f(x.pubackP99) : '-'} | ${f(x.publishPerSec, 0)} | ${f(x.dashboardMessagesPerSec, 0)} | ${f(x.serverCpuCores, 2)} | ${f(x.serverUsPerMessage, 0)} | ${f(x.serverRssMB, 0)} (${f(x.rssPerDeviceKB, 0)}) | ${f(x.generatorCpuCores, 2)} | ${c.baseline ? `${f(c.baseline.p50)} / ${f(c.baseline.p99)}, ${f(c.baseline.serverUsPerMessage, 0)}` : 'not installed'} | ${c.ratio ? `${f(c.ratio.p99)}×, ${f(c.ratio.cpuPerMessage)}×` : '-'} |`,
     );
+  }
+  const split = cases.filter((c) => c.roles);
+  if (split.length) {
+    lines.push('', '**Split deployment, per role** (medians; all instances of a role together; Kafka and ClickHouse are the local servers, shared with anything else running):', '');
+    lines.push('| case | role | cores | µs CPU per sample | samples/s per core | RSS MB |', '|---|---|---|---|---|---|');
+    for (const c of split) {
+      for (const [role, r] of Object.entries(c.roles ?? {})) {
+        lines.push(`| ${c.label}, ${c.options.devices} devices | ${role} | ${f(r.cpuCores, 2)} | ${f(r.cpuUsPerMessage, 0)} | ${r.cpuUsPerMessage > 0 ? f(1e6 / r.cpuUsPerMessage, 0) : '-'} | ${f(r.rssMB, 0)} |`);
+      }
+    }
   }
   if (scale.length) {
     lines.push('', '**Scale search** (one run per step, 45 s measured; pass = p99 device-to-dashboard alert latency < 1 s and no probe lost):', '');

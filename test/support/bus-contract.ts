@@ -342,6 +342,46 @@ export function busContract(name: string, make: () => Promise<Bus>, options: Bus
       await stop(sub2);
     });
 
+    it('a partition-owning consumer rebuilds each partition before reading it and starts where the owner chose', async () => {
+      const t1 = await topic();
+      const t2 = await topic();
+      const t0 = Date.now() - 60_000;
+      // Same keys on both topics: co-partitioned, as samples and actions are by patient.
+      for (const t of [t1, t2]) await bus.publish(t, Array.from({ length: 12 }, (_, i) => rec(`k${i % 4}`, `${t}-${i}`, t0 + i * 1000)));
+      const assigned: number[] = [];
+      const c = collector();
+      let deliveredBeforeAssigned = false;
+      const sub = track(
+        await bus.consume({
+          groupId: group(),
+          topics: [t1, t2],
+          partitioned: {
+            onAssigned: async (parts) => {
+              if (c.records.length > 0) deliveredBeforeAssigned = true;
+              await sleep(50);
+              assigned.push(...parts);
+              return { timestamp: t0 + 6000 };
+            },
+            onRevoked: async () => undefined,
+          },
+          handler: async (rs) => {
+            if (assigned.length === 0) deliveredBeforeAssigned = true;
+            await c.handler(rs);
+          },
+        }),
+      );
+      await sub.caughtUp;
+      expect(deliveredBeforeAssigned).toBe(false);
+      expect(assigned.length).toBeGreaterThan(0);
+      const expected = [t1, t2].flatMap((t) => Array.from({ length: 6 }, (_, i) => `${t}-${i + 6}`));
+      expect(sorted(values(c.records))).toEqual(sorted(expected));
+      expect(c.records.every((r) => assigned.includes(r.partition))).toBe(true);
+      // Live records keep coming to the owner.
+      await bus.publish(t2, [rec('k1', 'live')]);
+      await waitFor(() => c.records.some((r) => r.value === 'live'), arrival, 'a live record');
+      await stop(sub);
+    });
+
     it('caughtUp resolves on an empty topic (consume and tail)', async () => {
       const t = await topic();
       const c = collector();
