@@ -7,7 +7,7 @@ COPY . .
 RUN npm run build && npm prune --omit=dev
 
 FROM node:24-bookworm-slim
-ENV NODE_ENV=production VITALS_HOST=0.0.0.0 VITALS_DATA_DIR=/data KAFKAJS_NO_PARTITIONER_WARNING=1
+ENV NODE_ENV=production VITALS_HOST=0.0.0.0 VITALS_DATA_DIR=/data
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist

@@ -38,6 +38,12 @@ describe('vitals CLI', () => {
     const x = io();
     expect(await main(['frobnicate'], x)).toBe(2);
     expect(x.errText()).toMatch(/unknown command "frobnicate"/);
+    // Names inherited by every object are not commands either.
+    for (const name of ['toString', 'constructor']) {
+      const y = io();
+      expect(await main([name], y)).toBe(2);
+      expect(y.errText()).toContain(`unknown command "${name}"`);
+    }
   });
   it('unknown flags and invalid values: one message listing every problem, exit 2', async () => {
     const x = io({ VITALS_MQTT_PORT: 'abc' });

@@ -10,7 +10,13 @@ import type { CommandIO, RoleTarget } from './io.js';
 
 export const ROLE_COMMANDS: Record<string, RoleTarget> = { start: 'all', ingest: 'ingest', rules: 'rules', sink: 'sink', gateway: 'gateway', sim: 'sim' };
 
-export const TOOL_COMMANDS = ["news2", "rules", "device", "token", "services"] as const;
+/** Tools by command name; `rules replay` and `sim score` are tools under a role's name, dispatched first. */
+export const TOOLS: Record<string, (argv: string[], io: CommandIO) => Promise<number>> = {
+  token: tokenCommand,
+  device: deviceCommand,
+  services: servicesCommand,
+  news2: news2Command,
+};
 
 function usage(): string {
   const roles = Object.entries(ROLE_COMMANDS)
@@ -43,25 +49,14 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
     return 0;
   }
   // `rules` and `sim` are roles, and also the parents of tools: `rules replay`, `sim score`.
-  if (cmd === 'sim' && rest[0] === 'score') return (await import('../device-sim/score-command.js')).simScoreCommand(rest.slice(1), io);
+  if (cmd === 'sim' && rest[0] === 'score') return (await import('./commands/sim-score.js')).simScoreCommand(rest.slice(1), io);
   if (cmd === 'rules' && rest[0] === 'replay') return rulesCommand(rest, io);
-  const role = ROLE_COMMANDS[cmd];
+  const role = Object.hasOwn(ROLE_COMMANDS, cmd) ? ROLE_COMMANDS[cmd] : undefined;
   if (role) return runRole(role, rest, io);
-  switch (cmd) {
-    case 'token':
-      return tokenCommand(rest, io);
-    case 'device':
-      return deviceCommand(rest, io);
-    case 'services':
-      return servicesCommand(rest, io);
-    case 'news2':
-      return news2Command(rest, io);
-    case 'rules':
-      return rulesCommand(rest, io);
-    default:
-      io.err(`vitals: unknown command "${cmd}"\n\n${usage()}`);
-      return 2;
-  }
+  const tool = Object.hasOwn(TOOLS, cmd) ? TOOLS[cmd] : undefined;
+  if (tool) return tool(rest, io);
+  io.err(`vitals: unknown command "${cmd}"\n\n${usage()}`);
+  return 2;
 }
 
 /** The repository root: the nearest folder up from here with our package.json (works from cli/ and dist/cli/). */
@@ -85,7 +80,6 @@ function isEntryPoint(argv1: string | undefined): boolean {
 }
 const isEntry = isEntryPoint(process.argv[1]);
 if (isEntry) {
-  process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
   const root = findRoot(here);
   const io: CommandIO = {
     env: process.env,

@@ -20,7 +20,10 @@ export interface ModuleEnv {
 }
 
 export interface ModuleDef {
+  /** Modules this one cannot run without: a target that names it starts them too, first. */
   deps: ModuleName[];
+  /** Modules that start before this one when the same target has them, without being pulled in. */
+  after?: ModuleName[];
   /** Infrastructure modules are not user-visible targets. */
   hidden?: boolean;
   /** What the module needs from the infrastructure (sim needs neither: it speaks MQTT and HTTP). */
@@ -35,7 +38,7 @@ export const MODULES: Record<ModuleName, ModuleDef> = {
   rules: { deps: [], needs: ['bus'], help: 'NEWS2, window rules and the alert lifecycle', init: async (e) => (await import('../stream-rules/rules-role.js')).startRules(e.ctx) },
   sink: { deps: [], needs: ['bus', 'store'], help: 'bus to store, in batches', init: async (e) => (await import('../sink/sink.js')).startSink(e.ctx) },
   gateway: { deps: ['registry'], needs: ['bus', 'store'], help: 'REST, FHIR, WebSocket and the dashboard page', init: async (e) => (await import('../dashboard-gateway/gateway.js')).startGateway(e.ctx, e.registry(), e.ready) },
-  sim: { deps: [], needs: [], help: 'simulated patients over MQTT, provisioned through the API', init: async (e) => (await import('../device-sim/fleet.js')).startSimulator(e.ctx.config, e.ctx.log) },
+  sim: { deps: [], after: ['ingest', 'gateway'], needs: [], help: 'simulated patients over MQTT, provisioned through the API', init: async (e) => (await import('../device-sim/fleet.js')).startSimulator(e.ctx.config, e.ctx.log) },
   all: { deps: ['ingest', 'rules', 'sink', 'gateway', 'sim'], needs: [], help: 'every role in one process' },
 };
 
@@ -45,17 +48,30 @@ export function infraNeeds(target: ModuleName): { bus: boolean; store: boolean }
   return { bus: mods.some((m) => MODULES[m].needs.includes('bus')), store: mods.some((m) => MODULES[m].needs.includes('store')) };
 }
 
-/** Dependency closure of a target in start order (topological; deps first). */
-export function orderedModules(target: ModuleName): ModuleName[] {
+/**
+ * Dependency closure of a target in start order: each module after its `deps` and after those
+ * of its `after` modules that the target includes.
+ * @param target - the module or target to start
+ * @param table - the module table (tests pass a variant)
+ */
+export function orderedModules(target: ModuleName, table: Record<ModuleName, ModuleDef> = MODULES): ModuleName[] {
+  const cycle = (path: ModuleName[], m: ModuleName): Error => new Error(`module cycle: ${[...path, m].join(' -> ')}`);
+  const members = new Set<ModuleName>();
+  const collect = (m: ModuleName, path: ModuleName[]): void => {
+    if (path.includes(m)) throw cycle(path, m);
+    if (members.has(m)) return;
+    for (const d of table[m].deps) collect(d, [...path, m]);
+    members.add(m);
+  };
+  collect(target, []);
   const out: ModuleName[] = [];
-  const seen = new Set<ModuleName>();
   const visit = (m: ModuleName, path: ModuleName[]): void => {
-    if (path.includes(m)) throw new Error(`module cycle: ${[...path, m].join(' -> ')}`);
-    if (seen.has(m)) return;
-    for (const d of MODULES[m].deps) visit(d, [...path, m]);
-    seen.add(m);
+    if (path.includes(m)) throw cycle(path, m);
+    if (out.includes(m)) return;
+    const def = table[m];
+    for (const d of [...def.deps, ...(def.after ?? []).filter((a) => members.has(a))]) visit(d, [...path, m]);
     out.push(m);
   };
-  visit(target, []);
+  for (const m of members) visit(m, []);
   return out;
 }

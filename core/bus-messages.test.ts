@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { decodeAlertEvent, decodeRecord, decodeSample } from './bus-messages.js';
+import { decodeAlertEvent, decodeDeviceRecord, decodeRecord, decodeSample, isChartOrder } from './bus-messages.js';
 import type { BusRecord } from './ports.js';
 
 const sample = { v: 1, deviceId: 'd1', patientId: 'p1', ward: '4B', ts: 1000, recvTs: 1001, source: 'mqtt', metrics: { hr: 70 }, traceId: 't' };
@@ -39,5 +39,23 @@ describe('bus message decoders', () => {
     expect(decodeRecord(bad, decodeSample)).toBeNull();
     expect(bad.decoded).toBeNull();
     expect(decodeRecord(rec(JSON.stringify({ ...sample, v: 9 })), decodeSample)).toBeNull();
+  });
+});
+
+describe('chart orders and registry records', () => {
+  const order = { v: 1, action: 'chart', patientId: 'p1', spo2Scale: 2, orderedBy: 'dr', role: 'clinician', ts: 1000, until: null };
+  it('a chart order needs every field its readers apply', () => {
+    expect(isChartOrder(order)).toBe(true);
+    expect(isChartOrder({ ...order, until: 5000 })).toBe(true);
+    for (const bad of [{ ...order, spo2Scale: 3 }, { ...order, action: 'ack' }, { ...order, orderedBy: undefined }, { ...order, ts: Number.NaN }, { ...order, until: '5000' }, null]) {
+      expect(isChartOrder(bad)).toBe(false);
+    }
+  });
+  it('a registry record is a v1 object naming its device', () => {
+    const dev = { v: 1, deviceId: 'd1', tokenHash: 'h', patientId: null, ward: null, bed: null, createdAt: 1, updatedAt: 1 };
+    expect(decodeDeviceRecord(dev)).toBe(dev);
+    expect(decodeDeviceRecord({ ...dev, deviceId: 7 })).toBeNull();
+    expect(decodeDeviceRecord({ ...dev, v: 2 })).toBeNull();
+    expect(decodeDeviceRecord('d1')).toBeNull();
   });
 });

@@ -7,9 +7,10 @@
  * Decoded values are shared, so readers treat them as read-only. Kafka records arrive as text
  * and are parsed once per process the same way. Pure: no I/O.
  */
-import type { AlertEvent, ClinicianAction } from './alerts-model.js';
+import type { AlertEvent, ChartAction, ClinicianAction } from './alerts-model.js';
 import type { AuditEvent } from './audit.js';
 import type { BusRecord } from './ports.js';
+import type { DeviceRecord } from './registry.js';
 import type { ScoreOutput } from './rules-engine.js';
 import type { CanonicalSample } from './vitals.js';
 
@@ -32,6 +33,25 @@ export const decodeAlertEvent: Decoder<AlertEvent> = (x) =>
 /** `alert.actions` (v 1): acknowledgements and chart orders. */
 export const decodeAction: Decoder<ClinicianAction> = (x) =>
   isObj(x) && x.v === 1 && (x.action === 'ack' || x.action === 'chart') && isStr(x.patientId) && isNum(x.ts) ? (x as unknown as ClinicianAction) : null;
+
+/**
+ * A chart order (SpO2 scale) fit to apply: every field the gateway's view and the rules engine
+ * read. The one check for both (decodeAction admits any action shape with a patient and time).
+ */
+export function isChartOrder(a: unknown): a is ChartAction {
+  return (
+    isObj(a) &&
+    a.action === 'chart' &&
+    isStr(a.patientId) &&
+    (a.spo2Scale === 1 || a.spo2Scale === 2) &&
+    isStr(a.orderedBy) &&
+    isNum(a.ts) &&
+    (a.until === null || isNum(a.until))
+  );
+}
+
+/** `registry` (v 1), compacted: a device's record; its tombstone (null value) is a revocation. */
+export const decodeDeviceRecord: Decoder<DeviceRecord> = (x) => (isObj(x) && x.v === 1 && isStr(x.deviceId) ? (x as unknown as DeviceRecord) : null);
 
 /** `news2.scores`: no version field yet (ScoreOutput is also the store's row); checked by shape. */
 export const decodeScore: Decoder<ScoreOutput> = (x) =>

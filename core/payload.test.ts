@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { normaliseVitalsPayload, parseDeviceTopic, type PayloadLimits } from './payload.js';
+import { DEVICE_MAX_UNKNOWN_FIELDS, deviceLimits, normaliseVitalsPayload, type PayloadLimits } from './payload.js';
 
 const NOW = 1_764_100_000_000;
 const limits: PayloadLimits = { maxPayloadBytes: 1024, maxBatchSamples: 5, backfillMs: 24 * 3600_000, maxFutureMs: 300_000, maxUnknownFields: 2 };
@@ -92,12 +92,9 @@ describe('normaliseVitalsPayload: rejected with a reason', () => {
   });
 });
 
-describe('parseDeviceTopic', () => {
-  it('accepts the two device channels', () => {
-    expect(parseDeviceTopic('devices/wb-1/vitals')).toEqual({ deviceId: 'wb-1', channel: 'vitals' });
-    expect(parseDeviceTopic('devices/wb-1/status')).toEqual({ deviceId: 'wb-1', channel: 'status' });
-  });
-  it.each(['devices/wb-1', 'devices/wb-1/vitals/x', 'other/wb-1/vitals', 'devices/wb-1/commands', '$SYS/x/y'])('refuses %s', (t) => {
-    expect(parseDeviceTopic(t)).toBeNull();
+describe('deviceLimits', () => {
+  it('takes the configured sizes and windows and adds the one unknown-field allowance', () => {
+    const c = { maxPayloadBytes: 100, maxBatchSamples: 3, backfillMs: 60_000, maxFutureMs: 1_000 };
+    expect(deviceLimits(c)).toEqual({ ...c, maxUnknownFields: DEVICE_MAX_UNKNOWN_FIELDS });
   });
 });

@@ -55,6 +55,14 @@ export interface PayloadLimits {
   maxUnknownFields: number;
 }
 
+/** Unknown top-level fields a device's sample may carry (newer firmware) before it is refused. */
+export const DEVICE_MAX_UNKNOWN_FIELDS = 8;
+
+/** The limits devices are held to: the configured sizes and time windows, and the unknown-field allowance. */
+export function deviceLimits(c: Omit<PayloadLimits, 'maxUnknownFields'>): PayloadLimits {
+  return { maxPayloadBytes: c.maxPayloadBytes, maxBatchSamples: c.maxBatchSamples, backfillMs: c.backfillMs, maxFutureMs: c.maxFutureMs, maxUnknownFields: DEVICE_MAX_UNKNOWN_FIELDS };
+}
+
 export interface DeviceContext {
   deviceId: string;
   patientId: string | null;
@@ -243,13 +251,4 @@ export function normaliseVitalsPayload(
     else rejected.push({ index: i, ...r.rejection });
   });
   return { accepted, rejected, total: batch.length };
-}
-
-/** Topic grammar for devices: `devices/{deviceId}/{vitals|status}`; null when it is anything else. */
-export function parseDeviceTopic(topic: string): { deviceId: string; channel: 'vitals' | 'status' } | null {
-  const parts = topic.split('/');
-  if (parts.length !== 3 || parts[0] !== 'devices') return null;
-  const channel = parts[2];
-  if (channel !== 'vitals' && channel !== 'status') return null;
-  return { deviceId: parts[1] ?? '', channel };
 }

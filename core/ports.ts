@@ -141,7 +141,8 @@ export interface Subscription {
 }
 
 export interface Bus {
-  readonly kind: 'memory' | 'kafka';
+  /** 'absent': the stand-in of a role that does not use the bus (platform/absent.ts). */
+  readonly kind: 'memory' | 'kafka' | 'absent';
   /** Create topics that do not exist yet (idempotent). */
   ensureTopics(specs: readonly TopicSpec[]): Promise<void>;
   /** Resolves only once every record is durably accepted (Kafka acks=all / the embedded log's append). */
@@ -228,7 +229,8 @@ export interface RetentionReport {
 }
 
 export interface Store {
-  readonly kind: 'duckdb' | 'clickhouse';
+  /** 'absent': the stand-in of a role that does not use the store (platform/absent.ts). */
+  readonly kind: 'duckdb' | 'clickhouse' | 'absent';
   /** Apply schema migrations idempotently, recording which ran. */
   migrate(): Promise<void>;
   /** Batch insert; duplicates (same patient, device, metric, ts) are harmless. */

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Principal } from '../core/access.js';
 import { TOPICS } from '../core/ports.js';
 import type { GatewayService } from './gateway.js';
-import { publishAlert, publishSample, startHarness, until, type Harness } from './testing.js';
+import { publishAlert, publishSample, startHarness, until, type Harness } from '../test/support/gateway-harness.js';
 
 type Outcome = 'allow' | 'forbid' | 'hidden';
 type RoleName = 'admin' | 'clinician' | 'nurse' | 'viewer' | 'patient';

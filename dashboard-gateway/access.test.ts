@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GatewayService } from './gateway.js';
-import { Client, publishAlert, publishSample, startHarness, until, type Harness } from './testing.js';
+import { Client, publishAlert, publishSample, startHarness, until, type Harness } from '../test/support/gateway-harness.js';
 
 describe('gateway access rules', () => {
   let h: Harness;

@@ -12,7 +12,7 @@ import { loadConfig } from '../platform/config.js';
 import { loadSigningKey, signToken } from '../platform/jwt.js';
 import { createLogger } from '../platform/log.js';
 import type { GatewayService } from './gateway.js';
-import { Client, until } from './testing.js';
+import { Client, until } from '../test/support/gateway-harness.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';

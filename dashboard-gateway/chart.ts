@@ -20,19 +20,6 @@ export interface ChartView {
   appliedByRules: true;
 }
 
-export function isChartOrder(x: unknown): x is ChartOrder {
-  if (typeof x !== 'object' || x === null) return false;
-  const o = x as Record<string, unknown>;
-  return (
-    o.action === 'chart' &&
-    typeof o.patientId === 'string' &&
-    (o.spo2Scale === 1 || o.spo2Scale === 2) &&
-    typeof o.orderedBy === 'string' &&
-    typeof o.ts === 'number' &&
-    (o.until === null || typeof o.until === 'number')
-  );
-}
-
 export function chartView(patientId: string, order: ChartOrder | undefined, now: number): ChartView {
   const active = !!order && (order.until === null || order.until > now);
   return { patientId, spo2Scale: active && order ? order.spo2Scale : 1, order: order ?? null, active, appliedByRules: true };

@@ -7,9 +7,9 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildValidator, validateWithHapi, type Issue } from '../test/fhir-validator/hapi.js';
-import { emittedResources, seedFhir, type Get } from './fhir-fixture.js';
+import { emittedResources, seedFhir, type Get } from '../test/support/fhir-fixture.js';
 import type { GatewayService } from './gateway.js';
-import { startHarness, type Harness } from './testing.js';
+import { startHarness, type Harness } from '../test/support/gateway-harness.js';
 
 describe('FHIR R4 against the HL7 (HAPI) validator', () => {
   let h: Harness;

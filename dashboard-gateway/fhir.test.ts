@@ -10,10 +10,10 @@ import WS from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TOPICS } from '../core/ports.js';
 import { scoreNews2 } from '../core/news2.js';
-import { DEVICE, PATIENT, emittedResources, iso, seedFhir, type Get } from './fhir-fixture.js';
+import { DEVICE, PATIENT, emittedResources, iso, seedFhir, type Get } from '../test/support/fhir-fixture.js';
 import { observationId } from './fhir/resources.js';
 import type { GatewayService } from './gateway.js';
-import { startHarness, until, type Harness } from './testing.js';
+import { startHarness, until, type Harness } from '../test/support/gateway-harness.js';
 
 type Validate = (resource: unknown, profileUrl?: string) => string[];
 

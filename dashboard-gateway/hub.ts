@@ -3,12 +3,13 @@
  * the alert log, keeps LiveState, and tells connected sockets what changed.
  */
 import { EventEmitter } from 'node:events';
-import { decodeAction, decodeAlertEvent, decodeRecord, decodeSample, decodeScore, decodeV1Object, type Decoder } from '../core/bus-messages.js';
+import { decodeAction, decodeAlertEvent, decodeSample, decodeScore, decodeV1Object, isChartOrder, type Decoder } from '../core/bus-messages.js';
 import { TOPICS, type Bus, type BusRecord, type Subscription } from '../core/ports.js';
 import type { CanonicalSample } from '../core/vitals.js';
+import { decodeOrSkip } from '../platform/decode.js';
 import type { Logger } from '../platform/log.js';
 import { LiveState, type SequencedAlert } from './live-state.js';
-import { isChartOrder, type ChartOrder } from './chart.js';
+import type { ChartOrder } from './chart.js';
 import type { DeviceStatus } from '../ingest/records.js';
 
 export interface ScoreMessage {
@@ -44,11 +45,8 @@ export class Hub extends EventEmitter<HubEvents> {
     this.setMaxListeners(0);
   }
 
-  /** Decoded once per process (core/bus-messages.ts); a refused record is logged by position only. */
   private parse<T>(r: BusRecord, decoder: Decoder<T>): T | null {
-    const v = decodeRecord(r, decoder);
-    if (v === null && r.value !== null) this.log.warn({ topic: r.topic, offset: r.offset }, 'unreadable record skipped');
-    return v;
+    return decodeOrSkip(r, decoder, this.log);
   }
 
   /** Start tailing; resolves when the alert log and recent vitals are loaded. */

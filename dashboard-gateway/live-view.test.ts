@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TOPICS } from '../core/ports.js';
 import type { CanonicalSample } from '../core/vitals.js';
 import type { GatewayService } from './gateway.js';
-import { Client, publishAlert, startHarness, until, type Harness } from './testing.js';
+import { Client, publishAlert, startHarness, until, type Harness } from '../test/support/gateway-harness.js';
 
 describe('dashboard live view', () => {
   let h: Harness;

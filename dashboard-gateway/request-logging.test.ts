@@ -3,7 +3,7 @@
  * top-level fastify option: no FSTDEP023 warning at start.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { startHarness, type Harness } from './testing.js';
+import { startHarness, type Harness } from '../test/support/gateway-harness.js';
 
 describe('gateway request logging', () => {
   let h: Harness | undefined;

@@ -13,7 +13,7 @@ import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { generate } from 'selfsigned';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BODY_LIMIT } from './app.js';
-import { Client, startHarness, type Harness } from './testing.js';
+import { Client, startHarness, type Harness } from '../test/support/gateway-harness.js';
 
 describe('gateway hardening', () => {
   let h: Harness;

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TOPICS } from '../core/ports.js';
 import type { GatewayService } from './gateway.js';
-import { Client, publishAlert, publishSample, startHarness, until, type Harness } from './testing.js';
+import { Client, publishAlert, publishSample, startHarness, until, type Harness } from '../test/support/gateway-harness.js';
 
 const socketOf = (c: Client): { pause(): void; resume(): void } => (c.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
 

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GatewayService } from './gateway.js';
-import { Client, publishAlert, publishSample, startHarness, until, type Harness } from './testing.js';
+import { Client, publishAlert, publishSample, startHarness, until, type Harness } from '../test/support/gateway-harness.js';
 
 const seqs = (c: Client): number[] => c.of('alert').map((m) => m.seq as number);
 const pause = (c: Client): void => (c.ws as unknown as { _socket: { pause(): void } })._socket.pause();

@@ -7,7 +7,7 @@
  */
 import { createRulesEngine } from '../core/rules-engine.js';
 import type { AlertEvent } from '../core/alerts-model.js';
-import { normaliseVitalsPayload, type PayloadLimits, type RejectReason } from '../core/payload.js';
+import { deviceLimits, normaliseVitalsPayload, type PayloadLimits, type RejectReason } from '../core/payload.js';
 import type { CanonicalSample } from '../core/vitals.js';
 import { CONFIG_DEFAULTS } from '../platform/config.js';
 import { parseRuleSetText, readDefaultRulesText } from '../stream-rules/rules-loader.js';
@@ -15,13 +15,7 @@ import { buildCohort, cohortTruth, drainArtefacts, eventTruth, type CohortSpec, 
 import { observe, payloadOf, type PatientSim } from './patient-model.js';
 import { scoreAlerts, type AlertLine, type QualityReport } from './score.js';
 
-export const SIM_LIMITS: PayloadLimits = {
-  maxPayloadBytes: CONFIG_DEFAULTS.maxPayloadBytes,
-  maxBatchSamples: CONFIG_DEFAULTS.maxBatchSamples,
-  backfillMs: CONFIG_DEFAULTS.backfillMs,
-  maxFutureMs: CONFIG_DEFAULTS.maxFutureMs,
-  maxUnknownFields: 8,
-};
+export const SIM_LIMITS: PayloadLimits = deviceLimits(CONFIG_DEFAULTS);
 
 /** Network and ingest delay between the device's stamp and the broker's receive time. */
 const RECEIVE_DELAY_MS = 200;

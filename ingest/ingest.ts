@@ -12,7 +12,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
-import { normaliseVitalsPayload, type PayloadLimits, type RejectReason, type Rejection } from '../core/payload.js';
+import { deviceLimits, normaliseVitalsPayload, type PayloadLimits, type RejectReason, type Rejection } from '../core/payload.js';
 import { TOPICS, type OutgoingRecord } from '../core/ports.js';
 import { TokenBuckets } from '../core/rate-limit.js';
 import { sampleKey } from '../core/vitals.js';
@@ -72,13 +72,7 @@ export async function startIngest(ctx: Context, registry: RegistryView): Promise
   const gate = new FlowGate(bus, { maxLag: config.flowMaxLag, pollMs: bus.kind === 'memory' ? 20 : 1000 }, metrics, ingestLog);
   gate.start();
 
-  const limits: PayloadLimits = {
-    maxPayloadBytes: config.maxPayloadBytes,
-    maxBatchSamples: config.maxBatchSamples,
-    backfillMs: config.backfillMs,
-    maxFutureMs: config.maxFutureMs,
-    maxUnknownFields: 8,
-  };
+  const limits: PayloadLimits = deviceLimits(config);
   // Bus publishes joined across devices (see publish-batcher.ts); on Kafka one in flight per producer lane.
   const out = new PublishBatcher(bus, undefined, undefined, bus.kind === 'kafka' ? config.kafkaProducers : 1);
   const buckets = new TokenBuckets(config.deviceRatePerSec, config.deviceRatePerSec);
@@ -176,7 +170,7 @@ export async function startIngest(ctx: Context, registry: RegistryView): Promise
   const authorizePublish = (client: Client | null, packet: PublishPacket, cb: (e?: Error | null) => void): void => {
     if (!client) return cb(null); // broker-internal publishes
     const sess = sessions.get(client);
-    // Same grammar as parseDeviceTopic, against this device's own two topics: two string compares.
+    // A device may publish only to its own devices/{id}/vitals and devices/{id}/status: two string compares.
     const channel = !sess ? null : packet.topic === sess.vitalsTopic ? 'vitals' : packet.topic === sess.statusTopic ? 'status' : null;
     if (!sess || !channel) {
       const reason: RejectReason = 'topic_not_allowed';

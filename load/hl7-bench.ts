@@ -20,7 +20,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { mapOruR01 } from '../core/hl7/pcd01.js';
 import { parseHl7 } from '../core/hl7/message.js';
-import { normaliseSampleObject } from '../core/payload.js';
+import { deviceLimits, normaliseSampleObject } from '../core/payload.js';
 import { MllpClient, ackCodeOf } from '../device-sim/mllp-client.js';
 import { buildPcd01, observationsOf } from '../device-sim/pcd01-message.js';
 import { BENCH_GATEWAY, benchMonitorId } from './hl7-bench-server.js';
@@ -120,7 +120,7 @@ async function measure(target: Target, connections: number, run: number, o: Retu
 function pipelineCpuUs(): number {
   const now = Date.now();
   const text = buildPcd01({ controlId: 'X', gateway: { name: 'BENCH', eui64: BENCH_GATEWAY }, facility: 'W', time: now - 1000, patientIds: ['P'], monitors: [{ eui64: 'M', observations: observationsOf({ hr: 72, spo2: 97, rr: 16, temp: 36.8, sbp: 121, dbp: 78 }) }] });
-  const limits = { maxPayloadBytes: 262_144, maxBatchSamples: 500, backfillMs: 86_400_000, maxFutureMs: 300_000, maxUnknownFields: 8 };
+  const limits = deviceLimits({ maxPayloadBytes: 262_144, maxBatchSamples: 500, backfillMs: 86_400_000, maxFutureMs: 300_000 });
   const one = (): void => {
     const p = parseHl7(text);
     if (!p.ok) throw new Error(p.problem);

@@ -24,7 +24,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { startPrivateKafka, type PrivateKafka } from '../services/private-kafka.js';
+import { startPrivateKafka, type PrivateKafka } from '../dev-services/private-kafka.js';
 import { freePort, procSample, startMosquitto as startSharedMosquitto } from './lib/procs.js';
 import { replaceSection } from './lib/report.js';
 import { BENCH_TOKEN, GenDevice, benchDeviceId, type GenStats } from './ingest-mqtt-gen.js';

@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
-import { publishAlert, publishSample, startHarness } from '../dashboard-gateway/testing.js';
+import { publishAlert, publishSample, startHarness } from '../test/support/gateway-harness.js';
 
 const now = (): number => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -12,7 +12,7 @@ function refuse(what: string): never {
 export function absentStore(): Store {
   const no = async (): Promise<never> => refuse('the store');
   return {
-    kind: 'duckdb',
+    kind: 'absent',
     migrate: no,
     insertSamples: no,
     insertAlertEvents: no,
@@ -31,5 +31,5 @@ export function absentStore(): Store {
 
 export function absentBus(): Bus {
   const no = async (): Promise<never> => refuse('the bus');
-  return { kind: 'memory', ensureTopics: no, publish: no, consume: no, tail: no, lag: async () => [], healthy: async () => true, close: async () => undefined };
+  return { kind: 'absent', ensureTopics: no, publish: no, consume: no, tail: no, lag: async () => [], healthy: async () => true, close: async () => undefined };
 }

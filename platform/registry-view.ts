@@ -3,7 +3,9 @@
  * Every role that needs it (ingest, gateway) keeps its own view; the topic is the truth.
  */
 import { applyRegistryRecord, type DeviceRecord, type RegistryValue } from '../core/registry.js';
+import { decodeDeviceRecord } from '../core/bus-messages.js';
 import { TOPICS, type Bus, type Subscription } from '../core/ports.js';
+import { decodeOrSkip } from './decode.js';
 import type { Logger } from './log.js';
 
 export interface RegistryView {
@@ -24,15 +26,9 @@ export async function startRegistryView(bus: Bus, log: Logger): Promise<Registry
     from: 'earliest',
     handler: async (records) => {
       for (const r of records) {
-        let value: RegistryValue = null;
-        if (r.value !== null) {
-          try {
-            value = JSON.parse(r.value) as DeviceRecord;
-          } catch {
-            log.warn({ offset: r.offset }, 'registry: unreadable record skipped');
-            continue;
-          }
-        }
+        // A null value is a tombstone (revocation); an unreadable record is skipped.
+        const value: RegistryValue = r.value === null ? null : decodeOrSkip(r, decodeDeviceRecord, log);
+        if (value === null && r.value !== null) continue;
         applyRegistryRecord(view, r.key, value);
         const rec = view.get(r.key);
         for (const l of listeners) l(r.key, rec);

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKafkaBus } from '../adapters/bus/kafka.js';
 import { DEFAULT_TOPIC_SPECS } from '../adapters/bus/topics.js';
 import { createClickHouseStore } from '../adapters/store/clickhouse.js';
-import { createPrivateClickHouse, type PrivateClickHouse } from '../adapters/store/private-clickhouse.js';
+import { createPrivateClickHouse, type PrivateClickHouse } from '../test/support/private-clickhouse.js';
 import { TOPICS, type Bus, type BusRecord, type Store } from '../core/ports.js';
 import type { CanonicalSample } from '../core/vitals.js';
 import { loadConfig } from '../platform/config.js';

@@ -158,10 +158,29 @@ describe('sink', () => {
     expect(inserts).toEqual([5, 8, 1]);
   });
 
-  it('runs retention at start', async () => {
-    const calls: number[] = [];
-    const { sink } = await setup({ retention: true }, (s) => ({ ...s, kind: s.kind, dropExpired: async (now, p) => (calls.push(now), s.dropExpired(now, p)) }));
-    await until('retention', async () => calls.length > 0 || false);
+  it('retention drops rows past the policy at start and again each interval, and keeps the rest', async () => {
+    const bus = await createMemoryBus();
+    await bus.ensureTopics(DEFAULT_TOPIC_SPECS);
+    const store = await createDuckDbStore({ path: ':memory:' });
+    await store.migrate();
+    const day = 86_400_000;
+    const now = Date.now();
+    const [expired, fresh, later] = [now - 31 * day, now - 3600_000, now - 40 * day];
+    await store.insertSamples([sample('P-expired', expired, 50), sample('P-fresh', fresh, 60)]);
+    const base = ctxOf(bus, store);
+    const sink = await startSink({ ...base, config: { ...base.config, retentionRawDays: 30, retentionIntervalMs: 200 } }, { retention: true });
+    cleanups.push(async () => {
+      await sink.stop();
+      await bus.close();
+      await store.close();
+    });
+    const rows = (p: string, ts: number): Promise<unknown[]> => store.history({ patientKey: p, metric: 'hr', from: ts - 1000, to: ts + 1000, step: 'raw', limit: 10 });
+    await until('expired row dropped at start', async () => (await rows('P-expired', expired)).length === 0 || false);
+    expect(await rows('P-fresh', fresh)).toHaveLength(1);
+    // A row past the policy that arrives while the sink runs goes at the next interval.
+    await store.insertSamples([sample('P-later', later, 70)]);
+    await until('later row dropped by the interval run', async () => (await rows('P-later', later)).length === 0 || false);
+    expect(await rows('P-fresh', fresh)).toHaveLength(1);
     expect((await sink.ready?.())?.ok).toBe(true);
   });
 });

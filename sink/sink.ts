@@ -22,7 +22,7 @@ import type { Config } from '../platform/config.js';
 import type { Context, Service } from '../platform/context.js';
 import { STORE_LATENCY_BUCKETS, counter, histogram } from '../platform/metrics.js';
 import { isTransientStoreError } from './retry.js';
-import { backoffDelay } from '../platform/backoff.js';
+import { retry } from '../platform/backoff.js';
 
 export const SINK_GROUP = 'vitals-sink';
 
@@ -92,8 +92,6 @@ interface Pending {
   waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }>;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 export async function startSink(ctx: Context, opts: SinkOptions = {}): Promise<Service> {
   const { bus, store, log, config } = ctx;
   const sinkLog = log.child({ role: 'sink' });
@@ -129,32 +127,39 @@ export async function startSink(ctx: Context, opts: SinkOptions = {}): Promise<S
   const write = async (topic: string, recs: Rec[]): Promise<void> => {
     const insert = INSERTERS[topic];
     if (!insert || recs.length === 0) return;
-    for (let attempt = 0; ; attempt++) {
+    const once = async (): Promise<void> => {
       try {
         const took = insertSeconds.startTimer({ topic });
         await insert(store, recs.map((x) => x.row) as never[]);
         took();
-        storeOk = true;
-        rowsTotal.inc({ topic }, recs.length);
-        insertsTotal.inc({ topic });
-        return;
       } catch (e) {
-        const err = e as Error;
-        if (isTransientStoreError(err)) {
+        if (isTransientStoreError(e)) {
           storeOk = false;
           retriesTotal.inc();
-          if (stopping || attempt >= inlineRetries) throw err; // uncommitted: redelivered
-          if (attempt === 0) sinkLog.warn({ err: err.message }, 'store unavailable; retrying');
-          await sleep(backoffDelay(attempt));
-          continue;
         }
-        if (recs.length === 1) return deadLetter((recs[0] as Rec).r, err.message.slice(0, 200));
-        const mid = recs.length >>> 1;
-        await write(topic, recs.slice(0, mid));
-        await write(topic, recs.slice(mid));
-        return;
+        throw e;
       }
+    };
+    try {
+      await retry(once, {
+        retries: inlineRetries,
+        retriable: isTransientStoreError,
+        aborted: () => stopping,
+        onRetry: (e, attempt) => {
+          if (attempt === 0) sinkLog.warn({ err: (e as Error).message }, 'store unavailable; retrying');
+        },
+      });
+    } catch (e) {
+      if (isTransientStoreError(e)) throw e; // uncommitted: redelivered
+      if (recs.length === 1) return deadLetter((recs[0] as Rec).r, (e as Error).message.slice(0, 200));
+      const mid = recs.length >>> 1;
+      await write(topic, recs.slice(0, mid));
+      await write(topic, recs.slice(mid));
+      return;
     }
+    storeOk = true;
+    rowsTotal.inc({ topic }, recs.length);
+    insertsTotal.inc({ topic });
   };
 
   // Up to `maxInserts` closed batches are written at once: while the server works on one, the

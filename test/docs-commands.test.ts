@@ -7,7 +7,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ROLE_COMMANDS, TOOL_COMMANDS } from '../cli/main.js';
+import { ROLE_COMMANDS, TOOLS } from '../cli/main.js';
 import { parseRoleArgs } from '../cli/commands/run-role.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -50,7 +50,7 @@ async function problems(invocation: string): Promise<string[]> {
     const r = await parseRoleArgs(role, args, {}, false);
     return r.help || r.config ? [] : r.errors;
   }
-  return role || (TOOL_COMMANDS as readonly string[]).includes(cmd) || cmd.startsWith('-') ? [] : [`unknown command ${cmd}`];
+  return role || Object.hasOwn(TOOLS, cmd) || cmd.startsWith('-') ? [] : [`unknown command ${cmd}`];
 }
 
 describe('commands shown in the docs', () => {

@@ -11,7 +11,7 @@
 // instantly, and CI machines are discarded anyway. Stop them with `vitals services down`.
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { servicesUp } from '../services/index.js';
+import { servicesUp } from '../dev-services/index.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 

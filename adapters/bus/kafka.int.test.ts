@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { Bus, BusRecord, Subscription } from '../../core/ports.js';
-import { busContract } from './contract.js';
+import { busContract } from '../../test/support/bus-contract.js';
 import { createKafkaBus, describeKafkaTopics, laneOf, mapKafkaError } from './kafka.js';
 
 // The full suite runs against a real broker: the global setup starts one (or uses the given

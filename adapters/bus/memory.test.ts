@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TOPICS, type BusRecord, type Subscription } from '../../core/ports.js';
-import { busContract } from './contract.js';
+import { busContract } from '../../test/support/bus-contract.js';
 import { createMemoryBus, type MemoryBus, type MemoryBusOptions } from './memory.js';
 import { DEFAULT_TOPIC_SPECS, defaultTopicSpecs } from './topics.js';
 

@@ -4,7 +4,7 @@ import { isVitalsError } from '../../core/errors.js';
 import { clickHouseErrorCode, createClickHouseStore } from './clickhouse.js';
 import { sampleRows } from './rows.js';
 import { sqlString } from './sql.js';
-import { storeContract } from './contract.js';
+import { storeContract } from '../../test/support/store-contract.js';
 
 const url = process.env['CLICKHOUSE_URL'];
 // One fresh database per run, dropped afterwards, so runs never see each other's rows.

@@ -5,7 +5,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { BucketPoint } from '../../core/ports.js';
 import type { CanonicalSample } from '../../core/vitals.js';
-import { storeContract } from './contract.js';
+import { storeContract } from '../../test/support/store-contract.js';
 import { createDuckDbStore, DUCKDB_DEFAULT_MEMORY_MB, DUCKDB_DEFAULT_THREADS } from './duckdb.js';
 import { loadMigrations, schemaDir } from './migrations.js';
 

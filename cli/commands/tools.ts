@@ -134,7 +134,7 @@ export async function servicesCommand(argv: string[], io: CommandIO): Promise<nu
     io.err('usage: vitals services up|down|status\n  up      start local Kafka (KRaft) and ClickHouse under .cache/ and print export lines: eval "$(vitals services up)"\n  down    stop them\n  status  show whether they run');
     return sub === '--help' || sub === '-h' ? 0 : 2;
   }
-  const svc = await import('../../services/index.js');
+  const svc = await import('../../dev-services/index.js');
   const opts = { root: io.root, progress: (line: string) => io.err(line) };
   try {
     if (sub === 'up') io.out(svc.exportLines(await svc.servicesUp(opts)).trimEnd());

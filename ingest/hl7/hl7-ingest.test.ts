@@ -10,7 +10,7 @@ import { observationsOf } from '../../device-sim/pcd01-message.js';
 import mqtt from 'mqtt';
 import { hashDeviceToken } from '../../platform/device-tokens.js';
 import { metricValue } from '../../test/e2e/ingest-helpers.js';
-import { GW, MON, MRN, oru, rig, type Rig } from './testing.js';
+import { GW, MON, MRN, oru, rig, type Rig } from '../../test/support/hl7-rig.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

@@ -8,7 +8,7 @@ import { createKafkaBus } from '../../adapters/bus/kafka.js';
 import { prefixedBus } from '../../adapters/bus/prefixed.js';
 import { TOPICS } from '../../core/ports.js';
 import { MllpClient, ackCodeOf } from '../../device-sim/mllp-client.js';
-import { MON, MRN, oru, rig, type Rig } from './testing.js';
+import { MON, MRN, oru, rig, type Rig } from '../../test/support/hl7-rig.js';
 
 const brokers = process.env['KAFKA_BROKERS'];
 

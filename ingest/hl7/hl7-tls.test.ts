@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MllpClient, ackCodeOf } from '../../device-sim/mllp-client.js';
 import { metricValue, selfSignedCert } from '../../test/e2e/ingest-helpers.js';
-import { GW, oru, rig, type Rig } from './testing.js';
+import { GW, oru, rig, type Rig } from '../../test/support/hl7-rig.js';
 
 const openssl = (args: string[]): void => void execFileSync('openssl', args, { stdio: 'pipe' });
 

@@ -4,18 +4,18 @@
  * samples, a stored NEWS2 score that records what it used, and every kind of resource
  * and error the FHIR routes emit. Not used in production code paths.
  */
-import { TOPICS } from '../core/ports.js';
-import { scoreNews2 } from '../core/news2.js';
-import type { DeviceRecord } from '../core/registry.js';
-import type { ScoreOutput } from '../core/rules-engine.js';
-import type { CanonicalSample } from '../core/vitals.js';
-import type { GatewayService } from './gateway.js';
-import { until, type Harness } from './testing.js';
+import { TOPICS } from '../../core/ports.js';
+import { scoreNews2 } from '../../core/news2.js';
+import type { DeviceRecord } from '../../core/registry.js';
+import type { ScoreOutput } from '../../core/rules-engine.js';
+import type { CanonicalSample } from '../../core/vitals.js';
+import type { GatewayService } from '../../dashboard-gateway/gateway.js';
+import { until, type Harness } from './gateway-harness.js';
 
 export const PATIENT = 'P-F1';
 export const DEVICE = 'wb-f';
 
-export type Get = (token: string | null, url: string) => Promise<{ statusCode: number; headers: Record<string, unknown>; json(): any }>; // eslint-disable-line @typescript-eslint/no-explicit-any
+export type Get = (token: string | null, url: string) => Promise<{ statusCode: number; headers: Record<string, unknown>; json(): any }>;
 
 export const iso = (ts: number): string => new Date(ts).toISOString();
 

@@ -3,24 +3,23 @@
  * WebSocket benchmark: tokens, bus publishing helpers, and a recording WebSocket client.
  * Not used in production code paths.
  */
-/* eslint-disable @typescript-eslint/no-explicit-any -- socket messages are asserted loosely, as in test/e2e/helpers.ts */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import WebSocket, { type ClientOptions } from 'ws';
-import { createMemoryBus } from '../adapters/bus/memory.js';
-import { DEFAULT_TOPIC_SPECS } from '../adapters/bus/topics.js';
-import { createDuckDbStore } from '../adapters/store/duckdb.js';
-import type { Alert, AlertEvent, AlertEventType } from '../core/alerts-model.js';
-import { TOPICS, type Bus, type Store } from '../core/ports.js';
-import type { CanonicalSample } from '../core/vitals.js';
-import { loadConfig, type Config } from '../platform/config.js';
-import { systemClock, type Context } from '../platform/context.js';
-import { loadSigningKey, signToken, type Principal } from '../platform/jwt.js';
-import { createLogger, type Logger } from '../platform/log.js';
-import { createMetricsRegistry } from '../platform/metrics.js';
-import { startRegistryView, type RegistryView } from '../platform/registry-view.js';
-import { startGateway, type GatewayOptions, type GatewayService } from './gateway.js';
+import { createMemoryBus } from '../../adapters/bus/memory.js';
+import { DEFAULT_TOPIC_SPECS } from '../../adapters/bus/topics.js';
+import { createDuckDbStore } from '../../adapters/store/duckdb.js';
+import type { Alert, AlertEvent, AlertEventType } from '../../core/alerts-model.js';
+import { TOPICS, type Bus, type Store } from '../../core/ports.js';
+import type { CanonicalSample } from '../../core/vitals.js';
+import { loadConfig, type Config } from '../../platform/config.js';
+import { systemClock, type Context } from '../../platform/context.js';
+import { loadSigningKey, signToken, type Principal } from '../../platform/jwt.js';
+import { createLogger, type Logger } from '../../platform/log.js';
+import { createMetricsRegistry } from '../../platform/metrics.js';
+import { startRegistryView, type RegistryView } from '../../platform/registry-view.js';
+import { startGateway, type GatewayOptions, type GatewayService } from '../../dashboard-gateway/gateway.js';
 
 export interface Harness {
   dataDir: string;

@@ -11,8 +11,8 @@ import { systemClock } from '../../platform/context.js';
 import { createLogger } from '../../platform/log.js';
 import { createMetricsRegistry } from '../../platform/metrics.js';
 import { startRegistryView, type RegistryView } from '../../platform/registry-view.js';
-import { BusTap } from '../../test/e2e/ingest-helpers.js';
-import { startIngest, type IngestService } from '../ingest.js';
+import { BusTap } from '../e2e/ingest-helpers.js';
+import { startIngest, type IngestService } from '../../ingest/ingest.js';
 
 export const GW = 'gw-4b';
 export const MON = '0012345678ABCDEF';

@@ -11,11 +11,11 @@
 import { createWriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
-import { flagHelp, parseFlags, type FlagSpec } from '../cli/args.js';
-import type { CommandIO } from '../cli/io.js';
-import { deterioratingCohort, parseCohortText, stableCohort, type CohortSpec, type TruthLine } from './cohort.js';
-import { qualityRun, runOffline } from './offline.js';
-import { formatReport, scoreAlerts, type AlertLine, type QualityReport } from './score.js';
+import { flagHelp, parseFlags, type FlagSpec } from '../args.js';
+import type { CommandIO } from '../io.js';
+import { deterioratingCohort, parseCohortText, stableCohort, type CohortSpec, type TruthLine } from '../../device-sim/cohort.js';
+import { qualityRun, runOffline } from '../../device-sim/offline.js';
+import { formatReport, scoreAlerts, type AlertLine, type QualityReport } from '../../device-sim/score.js';
 
 const FLAGS: FlagSpec = {
   truth: { type: 'string', help: 'ground truth JSON lines written by `vitals sim` (VITALS_SIM_TRUTH)' },

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { findExecutable, renderTemplate, runCommand } from '../../services/process-control.js';
+import { findExecutable, renderTemplate, runCommand } from '../../dev-services/process-control.js';
 import { freePort } from '../../platform/free-port.js';
 
 export interface PrivateClickHouse {

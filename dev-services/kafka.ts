@@ -20,9 +20,6 @@ import {
   tailFile,
 } from './process-control.js';
 
-// kafkajs prints a partitioner migration warning once per process otherwise.
-process.env['KAFKAJS_NO_PARTITIONER_WARNING'] = '1';
-
 /** Client bootstrap address of the local broker. */
 export const KAFKA_BROKERS = '127.0.0.1:29092';
 const KAFKA_PORTS = [29092, 29093] as const;

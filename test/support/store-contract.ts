@@ -10,7 +10,7 @@ import type { AuditEvent } from '../../core/audit.js';
 import type { BucketPoint, RawPoint, RetentionPolicy, Store } from '../../core/ports.js';
 import type { ScoreOutput } from '../../core/rules-engine.js';
 import type { CanonicalSample, MetricName } from '../../core/vitals.js';
-import type { IntrospectableStore } from './migrations.js';
+import type { IntrospectableStore } from '../../adapters/store/migrations.js';
 
 /** 2024-01-15 10:00:00 UTC: minute-aligned, so offsets below read as "minute:second". */
 const T0 = Date.UTC(2024, 0, 15, 10, 0, 0);

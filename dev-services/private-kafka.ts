@@ -1,7 +1,7 @@
 /**
  * A private, throwaway single-node Kafka for tests and benchmarks that must kill or restart a
  * broker: its own ports and its own temp state dir, never the shared one `vitals services`
- * runs (that one other suites are using). Same jars and recipe as services/kafka.ts.
+ * runs (that one other suites are using). Same jars and recipe as dev-services/kafka.ts.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';

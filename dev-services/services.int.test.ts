@@ -8,8 +8,6 @@ import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { servicesStatus, servicesUp } from './index.js';
 
-process.env['KAFKAJS_NO_PARTITIONER_WARNING'] = '1';
-
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 // Status and idempotency only make sense for services this checkout manages, not given endpoints.
 const managed = process.env['VITALS_SERVICES_MANAGED'] === '1';
