@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { BucketPoint } from '../../core/ports.js';
 import type { CanonicalSample } from '../../core/vitals.js';
 import { storeContract } from './contract.js';
-import { createDuckDbStore, DUCKDB_DEFAULT_MEMORY_MB, DUCKDB_DEFAULT_THREADS } from './duckdb.js';
+import { APPEND_CHUNK_ROWS, appendSamplesYielding, createDuckDbStore, DUCKDB_DEFAULT_MEMORY_MB, DUCKDB_DEFAULT_THREADS } from './duckdb.js';
 import { loadMigrations, schemaDir } from './migrations.js';
 
 const dirs: string[] = [];
@@ -159,6 +159,53 @@ describe('duckdb store: 1-minute rollup (ADR 0011 amendment)', () => {
     // A cutoff inside the second minute drops only the whole first minute.
     await store.dropExpired(90_000 + day, { rawDays: 1, rollupDays: 1, scoresDays: 0, alertsDays: 0, auditDays: 0 });
     expect((await trend(store, 'p', 60_000)).map((b) => b.ts)).toEqual([60_000]);
+    await store.close();
+  });
+});
+
+describe('duckdb store: large batches yield to the event loop', () => {
+  const batch: CanonicalSample[] = Array.from({ length: 10_000 }, (_, i) => ({
+    v: 1, deviceId: `d${i % 50}`, patientId: `p${i % 50}`, ward: 'w', ts: 1_000_000 + i * 20, recvTs: 1_000_000 + i * 20, source: 'device', metrics: { hr: 60, spo2: 97 }, traceId: 't',
+  }));
+
+  /** Event-loop turns (a self re-arming setImmediate) while `fn` runs. */
+  async function turnsDuring(fn: () => Promise<unknown>): Promise<number> {
+    let turns = 0;
+    let done = false;
+    const spin = (): void => {
+      turns += 1;
+      if (!done) setImmediate(spin);
+    };
+    setImmediate(spin);
+    await fn();
+    done = true;
+    return turns;
+  }
+
+  it('appends a 10,000-sample batch in chunks with a turn of the event loop between them', async () => {
+    const db = await DuckDBInstance.create(':memory:');
+    const c = await db.connect();
+    for (const m of (await loadMigrations(schemaDir('duckdb'))).filter((x) => x.version === 11)) await c.run(m.sql);
+    const app = await c.createAppender('samples_recent');
+    // 20,000 rows: one turn per chunk of APPEND_CHUNK_ROWS (the appender does no other I/O).
+    expect(await turnsDuring(() => appendSamplesYielding(app, batch))).toBeGreaterThanOrEqual(20_000 / APPEND_CHUNK_ROWS - 1);
+    // The same call in one chunk never lets the loop turn: what the store did before.
+    expect(await turnsDuring(() => appendSamplesYielding(app, batch, Number.MAX_SAFE_INTEGER))).toBe(0);
+    app.closeSync();
+    const reader = await c.runAndReadAll('SELECT count(*) AS n FROM samples_recent');
+    expect(Number(reader.getRowObjectsJS()[0]?.n)).toBe(40_000);
+    c.closeSync();
+    db.closeSync();
+  });
+
+  it('stores a large batch whole, and nothing of one whose invalid sample comes after several chunks', async () => {
+    const store = await createDuckDbStore({ path: ':memory:' });
+    await store.migrate();
+    await store.insertSamples(batch);
+    expect((await store.sampleRowCounts()).recent).toBe(20_000);
+    const bad = [...batch.slice(0, 5_000).map((s) => ({ ...s, patientId: 'q' })), { ...batch[0]!, patientId: 'q', metrics: { hr: Number.NaN } }];
+    await expect(store.insertSamples(bad)).rejects.toMatchObject({ code: 'VTL_ERR_BAD_REQUEST' });
+    expect((await store.sampleRowCounts()).recent).toBe(20_000);
     await store.close();
   });
 });
