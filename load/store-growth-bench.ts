@@ -49,9 +49,12 @@ const { values: args } = parseArgs({
     quick: { type: 'boolean', default: false },
     // The trend alternative without sorted runs (a day of a ward in one unsorted tail): slow to load and query.
     unsorted: { type: 'boolean', default: false },
+    'seal-rows': { type: 'string' },
   },
 });
 const UNSORTED = args.unsorted;
+// Trend stores only: seal threshold other than the shipped default (how the tail's size weighs on the query).
+const SEAL_ROWS = args['seal-rows'] === undefined ? undefined : Number(args['seal-rows']);
 const QUICK = args.quick;
 const T0 = Date.UTC(2025, 0, 6, 0, 0, 0);
 const DAY = 86_400_000;
@@ -137,7 +140,8 @@ async function trendChild(ward: number, queries: number, batch: number, rounds: 
   const dir = await mkdtemp(path.join(os.tmpdir(), 'vitals-trend-'));
   try {
     const open = async (name: string, sealRows?: number): Promise<Awaited<ReturnType<typeof createDuckDbStore>>> => {
-      const s = await createDuckDbStore({ path: path.join(dir, `${name}.duckdb`), ...(sealRows ? { sealRows } : {}) });
+      const seal = sealRows ?? SEAL_ROWS;
+      const s = await createDuckDbStore({ path: path.join(dir, `${name}.duckdb`), ...(seal ? { sealRows: seal } : {}) });
       await s.migrate();
       return s;
     };
@@ -248,7 +252,7 @@ async function main(): Promise<void> {
   let trend: Record<string, unknown> | null = null;
   if (!args['no-trend']) {
     const ward = QUICK ? 2 : Number(args.ward);
-    trend = await runChild(['--child', `trend:${ward}:${QUICK ? 20 : Number(args.queries)}`, '--batch', String(batch), ...(QUICK ? ['--quick'] : []), ...(UNSORTED ? ['--unsorted'] : [])]);
+    trend = await runChild(['--child', `trend:${ward}:${QUICK ? 20 : Number(args.queries)}`, '--batch', String(batch), ...(QUICK ? ['--quick'] : []), ...(UNSORTED ? ['--unsorted'] : []), ...(SEAL_ROWS ? ['--seal-rows', String(SEAL_ROWS)] : [])]);
     const res = trend.result as Record<string, { p50: number[]; p99: number[]; buckets: number }>;
     lines.push(
       '',
