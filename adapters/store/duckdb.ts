@@ -406,9 +406,12 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
           );
           const recent = minuteAggs(await rows(c, `SELECT ${AGG_SELECT} FROM (${minuteAggregates(`(SELECT * FROM samples_recent WHERE ${where})`)})`, key));
           const overlap = overlappingMinutes(sealed, recent);
+          // Bounded to the overlapping minutes' span, not the query's range: time-ordered data
+          // shares only the last sealed minute with the tail, and zone maps then skip every older run.
+          const span = overlap.length === 0 ? '' : `ts_ms >= ${sqlInt(overlap[0]!)} AND ts_ms < ${sqlInt(overlap.at(-1)! + MINUTE_MS)}`;
           const exact = overlap.length === 0 ? [] : minuteAggs(
             await rows(c, `SELECT ${AGG_SELECT} FROM (${minuteAggregates(
-              `(SELECT * FROM samples_all WHERE ${where} AND (ts_ms // ${MINUTE_MS}) * ${MINUTE_MS} IN (${overlap.map(sqlInt).join(', ')}))`,
+              `(SELECT * FROM samples_all WHERE patient_key = $1 AND metric = $2 AND ${span} AND (ts_ms // ${MINUTE_MS}) * ${MINUTE_MS} IN (${overlap.map(sqlInt).join(', ')}))`,
             )})`, key),
           );
           return bucketsFromMinutes(mergeMinutes(sealed, recent, exact), step, limit);
