@@ -10,10 +10,12 @@
  *   and, at a smaller size, the alternatives in load/lib/store-variants.ts.
  * - trend: p50/p99 of the dashboard's 24-hour trend query (step `auto`, i.e. 2-minute buckets,
  *   one patient and metric) on an empty store, one holding only the queried patient's day, and
- *   one holding a day of a ward (W patients); rounds alternate between the stores.
+ *   one holding a day of a ward (W patients), read from the 1-minute rollup plus the tail, and on
+ *   the same ward store through raw rows (the pre-rollup path, as a same-run baseline); rounds
+ *   alternate between the stores.
  *
  * Figures are printed (and with --write put into BENCHMARKS.md), never asserted. Run after `npm run build`:
- *   node dist/load/store-growth-bench.js [--runs 3] [--patients 200] [--seconds 12000] [--alt-seconds 1500] [--ward 40] [--write]
+ *   node dist/load/store-growth-bench.js [--runs 3] [--patients 200] [--seconds 12000] [--alt-seconds 1500] [--ward 40] [--unsorted] [--write]
  *   node dist/load/store-growth-bench.js --quick     # a smoke run, well under a minute
  */
 import { spawn } from 'node:child_process';
@@ -45,8 +47,14 @@ const { values: args } = parseArgs({
     'no-growth': { type: 'boolean', default: false },
     write: { type: 'boolean', default: false },
     quick: { type: 'boolean', default: false },
+    // The trend alternative without sorted runs (a day of a ward in one unsorted tail): slow to load and query.
+    unsorted: { type: 'boolean', default: false },
+    'seal-rows': { type: 'string' },
   },
 });
+const UNSORTED = args.unsorted;
+// Trend stores only: seal threshold other than the shipped default (how the tail's size weighs on the query).
+const SEAL_ROWS = args['seal-rows'] === undefined ? undefined : Number(args['seal-rows']);
 const QUICK = args.quick;
 const T0 = Date.UTC(2025, 0, 6, 0, 0, 0);
 const DAY = 86_400_000;
@@ -132,29 +140,36 @@ async function trendChild(ward: number, queries: number, batch: number, rounds: 
   const dir = await mkdtemp(path.join(os.tmpdir(), 'vitals-trend-'));
   try {
     const open = async (name: string, sealRows?: number): Promise<Awaited<ReturnType<typeof createDuckDbStore>>> => {
-      const s = await createDuckDbStore({ path: path.join(dir, `${name}.duckdb`), ...(sealRows ? { sealRows } : {}) });
+      const seal = sealRows ?? SEAL_ROWS;
+      const s = await createDuckDbStore({ path: path.join(dir, `${name}.duckdb`), ...(seal ? { sealRows: seal } : {}) });
       await s.migrate();
       return s;
     };
-    const stores = { empty: await open('empty'), patient: await open('patient'), ward: await open('ward'), wardUnsorted: await open('ward-unsorted', Number.MAX_SAFE_INTEGER) };
+    const stores = { empty: await open('empty'), patient: await open('patient'), ward: await open('ward'), ...(UNSORTED ? { wardUnsorted: await open('ward-unsorted', Number.MAX_SAFE_INTEGER) } : {}) };
     const seconds = DAY / 1000;
     let t = performance.now();
     for (const b of batches(1, seconds, batch)) await stores.patient.insertSamples(b);
     for (const b of batches(ward, seconds, batch)) {
       await stores.ward.insertSamples(b);
-      await stores.wardUnsorted.insertSamples(b);
+      await stores.wardUnsorted?.insertSamples(b);
     }
     const loadS = (performance.now() - t) / 1000;
     const { step, limit } = chooseStep(T0, T0 + DAY, 'auto') as { step: number; limit: number };
     const result: Record<string, { p50: number[]; p99: number[]; buckets: number }> = {};
+    // The ward store once more with a step one millisecond off a whole minute: the same store
+    // answers by grouping raw rows, the path every bucket query took before the rollup (same run baseline).
+    const cases: Array<readonly [string, Awaited<ReturnType<typeof createDuckDbStore>>, number]> = [
+      ['empty', stores.empty, step], ['patient', stores.patient, step], ['ward', stores.ward, step],
+      ['wardRawPath', stores.ward, step + 1], ...(stores.wardUnsorted ? [['wardUnsorted', stores.wardUnsorted, step] as const] : []),
+    ];
     for (let r = 0; r < rounds; r++) {
-      for (const [name, store] of Object.entries(stores)) {
+      for (const [name, store, qStep] of cases) {
         const lat: number[] = [];
         let buckets = 0;
         for (let q = 0; q < queries; q++) {
           const p = name.startsWith('ward') ? q % ward : 0;
           t = performance.now();
-          const points = await store.history({ patientKey: `pat-${p}`, metric: 'hr', from: T0, to: T0 + DAY, step, limit });
+          const points = await store.history({ patientKey: `pat-${p}`, metric: 'hr', from: T0, to: T0 + DAY, step: qStep, limit });
           lat.push(performance.now() - t);
           buckets = points.length;
         }
@@ -237,7 +252,7 @@ async function main(): Promise<void> {
   let trend: Record<string, unknown> | null = null;
   if (!args['no-trend']) {
     const ward = QUICK ? 2 : Number(args.ward);
-    trend = await runChild(['--child', `trend:${ward}:${QUICK ? 20 : Number(args.queries)}`, '--batch', String(batch), ...(QUICK ? ['--quick'] : [])]);
+    trend = await runChild(['--child', `trend:${ward}:${QUICK ? 20 : Number(args.queries)}`, '--batch', String(batch), ...(QUICK ? ['--quick'] : []), ...(UNSORTED ? ['--unsorted'] : []), ...(SEAL_ROWS ? ['--seal-rows', String(SEAL_ROWS)] : [])]);
     const res = trend.result as Record<string, { p50: number[]; p99: number[]; buckets: number }>;
     lines.push(
       '',
@@ -250,11 +265,13 @@ async function main(): Promise<void> {
     const holds: Record<string, [string, number]> = {
       empty: ['nothing', 0],
       patient: ['the queried patient\'s day only', 86_400 * METRICS],
-      ward: [`a day of a ward (${trend.ward} patients)`, Number(trend.valuesInWard)],
-      wardUnsorted: [`the same, sorted runs off (alternative)`, Number(trend.valuesInWard)],
+      ward: [`a day of a ward (${trend.ward} patients): rollup + tail`, Number(trend.valuesInWard)],
+      wardRawPath: ['the same store, raw rows grouped (the path before the rollup; step + 1 ms)', Number(trend.valuesInWard)],
+      wardUnsorted: [`the same data, sorted runs off (never sealed, so no rollup)`, Number(trend.valuesInWard)],
     };
     for (const [name, [label, values]] of Object.entries(holds)) {
-      const e = res[name]!;
+      const e = res[name];
+      if (!e) continue;
       lines.push(`| ${label} | ${(values / 1e6).toFixed(2)} M | ${e.buckets} | ${f(median(e.p50), 2)} | ${f(median(e.p99), 2)} | ${f(median(e.p99) / emptyP99, 1)}× |`);
     }
   }

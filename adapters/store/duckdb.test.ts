@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { BucketPoint } from '../../core/ports.js';
 import type { CanonicalSample } from '../../core/vitals.js';
 import { storeContract } from '../../test/support/store-contract.js';
-import { createDuckDbStore, DUCKDB_DEFAULT_MEMORY_MB, DUCKDB_DEFAULT_THREADS } from './duckdb.js';
+import { APPEND_CHUNK_ROWS, appendSamplesYielding, createDuckDbStore, DUCKDB_DEFAULT_MEMORY_MB, DUCKDB_DEFAULT_THREADS } from './duckdb.js';
 import { loadMigrations, schemaDir } from './migrations.js';
 
 const dirs: string[] = [];
@@ -70,6 +70,8 @@ describe('duckdb store: upgrade from the keyed samples table (ADR 0011)', () => 
     ]);
     const [bucket] = (await store.history({ patientKey: 'p', metric: 'hr', from: 0, to: 60_000, step: 60_000, limit: 10 })) as BucketPoint[];
     expect(bucket).toMatchObject({ ts: 0, count: 2, min: 61, max: 62 });
+    // Migration 016 put the sealed row into the rollup (one minute of hr).
+    expect((await store.sampleRowCounts()).rollup).toBe(1);
     await store.close();
   });
 });
@@ -92,15 +94,118 @@ describe('duckdb store: sorted runs', () => {
     await store.migrate();
     const at = (ts: number, hr: number): CanonicalSample => ({ v: 1, deviceId: 'd', patientId: 'p', ward: 'w', ts, recvTs: ts, source: 'device', metrics: { hr, rr: 12 }, traceId: 't' });
     await store.insertSamples([at(1_000, 60), at(2_000, 61)]);
-    expect(await store.sampleRowCounts()).toEqual({ sorted: 0, recent: 4 });
+    expect(await store.sampleRowCounts()).toEqual({ sorted: 0, recent: 4, rollup: 0 });
     await store.insertSamples([at(3_000, 62), at(4_000, 63), at(5_000, 64)]);
-    expect(await store.sampleRowCounts()).toEqual({ sorted: 10, recent: 0 });
+    expect(await store.sampleRowCounts()).toEqual({ sorted: 10, recent: 0, rollup: 2 });
     await store.insertSamples([at(2_000, 61)]); // a re-delivered copy of a sealed sample
-    expect(await store.sampleRowCounts()).toEqual({ sorted: 10, recent: 2 });
+    expect(await store.sampleRowCounts()).toEqual({ sorted: 10, recent: 2, rollup: 2 });
     const raw = await store.history({ patientKey: 'p', metric: 'hr', from: 0, to: 10_000, step: 'raw', limit: 10 });
     expect(raw.map((x) => x.ts)).toEqual([1_000, 2_000, 3_000, 4_000, 5_000]);
     await store.erasePatient('p');
-    expect(await store.sampleRowCounts()).toEqual({ sorted: 0, recent: 0 });
+    expect(await store.sampleRowCounts()).toEqual({ sorted: 0, recent: 0, rollup: 0 });
+    await store.close();
+  });
+});
+
+describe('duckdb store: 1-minute rollup (ADR 0011 amendment)', () => {
+  const at = (p: string, ts: number, hr: number): CanonicalSample => ({ v: 1, deviceId: 'd', patientId: p, ward: 'w', ts, recvTs: ts, source: 'device', metrics: { hr }, traceId: 't' });
+  const trend = async (store: Awaited<ReturnType<typeof createDuckDbStore>>, p: string, step: number): Promise<BucketPoint[]> =>
+    (await store.history({ patientKey: p, metric: 'hr', from: 0, to: 3_600_000, step, limit: 100 })) as BucketPoint[];
+
+  it('answers from the rollup exactly what the tail alone answers, copies and late samples included', async () => {
+    const sealing = await createDuckDbStore({ path: ':memory:', sealRows: 50 });
+    const tailOnly = await createDuckDbStore({ path: ':memory:', sealRows: Number.MAX_SAFE_INTEGER });
+    for (const s of [sealing, tailOnly]) await s.migrate();
+    // 5 minutes of one sample every 2 s, 30 per batch, every third batch re-delivered, then a late
+    // sample into the first minute and copies of the second minute after everything was sealed.
+    const all = Array.from({ length: 150 }, (_, i) => at('p', i * 2_000 + (i % 3), 60 + (i % 17) / 2));
+    const batches = Array.from({ length: 5 }, (_, k) => all.slice(k * 30, k * 30 + 30));
+    for (const [k, b] of batches.entries()) {
+      for (const s of [sealing, tailOnly]) {
+        await s.insertSamples(b);
+        if (k % 3 === 0) await s.insertSamples(b);
+      }
+    }
+    const late = [at('p', 59_999, 99), ...all.slice(30, 40)];
+    for (const s of [sealing, tailOnly]) await s.insertSamples(late);
+    const counts = await sealing.sampleRowCounts();
+    // Both sides answer here: sealed minutes from the rollup, the rest from the tail.
+    expect(counts.rollup).toBeGreaterThanOrEqual(4);
+    expect(counts.recent).toBeGreaterThan(0);
+    expect((await tailOnly.sampleRowCounts()).rollup).toBe(0);
+    for (const step of [60_000, 120_000, 300_000]) {
+      const want = await trend(tailOnly, 'p', step);
+      expect(await trend(sealing, 'p', step)).toEqual(want);
+    }
+    const perMinute = await trend(sealing, 'p', 60_000);
+    expect(perMinute.map((b) => b.count)).toEqual([31, 30, 30, 30, 30]);
+    expect(perMinute[0]!.max).toBe(99);
+    for (const s of [sealing, tailOnly]) await s.close();
+  });
+
+  it('keeps the rollup through raw retention (rollupDays longer) and drops it with rollup retention', async () => {
+    const store = await createDuckDbStore({ path: ':memory:', sealRows: 1_000_000 });
+    await store.migrate();
+    const day = 86_400_000;
+    await store.insertSamples([at('p', 30_000, 70), at('p', 45_000, 80), at('p', 61_000, 90)]);
+    // Raw expires, the rollup is kept: the unsealed tail is sealed into the rollup first.
+    await store.dropExpired(2 * day, { rawDays: 1, rollupDays: 0, scoresDays: 0, alertsDays: 0, auditDays: 0 });
+    expect(await store.sampleRowCounts()).toEqual({ sorted: 0, recent: 0, rollup: 2 });
+    expect(await store.history({ patientKey: 'p', metric: 'hr', from: 0, to: day, step: 'raw', limit: 10 })).toEqual([]);
+    expect((await trend(store, 'p', 60_000)).map((b) => [b.ts, b.count, b.avg])).toEqual([
+      [0, 2, 75],
+      [60_000, 1, 90],
+    ]);
+    // A cutoff inside the second minute drops only the whole first minute.
+    await store.dropExpired(90_000 + day, { rawDays: 1, rollupDays: 1, scoresDays: 0, alertsDays: 0, auditDays: 0 });
+    expect((await trend(store, 'p', 60_000)).map((b) => b.ts)).toEqual([60_000]);
+    await store.close();
+  });
+});
+
+describe('duckdb store: large batches yield to the event loop', () => {
+  const batch: CanonicalSample[] = Array.from({ length: 10_000 }, (_, i) => ({
+    v: 1, deviceId: `d${i % 50}`, patientId: `p${i % 50}`, ward: 'w', ts: 1_000_000 + i * 20, recvTs: 1_000_000 + i * 20, source: 'device', metrics: { hr: 60, spo2: 97 }, traceId: 't',
+  }));
+
+  /** Event-loop turns (a self re-arming setImmediate) while `fn` runs. */
+  async function turnsDuring(fn: () => Promise<unknown>): Promise<number> {
+    let turns = 0;
+    let done = false;
+    const spin = (): void => {
+      turns += 1;
+      if (!done) setImmediate(spin);
+    };
+    setImmediate(spin);
+    await fn();
+    done = true;
+    return turns;
+  }
+
+  it('appends a 10,000-sample batch in chunks with a turn of the event loop between them', async () => {
+    const db = await DuckDBInstance.create(':memory:');
+    const c = await db.connect();
+    for (const m of (await loadMigrations(schemaDir('duckdb'))).filter((x) => x.version === 11)) await c.run(m.sql);
+    const app = await c.createAppender('samples_recent');
+    // 20,000 rows: one turn per chunk of APPEND_CHUNK_ROWS (the appender does no other I/O).
+    expect(await turnsDuring(() => appendSamplesYielding(app, batch))).toBeGreaterThanOrEqual(20_000 / APPEND_CHUNK_ROWS - 1);
+    // The same call in one chunk never lets the loop turn: what the store did before.
+    expect(await turnsDuring(() => appendSamplesYielding(app, batch, Number.MAX_SAFE_INTEGER))).toBe(0);
+    app.closeSync();
+    const reader = await c.runAndReadAll('SELECT count(*) AS n FROM samples_recent');
+    expect(Number(reader.getRowObjectsJS()[0]?.n)).toBe(40_000);
+    c.closeSync();
+    db.closeSync();
+  });
+
+  it('stores a large batch whole, and nothing of one whose invalid sample comes after several chunks', async () => {
+    const store = await createDuckDbStore({ path: ':memory:' });
+    await store.migrate();
+    await store.insertSamples(batch);
+    expect((await store.sampleRowCounts()).recent).toBe(20_000);
+    const bad = [...batch.slice(0, 5_000).map((s) => ({ ...s, patientId: 'q' })), { ...batch[0]!, patientId: 'q', metrics: { hr: Number.NaN } }];
+    await expect(store.insertSamples(bad)).rejects.toMatchObject({ code: 'VTL_ERR_BAD_REQUEST' });
+    expect((await store.sampleRowCounts()).recent).toBe(20_000);
     await store.close();
   });
 });

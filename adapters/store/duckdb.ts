@@ -5,7 +5,9 @@
  * rows moved to `samples` as one run sorted by patient, metric and time: insert cost and memory do
  * not grow with what the store holds, and a query for one patient reads few row groups.
  * Re-delivered copies are hidden at read time by the `samples_unique` view (ADR 0011). Alerts, audit and scores are few and keep primary keys plus INSERT OR IGNORE.
- * Rollups are computed from de-duplicated rows with GROUP BY, so they never double-count.
+ * Sealing a run also maintains `samples_rollup_1m` (per patient, metric and minute, from
+ * de-duplicated rows); minute-multiple bucket queries read it plus the tail (ADR 0011 amendment).
+ * Appends yield to the event loop every APPEND_CHUNK_ROWS rows.
  * Strings are bound as parameters; only validated numbers are inlined.
  */
 import { DuckDBInstance, DuckDBTimestampValue, type DuckDBAppender, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
@@ -32,6 +34,7 @@ import {
   scoreRow,
   type SampleRow,
 } from './rows.js';
+import { bucketsFromMinutes, mergeMinutes, MINUTE_MS, overlappingMinutes, type MinuteAgg } from './rollup.js';
 import { assertSqlString, sqlInt } from './sql.js';
 
 export interface DuckDbStoreOptions {
@@ -46,6 +49,11 @@ export interface DuckDbStoreOptions {
   threads?: number;
   /** Move recent rows into a sorted run once this many have been appended. Default 500 000. */
   sealRows?: number;
+  /**
+   * Rows appended between yields to the event loop. Default APPEND_CHUNK_ROWS;
+   * Number.MAX_SAFE_INTEGER appends a batch in one go (the pre-amendment behaviour, a benchmark baseline).
+   */
+  appendChunkRows?: number;
 }
 
 export const DUCKDB_DEFAULT_MEMORY_MB = 512;
@@ -59,6 +67,18 @@ export const DUCKDB_DEFAULT_SEAL_ROWS = 500_000;
 // One statement moves the unsorted tail into a sorted run; the DELETE commits with it.
 const SEAL = 'INSERT INTO samples SELECT * FROM samples_recent ORDER BY patient_key, metric, ts_ms';
 
+/** Connection-local staging table of insertSamples (see there). */
+const STAGE = 'samples_stage';
+
+/** Rows appended between two yields to the event loop: a 10,000-sample batch never holds it for long. */
+export const APPEND_CHUNK_ROWS = 500;
+
+const ROLLUP_COLUMNS = 'patient_key, metric, minute_ms, cnt, min_v, max_v, sum_v';
+/** Minute aggregates of de-duplicated rows; `src` yields patient_key, metric, ts_ms, value. */
+const minuteAggregates = (src: string): string =>
+  `SELECT patient_key, metric, (ts_ms // ${MINUTE_MS}) * ${MINUTE_MS} AS minute_ms, count(*) AS cnt, min(value) AS min_v, max(value) AS max_v, sum(value) AS sum_v
+   FROM (SELECT DISTINCT ON (patient_key, metric, ts_ms) patient_key, metric, ts_ms, value FROM ${src}) GROUP BY patient_key, metric, minute_ms`;
+
 /** The engine settings a DuckDB store runs with, read back from DuckDB. */
 export interface DuckDbEngineSettings {
   memoryLimitMb: number;
@@ -67,8 +87,8 @@ export interface DuckDbEngineSettings {
 
 export interface DuckDbStore extends IntrospectableStore {
   engineSettings(): Promise<DuckDbEngineSettings>;
-  /** Raw rows (copies included) in sorted runs and in the unsorted tail. */
-  sampleRowCounts(): Promise<{ sorted: number; recent: number }>;
+  /** Raw rows (copies included) in sorted runs and in the unsorted tail; rows of the 1-minute rollup. */
+  sampleRowCounts(): Promise<{ sorted: number; recent: number; rollup: number }>;
 }
 
 /**
@@ -77,7 +97,39 @@ export interface DuckDbStore extends IntrospectableStore {
  * @param batch - validated rows
  */
 export function appendSampleRows(app: DuckDBAppender, batch: readonly SampleRow[]): void {
-  for (const r of batch) {
+  appendRowRange(app, batch, 0, batch.length);
+  app.flushSync();
+}
+
+/**
+ * Validate, convert and append a batch in chunks of about `chunkRows` rows, yielding to the event
+ * loop between chunks, so a large batch (a backfill) never stalls /metrics or WebSocket delivery.
+ * Converting is the larger part of the work, so it is chunked too: an invalid sample
+ * throws mid-way and the caller's transaction rolls the batch back (still all or nothing).
+ * @param app - an appender on samples_recent, inside the caller's transaction
+ * @param samples - the batch
+ * @param chunkRows - rows per chunk
+ * @returns rows appended
+ */
+export async function appendSamplesYielding(app: DuckDBAppender, samples: readonly CanonicalSample[], chunkRows = APPEND_CHUNK_ROWS): Promise<number> {
+  // A sample has one row per metric: four or five in practice.
+  const step = Math.max(1, Math.ceil(chunkRows / 4));
+  let appended = 0;
+  for (let i = 0; i < samples.length; i += step) {
+    if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    const rows = sampleRows(samples.slice(i, i + step), i);
+    appendRowRange(app, rows, 0, rows.length);
+    // The appender buffers many chunks and writes them in one synchronous flush (~100 ms for
+    // 40,000 rows on a loaded 2-core box): flushing each chunk keeps every step short.
+    app.flushSync();
+    appended += rows.length;
+  }
+  return appended;
+}
+
+function appendRowRange(app: DuckDBAppender, batch: readonly SampleRow[], from: number, to: number): void {
+  for (let i = from; i < to; i++) {
+    const r = batch[i]!;
     app.appendVarchar(r.patient_key);
     app.appendVarchar(r.patient_id);
     app.appendVarchar(r.device_id);
@@ -92,7 +144,6 @@ export function appendSampleRows(app: DuckDBAppender, batch: readonly SampleRow[
     app.appendVarchar(r.trace_id);
     app.endRow();
   }
-  app.flushSync();
 }
 
 function positiveInt(v: number, min: number, what: string): number {
@@ -112,6 +163,7 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
   const memoryLimitMb = positiveInt(opts.memoryLimitMb ?? DUCKDB_DEFAULT_MEMORY_MB, 64, 'memory limit (MB)');
   const threads = positiveInt(opts.threads ?? DUCKDB_DEFAULT_THREADS, 1, 'threads');
   const sealRows = positiveInt(opts.sealRows ?? DUCKDB_DEFAULT_SEAL_ROWS, 1, 'sealRows');
+  const appendChunkRows = positiveInt(opts.appendChunkRows ?? APPEND_CHUNK_ROWS, 1, 'appendChunkRows');
   const instance = await DuckDBInstance.create(opts.path, { memory_limit: `${memoryLimitMb}MiB`, threads: String(threads) });
   const conn = await instance.connect();
   // A second connection so health checks never wait behind (or join) a write transaction.
@@ -163,15 +215,68 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
   // Rows in samples_recent; null until read from the database (after migrate()).
   let recentRows: number | null = null;
 
-  async function sealIfFull(c: DuckDBConnection): Promise<void> {
-    recentRows ??= Number((await rows(c, 'SELECT count(*) AS n FROM samples_recent'))[0]?.n);
-    if (recentRows < sealRows) return;
+  async function bounds(c: DuckDBConnection, table: string): Promise<{ lo: number; hi: number } | null> {
+    const [r] = await rows(c, `SELECT CAST(min(minute_ms) AS DOUBLE) AS lo, CAST(max(minute_ms) AS DOUBLE) AS hi FROM ${table}`);
+    return r?.lo === null || r?.lo === undefined ? null : { lo: Number(r.lo), hi: Number(r.hi) };
+  }
+
+  /**
+   * Recompute the rollup rows listed in temp table `rollup_touched` from the sealed runs (a
+   * minute left without rows disappears). Inside the caller's transaction. The time bounds let
+   * zone maps skip runs and rollup row groups outside the touched minutes.
+   */
+  async function recomputeTouched(c: DuckDBConnection): Promise<void> {
+    const b = await bounds(c, 'rollup_touched');
+    if (!b) return;
+    const lo = sqlInt(b.lo);
+    const hi = sqlInt(b.hi + MINUTE_MS);
+    await c.run(`DELETE FROM samples_rollup_1m r WHERE r.minute_ms >= ${lo} AND r.minute_ms < ${hi} AND EXISTS
+      (SELECT 1 FROM rollup_touched t WHERE t.patient_key = r.patient_key AND t.metric = r.metric AND t.minute_ms = r.minute_ms)`);
+    await c.run(`INSERT INTO samples_rollup_1m (${ROLLUP_COLUMNS}) ${minuteAggregates(
+      `(SELECT s.patient_key, s.metric, s.ts_ms, s.value FROM samples s SEMI JOIN rollup_touched t
+        ON s.patient_key = t.patient_key AND s.metric = t.metric AND (s.ts_ms // ${MINUTE_MS}) * ${MINUTE_MS} = t.minute_ms
+        WHERE s.ts_ms >= ${lo} AND s.ts_ms < ${hi})`,
+    )} ORDER BY patient_key, metric, minute_ms`);
+  }
+
+  /**
+   * Move the tail into a sorted run and bring the rollup up to date, in one transaction. Minutes
+   * new to the rollup (the usual case: time moves on) are added from the tail's own aggregates;
+   * minutes the rollup already holds (a late sample, a copy of a sealed one) are recomputed from
+   * the sealed rows. Cost: the tail, plus the sealed rows of the few minutes both hold.
+   */
+  async function seal(c: DuckDBConnection): Promise<void> {
     await transaction(c, async () => {
+      await c.run(`CREATE OR REPLACE TEMP TABLE seal_minutes AS ${minuteAggregates('samples_recent')}`);
+      const b = await bounds(c, 'seal_minutes');
+      await c.run(
+        `CREATE OR REPLACE TEMP TABLE rollup_touched AS SELECT m.patient_key, m.metric, m.minute_ms FROM seal_minutes m
+         SEMI JOIN (SELECT * FROM samples_rollup_1m WHERE ${b ? `minute_ms >= ${sqlInt(b.lo)} AND minute_ms <= ${sqlInt(b.hi)}` : 'FALSE'}) r
+         ON m.patient_key = r.patient_key AND m.metric = r.metric AND m.minute_ms = r.minute_ms`,
+      );
       await c.run(SEAL);
+      await c.run(
+        `INSERT INTO samples_rollup_1m (${ROLLUP_COLUMNS}) SELECT ${ROLLUP_COLUMNS} FROM seal_minutes m
+         ANTI JOIN rollup_touched t ON m.patient_key = t.patient_key AND m.metric = t.metric AND m.minute_ms = t.minute_ms
+         ORDER BY patient_key, metric, minute_ms`,
+      );
+      await recomputeTouched(c);
       await c.run('DELETE FROM samples_recent');
+      await c.run('DROP TABLE seal_minutes');
+      await c.run('DROP TABLE rollup_touched');
     });
     recentRows = 0;
   }
+
+  async function sealIfFull(c: DuckDBConnection): Promise<void> {
+    recentRows ??= Number((await rows(c, 'SELECT count(*) AS n FROM samples_recent'))[0]?.n);
+    if (recentRows < sealRows) return;
+    await seal(c);
+  }
+
+  const minuteAggs = (r: Record<string, unknown>[]): MinuteAgg[] =>
+    r.map((x) => ({ minute: Number(x.minute_ms), count: Number(x.cnt), min: Number(x.min_v), max: Number(x.max_v), sum: Number(x.sum_v) }));
+  const AGG_SELECT = 'CAST(minute_ms AS DOUBLE) AS minute_ms, CAST(cnt AS DOUBLE) AS cnt, min_v, max_v, sum_v';
 
   const ensureLedger = (c: DuckDBConnection): Promise<unknown> =>
     c.run('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)');
@@ -183,6 +288,8 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
       const migrations = await loadMigrations(schemaDir('duckdb'));
       await serial('migrate', async (c) => {
         await ensureLedger(c);
+        // The staging table copies samples_recent's shape; a migration may change it.
+        await c.run(`DROP TABLE IF EXISTS temp.main.${STAGE}`);
         const done = new Set((await applied(c)).map((m) => m.version));
         for (const m of migrations) {
           if (done.has(m.version)) continue;
@@ -204,19 +311,25 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
     },
 
     async insertSamples(samples: CanonicalSample[]) {
-      const batch = sampleRows(samples);
-      if (batch.length === 0) return;
+      if (samples.length === 0) return;
       // One transaction around the appender: a batch is stored whole or not at all.
+      let appended = 0;
       await serial('insertSamples', async (c) => {
         await transaction(c, async () => {
-          const app = await c.createAppender('samples_recent');
+          // Staged in an in-memory temp table, then copied by one statement that DuckDB runs off
+          // the event loop: appending to the file table directly writes each filled row group
+          // (compressed, to disk) inside a synchronous flush, a 50-100 ms stall every ~120k rows.
+          await c.run(`CREATE TEMP TABLE IF NOT EXISTS ${STAGE} AS SELECT * FROM samples_recent LIMIT 0`);
+          const app = await c.createAppender(STAGE, 'main', 'temp');
           try {
-            appendSampleRows(app, batch);
+            appended = await appendSamplesYielding(app, samples, appendChunkRows);
           } finally {
             app.closeSync();
           }
+          await c.run(`INSERT INTO samples_recent SELECT * FROM ${STAGE}`);
+          await c.run(`DELETE FROM ${STAGE}`);
         });
-        if (recentRows !== null) recentRows += batch.length;
+        if (recentRows !== null) recentRows += appended;
         // The batch is committed: a failed seal must not fail the insert (the sink would retry
         // a stored batch). Reads stay correct over an unsorted tail; the next insert retries.
         await sealIfFull(c).catch((e: unknown) => {
@@ -280,6 +393,29 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
           rows(c, `SELECT CAST(ts_ms AS DOUBLE) AS t, value FROM samples_unique WHERE ${where} ORDER BY ts_ms LIMIT ${sqlInt(p.limit)}`, [p.patientKey, p.metric]),
         );
         return r.map((x) => ({ ts: Number(x.t), value: Number(x.value) }));
+      }
+      if (p.useRollup) {
+        const step = p.step;
+        const limit = p.limit;
+        // Sealed runs from the rollup, the tail from raw rows; only minutes on both sides can hold
+        // two copies of one sample, and only those are recomputed from de-duplicated raw rows.
+        return serial('history', async (c) => {
+          const key = [p.patientKey, p.metric];
+          const sealed = minuteAggs(
+            await rows(c, `SELECT ${AGG_SELECT} FROM samples_rollup_1m WHERE patient_key = $1 AND metric = $2 AND minute_ms >= ${sqlInt(p.from)} AND minute_ms < ${sqlInt(p.to)}`, key),
+          );
+          const recent = minuteAggs(await rows(c, `SELECT ${AGG_SELECT} FROM (${minuteAggregates(`(SELECT * FROM samples_recent WHERE ${where})`)})`, key));
+          const overlap = overlappingMinutes(sealed, recent);
+          // Bounded to the overlapping minutes' span, not the query's range: time-ordered data
+          // shares only the last sealed minute with the tail, and zone maps then skip every older run.
+          const span = overlap.length === 0 ? '' : `ts_ms >= ${sqlInt(overlap[0]!)} AND ts_ms < ${sqlInt(overlap.at(-1)! + MINUTE_MS)}`;
+          const exact = overlap.length === 0 ? [] : minuteAggs(
+            await rows(c, `SELECT ${AGG_SELECT} FROM (${minuteAggregates(
+              `(SELECT * FROM samples_all WHERE patient_key = $1 AND metric = $2 AND ${span} AND (ts_ms // ${MINUTE_MS}) * ${MINUTE_MS} IN (${overlap.map(sqlInt).join(', ')}))`,
+            )})`, key),
+          );
+          return bucketsFromMinutes(mergeMinutes(sealed, recent, exact), step, limit);
+        });
       }
       const step = sqlInt(p.step);
       const r = await serial('history', (c) =>
@@ -350,11 +486,25 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
       const cutoffs = retentionCutoffs(now, policy);
       const dropped: Record<string, number> = {};
       await serial('dropExpired', async (c) => {
-        // samples_1m is a view over samples here: the rollup ages with the raw rows.
-        for (const [table, policy] of [['samples', 'samples'], ['samples_recent', 'samples'], ['news2_scores', 'news2_scores'], ['alert_events', 'alert_events'], ['audit', 'audit']] as const) {
+        // Seal the tail first, so every raw row has reached the rollup before raw retention
+        // removes it: the rollup may be kept longer than raw rows (rollupDays), as on ClickHouse.
+        if (cutoffs.samples !== null) {
+          recentRows = Number((await rows(c, 'SELECT count(*) AS n FROM samples_recent'))[0]?.n);
+          if (recentRows > 0) await seal(c);
+        }
+        const tables = [
+          ['samples', 'samples', 'ts_ms'],
+          ['samples_recent', 'samples', 'ts_ms'],
+          // Only whole minutes: a minute the cutoff splits is kept until all of it has expired.
+          ['samples_rollup_1m', 'samples_1m', `minute_ms + ${MINUTE_MS}`],
+          ['news2_scores', 'news2_scores', 'ts_ms'],
+          ['alert_events', 'alert_events', 'ts_ms'],
+          ['audit', 'audit', 'ts_ms'],
+        ] as const;
+        for (const [table, policy, column] of tables) {
           const cutoff = cutoffs[policy];
           if (cutoff === null) continue;
-          const res = await c.run(`DELETE FROM ${table} WHERE ts_ms < ${sqlInt(cutoff)}`);
+          const res = await c.run(`DELETE FROM ${table} WHERE ${column} ${column === 'ts_ms' ? '<' : '<='} ${sqlInt(cutoff)}`);
           const n = Number(res.rowsChanged);
           if (n > 0) dropped[policy] = (dropped[policy] ?? 0) + n;
           if (table === 'samples_recent') recentRows = null;
@@ -370,9 +520,18 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
       await serial('erasePatient', (c) =>
         transaction(c, async () => {
           // Assigned samples are keyed by patient id; patient_id catches any row keyed otherwise.
+          // Rows of this patient keyed otherwise share rollup minutes with rows that stay: recompute those.
+          await c.run(
+            `CREATE OR REPLACE TEMP TABLE rollup_touched AS SELECT DISTINCT patient_key, metric, (ts_ms // ${MINUTE_MS}) * ${MINUTE_MS} AS minute_ms
+             FROM samples WHERE patient_id = $1 AND patient_key <> $1`,
+            [patientId],
+          );
           await c.run('DELETE FROM samples WHERE patient_key = $1 OR patient_id = $1', [patientId]);
           await c.run('DELETE FROM samples_recent WHERE patient_key = $1 OR patient_id = $1', [patientId]);
           recentRows = null;
+          await c.run('DELETE FROM samples_rollup_1m WHERE patient_key = $1', [patientId]);
+          await recomputeTouched(c);
+          await c.run('DROP TABLE rollup_touched');
           await c.run('DELETE FROM news2_scores WHERE patient_id = $1', [patientId]);
           await c.run('DELETE FROM alert_events WHERE patient_id = $1', [patientId]);
         }),
@@ -391,9 +550,9 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
 
     async sampleRowCounts() {
       const [r] = await serial('sampleRowCounts', (c) =>
-        rows(c, 'SELECT (SELECT count(*) FROM samples) AS sorted, (SELECT count(*) FROM samples_recent) AS recent'),
+        rows(c, 'SELECT (SELECT count(*) FROM samples) AS sorted, (SELECT count(*) FROM samples_recent) AS recent, (SELECT count(*) FROM samples_rollup_1m) AS rollup'),
       );
-      return { sorted: Number(r?.sorted), recent: Number(r?.recent) };
+      return { sorted: Number(r?.sorted), recent: Number(r?.recent), rollup: Number(r?.rollup) };
     },
 
     async healthy() {

@@ -87,12 +87,13 @@ function optionalString(s: unknown, what: string): string {
  * before anything is written, so a retry never half-applies. NaN/Infinity values are rejected
  * (the ingest layer validates first; reaching here with one is a bug upstream).
  * @param samples - canonical samples
+ * @param offset - index of samples[0] in the caller's batch (error messages name the sample)
  * @returns one row per (sample, metric)
  */
-export function sampleRows(samples: readonly CanonicalSample[]): SampleRow[] {
+export function sampleRows(samples: readonly CanonicalSample[], offset = 0): SampleRow[] {
   const rows: SampleRow[] = [];
   samples.forEach((s, i) => {
-    const at = `samples[${i}]`;
+    const at = `samples[${offset + i}]`;
     const deviceId = nonEmpty(s.deviceId, `${at}.deviceId`);
     const patientId = s.patientId === null ? null : nonEmpty(s.patientId, `${at}.patientId`);
     const ward = optionalString(s.ward, `${at}.ward`);
