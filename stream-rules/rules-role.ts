@@ -19,7 +19,7 @@ import { createRulesEngine, type ScoreOutput } from '../core/rules-engine.js';
 import type { Context, Service } from '../platform/context.js';
 import { ALERT_LATENCY_BUCKETS, counter, gauge, histogram } from '../platform/metrics.js';
 import { parseRuleSetText, readDefaultRulesText } from './rules-loader.js';
-import { backoffDelay } from '../platform/backoff.js';
+import { retry } from '../platform/backoff.js';
 import { dataDirSecret } from '../platform/secrets.js';
 import type { Logger } from '../platform/log.js';
 import { Checkpoints, parseCheckpoint, SEEDED_KEY } from './checkpoints.js';
@@ -69,17 +69,13 @@ class KnownIds {
 }
 
 /** Publish until the bus takes it: the engine has moved on, so giving up would lose the events. */
-async function publishRetrying(bus: Bus, topic: string, records: OutgoingRecord[], log: Logger, stopping: () => boolean): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await bus.publish(topic, records);
-      return;
-    } catch (e) {
-      if (stopping()) throw e;
-      log.error({ err: (e as Error).message, attempt, topic, records: records.length }, 'publish failed; retrying');
-      await new Promise((r) => setTimeout(r, backoffDelay(attempt)));
-    }
-  }
+function publishRetrying(bus: Bus, topic: string, records: OutgoingRecord[], log: Logger, stopping: () => boolean): Promise<void> {
+  return retry(() => bus.publish(topic, records), {
+    // Every failure, not only retriable ones: there is no caller to hand the events back to.
+    retriable: () => true,
+    aborted: stopping,
+    onRetry: (e, attempt) => log.error({ err: (e as Error).message, attempt, topic, records: records.length }, 'publish failed; retrying'),
+  });
 }
 
 /** Read a topic from `from` to its end as it is now, then stop. */
