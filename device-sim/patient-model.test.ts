@@ -37,6 +37,24 @@ describe('patient model', () => {
     expect(Object.keys(measure(p, 1, T0 + 1000)).sort()).toEqual(['hr', 'spo2']);
     expect(Object.keys(measure(p, 4, T0 + 4000)).sort()).toEqual(['hr', 'rr', 'spo2']);
   });
+  it('takes the cuff BP at its own cadence (e.g. 15 min) while temperature stays every 5 minutes', () => {
+    const p = createPatient(1, 7, null, { artefacts: false, cuffSec: 900 });
+    const at = (sec: number): string[] => Object.keys(measure(p, sec, T0 + sec * 1000)).sort();
+    const cuffs: number[] = [];
+    const temps: number[] = [];
+    for (let sec = 0; sec < 3600; sec++) {
+      const keys = at(sec);
+      if (keys.includes('sbp')) cuffs.push(sec);
+      if (keys.includes('temp')) temps.push(sec);
+    }
+    expect(cuffs).toEqual([0, 900, 1800, 2700]);
+    expect(temps.length).toBe(12);
+  });
+  it('the default cuff cadence is 5 minutes', () => {
+    const a = createPatient(3, 5);
+    const b = createPatient(3, 5, null, { cuffSec: 300 });
+    for (let sec = 0; sec < 1200; sec++) expect(observe(a, sec, T0 + sec * 1000)).toEqual(observe(b, sec, T0 + sec * 1000));
+  });
   it('has artefacts: low-quality motion, flat-lined SpO2 at quality 0, device off', () => {
     const p = createPatient(5, 11);
     let lowQ = 0;

@@ -165,7 +165,12 @@ export interface Traits {
 export interface ModelOptions {
   /** Physiological events and device artefacts (default true); false gives a clean patient. */
   artefacts?: boolean;
+  /** Seconds between automatic cuff BP readings (default 300; issue 17 describes 900 for a ward wearable). */
+  cuffSec?: number;
 }
+
+/** Default cuff cadence: every 5 minutes (the figures in BENCHMARKS.md name the cadence they used). */
+export const DEFAULT_CUFF_SEC = 300;
 
 interface Episode {
   kind: 'activity' | 'dip' | 'motion' | 'probe-off' | 'device-off';
@@ -183,6 +188,8 @@ export interface PatientSim {
   rand: () => number;
   events: ScheduledEvent[];
   artefacts: boolean;
+  /** Seconds between cuff BP readings. */
+  cuffSec: number;
   /** OU deviations per vital. */
   walk: Record<Vital, number>;
   episodes: Episode[];
@@ -276,6 +283,7 @@ export function createPatient(
     rand,
     events: evs,
     artefacts: opts.artefacts ?? true,
+    cuffSec: opts.cuffSec ?? DEFAULT_CUFF_SEC,
     walk,
     episodes: [],
     lastSec: Number.NaN,
@@ -409,7 +417,8 @@ function startEpisodes(p: PatientSim, tSec: number, dt: number, hour: number): v
 
 /**
  * What the device sends at `tSec` (seconds since the patient's start; calls must go forward in time,
- * at any step). HR and SpO2 every call, RR every 4 s, temperature and cuff BP every 5 minutes.
+ * at any step). HR and SpO2 every call, RR every 4 s, temperature every 5 minutes, cuff BP every
+ * `p.cuffSec` (5 minutes unless set).
  * @returns null when the device sends nothing this second (taken off, disconnected)
  */
 export function observe(p: PatientSim, tSec: number, epochMs: number): Observation | null {
@@ -479,9 +488,11 @@ export function observe(p: PatientSim, tSec: number, epochMs: number): Observati
   }
   if (crossed(300)) {
     out.metrics.temp = round1(clamp(value('temp'), 33, 42.5));
+    q.temp = 1;
+  }
+  if (crossed(p.cuffSec)) {
     out.metrics.sbp = Math.round(clamp(value('sbp') + (act ? act.size / 3 : 0), 50, 240));
     out.metrics.dbp = Math.round(clamp(value('dbp'), 30, 140));
-    q.temp = 1;
     q.sbp = 1;
     q.dbp = 1;
   }

@@ -58,4 +58,10 @@ describe('offline alert quality', () => {
     expect(bad.ok).toBe(false);
     if (!bad.ok) expect(bad.errors).toHaveLength(4);
   });
+  it('a scenario file sets the cuff cadence (`cuff`), which must be at least a minute', () => {
+    const ok = parseCohortText('patients: 2\ncuff: 15m\n');
+    expect(ok.ok && ok.spec.cuffSec).toBe(900);
+    const bad = parseCohortText('patients: 2\ncuff: 10s\n');
+    expect(bad.ok ? [] : bad.errors).toEqual(['cuff: expected a whole-second duration of at least 1m like 15m']);
+  });
 });
