@@ -334,6 +334,26 @@ export function trueVitals(p: PatientSim, tSec: number, epochMs: number): Baseli
   return out;
 }
 
+/**
+ * The patient's physiological state now: noise-free vitals plus the slow wander, an activity bout
+ * and a nocturnal dip, as `observe` adds them, without measurement noise or device artefacts. Used
+ * to tell a false alert that the physiology itself warranted from one the measurements made up.
+ * Draws nothing from the PRNG, so calling it does not change the stream.
+ */
+export function physiology(p: PatientSim, tSec: number, epochMs: number): Baseline {
+  const v = trueVitals(p, tSec, epochMs);
+  for (const k of VITALS) v[k] += p.walk[k];
+  const act = p.episodes.find((e) => e.kind === 'activity');
+  const dip = p.episodes.find((e) => e.kind === 'dip');
+  if (act) {
+    v.hr += act.size;
+    v.rr += act.size / 6;
+    v.sbp += act.size / 3;
+  }
+  if (dip) v.spo2 -= dip.size;
+  return v;
+}
+
 /** NEWS2 (Scale 1, on air, alert) of a set of vitals and whether it is an urgent trigger (>= 5 or a red 3). */
 export function news2Of(v: Baseline): { score: number; urgent: boolean } {
   const c = [
@@ -486,13 +506,23 @@ export function observe(p: PatientSim, tSec: number, epochMs: number): Observati
     out.metrics.rr = Math.round(clamp(value('rr') + (act ? act.size / 6 : 0), 4, 60));
     q.rr = motion ? q.hr : 0.9;
   }
+  // The cuff's values are drawn on every 5-minute boundary whatever the cadence, so a cohort with a
+  // 10- or 15-minute cuff is the same patients with the other readings left out (same random stream).
+  let sbp: number | undefined;
+  let dbp: number | undefined;
+  const cuffValues = (): void => {
+    sbp = Math.round(clamp(value('sbp') + (act ? act.size / 3 : 0), 50, 240));
+    dbp = Math.round(clamp(value('dbp'), 30, 140));
+  };
   if (crossed(300)) {
     out.metrics.temp = round1(clamp(value('temp'), 33, 42.5));
     q.temp = 1;
+    cuffValues();
   }
   if (crossed(p.cuffSec)) {
-    out.metrics.sbp = Math.round(clamp(value('sbp') + (act ? act.size / 3 : 0), 50, 240));
-    out.metrics.dbp = Math.round(clamp(value('dbp'), 30, 140));
+    if (sbp === undefined) cuffValues();
+    out.metrics.sbp = sbp;
+    out.metrics.dbp = dbp;
     q.sbp = 1;
     q.dbp = 1;
   }
