@@ -198,9 +198,10 @@ describe('NEWS2 on spot observations between continuous readings (issue 17 lefto
   }
 
   it('spotHeld: a cuff reading that takes the score into a band alerts at that reading, not `for` later', () => {
-    const cuffs = [120, 120, 86, 86, 86, 86];
+    const cuffs = [104, 104, 86, 86, 86, 86];
     const held = raised(run(createRulesEngine(spotRules({ spotHeld: true })), stream(cuffs)));
     const waited = raised(run(createRulesEngine(spotRules({})), stream(cuffs)));
+    // SBP 104 scores 1 (aggregate 1); 86 scores 3.
     expect(held.map((x) => [x.ts, x.alert.priority, x.alert.value])).toEqual([[T0 + 10 * M, 'low', 3]]);
     expect(waited.map((x) => x.ts)).toEqual([T0 + 12 * M]);
   });
@@ -216,27 +217,33 @@ describe('NEWS2 on spot observations between continuous readings (issue 17 lefto
     const e = createRulesEngine(spotRules({ confirmLoneSpotRed: true, spotHeld: true }));
     const scores: number[] = [];
     const events: AlertEvent[] = [];
-    for (const s of stream([120, 120, 88, 118, 121, 119])) {
+    for (const s of stream([104, 104, 88, 112, 110, 114])) {
       events.push(...e.onTick(s.ts));
       const out = e.onSample(s, { live: true });
       events.push(...out.alerts);
       if (out.score && s.metrics.sbp !== undefined) scores.push(out.score.score);
     }
     expect(events).toEqual([]);
-    expect(scores).toEqual([0, 0, 3, 0, 0, 0]);
+    expect(scores).toEqual([1, 1, 3, 0, 1, 0]);
     // Without confirmation the same reading pages.
-    expect(raised(run(createRulesEngine(spotRules({})), stream([120, 120, 88, 118, 121, 119]))).length).toBe(1);
+    expect(raised(run(createRulesEngine(spotRules({})), stream([104, 104, 88, 112, 110, 114]))).length).toBe(1);
   });
 
   it('confirmLoneSpotRed: the next low reading confirms it and (spotHeld) raises at once', () => {
-    const events = raised(run(createRulesEngine(spotRules({ confirmLoneSpotRed: true, spotHeld: true })), stream([120, 120, 88, 85, 85, 85])));
+    const events = raised(run(createRulesEngine(spotRules({ confirmLoneSpotRed: true, spotHeld: true })), stream([104, 104, 88, 85, 85, 85])));
     expect(events.map((x) => [x.ts, x.alert.priority, x.alert.value])).toEqual([[T0 + 15 * M, 'low', 3]]);
   });
 
   it('confirmLoneSpotRed: a low reading with another parameter scoring is not lone and raises at the reading', () => {
     // HR 95 scores 1: the aggregate with SBP 88 is 4, a red 3 that the wearable corroborates.
-    const events = raised(run(createRulesEngine(spotRules({ confirmLoneSpotRed: true, spotHeld: true })), stream([120, 120, 88, 118, 121, 119], 95)));
+    const events = raised(run(createRulesEngine(spotRules({ confirmLoneSpotRed: true, spotHeld: true })), stream([104, 104, 88, 112, 110, 114], 95)));
     expect(events.map((x) => [x.ts, x.alert.value])).toEqual([[T0 + 10 * M, 4]]);
+  });
+
+  it('confirmLoneSpotRed: a fall of 20 mmHg or more since the previous reading is a change, not a reading to repeat', () => {
+    const rules = spotRules({ confirmLoneSpotRed: true, spotHeld: true });
+    expect(raised(run(createRulesEngine(rules), stream([110, 110, 90, 112, 110, 114]))).map((x) => x.ts)).toEqual([T0 + 10 * M]);
+    expect(raised(run(createRulesEngine(rules), stream([109, 109, 90, 112, 110, 114])))).toEqual([]);
   });
 
   it('confirmLoneSpotRed: a reading older than news2.maxAge does not confirm', () => {

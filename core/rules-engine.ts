@@ -158,6 +158,8 @@ interface PatientState {
   n2missing: number;
   /** Per spot parameter (SBP, temperature): the component of the reading before the current one, -1 when none fresh. */
   n2prev: Int8Array;
+  /** Per spot parameter: the value of the reading before the current one (NaN when none fresh). */
+  n2prevV: Float64Array;
   /** NEWS2 alert level of the last evaluation (0: not in an alerting band). */
   n2level: number;
   batteryTs: number;
@@ -183,6 +185,12 @@ function component(k: number, v: number, scale: 1 | 2, onO2: boolean): number {
     default: return scoreTemp(roundHalfUp(v, CHART_DECIMALS.temp));
   }
 }
+
+/**
+ * A fall in systolic pressure of 20 mmHg or more since the previous reading is a change, not a
+ * reading to repeat: the consensus threshold of a clinically significant fall (orthostatic hypotension).
+ */
+const SBP_FALL = 20;
 
 /** A spot reading of this evaluation (bit k of `fresh`) scores in the NEWS2 components. */
 function spotScores(fresh: number, comps: Int8Array): boolean {
@@ -356,6 +364,7 @@ export function createRulesEngine(ruleSet: RuleSet, opts: EngineOptions = {}): R
       n2c: new Int8Array(NEWS2_PARAMS.length),
       n2missing: -1,
       n2prev: new Int8Array(NEWS2_PARAMS.length).fill(-1),
+      n2prevV: new Float64Array(NEWS2_PARAMS.length).fill(Number.NaN),
       n2level: 0,
       batteryTs: -Infinity,
       maxTs: -Infinity,
@@ -365,6 +374,11 @@ export function createRulesEngine(ruleSet: RuleSet, opts: EngineOptions = {}): R
     patients.set(id, ps);
     if (idleMs !== null && Number.isFinite(ts)) timers.push(ts + idleMs, { kind: 'idle', ps });
     return ps;
+  }
+
+  /** The lone red at parameter k is a systolic pressure that fell by SBP_FALL or more since the previous reading. */
+  function sbpFell(ps: PatientState, k: number): boolean {
+    return k === N2.sbp && (ps.n2prevV[k] as number) - (ps.n2v[k] as number) >= SBP_FALL;
   }
 
   /** The value NEWS2 scores for a parameter: the median of its good readings of the last news2.summary. */
@@ -558,7 +572,7 @@ export function createRulesEngine(ruleSet: RuleSet, opts: EngineOptions = {}): R
     ps.n2missing = missing;
     // A lone red (3, every other parameter 0) from one spot reading waits for the next reading of
     // that parameter to confirm it; the published score is unchanged, only the alert waits.
-    if (confirmLoneSpotRed && score === 3 && ((SPOT_MASK >> redAt) & 1) === 1 && ps.n2prev[redAt] !== 3) red = false;
+    if (confirmLoneSpotRed && score === 3 && ((SPOT_MASK >> redAt) & 1) === 1 && ps.n2prev[redAt] !== 3 && !sbpFell(ps, redAt)) red = false;
     // [NEWS2 chart 4] precedence, as news2Risk: ≥7 high, 5–6 medium, a lone 3 low-medium.
     const risk: News2Risk = score >= 7 ? 'high' : score >= 5 ? 'medium' : red ? 'low-medium' : 'low';
     const ri = ps.compiled.news2;
@@ -673,7 +687,9 @@ export function createRulesEngine(ruleSet: RuleSet, opts: EngineOptions = {}): R
         if (((SPOT_MASK >> k) & 1) === 1) {
           // Remember how the reading before this one scored (confirmation of a lone spot red).
           const pt = ps.n2t[k] as number;
-          ps.n2prev[k] = pt !== -Infinity && ts - pt <= (maxAge[k] as number) ? component(k, ps.n2v[k] as number, 1, false) : -1;
+          const fresh = pt !== -Infinity && ts - pt <= (maxAge[k] as number);
+          ps.n2prev[k] = fresh ? component(k, ps.n2v[k] as number, 1, false) : -1;
+          ps.n2prevV[k] = fresh ? (ps.n2v[k] as number) : Number.NaN;
           spotNew |= 1 << k;
         }
         ps.n2t[k] = ts;
