@@ -99,6 +99,16 @@ export interface News2Settings {
   summaryMs: number;
   /** An unchanged score is re-emitted at most this often (a changed one immediately). */
   scoreIntervalMs: number;
+  /**
+   * Spot observations (cuff SBP, temperature) count as held from the reading that moved the score
+   * into an alerting band: the reading stands until the next one, so waiting `for` only delays.
+   */
+  spotHeld: boolean;
+  /**
+   * A red 3 from one spot reading with every other parameter at 0 (a lone red) does not alert
+   * until the next reading of that parameter confirms it (also red), as a nurse repeats a surprising BP.
+   */
+  confirmLoneSpotRed: boolean;
 }
 
 /** Parameter overrides of existing rules, by rule id. */
@@ -447,7 +457,7 @@ export function parseRuleSet(raw: unknown): ParseResult {
 
   const n = isObject(raw['news2']) ? raw['news2'] : {};
   if (raw['news2'] !== undefined && !isObject(raw['news2'])) errors.push('news2: expected a mapping');
-  r.unknownKeys(n, ['maxAge', 'scoreInterval', 'summary'], 'news2');
+  r.unknownKeys(n, ['maxAge', 'scoreInterval', 'summary', 'spotHeld', 'confirmLoneSpotRed'], 'news2');
   const maxAgeMs = { ...DEFAULT_MAX_AGE_MS };
   const ma = n['maxAge'];
   if (ma !== undefined) {
@@ -460,7 +470,18 @@ export function parseRuleSet(raw: unknown): ParseResult {
   const summaryMs = r.duration(n['summary'], 'news2.summary', 0);
   // The summary must stay shorter than the freshness limit of the continuous parameters.
   if (summaryMs > 5 * 60_000) errors.push('news2.summary: at most 5m (a summary longer than a parameter may be used is not a summary of now)');
-  const news2: News2Settings = { maxAgeMs, scoreIntervalMs: r.duration(n['scoreInterval'], 'news2.scoreInterval', 60_000), summaryMs };
+  const flag = (k: string): boolean => {
+    const v = n[k];
+    if (v !== undefined && typeof v !== 'boolean') errors.push(`news2.${k}: expected true or false`);
+    return v === true;
+  };
+  const news2: News2Settings = {
+    maxAgeMs,
+    scoreIntervalMs: r.duration(n['scoreInterval'], 'news2.scoreInterval', 60_000),
+    summaryMs,
+    spotHeld: flag('spotHeld'),
+    confirmLoneSpotRed: flag('confirmLoneSpotRed'),
+  };
 
   const rulesRaw = raw['rules'];
   const rules: Rule[] = [];

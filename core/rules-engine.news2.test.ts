@@ -167,3 +167,93 @@ describe('NEWS2 on continuous data near band edges (issue 17)', () => {
     expect(events[0]?.ts).toBeLessThanOrEqual(T0 + 5 * M);
   });
 });
+
+describe('NEWS2 on spot observations between continuous readings (issue 17 leftovers)', () => {
+  /** The shipped NEWS2 rule with the spot settings given. */
+  function spotRules(news2: Record<string, unknown>): RuleSet {
+    const r = parseRuleSet({
+      version: 't-news2-spot',
+      news2: { summary: '60s', ...news2 },
+      rules: [{ id: 'news2', type: 'news2', bands: { 'low-medium': 'low', medium: 'medium', high: 'high' }, for: '2m', clearFor: '15m', escalateAfter: '10m' }],
+    });
+    if (!r.ok) throw new Error(r.errors.join('\n'));
+    return r.ruleSet;
+  }
+
+  /** 30 min of wearable data at `hr` (RR 16, SpO2 97, temp 37 scoring 0) and a cuff reading every 5 min from `cuffs`. */
+  function stream(cuffs: readonly number[], hr = 80): CanonicalSample[] {
+    const out: CanonicalSample[] = [];
+    for (let sec = 0; sec < 1800; sec++) {
+      const metrics: CanonicalSample['metrics'] = { hr, spo2: 97 };
+      if (sec % 4 === 0) metrics.rr = 16;
+      const cuff = sec % 300 === 0 ? cuffs[sec / 300] : undefined;
+      if (cuff !== undefined) {
+        metrics.sbp = cuff;
+        metrics.temp = 37;
+      }
+      const ts = T0 + sec * S;
+      out.push({ v: 1, deviceId: 'd1', patientId: 'P1', ward: 'w1', ts, recvTs: ts, source: 'device', metrics, traceId: 't', ...(sec === 0 ? { acvpu: 'A' as const, o2: false } : {}) });
+    }
+    return out;
+  }
+
+  it('spotHeld: a cuff reading that takes the score into a band alerts at that reading, not `for` later', () => {
+    const cuffs = [104, 104, 86, 86, 86, 86];
+    const held = raised(run(createRulesEngine(spotRules({ spotHeld: true })), stream(cuffs)));
+    const waited = raised(run(createRulesEngine(spotRules({})), stream(cuffs)));
+    // SBP 104 scores 1 (aggregate 1); 86 scores 3.
+    expect(held.map((x) => [x.ts, x.alert.priority, x.alert.value])).toEqual([[T0 + 10 * M, 'low', 3]]);
+    expect(waited.map((x) => x.ts)).toEqual([T0 + 12 * M]);
+  });
+
+  it('spotHeld does not shorten `for` for the continuous parameters', () => {
+    // HR 135 (3) from minute 0, cuffs normal: the band is entered by the wearable, so `for` (2 min) applies.
+    const events = raised(run(createRulesEngine(spotRules({ spotHeld: true })), stream([120, 120, 120], 135)));
+    // Every reading is 135, so the 60 s median is at once; raised 2 min after the first reading.
+    expect(events.map((x) => x.ts)).toEqual([T0 + 2 * M]);
+  });
+
+  it('confirmLoneSpotRed: one low cuff reading with everything else normal raises nothing; the published score still shows it', () => {
+    const e = createRulesEngine(spotRules({ confirmLoneSpotRed: true, spotHeld: true }));
+    const scores: number[] = [];
+    const events: AlertEvent[] = [];
+    for (const s of stream([104, 104, 88, 112, 110, 114])) {
+      events.push(...e.onTick(s.ts));
+      const out = e.onSample(s, { live: true });
+      events.push(...out.alerts);
+      if (out.score && s.metrics.sbp !== undefined) scores.push(out.score.score);
+    }
+    expect(events).toEqual([]);
+    expect(scores).toEqual([1, 1, 3, 0, 1, 0]);
+    // Without confirmation the same reading pages.
+    expect(raised(run(createRulesEngine(spotRules({})), stream([104, 104, 88, 112, 110, 114]))).length).toBe(1);
+  });
+
+  it('confirmLoneSpotRed: the next low reading confirms it and (spotHeld) raises at once', () => {
+    const events = raised(run(createRulesEngine(spotRules({ confirmLoneSpotRed: true, spotHeld: true })), stream([104, 104, 88, 85, 85, 85])));
+    expect(events.map((x) => [x.ts, x.alert.priority, x.alert.value])).toEqual([[T0 + 15 * M, 'low', 3]]);
+  });
+
+  it('confirmLoneSpotRed: a low reading with another parameter scoring is not lone and raises at the reading', () => {
+    // HR 95 scores 1: the aggregate with SBP 88 is 4, a red 3 that the wearable corroborates.
+    const events = raised(run(createRulesEngine(spotRules({ confirmLoneSpotRed: true, spotHeld: true })), stream([104, 104, 88, 112, 110, 114], 95)));
+    expect(events.map((x) => [x.ts, x.alert.value])).toEqual([[T0 + 10 * M, 4]]);
+  });
+
+  it('confirmLoneSpotRed: a fall of 20 mmHg or more since the previous reading is a change, not a reading to repeat', () => {
+    const rules = spotRules({ confirmLoneSpotRed: true, spotHeld: true });
+    expect(raised(run(createRulesEngine(rules), stream([110, 110, 90, 112, 110, 114]))).map((x) => x.ts)).toEqual([T0 + 10 * M]);
+    expect(raised(run(createRulesEngine(rules), stream([109, 109, 90, 112, 110, 114])))).toEqual([]);
+  });
+
+  it('confirmLoneSpotRed: a reading older than news2.maxAge does not confirm', () => {
+    const r = parseRuleSet({
+      version: 't',
+      news2: { summary: '60s', confirmLoneSpotRed: true, maxAge: { sbp: '4m' } },
+      rules: [{ id: 'news2', type: 'news2', bands: { 'low-medium': 'low', medium: 'medium', high: 'high' }, for: '2m', clearFor: '15m' }],
+    });
+    if (!r.ok) throw new Error(r.errors.join('\n'));
+    // Readings 5 min apart with a 4 min max age: each low reading is the first fresh one.
+    expect(raised(run(createRulesEngine(r.ruleSet), stream([88, 88, 88, 88, 88, 88])))).toEqual([]);
+  });
+});

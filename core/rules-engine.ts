@@ -124,6 +124,8 @@ const METRIC_COUNT = METRIC_NAMES.length;
 /** METRIC_NAMES index → NEWS2_PARAMS index (dbp is not a NEWS2 parameter). */
 const METRIC_TO_N2: readonly number[] = METRIC_NAMES.map((m) => (NEWS2_PARAMS as readonly string[]).indexOf(m));
 const N2 = { rr: 0, spo2: 1, o2: 2, sbp: 3, hr: 4, acvpu: 5, temp: 6 } as const;
+/** Measured spot observations (a cuff reading, a temperature): one reading stands until the next. */
+const SPOT_MASK = (1 << N2.sbp) | (1 << N2.temp);
 const EMPTY: readonly AlertEvent[] = Object.freeze([]);
 /** Possible range per metric index (ingest's table): anything outside is a device error, not a patient state. */
 const RANGE_MIN: readonly number[] = METRIC_NAMES.map((m) => METRIC_RANGES[m][0]);
@@ -159,6 +161,12 @@ interface PatientState {
   /** Components of the last evaluation and which parameters were missing or stale (bit k). */
   n2c: Int8Array;
   n2missing: number;
+  /** Per spot parameter (SBP, temperature): the component of the reading before the current one, -1 when none fresh. */
+  n2prev: Int8Array;
+  /** Per spot parameter: the value of the reading before the current one (NaN when none fresh). */
+  n2prevV: Float64Array;
+  /** NEWS2 alert level of the last evaluation (0: not in an alerting band). */
+  n2level: number;
   batteryTs: number;
   maxTs: number;
   lastScore: ScoreOutput | null;
@@ -181,6 +189,17 @@ function component(k: number, v: number, scale: 1 | 2, onO2: boolean): number {
     case N2.acvpu: return scoreAcvpu(ACVPU_VALUES[v] as Acvpu);
     default: return scoreTemp(roundHalfUp(v, CHART_DECIMALS.temp));
   }
+}
+
+/**
+ * A fall in systolic pressure of 20 mmHg or more since the previous reading is a change, not a
+ * reading to repeat: the consensus threshold of a clinically significant fall (orthostatic hypotension).
+ */
+const SBP_FALL = 20;
+
+/** A spot reading of this evaluation (bit k of `fresh`) scores in the NEWS2 components. */
+function spotScores(fresh: number, comps: Int8Array): boolean {
+  return (((fresh >> N2.sbp) & 1) === 1 && (comps[N2.sbp] as number) > 0) || (((fresh >> N2.temp) & 1) === 1 && (comps[N2.temp] as number) > 0);
 }
 
 function rank(p: Rule['priority']): number {
@@ -305,6 +324,7 @@ export function createRulesEngine(ruleSet: RuleSet, opts: EngineOptions = {}): R
   const maxAge = NEWS2_PARAMS.map((p) => ruleSet.news2.maxAgeMs[p]);
   const scoreIntervalMs = ruleSet.news2.scoreIntervalMs;
   const summaryMs = ruleSet.news2.summaryMs;
+  const { spotHeld, confirmLoneSpotRed } = ruleSet.news2;
 
   const patients = new Map<string, PatientState>();
   const alertIndex = new Map<string, { ps: PatientState; ri: number }>();
@@ -348,6 +368,9 @@ export function createRulesEngine(ruleSet: RuleSet, opts: EngineOptions = {}): R
       n2w: NEWS2_PARAMS.map(() => undefined),
       n2c: new Int8Array(NEWS2_PARAMS.length),
       n2missing: -1,
+      n2prev: new Int8Array(NEWS2_PARAMS.length).fill(-1),
+      n2prevV: new Float64Array(NEWS2_PARAMS.length).fill(Number.NaN),
+      n2level: 0,
       batteryTs: -Infinity,
       maxTs: -Infinity,
       lastScore: null,
@@ -356,6 +379,11 @@ export function createRulesEngine(ruleSet: RuleSet, opts: EngineOptions = {}): R
     patients.set(id, ps);
     if (idleMs !== null && Number.isFinite(ts)) timers.push(ts + idleMs, { kind: 'idle', ps });
     return ps;
+  }
+
+  /** The lone red at parameter k is a systolic pressure that fell by SBP_FALL or more since the previous reading. */
+  function sbpFell(ps: PatientState, k: number): boolean {
+    return k === N2.sbp && (ps.n2prevV[k] as number) - (ps.n2v[k] as number) >= SBP_FALL;
   }
 
   /** The value NEWS2 scores for a parameter: the median of its good readings of the last news2.summary. */
@@ -521,7 +549,7 @@ export function createRulesEngine(ruleSet: RuleSet, opts: EngineOptions = {}): R
    * The hot path scores components with the chart band functions directly (no objects);
    * the full News2Result is built with scoreNews2 only when a score is published.
    */
-  function evalNews2(ps: PatientState, now: number, live: boolean, traceId: string): ScoreOutput | undefined {
+  function evalNews2(ps: PatientState, now: number, live: boolean, traceId: string, spotNew: number): ScoreOutput | undefined {
     const { n2v, n2t, n2c } = ps;
     const scale = scaleFor(ps, now);
     let missing = 0;
@@ -532,6 +560,7 @@ export function createRulesEngine(ruleSet: RuleSet, opts: EngineOptions = {}): R
     const onO2 = (missing & (1 << N2.o2)) === 0 && n2v[N2.o2] === 1;
     let score = 0;
     let red = false;
+    let redAt = -1;
     let changed = missing !== ps.n2missing;
     for (let k = 0; k < 7; k++) {
       const c = (missing & (1 << k)) !== 0 ? 0 : component(k, n2v[k] as number, scale, onO2);
@@ -540,9 +569,15 @@ export function createRulesEngine(ruleSet: RuleSet, opts: EngineOptions = {}): R
         n2c[k] = c;
       }
       score += c;
-      if (c === 3) red = true;
+      if (c === 3) {
+        red = true;
+        redAt = k;
+      }
     }
     ps.n2missing = missing;
+    // A lone red (3, every other parameter 0) from one spot reading waits for the next reading of
+    // that parameter to confirm it; the published score is unchanged, only the alert waits.
+    if (confirmLoneSpotRed && score === 3 && ((SPOT_MASK >> redAt) & 1) === 1 && ps.n2prev[redAt] !== 3 && !sbpFell(ps, redAt)) red = false;
     // [NEWS2 chart 4] precedence, as news2Risk: ≥7 high, 5–6 medium, a lone 3 low-medium.
     const risk: News2Risk = score >= 7 ? 'high' : score >= 5 ? 'medium' : red ? 'low-medium' : 'low';
     const ri = ps.compiled.news2;
@@ -551,7 +586,14 @@ export function createRulesEngine(ruleSet: RuleSet, opts: EngineOptions = {}): R
       const ep = ps.eps[ri] as Episode;
       if (rule.enabled || ep.alert !== null) {
         const level = rule.enabled ? news2Level(risk, rule) : 0;
-        const tr = step(ep, now, level, level === 0, ps.compiled.timing[ri] as EpisodeTiming, live);
+        const tm = ps.compiled.timing[ri] as EpisodeTiming;
+        // A spot reading that takes the score into an alerting band stands until the next reading:
+        // the band counts as held from it, so `for` does not add a wait that no new data can end.
+        if (spotHeld && level > 0 && ps.n2level === 0 && ep.alert === null && spotScores(spotNew, n2c)) {
+          ep.pendingSince = Math.min(Number.isNaN(ep.pendingSince) ? Infinity : ep.pendingSince, now - tm.forMs);
+        }
+        ps.n2level = level;
+        const tr = step(ep, now, level, level === 0, tm, live);
         const e = apply(ps, ri, tr, now, level, score, (lvl) => ruleMessage(rule, false, news2RiskAt(lvl, risk, rule)), traceId);
         if (e) pending.push(e);
       }
@@ -597,6 +639,7 @@ export function createRulesEngine(ruleSet: RuleSet, opts: EngineOptions = {}): R
     const ps = getPatient(pid, s.ward, ts);
     const c = ps.compiled;
     let n2changed = false;
+    let spotNew = 0;
     let fresh = false;
     const metrics = s.metrics;
     const quality = s.quality;
@@ -646,6 +689,14 @@ export function createRulesEngine(ruleSet: RuleSet, opts: EngineOptions = {}): R
       }
       const k = METRIC_TO_N2[mi] as number;
       if (k >= 0 && ts > (ps.n2t[k] as number)) {
+        if (((SPOT_MASK >> k) & 1) === 1) {
+          // Remember how the reading before this one scored (confirmation of a lone spot red).
+          const pt = ps.n2t[k] as number;
+          const fresh = pt !== -Infinity && ts - pt <= (maxAge[k] as number);
+          ps.n2prev[k] = fresh ? component(k, ps.n2v[k] as number, 1, false) : -1;
+          ps.n2prevV[k] = fresh ? (ps.n2v[k] as number) : Number.NaN;
+          spotNew |= 1 << k;
+        }
         ps.n2t[k] = ts;
         ps.n2v[k] = summaryMs > 0 ? summarise(ps, k, ts, v) : v;
         n2changed = true;
@@ -675,7 +726,7 @@ export function createRulesEngine(ruleSet: RuleSet, opts: EngineOptions = {}): R
     if (n2changed) fresh = true;
     if (fresh && ts > ps.maxTs) ps.maxTs = ts;
     let score: ScoreOutput | undefined;
-    if (n2changed) score = evalNews2(ps, Math.max(ts, ps.maxTs), live, traceId);
+    if (n2changed) score = evalNews2(ps, Math.max(ts, ps.maxTs), live, traceId, spotNew);
     const alerts = pending.length === 0 ? EMPTY : pending.splice(0);
     return score === undefined ? { alerts } : { alerts, score };
   }

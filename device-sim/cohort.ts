@@ -4,7 +4,7 @@
  * documented in docs/sim.md. Pure apart from parsing text.
  */
 import { parse as parseYaml } from 'yaml';
-import { SCENARIOS, createPatient, onsetSec, prng, schedule, type PatientSim, type ScenarioDef, type ScheduledEvent } from './patient-model.js';
+import { DEFAULT_CUFF_SEC, SCENARIOS, createPatient, onsetSec, prng, schedule, type PatientSim, type ScenarioDef, type ScheduledEvent } from './patient-model.js';
 
 export interface SimDevice {
   deviceId: string;
@@ -47,6 +47,8 @@ export interface CohortSpec {
   /** Custom scenarios defined in the file, on top of the built-in ones. */
   scenarios: Record<string, ScenarioDef>;
   wards: string[];
+  /** Seconds between cuff BP readings (default DEFAULT_CUFF_SEC, 5 min). */
+  cuffSec?: number;
 }
 
 /** 2026-01-05 00:00 UTC: a fixed, reproducible event-time origin for offline cohorts. */
@@ -78,7 +80,7 @@ export function parseCohortText(text: string): { ok: true; spec: CohortSpec } | 
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return { ok: false, errors: ['expected an object with patients and events'] };
   const o = doc as Record<string, unknown>;
   const errors: string[] = [];
-  const known = new Set(['name', 'seed', 'patients', 'hours', 'start', 'artefacts', 'events', 'scenarios', 'wards']);
+  const known = new Set(['name', 'seed', 'patients', 'hours', 'start', 'artefacts', 'events', 'scenarios', 'wards', 'cuff']);
   for (const k of Object.keys(o)) if (!known.has(k)) errors.push(`${k}: unknown field`);
   const int = (k: string, def: number, min: number): number => {
     const v = o[k] ?? def;
@@ -99,6 +101,12 @@ export function parseCohortText(text: string): { ok: true; spec: CohortSpec } | 
     else startMs = t;
   }
   const artefacts = o['artefacts'] === undefined ? true : o['artefacts'] === true ? true : o['artefacts'] === false ? false : (errors.push('artefacts: true or false'), true);
+  let cuffSec: number | undefined;
+  if (o['cuff'] !== undefined) {
+    const c = parseDurationSec(o['cuff']);
+    if (c === null || c < 60 || !Number.isInteger(c)) errors.push('cuff: expected a whole-second duration of at least 1m like 15m');
+    else cuffSec = c;
+  }
   let wards = SIM_WARDS;
   if (o['wards'] !== undefined) {
     if (!Array.isArray(o['wards']) || o['wards'].length === 0 || !o['wards'].every((w) => typeof w === 'string' && /^[A-Za-z0-9_-]{1,32}$/.test(w))) errors.push('wards: a list of ward names');
@@ -169,25 +177,25 @@ export function parseCohortText(text: string): { ok: true; spec: CohortSpec } | 
     events.push({ patient: p as number, scenario: name, atSec: atSec ?? 0, ...(rampSec !== undefined && rampSec !== null ? { rampSec } : {}) });
   });
   if (errors.length) return { ok: false, errors };
-  return { ok: true, spec: { name: typeof o['name'] === 'string' ? o['name'] : 'cohort', seed, patients, hours, startMs, artefacts, events, scenarios, wards } };
+  return { ok: true, spec: { name: typeof o['name'] === 'string' ? o['name'] : 'cohort', seed, patients, hours, startMs, artefacts, events, scenarios, wards, ...(cuffSec !== undefined ? { cuffSec } : {}) } };
 }
 
 /** The stable cohort for false-alert measurement: no scripted events, artefacts on, a full day. */
-export function stableCohort(patients = 100, hours = 24, seed = 1001): CohortSpec {
-  return { name: 'stable', seed, patients, hours, startMs: OFFLINE_T0, artefacts: true, events: [], scenarios: {}, wards: SIM_WARDS };
+export function stableCohort(patients = 100, hours = 24, seed = 1001, cuffSec = DEFAULT_CUFF_SEC): CohortSpec {
+  return { name: 'stable', seed, patients, hours, startMs: OFFLINE_T0, artefacts: true, events: [], scenarios: {}, wards: SIM_WARDS, cuffSec };
 }
 
 /**
  * The deteriorating cohort: `perScenario` patients for each built-in scenario, each starting at a
  * random time between 1 h and 3 h into a run of `hours`, with the same artefacts as the stable cohort.
  */
-export function deterioratingCohort(perScenario = 10, hours = 5, seed = 2002, names: readonly string[] = Object.keys(SCENARIOS)): CohortSpec {
+export function deterioratingCohort(perScenario = 10, hours = 5, seed = 2002, names: readonly string[] = Object.keys(SCENARIOS), cuffSec = DEFAULT_CUFF_SEC): CohortSpec {
   const rand = prng(seed);
   const events: EventSpec[] = [];
   let i = 0;
   for (const scenario of names) for (let k = 0; k < perScenario; k++) events.push({ patient: i++, scenario, atSec: Math.round(3600 + rand() * 7200) });
   // Start at 06:00 so the runs cross the end of the night.
-  return { name: 'deteriorating', seed, patients: i, hours, startMs: OFFLINE_T0 + 6 * 3600_000, artefacts: true, events, scenarios: {}, wards: SIM_WARDS };
+  return { name: 'deteriorating', seed, patients: i, hours, startMs: OFFLINE_T0 + 6 * 3600_000, artefacts: true, events, scenarios: {}, wards: SIM_WARDS, cuffSec };
 }
 
 /** One built cohort: patients with their identities and scheduled events. */
@@ -202,7 +210,7 @@ export function buildCohort(spec: CohortSpec, idPrefix = ''): BuiltCohort {
   const byPatient = new Map<number, EventSpec[]>();
   for (const e of spec.events) byPatient.set(e.patient, [...(byPatient.get(e.patient) ?? []), e]);
   const patients = devices.map((_, i) => {
-    const p = createPatient(i, spec.seed, [], { artefacts: spec.artefacts });
+    const p = createPatient(i, spec.seed, [], { artefacts: spec.artefacts, cuffSec: spec.cuffSec ?? DEFAULT_CUFF_SEC });
     for (const e of byPatient.get(i) ?? []) {
       const def = spec.scenarios[e.scenario] ?? (SCENARIOS[e.scenario] as ScenarioDef);
       p.events.push(schedule(def, e.atSec, p.rand, e.rampSec));

@@ -12,7 +12,8 @@ import type { CanonicalSample } from '../core/vitals.js';
 import { CONFIG_DEFAULTS } from '../platform/config.js';
 import { parseRuleSetText, readDefaultRulesText } from '../stream-rules/rules-loader.js';
 import { buildCohort, cohortTruth, drainArtefacts, eventTruth, type CohortSpec, type SimDevice, type TruthLine } from './cohort.js';
-import { observe, payloadOf, type PatientSim } from './patient-model.js';
+import type { Condition, Rule } from '../core/rules-config.js';
+import { news2Of, observe, payloadOf, physiology, type Baseline, type PatientSim } from './patient-model.js';
 import { scoreAlerts, type AlertLine, type QualityReport } from './score.js';
 
 export const SIM_LIMITS: PayloadLimits = deviceLimits(CONFIG_DEFAULTS);
@@ -39,6 +40,20 @@ export interface OfflineOptions {
   idPrefix?: string;
 }
 
+function meets(v: number, c: Condition): boolean {
+  return c.op === '<' ? v < c.value : c.op === '<=' ? v <= c.value : c.op === '>' ? v > c.value : v >= c.value;
+}
+
+/**
+ * Whether a clinical rule's condition holds on the physiological state (news2: an urgent trigger,
+ * aggregate >= 5 or a red 3; threshold: its condition); undefined for rules this cannot judge (trends).
+ */
+export function physiologyMeets(rule: Rule | undefined, v: Baseline): boolean | undefined {
+  if (rule?.type === 'news2') return news2Of(v).urgent;
+  if (rule?.type === 'threshold' && rule.condition.metric in v) return meets(v[rule.condition.metric as keyof Baseline], rule.condition);
+  return undefined;
+}
+
 /** Generate, validate and replay one cohort. */
 export async function runOffline(spec: CohortSpec, opts: OfflineOptions = {}): Promise<OfflineRun> {
   const started = performance.now();
@@ -53,8 +68,16 @@ export async function runOffline(spec: CohortSpec, opts: OfflineOptions = {}): P
   let messages = 0;
   let samples = 0;
   let watermark = -Infinity;
-  const push = (events: readonly AlertEvent[]): void => {
-    for (const e of events) alerts.push({ type: 'alert', event: e.event, ts: e.ts, alert: { ...e.alert } });
+  const rulesById = new Map(parsed.ruleSet.rules.map((r) => [r.id, r]));
+  const push = (events: readonly AlertEvent[], p?: PatientSim, t?: number, epoch?: number): void => {
+    for (const e of events) {
+      const line: AlertLine = { type: 'alert', event: e.event, ts: e.ts, alert: { ...e.alert } };
+      if (p && t !== undefined && epoch !== undefined && e.event === 'raised' && e.alert.kind === 'clinical') {
+        const basis = physiologyMeets(rulesById.get(e.alert.ruleId), physiology(p, t, epoch));
+        if (basis !== undefined) line.physiology = basis;
+      }
+      alerts.push(line);
+    }
   };
   const ctx = cohort.devices.map((d: SimDevice) => ({ deviceId: d.deviceId, patientId: d.patientId, ward: d.ward, bed: d.bed }));
   const traceId = (): string => 'sim';
@@ -71,7 +94,7 @@ export async function runOffline(spec: CohortSpec, opts: OfflineOptions = {}): P
         opts.onSample?.(s);
         watermark = Math.max(watermark, s.ts);
         push(engine.onTick(watermark));
-        push(engine.onSample(s, { live: true }).alerts);
+        push(engine.onSample(s, { live: true }).alerts, cohort.patients[i], t, epoch);
       }
     }
     // Yield now and then so a long run does not starve the event loop of its host.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SCENARIOS, createPatient, measure, news2Of, observe, onsetSec, payloadOf, schedule, trueVitals } from './patient-model.js';
+import { SCENARIOS, createPatient, measure, news2Of, observe, onsetSec, payloadOf, physiology, schedule, trueVitals } from './patient-model.js';
 
 const T0 = 1_764_100_000_000;
 
@@ -36,6 +36,51 @@ describe('patient model', () => {
     expect(Object.keys(measure(p, 0, T0)).sort()).toEqual(['dbp', 'hr', 'rr', 'sbp', 'spo2', 'temp']);
     expect(Object.keys(measure(p, 1, T0 + 1000)).sort()).toEqual(['hr', 'spo2']);
     expect(Object.keys(measure(p, 4, T0 + 4000)).sort()).toEqual(['hr', 'rr', 'spo2']);
+  });
+  it('takes the cuff BP at its own cadence (e.g. 15 min) while temperature stays every 5 minutes', () => {
+    const p = createPatient(1, 7, null, { artefacts: false, cuffSec: 900 });
+    const at = (sec: number): string[] => Object.keys(measure(p, sec, T0 + sec * 1000)).sort();
+    const cuffs: number[] = [];
+    const temps: number[] = [];
+    for (let sec = 0; sec < 3600; sec++) {
+      const keys = at(sec);
+      if (keys.includes('sbp')) cuffs.push(sec);
+      if (keys.includes('temp')) temps.push(sec);
+    }
+    expect(cuffs).toEqual([0, 900, 1800, 2700]);
+    expect(temps.length).toBe(12);
+  });
+  it('the default cuff cadence is 5 minutes', () => {
+    const a = createPatient(3, 5);
+    const b = createPatient(3, 5, null, { cuffSec: 300 });
+    for (let sec = 0; sec < 1200; sec++) expect(observe(a, sec, T0 + sec * 1000)).toEqual(observe(b, sec, T0 + sec * 1000));
+  });
+  it('a 15-minute cuff gives the same patient with two of every three cuff readings left out', () => {
+    const five = createPatient(4, 5);
+    const fifteen = createPatient(4, 5, null, { cuffSec: 900 });
+    for (let sec = 0; sec < 7200; sec++) {
+      const a = observe(five, sec, T0 + sec * 1000);
+      const b = observe(fifteen, sec, T0 + sec * 1000);
+      if (a === null || b === null) {
+        expect(b).toBe(a);
+        continue;
+      }
+      const { sbp, dbp, ...rest } = a.metrics;
+      if (sec % 900 === 0) expect(b.metrics).toEqual(a.metrics);
+      else expect(b.metrics).toEqual(rest);
+      if (sec % 900 === 0) expect([sbp, dbp].every((x) => x !== undefined)).toBe(true);
+    }
+  });
+  it('physiology: noise-free vitals plus wander and episodes, drawing nothing from the stream', () => {
+    const a = createPatient(6, 3);
+    const b = createPatient(6, 3);
+    for (let sec = 0; sec < 3600; sec++) {
+      const oa = observe(a, sec, T0 + sec * 1000);
+      const v = physiology(a, sec, T0 + sec * 1000);
+      expect(observe(b, sec, T0 + sec * 1000)).toEqual(oa);
+      const t = trueVitals(a, sec, T0 + sec * 1000);
+      expect(v.temp).toBeCloseTo(t.temp + a.walk.temp, 9);
+    }
   });
   it('has artefacts: low-quality motion, flat-lined SpO2 at quality 0, device off', () => {
     const p = createPatient(5, 11);

@@ -165,7 +165,12 @@ export interface Traits {
 export interface ModelOptions {
   /** Physiological events and device artefacts (default true); false gives a clean patient. */
   artefacts?: boolean;
+  /** Seconds between automatic cuff BP readings (default 300; issue 17 describes 900 for a ward wearable). */
+  cuffSec?: number;
 }
+
+/** Default cuff cadence: every 5 minutes (the figures in BENCHMARKS.md name the cadence they used). */
+export const DEFAULT_CUFF_SEC = 300;
 
 interface Episode {
   kind: 'activity' | 'dip' | 'motion' | 'probe-off' | 'device-off';
@@ -183,6 +188,8 @@ export interface PatientSim {
   rand: () => number;
   events: ScheduledEvent[];
   artefacts: boolean;
+  /** Seconds between cuff BP readings. */
+  cuffSec: number;
   /** OU deviations per vital. */
   walk: Record<Vital, number>;
   episodes: Episode[];
@@ -276,6 +283,7 @@ export function createPatient(
     rand,
     events: evs,
     artefacts: opts.artefacts ?? true,
+    cuffSec: opts.cuffSec ?? DEFAULT_CUFF_SEC,
     walk,
     episodes: [],
     lastSec: Number.NaN,
@@ -324,6 +332,26 @@ export function trueVitals(p: PatientSim, tSec: number, epochMs: number): Baseli
   const out = { ...p.base };
   for (const v of VITALS) out[v] = p.base[v] + CIRCADIAN[v] * circ + d[v];
   return out;
+}
+
+/**
+ * The patient's physiological state now: noise-free vitals plus the slow wander, an activity bout
+ * and a nocturnal dip, as `observe` adds them, without measurement noise or device artefacts. Used
+ * to tell a false alert that the physiology itself warranted from one the measurements made up.
+ * Draws nothing from the PRNG, so calling it does not change the stream.
+ */
+export function physiology(p: PatientSim, tSec: number, epochMs: number): Baseline {
+  const v = trueVitals(p, tSec, epochMs);
+  for (const k of VITALS) v[k] += p.walk[k];
+  const act = p.episodes.find((e) => e.kind === 'activity');
+  const dip = p.episodes.find((e) => e.kind === 'dip');
+  if (act) {
+    v.hr += act.size;
+    v.rr += act.size / 6;
+    v.sbp += act.size / 3;
+  }
+  if (dip) v.spo2 -= dip.size;
+  return v;
 }
 
 /** NEWS2 (Scale 1, on air, alert) of a set of vitals and whether it is an urgent trigger (>= 5 or a red 3). */
@@ -409,7 +437,8 @@ function startEpisodes(p: PatientSim, tSec: number, dt: number, hour: number): v
 
 /**
  * What the device sends at `tSec` (seconds since the patient's start; calls must go forward in time,
- * at any step). HR and SpO2 every call, RR every 4 s, temperature and cuff BP every 5 minutes.
+ * at any step). HR and SpO2 every call, RR every 4 s, temperature every 5 minutes, cuff BP every
+ * `p.cuffSec` (5 minutes unless set).
  * @returns null when the device sends nothing this second (taken off, disconnected)
  */
 export function observe(p: PatientSim, tSec: number, epochMs: number): Observation | null {
@@ -477,11 +506,23 @@ export function observe(p: PatientSim, tSec: number, epochMs: number): Observati
     out.metrics.rr = Math.round(clamp(value('rr') + (act ? act.size / 6 : 0), 4, 60));
     q.rr = motion ? q.hr : 0.9;
   }
+  // The cuff's values are drawn on every 5-minute boundary whatever the cadence, so a cohort with a
+  // 10- or 15-minute cuff is the same patients with the other readings left out (same random stream).
+  let sbp: number | undefined;
+  let dbp: number | undefined;
+  const cuffValues = (): void => {
+    sbp = Math.round(clamp(value('sbp') + (act ? act.size / 3 : 0), 50, 240));
+    dbp = Math.round(clamp(value('dbp'), 30, 140));
+  };
   if (crossed(300)) {
     out.metrics.temp = round1(clamp(value('temp'), 33, 42.5));
-    out.metrics.sbp = Math.round(clamp(value('sbp') + (act ? act.size / 3 : 0), 50, 240));
-    out.metrics.dbp = Math.round(clamp(value('dbp'), 30, 140));
     q.temp = 1;
+    cuffValues();
+  }
+  if (crossed(p.cuffSec)) {
+    if (sbp === undefined) cuffValues();
+    out.metrics.sbp = sbp;
+    out.metrics.dbp = dbp;
     q.sbp = 1;
     q.dbp = 1;
   }

@@ -33,6 +33,11 @@ describe('offline alert quality', () => {
     expect(r.robustness.passed).toBe(1);
     expect(r.clinical.medianMinutes).not.toBeNull();
     expect(run.rejected.future_timestamp).toBeGreaterThan(0);
+    // Raised clinical alerts carry whether the physiology met the rule's condition; hypoxia's SpO2 of 83 does.
+    const clinical = run.alerts.filter((a) => a.event === 'raised' && a.alert.kind === 'clinical');
+    expect(clinical.every((a) => typeof a.physiology === 'boolean')).toBe(true);
+    const hypoxia = run.alerts.find((a) => a.event === 'raised' && a.alert.ruleId === 'spo2-low' && a.alert.patientId === r.events.find((e) => e.scenario === 'hypoxia')?.patientId);
+    expect(hypoxia?.physiology).toBe(true);
   });
   it('slow sepsis, haemorrhage and slow hypoxia alert within 10 minutes of their true NEWS2 onset', async () => {
     const spec = deterioratingCohort(3, 3.5, 17, ['sepsis-slow', 'haemorrhage', 'hypoxia-slow']);
@@ -57,5 +62,21 @@ describe('offline alert quality', () => {
     const bad = parseCohortText('patients: 2\nfoo: 1\nevents:\n  - { patient: 5, scenario: nope, at: soon }\n');
     expect(bad.ok).toBe(false);
     if (!bad.ok) expect(bad.errors).toHaveLength(4);
+  });
+  it('counts false clinical alerts raised while the simulated physiology met the condition', () => {
+    const alert = (id: string, ruleId: string, openedAt: number) => ({ id, patientId: 'SIM-0001', ward: '4B', ruleId, kind: 'clinical' as const, priority: 'medium' as const, state: 'open' as const, openedAt, message: '', value: null, ackBy: null, ackAt: null, resolvedAt: null });
+    const truth = [{ v: 1 as const, type: 'cohort' as const, name: 's', seed: 1, fromTs: 0, toTs: 86_400_000, patients: [{ deviceId: 'd', patientId: 'SIM-0001', ward: '4B', bed: '1' }] }];
+    const r = scoreAlerts(truth, [
+      { event: 'raised', ts: 1, alert: alert('a1', 'news2', 1), physiology: true },
+      { event: 'raised', ts: 2, alert: alert('a2', 'spo2-low', 2), physiology: false },
+      { event: 'raised', ts: 3, alert: alert('a3', 'rr-low', 3) },
+    ]);
+    expect([r.falseClinical.count, r.falseClinical.physiological]).toEqual([3, 1]);
+  });
+  it('a scenario file sets the cuff cadence (`cuff`), which must be at least a minute', () => {
+    const ok = parseCohortText('patients: 2\ncuff: 15m\n');
+    expect(ok.ok && ok.spec.cuffSec).toBe(900);
+    const bad = parseCohortText('patients: 2\ncuff: 10s\n');
+    expect(bad.ok ? [] : bad.errors).toEqual(['cuff: expected a whole-second duration of at least 1m like 15m']);
   });
 });

@@ -23,6 +23,11 @@ export interface AlertLine {
   event: string;
   ts: number;
   alert: Alert;
+  /**
+   * Offline runs only, on raised clinical alerts: whether the simulated physiology (the patient's
+   * state without measurement noise or device artefacts) met the rule's condition at that moment.
+   */
+  physiology?: boolean;
 }
 
 export interface EventScore {
@@ -59,7 +64,14 @@ export interface QualityReport {
   /** Robustness events (bad payloads): passed when no alert was attributed. */
   robustness: { events: number; passed: number };
   byScenario: Record<string, ScenarioSummary>;
-  falseClinical: { count: number; perPatientDay: number; byRule: Record<string, number>; byPriority: Record<string, number> };
+  falseClinical: {
+    count: number;
+    perPatientDay: number;
+    byRule: Record<string, number>;
+    byPriority: Record<string, number>;
+    /** Of `count`, raised while the simulated physiology itself met the rule's condition (offline runs). */
+    physiological: number;
+  };
   technicalAlerts: { explained: number; unexplained: number; unexplainedPerPatientDay: number; byRule: Record<string, number> };
   events: EventScore[];
 }
@@ -100,12 +112,13 @@ export function scoreAlerts(truth: readonly TruthLine[], alertLines: readonly Al
   const artefactsOf = new Map<string, TruthArtefact[]>();
   for (const a of artefacts) artefactsOf.set(a.patientId, [...(artefactsOf.get(a.patientId) ?? []), a]);
 
-  const raised = alertLines.filter((l) => l.event === 'raised').map((l) => l.alert).sort((a, b) => a.openedAt - b.openedAt);
+  const raisedLines = alertLines.filter((l) => l.event === 'raised').sort((a, b) => a.alert.openedAt - b.alert.openedAt);
   const perEvent = new Map<TruthEvent, Alert[]>();
-  const falseClinical = { count: 0, byRule: {} as Record<string, number>, byPriority: {} as Record<string, number> };
+  const falseClinical = { count: 0, byRule: {} as Record<string, number>, byPriority: {} as Record<string, number>, physiological: 0 };
   const tech = { explained: 0, unexplained: 0, byRule: {} as Record<string, number> };
 
-  for (const a of raised) {
+  for (const line of raisedLines) {
+    const a = line.alert;
     const evs = eventsOf.get(a.patientId) ?? [];
     const t = a.openedAt;
     let owner: TruthEvent | undefined;
@@ -120,6 +133,7 @@ export function scoreAlerts(truth: readonly TruthLine[], alertLines: readonly Al
         falseClinical.count++;
         inc(falseClinical.byRule, a.ruleId);
         inc(falseClinical.byPriority, a.priority);
+        if (line.physiology === true) falseClinical.physiological++;
       }
     } else {
       inc(tech.byRule, a.ruleId);
@@ -180,7 +194,7 @@ export function formatReport(r: QualityReport): string {
     `clinical: ${r.clinical.detected}/${r.clinical.events} detected (sensitivity ${r.clinical.sensitivity}); time to alert median ${fmt(r.clinical.medianMinutes)} min, p90 ${fmt(r.clinical.p90Minutes)}, max ${fmt(r.clinical.maxMinutes)}`,
     `technical: ${r.technical.detected}/${r.technical.events} detected; median ${fmt(r.technical.medianMinutes)} min`,
     `robustness: ${r.robustness.passed}/${r.robustness.events} without alerts`,
-    `false clinical alerts: ${r.falseClinical.count} (${r.falseClinical.perPatientDay} per patient-day) by rule ${JSON.stringify(r.falseClinical.byRule)}`,
+    `false clinical alerts: ${r.falseClinical.count} (${r.falseClinical.perPatientDay} per patient-day) by rule ${JSON.stringify(r.falseClinical.byRule)}; ${r.falseClinical.physiological} while the simulated physiology met the condition`,
     `technical alerts: ${r.technicalAlerts.explained} explained, ${r.technicalAlerts.unexplained} unexplained`,
   ];
   for (const [name, s] of Object.entries(r.byScenario)) {

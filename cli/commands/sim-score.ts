@@ -25,6 +25,7 @@ const FLAGS: FlagSpec = {
   patients: { type: 'string', help: 'stable cohort size (default 50)' },
   hours: { type: 'string', help: 'stable cohort length in hours (default 24)' },
   'per-scenario': { type: 'string', help: 'deteriorating cohort patients per scenario (default 10)' },
+  cuff: { type: 'string', help: 'minutes between cuff BP readings in the built-in cohorts (default 5)' },
   rules: { type: 'string', help: 'rule set to replay with (default: the shipped rules)' },
   'samples-out': { type: 'string', help: 'write the accepted canonical samples (replayable with `vitals rules replay`)' },
   'truth-out': { type: 'string', help: 'write the ground truth JSON lines' },
@@ -74,6 +75,7 @@ export async function simScoreCommand(argv: string[], io: CommandIO): Promise<nu
   const patients = num('patients', 50);
   const hours = num('hours', 24);
   const per = num('per-scenario', 10);
+  const cuffSec = Math.round(num('cuff', 5) * 60);
   if (errors.length) {
     io.err(`vitals sim score: ${errors.length} problem${errors.length > 1 ? 's' : ''}:\n${errors.map((e) => `  - ${e}`).join('\n')}\nSee: vitals sim score --help`);
     return 2;
@@ -89,9 +91,11 @@ export async function simScoreCommand(argv: string[], io: CommandIO): Promise<nu
       const rulesText = str('rules') ? await readFile(str('rules') as string, 'utf8') : undefined;
       const which = str('cohort') ?? 'both';
       let specs: CohortSpec[];
-      if (which === 'stable') specs = [stableCohort(patients, hours)];
-      else if (which === 'deteriorating') specs = [deterioratingCohort(per)];
-      else if (which === 'both') specs = [stableCohort(patients, hours), deterioratingCohort(per)];
+      const stable = (): CohortSpec => stableCohort(patients, hours, undefined, cuffSec);
+      const det = (): CohortSpec => deterioratingCohort(per, undefined, undefined, undefined, cuffSec);
+      if (which === 'stable') specs = [stable()];
+      else if (which === 'deteriorating') specs = [det()];
+      else if (which === 'both') specs = [stable(), det()];
       else {
         const parsed = parseCohortText(await readFile(which, 'utf8'));
         if (!parsed.ok) {
