@@ -178,6 +178,12 @@ describe('dashboard in a real browser', () => {
     await expect.poll(() => rows.count(), { timeout: 20_000 }).toBeGreaterThan(0);
     await expect.poll(() => nurseA.locator(`.alert-row[data-priority="high"]:has(.ar-patient:text-is("${DET.patientId}"))`).count(), { timeout: 20_000 }).toBeGreaterThan(0);
     await expect.poll(() => tileOrder(nurseA)).toEqual([DET.patientId, ...calm]);
+    // Issue 14 item 7, as the nurse sees it: an alert whose message says NEWS2 emergency response is
+    // shown high, and one shown high for NEWS2 says so (message and priority agree in the page).
+    const news2Rows = async (): Promise<Array<{ msg: string; priority: string }>> =>
+      rows.evaluateAll((els) => els.map((e) => ({ msg: e.querySelector('.ar-msg')?.textContent ?? '', priority: e.getAttribute('data-priority') ?? '' })).filter((r) => r.msg.startsWith('NEWS2')));
+    await expect.poll(async () => (await news2Rows()).some((r) => /emergency response/.test(r.msg)), { timeout: 20_000 }).toBe(true);
+    for (const r of await news2Rows()) expect(r.priority === 'high', `"${r.msg}" shown ${r.priority}`).toBe(/emergency response/.test(r.msg));
     const tile = nurseA.locator(`.tile[data-patient="${DET.patientId}"]`);
     expect(await tile.getAttribute('data-alert')).toBe('high');
     expect(await tile.getAttribute('data-unacked')).toBe('high');
