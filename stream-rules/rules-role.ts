@@ -131,12 +131,13 @@ export async function startRules(ctx: Context): Promise<Service> {
   };
 
   /**
-   * Publish events not yet in the log, durably, in order, then the changed checkpoints. The engine
+   * Publish events not yet in the log, durably, in order, then the checkpoints they (or the batch's
+   * chart orders, `charted`) changed, in one publish. The engine
    * has already moved on, so a failed publish is retried until it succeeds (holding back the
    * stream) rather than thrown: a redelivered sample would not produce the event again.
    */
-  const emit = async (events: readonly AlertEvent[]): Promise<void> => {
-    if (events.length === 0) return;
+  const emit = async (events: readonly AlertEvent[], charted: ReadonlySet<string> = new Set()): Promise<void> => {
+    if (events.length === 0 && charted.size === 0) return;
     const fresh = events.filter((e) => !known.has(e.eventId));
     if (fresh.length > 0) {
       // Serialised once; in-process readers (sink, gateway) get the object itself.
@@ -150,10 +151,13 @@ export async function startRules(ctx: Context): Promise<Service> {
       }
     }
     // Events the log had already (a replay) still belong in the checkpoint: it may predate them.
-    await saveCheckpoints(checkpoints.applyEvents(events));
+    const changed = checkpoints.applyEvents(events);
+    for (const id of charted) changed.add(id);
+    await saveCheckpoints(changed);
   };
 
-  // Ids logged by any instance: learned live, and again for the replay window at each hand-over.
+  // Ids logged by any instance: learned live from now on, and for the replay window at each hand-over
+  // (onAssigned), which also covers everything logged before this start.
   let alertRecordsRead = 0;
   const learnIds = (rs: readonly BusRecord[]): void => {
     alertRecordsRead += rs.length;
@@ -163,9 +167,7 @@ export async function startRules(ctx: Context): Promise<Service> {
     }
   };
   const idWindow = (): { timestamp: number } => ({ timestamp: clock.now() - WARMUP_MS - ID_WINDOW_SLACK_MS });
-  const alertSub = await bus.tail({ topics: [TOPICS.alerts], from: idWindow(), handler: async (rs) => learnIds(rs) });
-  subs.push(alertSub);
-  await alertSub.caughtUp;
+  subs.push(await bus.tail({ topics: [TOPICS.alerts], from: 'latest', handler: async (rs) => learnIds(rs) }));
 
   await seedCheckpointsOnce(bus, log, () => stopping);
 
@@ -239,8 +241,7 @@ export async function startRules(ctx: Context): Promise<Service> {
       if (out.alerts.length) events.push(...out.alerts);
       if (out.score) scores.push(out.score);
     }
-    await emit(events);
-    await saveCheckpoints(charts);
+    await emit(events, charts);
     if (scores.length) {
       await bus.publish(
         TOPICS.scores,

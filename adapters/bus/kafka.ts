@@ -402,15 +402,18 @@ class KafkaBus implements Bus {
     return sub;
   }
 
-  /** Start offsets of `partitions` of each topic for a chosen start, clamped to the log; and their high watermarks. */
-  async positionsFor(topics: readonly string[], partitions: ReadonlySet<number>, from: TailStart): Promise<{ starts: Map<string, bigint>; highs: Map<string, bigint> }> {
+  /**
+   * Start offsets for a chosen start, clamped to the log, and the high watermarks, per partition of
+   * each topic (only `partitions` when given): a tail's positions, and a partition owner's gained ones.
+   */
+  async positionsFor(topics: readonly string[], from: TailStart, partitions?: ReadonlySet<number>): Promise<{ starts: Map<string, bigint>; highs: Map<string, bigint> }> {
     const starts = new Map<string, bigint>();
     const highs = new Map<string, bigint>();
     for (const topic of topics) {
       const offsets = await this.admin.fetchTopicOffsets(topic);
       const byTs = typeof from === 'object' ? await this.admin.fetchTopicOffsetsByTimestamp(topic, from.timestamp) : null;
       for (const o of offsets) {
-        if (!partitions.has(o.partition)) continue;
+        if (partitions && !partitions.has(o.partition)) continue;
         const low = BigInt(o.low);
         const high = BigInt(o.high);
         let start = from === 'earliest' ? low : high;
@@ -424,36 +427,22 @@ class KafkaBus implements Bus {
   }
 
   /** Fix a tail's start and target offsets per partition before its consumer exists. */
-  private async readTailPositions(opts: TailOptions, starts: Map<string, bigint>, targets: Map<string, bigint>): Promise<void> {
+  private async readTailPositions(opts: TailOptions): Promise<{ starts: Map<string, bigint>; highs: Map<string, bigint> }> {
     const existing = new Set(await this.admin.listTopics());
     const missing = opts.topics.filter((t) => !existing.has(t));
     if (missing.length > 0) throw new VitalsError('VTL_ERR_NOT_FOUND', `unknown topic "${missing.join('", "')}" (call ensureTopics first)`);
-    for (const topic of opts.topics) {
-      const offsets = await this.admin.fetchTopicOffsets(topic);
-      const byTs = typeof opts.from === 'object' ? await this.admin.fetchTopicOffsetsByTimestamp(topic, opts.from.timestamp) : null;
-      for (const o of offsets) {
-        const k = tp(topic, o.partition);
-        const low = BigInt(o.low);
-        const high = BigInt(o.high);
-        let start = opts.from === 'earliest' ? low : high;
-        const t = byTs?.find((x) => x.partition === o.partition);
-        if (t) start = BigInt(t.offset);
-        starts.set(k, start < low ? low : start);
-        targets.set(k, high);
-      }
-    }
+    return this.positionsFor(opts.topics, opts.from);
   }
 
   async tail(opts: TailOptions): Promise<Subscription> {
     this.assertOpen();
     // Positions and targets are fixed before the consumer exists: "latest" means latest now.
-    const starts = new Map<string, bigint>();
-    const targets = new Map<string, bigint>();
+    let positions: { starts: Map<string, bigint>; highs: Map<string, bigint> };
     // Leadership of a topic created a moment ago may not have reached every broker's
     // metadata yet (NOT_LEADER_FOR_PARTITION): retry retriable errors for a few seconds.
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.readTailPositions(opts, starts, targets);
+        positions = await this.readTailPositions(opts);
         break;
       } catch (e) {
         const mapped = e instanceof VitalsError ? e : mapKafkaError(e, 'tail');
@@ -461,6 +450,7 @@ class KafkaBus implements Bus {
         await new Promise((r) => setTimeout(r, 250));
       }
     }
+    const { starts, highs: targets } = positions;
     const sub = new KafkaSubscription(this, {
       groupId: `${this.opts.clientId}.tail.${randomUUID()}`,
       topics: opts.topics,
@@ -693,7 +683,7 @@ class KafkaSubscription implements Subscription {
         if (lost.length > 0) await owner.onRevoked(lost);
         lost.length = 0;
         const from = await owner.onAssigned(gained);
-        const { starts, highs } = await this.bus.positionsFor(this.o.topics, new Set(gained), from);
+        const { starts, highs } = await this.bus.positionsFor(this.o.topics, from, new Set(gained));
         for (const [k, start] of starts) {
           const [p, ...rest] = k.split(':');
           this.progress.next.set(k, start);
