@@ -23,6 +23,7 @@ import kafkajs from 'kafkajs';
 import type { Admin, Batch, Consumer, EachBatchPayload, KafkaMessage, LogEntry, PartitionAssigner, Producer } from 'kafkajs';
 import { VitalsError } from '../../core/errors.js';
 import type { BatchHandler, Bus, BusRecord, ConsumeOptions, ConsumerLag, OutgoingRecord, PartitionOwner, Subscription, TailOptions, TailStart, TopicSpec } from '../../core/ports.js';
+import { isRetriable, retry } from '../../platform/backoff.js';
 import type { Logger } from '../../platform/log.js';
 import { assignCoPartitions, decodeOwned, encodeOwned } from './co-partition.js';
 import { isLeadershipMove } from './kafka-log-level.js';
@@ -255,7 +256,9 @@ class KafkaBus implements Bus {
       for (const s of specs) if (existing.has(s.name)) this.knownTopics.add(s.name);
       if (byName.size === 0) return;
       await this.admin.createTopics({
-        waitForLeaders: true,
+        // Leaders are awaited below: kafkajs's own wait gives up when the metadata request
+        // answers UNKNOWN_TOPIC_OR_PARTITION, which a broker does for a moment after creating.
+        waitForLeaders: false,
         timeout: 30_000,
         topics: [...byName.values()].map((s) => ({
           topic: s.name,
@@ -268,10 +271,27 @@ class KafkaBus implements Bus {
           ],
         })),
       });
+      await this.awaitLeaders([...byName.keys()], Date.now() + 30_000);
       for (const name of byName.keys()) this.knownTopics.add(name);
     } catch (e) {
       throw mapKafkaError(e, 'ensureTopics');
     }
+  }
+
+  /** Until every partition of `topics` has a leader (or the deadline passes: the last error is thrown). */
+  private async awaitLeaders(topics: string[], deadline: number): Promise<void> {
+    await retry(
+      async () => {
+        const { topics: meta } = await this.admin.fetchTopicMetadata({ topics });
+        const leaderless = meta.filter((t) => t.partitions.length === 0 || t.partitions.some((p) => p.leader < 0)).map((t) => t.name);
+        if (leaderless.length > 0) throw new VitalsError('VTL_ERR_BUS_UNAVAILABLE', `no leader yet for ${leaderless.join(', ')}`);
+      },
+      {
+        // A topic the broker has just created may be unknown to its metadata cache for a moment.
+        retriable: (e) => Date.now() < deadline && (isRetriable(e) || (e as KafkaishError).retriable === true || rootCause(e).type === 'UNKNOWN_TOPIC_OR_PARTITION'),
+        delay: (attempt) => Math.min(1000, 50 * 2 ** attempt),
+      },
+    );
   }
 
   publish(topic: string, records: OutgoingRecord[]): Promise<void> {

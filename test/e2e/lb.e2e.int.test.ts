@@ -61,11 +61,21 @@ describe.runIf(haproxy)('HAProxy (infra/haproxy/haproxy.cfg) in front of two ing
   const ports = { dns: 0, lbMqtt: 0, lbHttp: 0, mqtt: 0, ops: 0, http: 0, stats: 0 };
   const suffix = `${Date.now()}`;
 
-  const spawnLogged = (cmd: string, args: string[], env: NodeJS.ProcessEnv): void => {
+  const spawnLogged = (cmd: string, args: string[], env: NodeJS.ProcessEnv, log = out): void => {
     const p = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    p.stdout?.on('data', (d) => out.push(String(d)));
-    p.stderr?.on('data', (d) => out.push(String(d)));
+    p.stdout?.on('data', (d) => log.push(String(d)));
+    p.stderr?.on('data', (d) => log.push(String(d)));
     procs.push(p);
+  };
+  // HAProxy logs every stats request; kept apart so a failure shows the roles' own output.
+  const haproxyOut: string[] = [];
+  /** Each server's state as the stats page gives it (status, last check and its detail), by name. */
+  const serverStates = async (): Promise<Array<Record<string, string>>> => {
+    const [header, ...rows] = (await (await fetch(`http://127.0.0.1:${ports.stats}/stats;csv`)).text()).split('\n');
+    const names = (header ?? '').replace(/^# /, '').split(',');
+    return rows
+      .map((l) => Object.fromEntries(l.split(',').map((v, i) => [names[i] ?? String(i), v])))
+      .filter((r) => /^(ingest_mqtt|gateways)$/.test(r.pxname ?? '') && /^(ingest|gateway)\d+$/.test(r.svname ?? ''));
   };
 
   beforeAll(async () => {
@@ -96,22 +106,23 @@ describe.runIf(haproxy)('HAProxy (infra/haproxy/haproxy.cfg) in front of two ing
     ports.dns = dns.port;
     const cfgFile = path.join(dataDir, 'haproxy.cfg');
     await writeFile(cfgFile, rewrite(readFileSync(path.join(ROOT, 'infra/haproxy/haproxy.cfg'), 'utf8'), ports));
-    spawnLogged(haproxy.bin, ['-db', '-f', cfgFile], haproxy.env);
+    spawnLogged(haproxy.bin, ['-db', '-f', cfgFile], haproxy.env, haproxyOut);
     bus = prefixedBus(await createKafkaBus({ brokers: brokers.split(',') }), `e2e-lb-${suffix}.`);
     try {
       // HAProxy marks a server UP once the name resolved and /readyz answered 200 twice.
       await waitFor(
         'all four servers UP in HAProxy',
-        async () => {
-          const csv = await (await fetch(`http://127.0.0.1:${ports.stats}/stats;csv`)).text();
-          const up = csv.split('\n').filter((l) => /^(ingest_mqtt|gateways),(ingest|gateway)\d+,/.test(l) && l.split(',')[17] === 'UP');
-          return up.length === 4;
-        },
+        async () => (await serverStates()).filter((r) => r.status === 'UP').length === 4,
         120_000,
         500,
       );
     } catch (e) {
-      throw new Error(`${(e as Error).message}\n${out.join('').slice(-3000)}`, { cause: e });
+      const states = await serverStates()
+        .then((rs) => rs.filter((r) => r.status !== 'MAINT').map((r) => `${r.svname} ${r.addr ?? ''} ${r.status} ${r.check_status ?? ''} ${r.check_desc ?? ''} ${r.last_chk ?? ''}`).join('\n') || 'every slot MAINT: the names never resolved')
+        .catch((err: unknown) => `stats unreadable: ${(err as Error).message}`);
+      const haproxyLines = haproxyOut.join('').split('\n').filter((l) => !l.includes('(stats/HTTP)')).join('\n');
+      const exited = procs.filter((p) => p.exitCode !== null || p.signalCode !== null).map((p) => `${p.spawnargs.slice(1).join(' ')} exited ${p.exitCode ?? p.signalCode}`);
+      throw new Error(`${(e as Error).message}\nexited: ${exited.join('; ') || 'none'}\nservers:\n${states}\nhaproxy:\n${haproxyLines.slice(-2000)}\nroles:\n${out.join('').slice(-3000)}`, { cause: e });
     }
   }, 180_000);
 
@@ -201,10 +212,7 @@ describe.runIf(haproxy)('HAProxy (infra/haproxy/haproxy.cfg) in front of two ing
     });
     await waitFor(
       'ingest1 DOWN',
-      async () => {
-        const csv = await (await fetch(`http://127.0.0.1:${ports.stats}/stats;csv`)).text();
-        return csv.split('\n').some((l) => l.startsWith('ingest_mqtt,ingest') && l.split(',')[17] === 'DOWN');
-      },
+      async () => (await serverStates()).some((r) => r.pxname === 'ingest_mqtt' && r.status === 'DOWN'),
       30_000,
       500,
     );
