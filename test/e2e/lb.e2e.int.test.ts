@@ -3,7 +3,7 @@
  * `vitals ingest` and two `vitals gateway` processes (real Kafka and ClickHouse). As under compose,
  * the instances of a role share one port on different addresses (127.0.0.2 and 127.0.0.3 here) and
  * one service name; a DNS stand-in answers that name with both addresses, as Docker's DNS does.
- * Only the listen ports and the DNS server are rewritten; the backends, checks and resolvers are the
+ * Only the listen ports, the DNS server and the start-up lookup (no libc) are rewritten; the backends, checks and resolvers are the
  * shipped file's. Devices and dashboards through the balancer must reach both instances of each role.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -38,6 +38,8 @@ function metric(text: string, name: string): number {
 function rewrite(cfg: string, ports: { dns: number; lbMqtt: number; lbHttp: number; mqtt: number; ops: number; http: number; stats: number }): string {
   const subs: Array<[RegExp, string]> = [
     [/^ {2}parse-resolv-conf$/m, `  nameserver stub 127.0.0.1:${ports.dns}`],
+    // Names come from the stand-in only: the host's own resolver (libc) may know "gateway" or "ingest".
+    [/ init-addr last,libc,none /, ' init-addr none '],
     [/^ {2}bind :1883$/m, `  bind 127.0.0.1:${ports.lbMqtt}`],
     [/^ {2}bind :8080$/m, `  bind 127.0.0.1:${ports.lbHttp}`],
     [/ ingest:1883 send-proxy-v2 check port 9471$/m, ` ingest:${ports.mqtt} send-proxy-v2 check port ${ports.ops}`],
