@@ -5,6 +5,7 @@
  */
 import type { BatchHandler, BusRecord, Subscription } from '../../../core/ports.js';
 import type { Logger } from '../../../platform/log.js';
+import { backoffDelay, retry } from '../../../platform/backoff.js';
 import { busError, errorText, type TopicLog } from './topic-log.js';
 
 /** What a reader needs from its bus. */
@@ -160,37 +161,38 @@ export class Reader implements Subscription {
     });
   }
 
-  /** Hand a batch to the handler until it succeeds; false if stopped before it did. */
+  /**
+   * Hand a batch to the handler until it succeeds; false if stopped before it did. Every failure is
+   * retried, whatever the error: the batch is committed only once the handler takes it
+   * (at-least-once), so skipping it would lose records and giving up would stall the reader.
+   */
   private async deliver(t: TopicLog, batch: BusRecord[]): Promise<boolean> {
     const { initial, max } = this.bus.backoff;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.handler(batch);
-        return true;
-      } catch (e) {
-        const delay = Math.min(max, initial * 2 ** Math.min(attempt - 1, 20));
-        // Offsets and counts only: records carry patient data.
-        this.bus.log?.warn(
-          {
-            topic: t.name,
-            groupId: this.groupId,
-            firstOffset: batch[0]?.offset,
-            lastOffset: batch[batch.length - 1]?.offset,
-            count: batch.length,
-            attempt,
-            retryInMs: delay,
-            error: errorText(e),
-          },
-          'bus handler failed; retrying the batch',
-        );
-        if (this.stopped) return false;
-        await new Promise<void>((res) => {
-          this.wake = res;
-          this.sleepTimer = setTimeout(res, delay);
-        });
-        this.wake = null;
-        if (this.stopped) return false;
-      }
+    try {
+      await retry(() => this.handler(batch), {
+        retriable: () => true,
+        aborted: () => this.stopped,
+        delay: (attempt) => backoffDelay(attempt, Math.random, { initialMs: initial, maxMs: max }),
+        sleep: (ms) => this.pause(ms),
+        onRetry: (e, attempt, waitMs) =>
+          // Offsets and counts only: records carry patient data.
+          this.bus.log?.warn(
+            {
+              topic: t.name,
+              groupId: this.groupId,
+              firstOffset: batch[0]?.offset,
+              lastOffset: batch[batch.length - 1]?.offset,
+              count: batch.length,
+              attempt: attempt + 1,
+              retryInMs: waitMs,
+              error: errorText(e),
+            },
+            'bus handler failed; retrying the batch',
+          ),
+      });
+      return true;
+    } catch {
+      return false; // stopped: retry() throws only once aborted
     }
   }
 }
