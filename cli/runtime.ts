@@ -19,7 +19,6 @@ import { startOpsServer, type OpsServer } from '../platform/ops-server.js';
 import type { Logger } from '../platform/log.js';
 import { createMetricsRegistry } from '../platform/metrics.js';
 import { registerLagGauge, reportsLag } from '../platform/lag-metric.js';
-import { startRegistryView, type RegistryView } from '../platform/registry-view.js';
 import { retry } from '../platform/backoff.js';
 import { SINK_TOPICS, sinkGroupId } from '../sink/sink.js';
 import { RULES_GROUP } from '../stream-rules/rules-role.js';
@@ -115,13 +114,12 @@ export async function createStore(config: Config, log: Logger): Promise<Store> {
  * @param signal - aborting it (SIGTERM during start-up) stops what started and rejects with StartAborted
  */
 export async function runTarget(target: ModuleName, config: Config, log: Logger, signal?: AbortSignal): Promise<Running> {
-  const order = orderedModules(target).filter((m) => MODULES[m].init || m === 'registry');
+  const order = orderedModules(target).filter((m) => MODULES[m].init);
   const needs = infraNeeds(target);
   const status = new Map<string, Check>();
   const services = new Map<ModuleName, Service>();
   let stopping = false;
   let ctx: Context | null = null;
-  let registry: RegistryView | null = null;
   const metrics = createMetricsRegistry({ defaults: true });
   const extraChecks = new Map<string, () => Promise<Check>>();
   const ops: OpsHooks = {
@@ -159,7 +157,6 @@ export async function runTarget(target: ModuleName, config: Config, log: Logger,
         log.error({ module: name, err: (e as Error).message }, 'stop failed');
       }
     }
-    await registry?.stop().catch(() => undefined);
     if (ctx) {
       await ctx.bus.close().catch((e: unknown) => log.error({ err: (e as Error).message }, 'bus close failed'));
       await ctx.store.close().catch((e: unknown) => log.error({ err: (e as Error).message }, 'store close failed'));
@@ -228,23 +225,9 @@ export async function runTarget(target: ModuleName, config: Config, log: Logger,
 
     for (const name of order) {
       if (stopping) break;
-      if (name === 'registry') {
-        registry = await startRegistryView(ctx.bus, log.child({ role: 'registry' }));
-        await registry.caughtUp;
-        pending.delete(name);
-        continue;
-      }
       const def = MODULES[name];
       if (!def.init) continue;
-      const env = {
-        ctx,
-        registry: () => {
-          if (!registry) throw new Error('registry not started');
-          return registry;
-        },
-        ready,
-        started: services,
-      };
+      const env = { ctx, ready, started: services };
       services.set(name, await def.init(env));
       pending.delete(name);
       log.info({ module: name }, 'module started');
