@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { AlertEvent } from './alerts-model.js';
+import type { AlertEvent, ClinicianAction } from './alerts-model.js';
 import { createRulesEngine, type RulesEngine } from './rules-engine.js';
 import { parseRuleSet, type RuleSet } from './rules-config.js';
 import type { CanonicalSample } from './vitals.js';
@@ -72,6 +72,12 @@ describe('live SpO2-scale orders (chart actions)', () => {
     expect(f.onSample(sample(T0, { spo2: 88 }), { live: true }).score?.scale).toBe(1); // before the order
     expect(f.onSample(sample(T0 + 30 * S, { spo2: 88 }), { live: true }).score?.scale).toBe(2);
     expect(f.onSample(sample(T0 + 130 * S, { spo2: 88 }), { live: true }).score?.scale).toBe(1); // expired
+  });
+  it('ignores an order the chart-order check refuses, as the gateway view does (one check: isChartOrder)', () => {
+    const e = createRulesEngine(news2Only());
+    const partial = [{ ...order(T0, 2), orderedBy: undefined }, { ...order(T0, 2), until: '5000' }, { ...order(T0, 2), until: undefined }];
+    for (const bad of partial) e.onAction(bad as unknown as ClinicianAction);
+    expect(e.onSample(sample(T0 + 10 * S, { spo2: 88 }), { live: true }).score?.scale).toBe(1);
   });
 });
 

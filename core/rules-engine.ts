@@ -22,6 +22,7 @@ import {
   type Transition,
 } from './alert-lifecycle.js';
 import { PRIORITY_RANK, type Alert, type AlertEvent, type ClinicianAction } from './alerts-model.js';
+import { isChartOrder } from './bus-messages.js';
 import { METRIC_RANGES } from './payload.js';
 import {
   CHART_DECIMALS,
@@ -738,7 +739,7 @@ export function createRulesEngine(ruleSet: RuleSet, opts: EngineOptions = {}): R
 
   function onAction(a: ClinicianAction): AlertEvent[] {
     if (a.action === 'chart') {
-      if ((a.spo2Scale === 1 || a.spo2Scale === 2) && typeof a.patientId === 'string' && Number.isFinite(a.ts)) {
+      if (isChartOrder(a)) {
         const cur = chartOrders.get(a.patientId);
         // Replays deliver orders again, possibly out of order: the latest order wins.
         if (!cur || a.ts >= cur.from) chartOrders.set(a.patientId, { scale: a.spo2Scale, from: a.ts, until: typeof a.until === 'number' ? a.until : null });
