@@ -27,6 +27,11 @@ describe('module table', () => {
     const viaAfter: Record<ModuleName, ModuleDef> = { ...MODULES, gateway: { ...MODULES.gateway, after: ['sim'] } };
     expect(() => orderedModules('all', viaAfter)).toThrow(/module cycle: .*sim -> .*gateway|module cycle: .*gateway -> sim/);
   });
+  it('every module but a target is started through its init, the registry included (no special case in the runtime)', () => {
+    const targets = (Object.keys(MODULES) as ModuleName[]).filter((m) => !MODULES[m].init);
+    expect(targets).toEqual(['all']);
+    expect(MODULES.registry.hidden).toBe(true);
+  });
   it('ingest and rules need only the bus; sink and gateway also the store; sim neither', () => {
     expect(infraNeeds('ingest')).toEqual({ bus: true, store: false });
     expect(infraNeeds('rules')).toEqual({ bus: true, store: false });

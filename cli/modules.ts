@@ -6,14 +6,13 @@
 // Roles are imported when started, not when the table is read: `vitals --help`, `token` and
 // `--version` must not load fastify, Aedes, kafkajs and DuckDB (seconds on a busy machine).
 import type { Context, Service } from '../platform/context.js';
-import type { RegistryView } from '../platform/registry-view.js';
+import type { RegistryService, RegistryView } from '../platform/registry-view.js';
 import type { ReadyFn } from '../dashboard-gateway/gateway.js';
 
 export type ModuleName = 'registry' | 'ingest' | 'rules' | 'sink' | 'gateway' | 'sim' | 'all';
 
 export interface ModuleEnv {
   ctx: Context;
-  registry: () => RegistryView;
   ready: ReadyFn;
   /** Services already started in this process, by module name. */
   started: Map<ModuleName, Service>;
@@ -32,12 +31,19 @@ export interface ModuleDef {
   init?: (env: ModuleEnv) => Promise<Service>;
 }
 
+/** The registry view of this process, for a module that lists `registry` in its deps (so it started first). */
+function registryOf(e: ModuleEnv): RegistryView {
+  const s = e.started.get('registry') as Partial<RegistryService> | undefined;
+  if (!s?.view) throw new Error('registry not started');
+  return s.view;
+}
+
 export const MODULES: Record<ModuleName, ModuleDef> = {
-  registry: { deps: [], hidden: true, needs: ['bus'], help: 'device registry view (from the registry topic)' },
-  ingest: { deps: ['registry'], needs: ['bus'], help: 'MQTT broker: device auth, ACL, validation, bridge to the bus', init: async (e) => (await import('../ingest/ingest.js')).startIngest(e.ctx, e.registry()) },
+  registry: { deps: [], hidden: true, needs: ['bus'], help: 'device registry view (from the registry topic)', init: async (e) => (await import('../platform/registry-view.js')).startRegistry(e.ctx) },
+  ingest: { deps: ['registry'], needs: ['bus'], help: 'MQTT broker: device auth, ACL, validation, bridge to the bus', init: async (e) => (await import('../ingest/ingest.js')).startIngest(e.ctx, registryOf(e)) },
   rules: { deps: [], needs: ['bus'], help: 'NEWS2, window rules and the alert lifecycle', init: async (e) => (await import('../stream-rules/rules-role.js')).startRules(e.ctx) },
   sink: { deps: [], needs: ['bus', 'store'], help: 'bus to store, in batches', init: async (e) => (await import('../sink/sink.js')).startSink(e.ctx) },
-  gateway: { deps: ['registry'], needs: ['bus', 'store'], help: 'REST, FHIR, WebSocket and the dashboard page', init: async (e) => (await import('../dashboard-gateway/gateway.js')).startGateway(e.ctx, e.registry(), e.ready) },
+  gateway: { deps: ['registry'], needs: ['bus', 'store'], help: 'REST, FHIR, WebSocket and the dashboard page', init: async (e) => (await import('../dashboard-gateway/gateway.js')).startGateway(e.ctx, registryOf(e), e.ready) },
   sim: { deps: [], after: ['ingest', 'gateway'], needs: [], help: 'simulated patients over MQTT, provisioned through the API', init: async (e) => (await import('../device-sim/fleet.js')).startSimulator(e.ctx.config, e.ctx.log) },
   all: { deps: ['ingest', 'rules', 'sink', 'gateway', 'sim'], needs: [], help: 'every role in one process' },
 };

@@ -19,8 +19,7 @@ import { startOpsServer, type OpsServer } from '../platform/ops-server.js';
 import type { Logger } from '../platform/log.js';
 import { createMetricsRegistry } from '../platform/metrics.js';
 import { registerLagGauge, reportsLag } from '../platform/lag-metric.js';
-import { startRegistryView, type RegistryView } from '../platform/registry-view.js';
-import { backoffDelay } from '../platform/backoff.js';
+import { retry } from '../platform/backoff.js';
 import { SINK_TOPICS, sinkGroupId } from '../sink/sink.js';
 import { RULES_GROUP } from '../stream-rules/rules-role.js';
 import { MODULES, infraNeeds, orderedModules, type ModuleName } from './modules.js';
@@ -45,24 +44,28 @@ export interface Running {
 
 type Check = { ok: boolean; detail?: string };
 
-/** Retry `make` with backoff until it succeeds or `abort` says stop; reports each failure. */
+/**
+ * Retry `make` with backoff while it fails with a retriable error (Kafka or ClickHouse not up
+ * yet) until it succeeds or `aborted` says stop; any other error (a bad setting, a data dir it
+ * cannot write) fails the start at once. Each failure is reported in `status` for /readyz.
+ */
 async function connectWithRetry<T>(what: string, make: () => Promise<T>, log: Logger, status: Map<string, Check>, aborted: () => boolean): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const v = await make();
-      status.set(what, { ok: true });
-      return v;
-    } catch (e) {
-      const detail = `unreachable: ${(e as Error).message}`.slice(0, 300);
-      status.set(what, { ok: false, detail });
-      if (aborted()) throw e;
-      const wait = backoffDelay(attempt);
-      log.warn({ what, attempt, retryInMs: wait, err: (e as Error).message }, `${what} not reachable at start; retrying`);
-      // Sleep in short steps so a SIGTERM during the wait stops at once.
-      for (let slept = 0; slept < wait && !aborted(); slept += 100) await new Promise((r) => setTimeout(r, 100));
-      if (aborted()) throw e;
-    }
-  }
+  const v = await retry(
+    async () => {
+      try {
+        return await make();
+      } catch (e) {
+        status.set(what, { ok: false, detail: `unreachable: ${(e as Error).message}`.slice(0, 300) });
+        throw e;
+      }
+    },
+    {
+      aborted,
+      onRetry: (e, attempt, waitMs) => log.warn({ what, attempt, retryInMs: waitMs, err: (e as Error).message }, `${what} not reachable at start; retrying`),
+    },
+  );
+  status.set(what, { ok: true });
+  return v;
 }
 
 /** Until the gateway is up, answer /healthz and /readyz on its port so operators see why it is waiting. */
@@ -111,13 +114,12 @@ export async function createStore(config: Config, log: Logger): Promise<Store> {
  * @param signal - aborting it (SIGTERM during start-up) stops what started and rejects with StartAborted
  */
 export async function runTarget(target: ModuleName, config: Config, log: Logger, signal?: AbortSignal): Promise<Running> {
-  const order = orderedModules(target).filter((m) => MODULES[m].init || m === 'registry');
+  const order = orderedModules(target).filter((m) => MODULES[m].init);
   const needs = infraNeeds(target);
   const status = new Map<string, Check>();
   const services = new Map<ModuleName, Service>();
   let stopping = false;
   let ctx: Context | null = null;
-  let registry: RegistryView | null = null;
   const metrics = createMetricsRegistry({ defaults: true });
   const extraChecks = new Map<string, () => Promise<Check>>();
   const ops: OpsHooks = {
@@ -155,7 +157,6 @@ export async function runTarget(target: ModuleName, config: Config, log: Logger,
         log.error({ module: name, err: (e as Error).message }, 'stop failed');
       }
     }
-    await registry?.stop().catch(() => undefined);
     if (ctx) {
       await ctx.bus.close().catch((e: unknown) => log.error({ err: (e as Error).message }, 'bus close failed'));
       await ctx.store.close().catch((e: unknown) => log.error({ err: (e as Error).message }, 'store close failed'));
@@ -180,45 +181,53 @@ export async function runTarget(target: ModuleName, config: Config, log: Logger,
       log.info({ opsPort: opsServer.port }, `ops endpoints on http://${config.host}:${opsServer.port} (/healthz, /readyz, /metrics)`);
     }
     const interim = needs.bus || needs.store ? (order.includes('gateway') ? await startInterimOps(config, status) : null) : null;
-    const [bus, store] = await Promise.all([
+    // When one of the two fails for good, the other stops retrying too (the start is over).
+    let failed = false;
+    const giveUp = (): boolean => stopping || failed;
+    const connect = <T,>(what: 'bus' | 'store', make: () => Promise<T>): Promise<T> =>
+      connectWithRetry(what, make, log, status, giveUp).catch((e: unknown) => {
+        failed = true;
+        throw e;
+      });
+    const [busResult, storeResult] = await Promise.allSettled([
       needs.bus
-        ? connectWithRetry('bus', async () => {
+        ? connect('bus', async () => {
             const b = await createBus(config, log, order.includes('sink'));
-            await b.ensureTopics(DEFAULT_TOPIC_SPECS);
+            await b.ensureTopics(DEFAULT_TOPIC_SPECS).catch(async (e: unknown) => {
+              await b.close().catch(() => undefined);
+              throw e;
+            });
             return b;
-          }, log, status, () => stopping)
+          })
         : absentBus(),
       needs.store
-        ? connectWithRetry('store', async () => {
+        ? connect('store', async () => {
             const s = await createStore(config, log);
-            await s.migrate();
+            await s.migrate().catch(async (e: unknown) => {
+              await s.close().catch(() => undefined);
+              throw e;
+            });
             return s;
-          }, log, status, () => stopping)
+          })
         : absentStore(),
     ]);
+    if (busResult.status === 'rejected' || storeResult.status === 'rejected') {
+      // One failed for good (or the start was cancelled): close the other rather than leave it open.
+      if (busResult.status === 'fulfilled') await busResult.value.close().catch(() => undefined);
+      if (storeResult.status === 'fulfilled') await storeResult.value.close().catch(() => undefined);
+      throw busResult.status === 'rejected' ? busResult.reason : (storeResult as PromiseRejectedResult).reason;
+    }
+    const bus = busResult.value;
+    const store = storeResult.value;
     ctx = { config, log, clock: systemClock, metrics, bus, store, ops };
     if (needs.bus && reportsLag(bus)) registerLagGauge(metrics, bus);
     if (interim) await new Promise<void>((r) => interim.close(() => r()));
 
     for (const name of order) {
       if (stopping) break;
-      if (name === 'registry') {
-        registry = await startRegistryView(ctx.bus, log.child({ role: 'registry' }));
-        await registry.caughtUp;
-        pending.delete(name);
-        continue;
-      }
       const def = MODULES[name];
       if (!def.init) continue;
-      const env = {
-        ctx,
-        registry: () => {
-          if (!registry) throw new Error('registry not started');
-          return registry;
-        },
-        ready,
-        started: services,
-      };
+      const env = { ctx, ready, started: services };
       services.set(name, await def.init(env));
       pending.delete(name);
       log.info({ module: name }, 'module started');

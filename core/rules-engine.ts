@@ -22,6 +22,7 @@ import {
   type Transition,
 } from './alert-lifecycle.js';
 import { PRIORITY_RANK, type Alert, type AlertEvent, type ClinicianAction } from './alerts-model.js';
+import { isChartOrder } from './bus-messages.js';
 import { METRIC_RANGES } from './payload.js';
 import {
   CHART_DECIMALS,
@@ -107,8 +108,6 @@ export interface RulesEngine {
   restore(events: readonly AlertEvent[]): void;
   /** Snapshots of every open or acknowledged alert. */
   openAlerts(): Alert[];
-  /** Forget a patient (discharge); open alerts are resolved at `ts` (default: last sample time). */
-  dropPatient(patientId: string, ts?: number): AlertEvent[];
   /**
    * Forget a patient without a word: another rules instance owns them now (their partition moved,
    * docs/decisions/0018). Their alerts stay open in the log; the new owner restores them.
@@ -740,7 +739,7 @@ export function createRulesEngine(ruleSet: RuleSet, opts: EngineOptions = {}): R
 
   function onAction(a: ClinicianAction): AlertEvent[] {
     if (a.action === 'chart') {
-      if ((a.spo2Scale === 1 || a.spo2Scale === 2) && typeof a.patientId === 'string' && Number.isFinite(a.ts)) {
+      if (isChartOrder(a)) {
         const cur = chartOrders.get(a.patientId);
         // Replays deliver orders again, possibly out of order: the latest order wins.
         if (!cur || a.ts >= cur.from) chartOrders.set(a.patientId, { scale: a.spo2Scale, from: a.ts, until: typeof a.until === 'number' ? a.until : null });
@@ -866,27 +865,6 @@ export function createRulesEngine(ruleSet: RuleSet, opts: EngineOptions = {}): R
     return out;
   }
 
-  function dropPatient(patientId: string, ts?: number): AlertEvent[] {
-    const ps = patients.get(patientId);
-    const out: AlertEvent[] = [];
-    if (ps) {
-      const at = ts ?? ps.maxTs;
-      ps.eps.forEach((ep, ri) => {
-        if (ep.alert !== null) out.push(resolve(ps, ri, Math.max(at, ep.alert.openedAt), null));
-      });
-      ps.dropped = true;
-      patients.delete(patientId);
-    }
-    for (const [id, o] of orphans) {
-      if (o.alert?.patientId !== patientId) continue;
-      o.alert.state = 'resolved';
-      o.alert.resolvedAt = ts ?? o.alert.openedAt;
-      out.push(emit(o, 'resolved', o.alert.resolvedAt));
-      orphans.delete(id);
-    }
-    return out;
-  }
-
   function forgetPatient(patientId: string): void {
     const ps = patients.get(patientId);
     if (ps) {
@@ -911,5 +889,5 @@ export function createRulesEngine(ruleSet: RuleSet, opts: EngineOptions = {}): R
     return { patients: patients.size, bytesEstimate: bytes, openAlerts: alertIndex.size + orphans.size, ...counters, timers: timers.size };
   }
 
-  return { ruleSet, onSample, onAction, onTick, restore, openAlerts, dropPatient, forgetPatient, stats };
+  return { ruleSet, onSample, onAction, onTick, restore, openAlerts, forgetPatient, stats };
 }

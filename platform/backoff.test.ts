@@ -11,6 +11,10 @@ describe('backoff and retry', () => {
     expect(backoffDelay(3, () => 1)).toBe(800);
     expect(backoffDelay(3, () => 0)).toBe(400);
     expect(backoffDelay(30, () => 1)).toBe(10_000);
+    // Other limits, the same formula (the embedded bus's handler retries).
+    expect(backoffDelay(0, () => 1, { initialMs: 20, maxMs: 200 })).toBe(20);
+    expect(backoffDelay(2, () => 0, { initialMs: 20, maxMs: 200 })).toBe(40);
+    expect(backoffDelay(40, () => 1, { initialMs: 20, maxMs: 200 })).toBe(200);
   });
 
   it('retries only errors marked retriable', () => {
@@ -41,6 +45,23 @@ describe('backoff and retry', () => {
     calls = 0;
     await expect(retry(async () => (calls++, Promise.reject(unavailable())), { retries: 2, delay: () => 1 })).rejects.toMatchObject({ code: 'VTL_ERR_STORE_UNAVAILABLE' });
     expect(calls).toBe(3);
+  });
+
+  it('waits with the sleep the caller gives, and an abort it wakes for ends the retry at once', async () => {
+    let stop = false;
+    const waits: number[] = [];
+    const e = unavailable();
+    await expect(
+      retry(async () => Promise.reject(e), {
+        delay: () => 60_000,
+        aborted: () => stop,
+        sleep: async (ms) => {
+          waits.push(ms);
+          stop = true; // a stop() that woke the sleeper
+        },
+      }),
+    ).rejects.toBe(e);
+    expect(waits).toEqual([60_000]);
   });
 
   it('stops waiting when aborted', async () => {

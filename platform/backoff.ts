@@ -5,12 +5,22 @@
  */
 import { isVitalsError } from '../core/errors.js';
 
+/** Where backoff starts and where it stops growing. */
+export interface BackoffLimits {
+  /** The step of the first retry (default 100 ms). */
+  initialMs?: number;
+  /** The largest step (default 10 s). */
+  maxMs?: number;
+}
+
 /**
  * Exponential backoff with equal jitter (half the step fixed, half random), 100 ms doubling up
- * to 10 s: the fixed half keeps a retry from firing at once, the random half spreads retries.
+ * to 10 s unless `limits` say otherwise: the fixed half keeps a retry from firing at once, the
+ * random half spreads retries.
  */
-export function backoffDelay(attempt: number, rand: () => number = Math.random): number {
-  const cap = Math.min(10_000, 100 * 2 ** Math.min(attempt, 10));
+export function backoffDelay(attempt: number, rand: () => number = Math.random, limits: BackoffLimits = {}): number {
+  const { initialMs = 100, maxMs = 10_000 } = limits;
+  const cap = Math.min(maxMs, initialMs * 2 ** Math.min(attempt, 30));
   return Math.round(cap / 2 + (rand() * cap) / 2);
 }
 
@@ -30,6 +40,11 @@ export interface RetryOptions {
   onRetry?: (e: unknown, attempt: number, waitMs: number) => void;
   /** Pacing (default {@link backoffDelay}). */
   delay?: (attempt: number) => number;
+  /**
+   * How to wait between attempts (default: steps of at most 100 ms, ended early once `aborted`).
+   * A caller that can wake a sleeper on stop passes its own, so a stop ends the wait at once.
+   */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 /** Sleep in steps of at most 100 ms so an abort during a long wait is seen at once. */
@@ -44,7 +59,7 @@ async function wait(ms: number, aborted: () => boolean): Promise<void> {
  * @returns what `fn` resolved to
  */
 export async function retry<T>(fn: (attempt: number) => Promise<T>, opts: RetryOptions = {}): Promise<T> {
-  const { retries = Infinity, retriable = isRetriable, aborted = () => false, onRetry, delay = backoffDelay } = opts;
+  const { retries = Infinity, retriable = isRetriable, aborted = () => false, onRetry, delay = backoffDelay, sleep = (ms: number) => wait(ms, aborted) } = opts;
   for (let attempt = 0; ; attempt++) {
     try {
       return await fn(attempt);
@@ -52,7 +67,7 @@ export async function retry<T>(fn: (attempt: number) => Promise<T>, opts: RetryO
       if (!retriable(e) || attempt >= retries || aborted()) throw e;
       const ms = delay(attempt);
       onRetry?.(e, attempt, ms);
-      await wait(ms, aborted);
+      await sleep(ms);
       if (aborted()) throw e;
     }
   }

@@ -5,6 +5,7 @@
 import { applyRegistryRecord, type DeviceRecord, type RegistryValue } from '../core/registry.js';
 import { decodeDeviceRecord } from '../core/bus-messages.js';
 import { TOPICS, type Bus, type Subscription } from '../core/ports.js';
+import type { Context, Service } from './context.js';
 import { decodeOrSkip } from './decode.js';
 import type { Logger } from './log.js';
 
@@ -42,4 +43,16 @@ export async function startRegistryView(bus: Bus, log: Logger): Promise<Registry
     caughtUp: sub.caughtUp,
     stop: () => sub.stop(),
   };
+}
+
+/** The `registry` module (cli/modules.ts): one view that the process's ingest and gateway share. */
+export interface RegistryService extends Service {
+  readonly view: RegistryView;
+}
+
+/** Start the `registry` module: resolves once the view holds the whole topic, so no device is refused for want of it. */
+export async function startRegistry(ctx: Context): Promise<RegistryService> {
+  const view = await startRegistryView(ctx.bus, ctx.log.child({ role: 'registry' }));
+  await view.caughtUp;
+  return { name: 'registry', view, stop: () => view.stop() };
 }

@@ -9,10 +9,14 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** Top-level folders that hold no code of ours, or are documentation. */
 const NOT_LAYOUT = new Set(['docs', 'node_modules', 'dist', 'test-results']);
 
-function layoutFolders(): string[] {
+function layoutRows(): Array<{ folder: string; what: string }> {
   const doc = readFileSync(path.join(root, 'docs/architecture.md'), 'utf8');
   const section = doc.slice(doc.indexOf('## Layout'), doc.indexOf('\n## ', doc.indexOf('## Layout') + 1));
-  return [...section.matchAll(/^\| `([^`]+)\/` \|/gm)].map((m) => m[1] as string);
+  return [...section.matchAll(/^\| `([^`]+)\/` \|([^|]*)\|/gm)].map((m) => ({ folder: m[1] as string, what: m[2] as string }));
+}
+
+function layoutFolders(): string[] {
+  return layoutRows().map((r) => r.folder);
 }
 
 describe('docs/architecture.md layout', () => {
@@ -21,6 +25,13 @@ describe('docs/architecture.md layout', () => {
   it('lists only folders that exist', () => {
     expect(listed.length).toBeGreaterThan(5);
     expect(listed.filter((f) => !existsSync(path.join(root, f)) || !statSync(path.join(root, f)).isDirectory())).toEqual([]);
+  });
+
+  it('names only files that exist in the folder of their row', () => {
+    const missing = layoutRows().flatMap(({ folder, what }) =>
+      [...what.matchAll(/`([A-Za-z0-9._-]+\.ts)`/g)].map((m) => path.join(folder, m[1] as string)).filter((f) => !existsSync(path.join(root, f))),
+    );
+    expect(missing).toEqual([]);
   });
 
   it('lists every top-level folder', () => {

@@ -267,6 +267,32 @@ describe('memory bus specifics', () => {
     expect(lines.join('')).not.toContain('MRN-000123');
     expect(lines.join('')).toContain('retrying');
   });
+
+  it('stop() during a long handler backoff ends the wait at once and commits nothing', async () => {
+    const bus = await make({ retryBackoffMs: { initial: 60_000, max: 60_000 } });
+    await bus.ensureTopics([{ name: 't', partitions: 1 }]);
+    await bus.publish('t', [{ key: 'k', value: '1' }]);
+    let calls = 0;
+    const sub = await bus.consume({
+      groupId: 'g',
+      topics: ['t'],
+      handler: async () => {
+        calls++;
+        throw new Error('boom');
+      },
+    });
+    while (calls === 0) await new Promise((r) => setTimeout(r, 5));
+    const t0 = Date.now();
+    await sub.stop();
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(calls).toBe(1);
+    // Nothing was committed: the next member gets the record.
+    const again: BusRecord[] = [];
+    const next = await bus.consume({ groupId: 'g', topics: ['t'], handler: async (rs) => void again.push(...rs) });
+    await next.caughtUp;
+    await next.stop();
+    expect(values(again)).toEqual(['1']);
+  });
 });
 
 function values(rs: readonly BusRecord[]): (string | null)[] {
