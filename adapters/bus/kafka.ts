@@ -278,9 +278,12 @@ class KafkaBus implements Bus {
     }
   }
 
-  /** Until every partition of `topics` has a leader (or the deadline passes: the last error is thrown). */
+  /**
+   * Until every partition of `topics` has a leader. Past the deadline this fails as a bus that is not
+   * ready (retriable: a start tries again), whatever the last metadata answer was.
+   */
   private async awaitLeaders(topics: string[], deadline: number): Promise<void> {
-    await retry(
+    const waiting = retry(
       async () => {
         const { topics: meta } = await this.admin.fetchTopicMetadata({ topics });
         const leaderless = meta.filter((t) => t.partitions.length === 0 || t.partitions.some((p) => p.leader < 0)).map((t) => t.name);
@@ -292,6 +295,10 @@ class KafkaBus implements Bus {
         delay: (attempt) => Math.min(1000, 50 * 2 ** attempt),
       },
     );
+    await waiting.catch((e: unknown) => {
+      if (Date.now() < deadline) throw e;
+      throw new VitalsError('VTL_ERR_BUS_UNAVAILABLE', `ensureTopics: partitions without a leader after 30 s (${errorText(e)})`, { cause: e });
+    });
   }
 
   publish(topic: string, records: OutgoingRecord[]): Promise<void> {
