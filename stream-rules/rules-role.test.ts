@@ -90,4 +90,31 @@ describe('rules role checkpoints (embedded bus)', () => {
     const resolved = spo2Low().find((e) => e.event === 'resolved');
     expect(resolved?.alert.id).toBe(raised[0]?.alert.id);
   });
+
+  it('a chart action unfit to apply (no orderedBy) is not saved to the checkpoint; a fit one is', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'vitals-rules-chart-'));
+    const bus = await createMemoryBus();
+    await bus.ensureTopics(DEFAULT_TOPIC_SPECS);
+    cleanups.push(async () => {
+      await bus.close();
+      await rm(dir, { recursive: true, force: true });
+    });
+    const loaded = loadConfig({ VITALS_DATA_DIR: dir });
+    if (!loaded.ok) throw new Error('config');
+    const ctx: Context = { config: loaded.config, log: createLogger({ level: 'silent' }), clock: { now: () => Date.now() }, metrics: createMetricsRegistry(), bus, store: undefined as unknown as Store };
+    const saved = new Map<string, string | null>();
+    const tail = await bus.tail({ topics: [TOPICS.rulesState], from: 'earliest', handler: async (rs) => void rs.forEach((r) => saved.set(r.key, r.value)) });
+    cleanups.push(() => tail.stop());
+    const rules = await startRules(ctx);
+    cleanups.push(() => rules.stop());
+    const ts = Date.now();
+    const order = { v: 1, action: 'chart', spo2Scale: 2, ts, until: null };
+    await bus.publish(TOPICS.alertActions, [
+      { key: 'P-unfit', value: JSON.stringify({ ...order, patientId: 'P-unfit' }) },
+      { key: 'P-fit', value: JSON.stringify({ ...order, patientId: 'P-fit', orderedBy: 'nurse-1' }) },
+    ]);
+    await until('the fit order checkpointed', () => saved.has('P-fit'));
+    expect(JSON.parse(saved.get('P-fit') as string)).toMatchObject({ chart: { spo2Scale: 2, orderedBy: 'nurse-1' } });
+    expect(saved.has('P-unfit')).toBe(false);
+  });
 });

@@ -12,7 +12,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { AlertEvent } from '../core/alerts-model.js';
-import { decodeAction, decodeAlertEvent, decodeRecord, decodeSample, type Decoder } from '../core/bus-messages.js';
+import { decodeAction, decodeAlertEvent, decodeRecord, decodeSample, isChartOrder, type Decoder } from '../core/bus-messages.js';
 import { VitalsError } from '../core/errors.js';
 import { TOPICS, type Bus, type BusRecord, type OutgoingRecord, type Subscription } from '../core/ports.js';
 import { createRulesEngine, type ScoreOutput } from '../core/rules-engine.js';
@@ -230,7 +230,7 @@ export async function startRules(ctx: Context): Promise<Service> {
         if (!a) continue;
         partitionOf.set(a.patientId, r.partition);
         events.push(...engine.onAction(a));
-        if (a.action === 'chart' && checkpoints.applyChart(a)) charts.add(a.patientId);
+        if (isChartOrder(a) && checkpoints.applyChart(a)) charts.add(a.patientId);
         continue;
       }
       const s = parse(r, decodeSample);
