@@ -16,6 +16,7 @@
  *   npm run build && node dist/load/ingest-bench.js                 # 3 runs, everything
  *   node dist/load/ingest-bench.js --runs 1 --duration 3 --devices 100 --qos 1
  *   node dist/load/ingest-bench.js --profile --runs 1               # + --cpu-prof of the vitals servers
+ *   node dist/load/ingest-bench.js --targets mosquitto,kafka --baseline-dist .cache/base-dist   # before/after, same run
  *   node dist/load/ingest-bench.js --summarize load/results/prof-…/x.cpuprofile
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -39,8 +40,8 @@ const BENCH_PREFIX = `bench-ingest-${Date.now().toString(36)}.`;
  * `ingest`: `vitals ingest` alone on the embedded bus (nothing consumes): ingest's own ceiling.
  * `kafka-pN`: `kafka` with VITALS_KAFKA_PRODUCERS=N (--kafka-producers), for A/B in one run.
  */
-type TargetName = 'mosquitto' | 'embedded' | 'ingest' | 'kafka' | `kafka-p${number}`;
-const isKafka = (t: TargetName): boolean => t === 'kafka' || t.startsWith('kafka-p');
+type TargetName = 'mosquitto' | 'embedded' | 'ingest' | 'kafka' | `kafka-p${number}` | 'kafka-base';
+const isKafka = (t: TargetName): boolean => t === 'kafka' || t.startsWith('kafka-');
 
 interface Args {
   runs: number;
@@ -54,13 +55,20 @@ interface Args {
   /** Run the kafka target once per value of VITALS_KAFKA_PRODUCERS (targets kafka-p1, kafka-p4...). */
   kafkaProducers: number[] | null;
   profile: boolean;
+  /**
+   * A build of other code (a copy of an earlier dist/ inside the repo, e.g. .cache/base-dist) run
+   * as target `kafka-base` beside `kafka`: before/after in the same run, against the same Mosquitto.
+   */
+  baselineDist: string | null;
+  /** Extra node flags for the vitals servers under test (not for `kafka-base`), e.g. V8 heap flags to A/B. */
+  serverNodeArgs: string[];
   summarize: string | null;
   /** Write the table into BENCHMARKS.md between the `bench:ingest` markers. */
   md: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { runs: 3, duration: 5, warmup: 1, devices: [100, 1000], qos: [0, 1], targets: ['mosquitto', 'embedded', 'kafka'], paced: true, kafkaBrokers: null, kafkaProducers: null, profile: false, summarize: null, md: false };
+  const a: Args = { runs: 3, duration: 5, warmup: 1, devices: [100, 1000], qos: [0, 1], targets: ['mosquitto', 'embedded', 'kafka'], paced: true, kafkaBrokers: null, kafkaProducers: null, profile: false, baselineDist: null, serverNodeArgs: [], summarize: null, md: false };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = (): string => {
@@ -78,10 +86,13 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--kafka-brokers') a.kafkaBrokers = v();
     else if (k === '--kafka-producers') a.kafkaProducers = v().split(',').map(Number);
     else if (k === '--profile') a.profile = true;
+    else if (k === '--baseline-dist') a.baselineDist = path.resolve(v());
+    else if (k === '--server-node-args') a.serverNodeArgs = v().split(' ').filter(Boolean);
     else if (k === '--summarize') a.summarize = v();
     else if (k === '--md') a.md = true;
     else throw new Error(`unknown flag ${k}`);
   }
+  if (a.baselineDist && !a.targets.includes('kafka-base')) a.targets.push('kafka-base');
   if (a.kafkaProducers) a.targets = a.targets.flatMap((t) => (t === 'kafka' ? (a.kafkaProducers as number[]).map((n): TargetName => `kafka-p${n}`) : [t]));
   return a;
 }
@@ -123,8 +134,9 @@ async function startMosquitto(): Promise<Target> {
   };
 }
 
-async function startVitals(name: Exclude<TargetName, 'mosquitto'>, dir: string, maxDevices: number, kafka: { brokers: string; pid: () => number | null } | null, profileDir: string | null): Promise<Target> {
-  if (!fs.existsSync(SERVER)) throw new Error(`${SERVER} missing: run \`npm run build\` first`);
+async function startVitals(name: Exclude<TargetName, 'mosquitto'>, dir: string, maxDevices: number, kafka: { brokers: string; pid: () => number | null } | null, profileDir: string | null, baselineDist: string | null, serverNodeArgs: readonly string[]): Promise<Target> {
+  const server = name === 'kafka-base' && baselineDist ? path.join(baselineDist, 'load', 'ingest-bench-server.js') : SERVER;
+  if (!fs.existsSync(server)) throw new Error(`${server} missing: run \`npm run build\` first`);
   const mqttPort = await freePort();
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -147,8 +159,9 @@ async function startVitals(name: Exclude<TargetName, 'mosquitto'>, dir: string, 
   // The bench's own topic namespace (the registry topic included), so a shared broker's vitals.*
   // topics are never written; one per invocation, so only the first server start waits for new topics' leaders.
   if (kafka) env.VITALS_TOPIC_PREFIX = BENCH_PREFIX;
-  const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`] : [];
-  const p = spawn('taskset', ['-c', '0', process.execPath, ...nodeArgs, SERVER, name === 'embedded' ? 'all' : 'ingest', String(maxDevices)], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  const nodeArgs = name === 'kafka-base' ? [] : [...serverNodeArgs];
+  if (profileDir) nodeArgs.push(...['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`]);
+  const p = spawn('taskset', ['-c', '0', process.execPath, ...nodeArgs, server, name === 'embedded' ? 'all' : 'ingest', String(maxDevices)], { env, stdio: ['pipe', 'pipe', 'pipe'] });
   let err = '';
   // Also kept in a file: a stalled cell (devices never acknowledged) is diagnosed from the server's warnings.
   const errLog = fs.createWriteStream(path.join(ROOT, 'load', 'results', `ingest-server-${name}-${mqttPort}.log`));
@@ -430,7 +443,7 @@ async function main(): Promise<void> {
       try {
         for (const name of a.targets) {
           if (name === 'mosquitto') targets.push(await startMosquitto());
-          else targets.push(await startVitals(name, work, maxDevices, isKafka(name) ? kafkaRef : null, profileDir));
+          else targets.push(await startVitals(name, work, maxDevices, isKafka(name) ? kafkaRef : null, profileDir, a.baselineDist, a.serverNodeArgs));
         }
         const cells: Array<{ devices: number; qos: 0 | 1; mode: CellResult['mode'] }> = [];
         // Paced first: after a saturating cell the embedded rules and sink still work off a backlog.
