@@ -26,7 +26,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { startPrivateKafka, type PrivateKafka } from '../dev-services/private-kafka.js';
-import { freePort, procSample, startMosquitto as startSharedMosquitto } from './lib/procs.js';
+import { procSample, startMosquitto as startSharedMosquitto } from './lib/procs.js';
 import { replaceSection } from './lib/report.js';
 import { BENCH_TOKEN, GenDevice, benchDeviceId, type GenStats } from './ingest-mqtt-gen.js';
 
@@ -137,11 +137,13 @@ async function startMosquitto(): Promise<Target> {
 async function startVitals(name: Exclude<TargetName, 'mosquitto'>, dir: string, maxDevices: number, kafka: { brokers: string; pid: () => number | null } | null, profileDir: string | null, baselineDist: string | null, serverNodeArgs: readonly string[]): Promise<Target> {
   const server = name === 'kafka-base' && baselineDist ? path.join(baselineDist, 'load', 'ingest-bench-server.js') : SERVER;
   if (!fs.existsSync(server)) throw new Error(`${server} missing: run \`npm run build\` first`);
-  const mqttPort = await freePort();
+  // Port 0: the server binds a free port and names it in its ready line. A port picked here could
+  // be taken by another process before the server binds it (it happened: the cell waited 120 s).
+  const mqttPort = `${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`;
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    VITALS_MQTT_PORT: String(mqttPort),
-    VITALS_HTTP_PORT: String(await freePort()),
+    VITALS_MQTT_PORT: '0',
+    VITALS_HTTP_PORT: '0',
     // A split ingest binds its ops port: any free one, so benches and tests never clash.
     VITALS_OPS_PORT: '0',
     VITALS_DATA_DIR: path.join(dir, `${name}-${mqttPort}`),
@@ -172,11 +174,23 @@ async function startVitals(name: Exclude<TargetName, 'mosquitto'>, dir: string, 
   const lines = createInterface({ input: p.stdout as NodeJS.ReadableStream });
   const waiting: Array<(l: string) => void> = [];
   lines.on('line', (l) => waiting.shift()?.(l));
+  let exited = false;
+  p.once('exit', () => {
+    exited = true;
+  });
   const nextLine = (timeoutMs: number): Promise<string> =>
     new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`${name} server: no answer in ${timeoutMs} ms; stderr: ${err}`)), timeoutMs);
+      const fail = (why: string): void => reject(new Error(`${name} server: ${why}; stderr: ${err}`));
+      if (exited) return fail('exited');
+      const t = setTimeout(() => fail(`no answer in ${timeoutMs} ms`), timeoutMs);
+      const onExit = (): void => {
+        clearTimeout(t);
+        fail('exited');
+      };
+      p.once('exit', onExit);
       waiting.push((l) => {
         clearTimeout(t);
+        p.off('exit', onExit);
         resolve(l);
       });
     });
