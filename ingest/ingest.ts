@@ -153,20 +153,28 @@ export async function startIngest(ctx: Context, registry: RegistryView): Promise
     const r = normaliseVitalsPayload(text, dev, now, limits, (i) => `${base}-${i}`);
     // Lanes: backfill (older than the live window) travels apart, so it never queues ahead of live samples.
     const liveFrom = now - config.liveWindowMs;
-    const live: OutgoingRecord[] = [];
-    const backlog: OutgoingRecord[] = [];
+    let live: OutgoingRecord[] | null = null;
+    let backlog: OutgoingRecord[] | null = null;
     // Serialised once for the log (by hand: sample-json.ts); in-process readers get the object itself (core/bus-messages.ts).
-    for (const s of r.accepted) (s.ts >= liveFrom ? live : backlog).push({ key: sampleKey(s), value: sampleJson(s), timestamp: s.recvTs, decoded: s });
-    const held = gate.admit(backlog.length === 0 ? LIVE : live.length === 0 ? BACKLOG : BOTH);
-    if (held) await held;
-    const jobs: Promise<void>[] = [];
-    if (live.length > 0) jobs.push(out.publish(TOPICS.samples, live));
-    if (backlog.length > 0) jobs.push(out.publish(TOPICS.backlog, backlog));
-    if (r.rejected.length > 0) {
-      const kept = keptPayloads(payload, r.rejected, config.maxPayloadBytes);
-      jobs.push(out.publish(TOPICS.dlq, r.rejected.map((rej, i) => dlqRecord(deviceId, 'vitals', rej, kept[i] ?? null, payload.length, now, base))));
+    for (const s of r.accepted) {
+      const rec: OutgoingRecord = { key: sampleKey(s), value: sampleJson(s), timestamp: s.recvTs, decoded: s };
+      if (s.ts >= liveFrom) (live ??= []).push(rec);
+      else (backlog ??= []).push(rec);
     }
-    await (jobs.length === 1 ? jobs[0] : Promise.all(jobs));
+    const held = gate.admit(backlog === null ? LIVE : live === null ? BACKLOG : BOTH);
+    if (held) await held;
+    if (live !== null && backlog === null && r.rejected.length === 0) {
+      await out.publish(TOPICS.samples, live); // the common case: no arrays of promises
+    } else {
+      const jobs: Promise<void>[] = [];
+      if (live !== null) jobs.push(out.publish(TOPICS.samples, live));
+      if (backlog !== null) jobs.push(out.publish(TOPICS.backlog, backlog));
+      if (r.rejected.length > 0) {
+        const kept = keptPayloads(payload, r.rejected, config.maxPayloadBytes);
+        jobs.push(out.publish(TOPICS.dlq, r.rejected.map((rej, i) => dlqRecord(deviceId, 'vitals', rej, kept[i] ?? null, payload.length, now, base))));
+      }
+      await Promise.all(jobs);
+    }
     samplesTotal.inc(r.accepted.length);
     countRejections(r.rejected);
     if (r.rejected.length > 0) ingestLog.info({ deviceId, traceId: base, rejected: r.rejected.map((x) => x.reason), accepted: r.accepted.length }, 'samples rejected');

@@ -17,6 +17,7 @@
  *   node dist/load/ingest-bench.js --runs 1 --duration 3 --devices 100 --qos 1
  *   node dist/load/ingest-bench.js --profile --runs 1               # + --cpu-prof of the vitals servers
  *   node dist/load/ingest-bench.js --targets mosquitto,kafka --baseline-dist .cache/base-dist   # before/after, same run
+ *   node dist/load/ingest-bench.js --targets mosquitto,kafka --tuned-node-args "--max-semi-space-size=64"   # + V8 flags
  *   node dist/load/ingest-bench.js --summarize load/results/prof-…/x.cpuprofile
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -40,7 +41,7 @@ const BENCH_PREFIX = `bench-ingest-${Date.now().toString(36)}.`;
  * `ingest`: `vitals ingest` alone on the embedded bus (nothing consumes): ingest's own ceiling.
  * `kafka-pN`: `kafka` with VITALS_KAFKA_PRODUCERS=N (--kafka-producers), for A/B in one run.
  */
-type TargetName = 'mosquitto' | 'embedded' | 'ingest' | 'kafka' | `kafka-p${number}` | 'kafka-base';
+type TargetName = 'mosquitto' | 'embedded' | 'ingest' | 'kafka' | `kafka-p${number}` | 'kafka-base' | 'kafka-tuned';
 const isKafka = (t: TargetName): boolean => t === 'kafka' || t.startsWith('kafka-');
 
 interface Args {
@@ -60,15 +61,15 @@ interface Args {
    * as target `kafka-base` beside `kafka`: before/after in the same run, against the same Mosquitto.
    */
   baselineDist: string | null;
-  /** Extra node flags for the vitals servers under test (not for `kafka-base`), e.g. V8 heap flags to A/B. */
-  serverNodeArgs: string[];
+  /** Node flags (e.g. V8 heap sizes) for target `kafka-tuned`: this code into Kafka, so started. */
+  tunedNodeArgs: string[];
   summarize: string | null;
   /** Write the table into BENCHMARKS.md between the `bench:ingest` markers. */
   md: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { runs: 3, duration: 5, warmup: 1, devices: [100, 1000], qos: [0, 1], targets: ['mosquitto', 'embedded', 'kafka'], paced: true, kafkaBrokers: null, kafkaProducers: null, profile: false, baselineDist: null, serverNodeArgs: [], summarize: null, md: false };
+  const a: Args = { runs: 3, duration: 5, warmup: 1, devices: [100, 1000], qos: [0, 1], targets: ['mosquitto', 'embedded', 'kafka'], paced: true, kafkaBrokers: null, kafkaProducers: null, profile: false, baselineDist: null, tunedNodeArgs: [], summarize: null, md: false };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = (): string => {
@@ -87,12 +88,13 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--kafka-producers') a.kafkaProducers = v().split(',').map(Number);
     else if (k === '--profile') a.profile = true;
     else if (k === '--baseline-dist') a.baselineDist = path.resolve(v());
-    else if (k === '--server-node-args') a.serverNodeArgs = v().split(' ').filter(Boolean);
+    else if (k === '--tuned-node-args') a.tunedNodeArgs = v().split(' ').filter(Boolean);
     else if (k === '--summarize') a.summarize = v();
     else if (k === '--md') a.md = true;
     else throw new Error(`unknown flag ${k}`);
   }
   if (a.baselineDist && !a.targets.includes('kafka-base')) a.targets.push('kafka-base');
+  if (a.tunedNodeArgs.length > 0 && !a.targets.includes('kafka-tuned')) a.targets.push('kafka-tuned');
   if (a.kafkaProducers) a.targets = a.targets.flatMap((t) => (t === 'kafka' ? (a.kafkaProducers as number[]).map((n): TargetName => `kafka-p${n}`) : [t]));
   return a;
 }
@@ -134,7 +136,7 @@ async function startMosquitto(): Promise<Target> {
   };
 }
 
-async function startVitals(name: Exclude<TargetName, 'mosquitto'>, dir: string, maxDevices: number, kafka: { brokers: string; pid: () => number | null } | null, profileDir: string | null, baselineDist: string | null, serverNodeArgs: readonly string[]): Promise<Target> {
+async function startVitals(name: Exclude<TargetName, 'mosquitto'>, dir: string, maxDevices: number, kafka: { brokers: string; pid: () => number | null } | null, profileDir: string | null, baselineDist: string | null, tunedNodeArgs: readonly string[]): Promise<Target> {
   const server = name === 'kafka-base' && baselineDist ? path.join(baselineDist, 'load', 'ingest-bench-server.js') : SERVER;
   if (!fs.existsSync(server)) throw new Error(`${server} missing: run \`npm run build\` first`);
   // Port 0: the server binds a free port and names it in its ready line. A port picked here could
@@ -161,7 +163,7 @@ async function startVitals(name: Exclude<TargetName, 'mosquitto'>, dir: string, 
   // The bench's own topic namespace (the registry topic included), so a shared broker's vitals.*
   // topics are never written; one per invocation, so only the first server start waits for new topics' leaders.
   if (kafka) env.VITALS_TOPIC_PREFIX = BENCH_PREFIX;
-  const nodeArgs = name === 'kafka-base' ? [] : [...serverNodeArgs];
+  const nodeArgs = name === 'kafka-tuned' ? [...tunedNodeArgs] : [];
   if (profileDir) nodeArgs.push(...['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`]);
   const p = spawn('taskset', ['-c', '0', process.execPath, ...nodeArgs, server, name === 'embedded' ? 'all' : 'ingest', String(maxDevices)], { env, stdio: ['pipe', 'pipe', 'pipe'] });
   let err = '';
@@ -457,7 +459,7 @@ async function main(): Promise<void> {
       try {
         for (const name of a.targets) {
           if (name === 'mosquitto') targets.push(await startMosquitto());
-          else targets.push(await startVitals(name, work, maxDevices, isKafka(name) ? kafkaRef : null, profileDir, a.baselineDist, a.serverNodeArgs));
+          else targets.push(await startVitals(name, work, maxDevices, isKafka(name) ? kafkaRef : null, profileDir, a.baselineDist, a.tunedNodeArgs));
         }
         const cells: Array<{ devices: number; qos: 0 | 1; mode: CellResult['mode'] }> = [];
         // Paced first: after a saturating cell the embedded rules and sink still work off a backlog.

@@ -327,15 +327,25 @@ class KafkaBus implements Bus {
     try {
       this.assertOpen();
       const now = Date.now();
-      const messages = records.map((r, i) => {
+      const messages: PendingPublish['messages'] = new Array(records.length);
+      // Records of one batch mostly share their millisecond: its text is made once.
+      let lastTs = NaN;
+      let lastText = '';
+      for (let i = 0; i < records.length; i++) {
+        const r = records[i] as OutgoingRecord;
         if (typeof r.key !== 'string' || (r.value !== null && typeof r.value !== 'string')) {
           throw new VitalsError('VTL_ERR_BAD_REQUEST', `record ${i} for "${topic}": key must be a string and value a string or null`);
         }
         if (r.timestamp !== undefined && !Number.isFinite(r.timestamp)) {
           throw new VitalsError('VTL_ERR_BAD_REQUEST', `record ${i} for "${topic}": timestamp must be a finite number`);
         }
-        return { key: r.key, value: r.value, timestamp: String(Math.trunc(r.timestamp ?? now)) };
-      });
+        const ts = Math.trunc(r.timestamp ?? now);
+        if (ts !== lastTs) {
+          lastTs = ts;
+          lastText = String(ts);
+        }
+        messages[i] = { key: r.key, value: r.value, timestamp: lastText };
+      }
       if (messages.length === 0) return Promise.resolve();
       const n = this.lanes.length;
       if (n === 1) return this.enqueue(this.lanes[0] as Lane, topic, messages);
