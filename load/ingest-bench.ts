@@ -465,8 +465,13 @@ async function main(): Promise<void> {
         // Paced first: after a saturating cell the embedded rules and sink still work off a backlog.
         if (a.paced) cells.push({ devices: 1000, qos: 1, mode: 'paced-1hz' });
         for (const devices of a.devices) for (const qos of a.qos) cells.push({ devices, qos, mode: 'saturate' });
+        // Mosquitto first, then the others in an order rotated each run: a target measured late in a
+        // run meets a busier Kafka (log segments, JVM GC), and A/B figures must not carry that bias.
+        const rest = targets.filter((t) => t.name !== 'mosquitto');
+        const shift = rest.length > 0 ? (run - 1) % rest.length : 0;
+        const order = [...targets.filter((t) => t.name === 'mosquitto'), ...rest.slice(shift), ...rest.slice(0, shift)];
         for (const c of cells) {
-          for (const t of targets) {
+          for (const t of order) {
             const r = await runCell(t, run, c.devices, c.qos, c.mode, a);
             results.push(r);
             console.log(JSON.stringify(r));
