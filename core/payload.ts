@@ -104,10 +104,14 @@ function parseTimestamp(v: unknown, now: number): number | null {
   return null;
 }
 
+/** No `units` given: shared, never written (saves an object per sample). */
+const NO_UNITS: Readonly<Record<string, unknown>> = Object.freeze({});
+
 export function normaliseOne(raw: unknown, dev: DeviceContext, now: number, limits: PayloadLimits, traceId: string): SampleResult {
   if (!isPlainObject(raw)) return { rejection: { reason: 'not_an_object' } };
   let unknown = 0;
-  for (const k of Object.keys(raw)) if (!KNOWN_FIELDS.has(k)) unknown++;
+  // for-in, not Object.keys: no array per sample. `raw` comes from JSON.parse (own keys only).
+  for (const k in raw) if (!KNOWN_FIELDS.has(k)) unknown++;
   if (unknown > limits.maxUnknownFields) return { rejection: { reason: 'too_many_unknown_fields' } };
 
   const ts = parseTimestamp(raw.ts, now);
@@ -115,7 +119,7 @@ export function normaliseOne(raw: unknown, dev: DeviceContext, now: number, limi
   if (ts > now + limits.maxFutureMs) return { rejection: { reason: 'future_timestamp', field: 'ts' } };
   if (ts < now - limits.backfillMs) return { rejection: { reason: 'too_old', field: 'ts' } };
 
-  let units: Record<string, unknown> = {};
+  let units: Readonly<Record<string, unknown>> = NO_UNITS;
   if (raw.units !== undefined) {
     if (!isPlainObject(raw.units)) return { rejection: { reason: 'wrong_type', field: 'units' } };
     units = raw.units;

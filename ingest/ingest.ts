@@ -27,6 +27,7 @@ import { startListeners } from './listeners.js';
 import { FlowGate } from './flow-gate.js';
 import { PublishBatcher } from './publish-batcher.js';
 import { dlqRecord, keptPayloads, statusRecord } from './records.js';
+import { sampleJson } from './sample-json.js';
 
 export interface IngestService extends Service {
   /** The bound MQTT port (useful when configured as 0). */
@@ -55,6 +56,30 @@ interface Session {
  * after which aedes drops a socket it has not read from.
  */
 const MAX_RATE_DEBT_MS = 10_000;
+
+/** The flow gate's lane lists, built once (admit() runs per message). */
+const LIVE: readonly ['live'] = ['live'];
+const BACKLOG: readonly ['backlog'] = ['backlog'];
+const BOTH: readonly ['live', 'backlog'] = ['live', 'backlog'];
+
+type Route = (packet: PublishPacket, client: Client | null | ((e?: Error) => void), done?: (e?: Error) => void) => void;
+
+/**
+ * Device telemetry goes to the bus, never to MQTT subscribers: authorizeSubscribe lets a device
+ * subscribe to its own commands topic only, so nobody can receive another device's vitals or
+ * status. aedes would still route every accepted publish after its PUBACK (a Packet copy, a
+ * lookup of offline subscriptions, the emitter's topic match, a 'publish' event): per-message
+ * work with no receiver, skipped here for a device's own telemetry topics (ADR 0020). Everything
+ * else (wills on other topics, $SYS, future commands) is routed as before.
+ */
+function skipTelemetryRouting(broker: Aedes, isTelemetry: (client: Client, topic: string) => boolean): void {
+  const b = broker as unknown as { publish: Route };
+  const route = b.publish.bind(broker);
+  b.publish = (packet, client, done) => {
+    if (client && typeof client !== 'function' && isTelemetry(client, packet.topic)) return done?.();
+    route(packet, client, done);
+  };
+}
 
 function authError(message: string, returnCode: number): AuthenticateError {
   return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
@@ -128,20 +153,28 @@ export async function startIngest(ctx: Context, registry: RegistryView): Promise
     const r = normaliseVitalsPayload(text, dev, now, limits, (i) => `${base}-${i}`);
     // Lanes: backfill (older than the live window) travels apart, so it never queues ahead of live samples.
     const liveFrom = now - config.liveWindowMs;
-    const live: OutgoingRecord[] = [];
-    const backlog: OutgoingRecord[] = [];
-    // Serialised once for the log; in-process readers get the object itself (core/bus-messages.ts).
-    for (const s of r.accepted) (s.ts >= liveFrom ? live : backlog).push({ key: sampleKey(s), value: JSON.stringify(s), timestamp: s.recvTs, decoded: s });
-    const held = gate.admit(backlog.length === 0 ? ['live'] : live.length === 0 ? ['backlog'] : ['live', 'backlog']);
-    if (held) await held;
-    const jobs: Promise<void>[] = [];
-    if (live.length > 0) jobs.push(out.publish(TOPICS.samples, live));
-    if (backlog.length > 0) jobs.push(out.publish(TOPICS.backlog, backlog));
-    if (r.rejected.length > 0) {
-      const kept = keptPayloads(payload, r.rejected, config.maxPayloadBytes);
-      jobs.push(out.publish(TOPICS.dlq, r.rejected.map((rej, i) => dlqRecord(deviceId, 'vitals', rej, kept[i] ?? null, payload.length, now, base))));
+    let live: OutgoingRecord[] | null = null;
+    let backlog: OutgoingRecord[] | null = null;
+    // Serialised once for the log (by hand: sample-json.ts); in-process readers get the object itself (core/bus-messages.ts).
+    for (const s of r.accepted) {
+      const rec: OutgoingRecord = { key: sampleKey(s), value: sampleJson(s), timestamp: s.recvTs, decoded: s };
+      if (s.ts >= liveFrom) (live ??= []).push(rec);
+      else (backlog ??= []).push(rec);
     }
-    await (jobs.length === 1 ? jobs[0] : Promise.all(jobs));
+    const held = gate.admit(backlog === null ? LIVE : live === null ? BACKLOG : BOTH);
+    if (held) await held;
+    if (live !== null && backlog === null && r.rejected.length === 0) {
+      await out.publish(TOPICS.samples, live); // the common case: no arrays of promises
+    } else {
+      const jobs: Promise<void>[] = [];
+      if (live !== null) jobs.push(out.publish(TOPICS.samples, live));
+      if (backlog !== null) jobs.push(out.publish(TOPICS.backlog, backlog));
+      if (r.rejected.length > 0) {
+        const kept = keptPayloads(payload, r.rejected, config.maxPayloadBytes);
+        jobs.push(out.publish(TOPICS.dlq, r.rejected.map((rej, i) => dlqRecord(deviceId, 'vitals', rej, kept[i] ?? null, payload.length, now, base))));
+      }
+      await Promise.all(jobs);
+    }
     samplesTotal.inc(r.accepted.length);
     countRejections(r.rejected);
     if (r.rejected.length > 0) ingestLog.info({ deviceId, traceId: base, rejected: r.rejected.map((x) => x.reason), accepted: r.accepted.length }, 'samples rejected');
@@ -242,6 +275,10 @@ export async function startIngest(ctx: Context, registry: RegistryView): Promise
     authorizeSubscribe,
     maxClientsIdLength: 128,
     connectTimeout: 10_000,
+  });
+  skipTelemetryRouting(broker, (client, topic) => {
+    const sess = sessions.get(client);
+    return sess !== undefined && (topic === sess.vitalsTopic || topic === sess.statusTopic);
   });
 
   const publishOnline = (deviceId: string, online: boolean): void => {

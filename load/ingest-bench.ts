@@ -16,6 +16,8 @@
  *   npm run build && node dist/load/ingest-bench.js                 # 3 runs, everything
  *   node dist/load/ingest-bench.js --runs 1 --duration 3 --devices 100 --qos 1
  *   node dist/load/ingest-bench.js --profile --runs 1               # + --cpu-prof of the vitals servers
+ *   node dist/load/ingest-bench.js --targets mosquitto,kafka --baseline-dist .cache/base-dist   # before/after, same run
+ *   node dist/load/ingest-bench.js --targets mosquitto,kafka --tuned-node-args "--max-semi-space-size=64"   # + V8 flags
  *   node dist/load/ingest-bench.js --summarize load/results/prof-…/x.cpuprofile
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -25,7 +27,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { startPrivateKafka, type PrivateKafka } from '../dev-services/private-kafka.js';
-import { freePort, procSample, startMosquitto as startSharedMosquitto } from './lib/procs.js';
+import { procSample, startMosquitto as startSharedMosquitto } from './lib/procs.js';
 import { replaceSection } from './lib/report.js';
 import { BENCH_TOKEN, GenDevice, benchDeviceId, type GenStats } from './ingest-mqtt-gen.js';
 
@@ -39,8 +41,8 @@ const BENCH_PREFIX = `bench-ingest-${Date.now().toString(36)}.`;
  * `ingest`: `vitals ingest` alone on the embedded bus (nothing consumes): ingest's own ceiling.
  * `kafka-pN`: `kafka` with VITALS_KAFKA_PRODUCERS=N (--kafka-producers), for A/B in one run.
  */
-type TargetName = 'mosquitto' | 'embedded' | 'ingest' | 'kafka' | `kafka-p${number}`;
-const isKafka = (t: TargetName): boolean => t === 'kafka' || t.startsWith('kafka-p');
+type TargetName = 'mosquitto' | 'embedded' | 'ingest' | 'kafka' | `kafka-p${number}` | 'kafka-base' | 'kafka-tuned';
+const isKafka = (t: TargetName): boolean => t === 'kafka' || t.startsWith('kafka-');
 
 interface Args {
   runs: number;
@@ -54,13 +56,20 @@ interface Args {
   /** Run the kafka target once per value of VITALS_KAFKA_PRODUCERS (targets kafka-p1, kafka-p4...). */
   kafkaProducers: number[] | null;
   profile: boolean;
+  /**
+   * A build of other code (a copy of an earlier dist/ inside the repo, e.g. .cache/base-dist) run
+   * as target `kafka-base` beside `kafka`: before/after in the same run, against the same Mosquitto.
+   */
+  baselineDist: string | null;
+  /** Node flags (e.g. V8 heap sizes) for target `kafka-tuned`: this code into Kafka, so started. */
+  tunedNodeArgs: string[];
   summarize: string | null;
   /** Write the table into BENCHMARKS.md between the `bench:ingest` markers. */
   md: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { runs: 3, duration: 5, warmup: 1, devices: [100, 1000], qos: [0, 1], targets: ['mosquitto', 'embedded', 'kafka'], paced: true, kafkaBrokers: null, kafkaProducers: null, profile: false, summarize: null, md: false };
+  const a: Args = { runs: 3, duration: 5, warmup: 1, devices: [100, 1000], qos: [0, 1], targets: ['mosquitto', 'embedded', 'kafka'], paced: true, kafkaBrokers: null, kafkaProducers: null, profile: false, baselineDist: null, tunedNodeArgs: [], summarize: null, md: false };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = (): string => {
@@ -78,10 +87,14 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--kafka-brokers') a.kafkaBrokers = v();
     else if (k === '--kafka-producers') a.kafkaProducers = v().split(',').map(Number);
     else if (k === '--profile') a.profile = true;
+    else if (k === '--baseline-dist') a.baselineDist = path.resolve(v());
+    else if (k === '--tuned-node-args') a.tunedNodeArgs = v().split(' ').filter(Boolean);
     else if (k === '--summarize') a.summarize = v();
     else if (k === '--md') a.md = true;
     else throw new Error(`unknown flag ${k}`);
   }
+  if (a.baselineDist && !a.targets.includes('kafka-base')) a.targets.push('kafka-base');
+  if (a.tunedNodeArgs.length > 0 && !a.targets.includes('kafka-tuned')) a.targets.push('kafka-tuned');
   if (a.kafkaProducers) a.targets = a.targets.flatMap((t) => (t === 'kafka' ? (a.kafkaProducers as number[]).map((n): TargetName => `kafka-p${n}`) : [t]));
   return a;
 }
@@ -123,13 +136,16 @@ async function startMosquitto(): Promise<Target> {
   };
 }
 
-async function startVitals(name: Exclude<TargetName, 'mosquitto'>, dir: string, maxDevices: number, kafka: { brokers: string; pid: () => number | null } | null, profileDir: string | null): Promise<Target> {
-  if (!fs.existsSync(SERVER)) throw new Error(`${SERVER} missing: run \`npm run build\` first`);
-  const mqttPort = await freePort();
+async function startVitals(name: Exclude<TargetName, 'mosquitto'>, dir: string, maxDevices: number, kafka: { brokers: string; pid: () => number | null } | null, profileDir: string | null, baselineDist: string | null, tunedNodeArgs: readonly string[]): Promise<Target> {
+  const server = name === 'kafka-base' && baselineDist ? path.join(baselineDist, 'load', 'ingest-bench-server.js') : SERVER;
+  if (!fs.existsSync(server)) throw new Error(`${server} missing: run \`npm run build\` first`);
+  // Port 0: the server binds a free port and names it in its ready line. A port picked here could
+  // be taken by another process before the server binds it (it happened: the cell waited 120 s).
+  const mqttPort = `${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`;
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    VITALS_MQTT_PORT: String(mqttPort),
-    VITALS_HTTP_PORT: String(await freePort()),
+    VITALS_MQTT_PORT: '0',
+    VITALS_HTTP_PORT: '0',
     // A split ingest binds its ops port: any free one, so benches and tests never clash.
     VITALS_OPS_PORT: '0',
     VITALS_DATA_DIR: path.join(dir, `${name}-${mqttPort}`),
@@ -147,8 +163,9 @@ async function startVitals(name: Exclude<TargetName, 'mosquitto'>, dir: string, 
   // The bench's own topic namespace (the registry topic included), so a shared broker's vitals.*
   // topics are never written; one per invocation, so only the first server start waits for new topics' leaders.
   if (kafka) env.VITALS_TOPIC_PREFIX = BENCH_PREFIX;
-  const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`] : [];
-  const p = spawn('taskset', ['-c', '0', process.execPath, ...nodeArgs, SERVER, name === 'embedded' ? 'all' : 'ingest', String(maxDevices)], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  const nodeArgs = name === 'kafka-tuned' ? [...tunedNodeArgs] : [];
+  if (profileDir) nodeArgs.push(...['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`]);
+  const p = spawn('taskset', ['-c', '0', process.execPath, ...nodeArgs, server, name === 'embedded' ? 'all' : 'ingest', String(maxDevices)], { env, stdio: ['pipe', 'pipe', 'pipe'] });
   let err = '';
   // Also kept in a file: a stalled cell (devices never acknowledged) is diagnosed from the server's warnings.
   const errLog = fs.createWriteStream(path.join(ROOT, 'load', 'results', `ingest-server-${name}-${mqttPort}.log`));
@@ -159,11 +176,23 @@ async function startVitals(name: Exclude<TargetName, 'mosquitto'>, dir: string, 
   const lines = createInterface({ input: p.stdout as NodeJS.ReadableStream });
   const waiting: Array<(l: string) => void> = [];
   lines.on('line', (l) => waiting.shift()?.(l));
+  let exited = false;
+  p.once('exit', () => {
+    exited = true;
+  });
   const nextLine = (timeoutMs: number): Promise<string> =>
     new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`${name} server: no answer in ${timeoutMs} ms; stderr: ${err}`)), timeoutMs);
+      const fail = (why: string): void => reject(new Error(`${name} server: ${why}; stderr: ${err}`));
+      if (exited) return fail('exited');
+      const t = setTimeout(() => fail(`no answer in ${timeoutMs} ms`), timeoutMs);
+      const onExit = (): void => {
+        clearTimeout(t);
+        fail('exited');
+      };
+      p.once('exit', onExit);
       waiting.push((l) => {
         clearTimeout(t);
+        p.off('exit', onExit);
         resolve(l);
       });
     });
@@ -226,8 +255,9 @@ async function runCell(t: Target, run: number, devices: number, qos: 0 | 1, mode
   const window = mode === 'paced-1hz' ? 1 : Math.max(1, Math.round(2000 / devices));
   const devs: GenDevice[] = [];
   const password = BENCH_TOKEN;
-  for (let i = 0; i < devices; i += 100) {
-    const ids = Array.from({ length: Math.min(100, devices - i) }, (_, k) => benchDeviceId(i + k));
+  // 50 at a time: ingest refuses a 65th connection from one address still authenticating.
+  for (let i = 0; i < devices; i += 50) {
+    const ids = Array.from({ length: Math.min(50, devices - i) }, (_, k) => benchDeviceId(i + k));
     devs.push(...(await Promise.all(ids.map(async (id) => {
       for (let attempt = 0; ; attempt++) {
         try {
@@ -429,14 +459,19 @@ async function main(): Promise<void> {
       try {
         for (const name of a.targets) {
           if (name === 'mosquitto') targets.push(await startMosquitto());
-          else targets.push(await startVitals(name, work, maxDevices, isKafka(name) ? kafkaRef : null, profileDir));
+          else targets.push(await startVitals(name, work, maxDevices, isKafka(name) ? kafkaRef : null, profileDir, a.baselineDist, a.tunedNodeArgs));
         }
         const cells: Array<{ devices: number; qos: 0 | 1; mode: CellResult['mode'] }> = [];
         // Paced first: after a saturating cell the embedded rules and sink still work off a backlog.
         if (a.paced) cells.push({ devices: 1000, qos: 1, mode: 'paced-1hz' });
         for (const devices of a.devices) for (const qos of a.qos) cells.push({ devices, qos, mode: 'saturate' });
+        // Mosquitto first, then the others in an order rotated each run: a target measured late in a
+        // run meets a busier Kafka (log segments, JVM GC), and A/B figures must not carry that bias.
+        const rest = targets.filter((t) => t.name !== 'mosquitto');
+        const shift = rest.length > 0 ? (run - 1) % rest.length : 0;
+        const order = [...targets.filter((t) => t.name === 'mosquitto'), ...rest.slice(shift), ...rest.slice(0, shift)];
         for (const c of cells) {
-          for (const t of targets) {
+          for (const t of order) {
             const r = await runCell(t, run, c.devices, c.qos, c.mode, a);
             results.push(r);
             console.log(JSON.stringify(r));

@@ -86,10 +86,15 @@ export class GenDevice {
         reject(e);
       };
       sock.once('error', fail);
+      // A server may close a socket before CONNACK (ingest's pre-auth limit per address, 64):
+      // without this the promise never settled and a bench cell hung for good.
+      const closed = (): void => fail(new Error(`${deviceId}: closed before CONNACK`));
+      sock.once('close', closed);
       sock.setTimeout(15_000, () => fail(new Error(`${deviceId}: CONNACK timeout`)));
       dev.connack = (rc) => {
         sock.setTimeout(0);
         sock.off('error', fail);
+        sock.off('close', closed);
         sock.on('error', () => undefined);
         if (rc === 0) resolve(dev);
         else fail(new Error(`${deviceId}: CONNACK ${rc}`));

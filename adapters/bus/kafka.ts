@@ -20,7 +20,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import kafkajs from 'kafkajs';
-import type { Admin, Batch, Consumer, EachBatchPayload, KafkaMessage, LogEntry, PartitionAssigner, Producer } from 'kafkajs';
+import type { Admin, Batch, Consumer, EachBatchPayload, ICustomPartitioner, KafkaMessage, LogEntry, PartitionAssigner, Producer } from 'kafkajs';
 import { VitalsError } from '../../core/errors.js';
 import type { BatchHandler, Bus, BusRecord, ConsumeOptions, ConsumerLag, OutgoingRecord, PartitionOwner, Subscription, TailOptions, TailStart, TopicSpec } from '../../core/ports.js';
 import { isRetriable, retry } from '../../platform/backoff.js';
@@ -221,6 +221,35 @@ export function laneOf(key: string, lanes: number): number {
   return (h >>> 0) % lanes;
 }
 
+/** Keys whose partition one producer remembers, per partition count; past it the memory starts over. */
+const MAX_REMEMBERED_KEYS = 200_000;
+
+/**
+ * kafkajs' DefaultPartitioner (murmur2 of the key, as the Java client computes it, so a key's
+ * records land on the partition other clients' producers put it on: the rules role's
+ * co-partitioning depends on it), remembered per key and partition count. A keyed record's
+ * partition depends on nothing else, and keys (patients) repeat every second: the hash and the
+ * per-record partition list kafkajs builds are paid once per key instead of once per record.
+ */
+export const rememberingPartitioner: ICustomPartitioner = () => {
+  const hash = Partitioners.DefaultPartitioner();
+  const byCount = new Map<number, Map<string, number>>();
+  return (args) => {
+    const { message, partitionMetadata } = args;
+    const key = message.key;
+    if (typeof key !== 'string' || (message.partition !== undefined && message.partition !== null)) return hash(args);
+    let known = byCount.get(partitionMetadata.length);
+    if (!known) byCount.set(partitionMetadata.length, (known = new Map()));
+    let p = known.get(key);
+    if (p === undefined) {
+      p = hash(args);
+      if (known.size >= MAX_REMEMBERED_KEYS) known.clear();
+      known.set(key, p);
+    }
+    return p;
+  };
+};
+
 class KafkaBus implements Bus {
   readonly kind = 'kafka' as const;
   private closed = false;
@@ -305,15 +334,25 @@ class KafkaBus implements Bus {
     try {
       this.assertOpen();
       const now = Date.now();
-      const messages = records.map((r, i) => {
+      const messages: PendingPublish['messages'] = new Array(records.length);
+      // Records of one batch mostly share their millisecond: its text is made once.
+      let lastTs = NaN;
+      let lastText = '';
+      for (let i = 0; i < records.length; i++) {
+        const r = records[i] as OutgoingRecord;
         if (typeof r.key !== 'string' || (r.value !== null && typeof r.value !== 'string')) {
           throw new VitalsError('VTL_ERR_BAD_REQUEST', `record ${i} for "${topic}": key must be a string and value a string or null`);
         }
         if (r.timestamp !== undefined && !Number.isFinite(r.timestamp)) {
           throw new VitalsError('VTL_ERR_BAD_REQUEST', `record ${i} for "${topic}": timestamp must be a finite number`);
         }
-        return { key: r.key, value: r.value, timestamp: String(Math.trunc(r.timestamp ?? now)) };
-      });
+        const ts = Math.trunc(r.timestamp ?? now);
+        if (ts !== lastTs) {
+          lastTs = ts;
+          lastText = String(ts);
+        }
+        messages[i] = { key: r.key, value: r.value, timestamp: lastText };
+      }
       if (messages.length === 0) return Promise.resolve();
       const n = this.lanes.length;
       if (n === 1) return this.enqueue(this.lanes[0] as Lane, topic, messages);
@@ -923,7 +962,7 @@ export async function createKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
     idempotent: true,
     // kafkajs' idempotent producer keeps order across retries only with one request in flight.
     maxInFlightRequests: 1,
-    createPartitioner: Partitioners.DefaultPartitioner,
+    createPartitioner: rememberingPartitioner,
     allowAutoTopicCreation: false,
     // Bounded (kafkajs would default to infinite for idempotence): publish must fail within
     // ~30 s so the caller can withhold the device's PUBACK and let it resend.

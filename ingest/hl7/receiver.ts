@@ -20,6 +20,7 @@ import type { RegistryView } from '../../platform/registry-view.js';
 import type { Registry } from 'prom-client';
 import type { PublishBatcher } from '../publish-batcher.js';
 import { dlqRecord } from '../records.js';
+import { sampleJson } from '../sample-json.js';
 
 export interface ReceiverDeps {
   registry: RegistryView;
@@ -114,7 +115,7 @@ export function createReceiver(deps: ReceiverDeps): (gatewayId: string, frame: B
       if (Object.keys(g.quality).length > 0) raw.quality = g.quality;
       const r = normaliseSampleObject(raw, dev, now, limits, `${base}-${i}`);
       if ('sample' in r) {
-        samples.push({ key: sampleKey(r.sample), value: JSON.stringify(r.sample), timestamp: r.sample.recvTs });
+        samples.push({ key: sampleKey(r.sample), value: sampleJson(r.sample), timestamp: r.sample.recvTs });
         return;
       }
       const rej: Rejection = { index: i, ...r.rejection };
