@@ -109,6 +109,17 @@ export interface News2Settings {
    * until the next reading of that parameter confirms it (also red), as a nurse repeats a surprising BP.
    */
   confirmLoneSpotRed: boolean;
+  /**
+   * How far confirmation of a spot red reaches: `lone` (every other parameter 0, as
+   * confirmLoneSpotRed) or `below-medium` (any aggregate below 5: the red is the only reason the
+   * score alerts). null: no confirmation. A systolic fall of 20 mmHg or more still counts at once.
+   */
+  confirmSpotRed: 'lone' | 'below-medium' | null;
+  /**
+   * A low-medium NEWS2 alert (a red 3 in one parameter, aggregate below 5) is not raised while that
+   * parameter's own threshold rule has an alert open: the ward already has one alert for that finding.
+   */
+  lowMediumDefers: boolean;
 }
 
 /** Parameter overrides of existing rules, by rule id. */
@@ -457,7 +468,7 @@ export function parseRuleSet(raw: unknown): ParseResult {
 
   const n = isObject(raw['news2']) ? raw['news2'] : {};
   if (raw['news2'] !== undefined && !isObject(raw['news2'])) errors.push('news2: expected a mapping');
-  r.unknownKeys(n, ['maxAge', 'scoreInterval', 'summary', 'spotHeld', 'confirmLoneSpotRed'], 'news2');
+  r.unknownKeys(n, ['maxAge', 'scoreInterval', 'summary', 'spotHeld', 'confirmLoneSpotRed', 'confirmSpotRed', 'lowMediumDefers'], 'news2');
   const maxAgeMs = { ...DEFAULT_MAX_AGE_MS };
   const ma = n['maxAge'];
   if (ma !== undefined) {
@@ -481,7 +492,15 @@ export function parseRuleSet(raw: unknown): ParseResult {
     summaryMs,
     spotHeld: flag('spotHeld'),
     confirmLoneSpotRed: flag('confirmLoneSpotRed'),
+    confirmSpotRed: null,
+    lowMediumDefers: flag('lowMediumDefers'),
   };
+  const csr = n['confirmSpotRed'];
+  if (csr !== undefined && csr !== 'lone' && csr !== 'below-medium') errors.push('news2.confirmSpotRed: expected lone or below-medium');
+  else if (csr !== undefined && n['confirmLoneSpotRed'] !== undefined) errors.push('news2.confirmSpotRed: give it or confirmLoneSpotRed, not both');
+  // confirmLoneSpotRed: true is the older spelling of confirmSpotRed: lone.
+  news2.confirmSpotRed = csr === 'lone' || csr === 'below-medium' ? csr : news2.confirmLoneSpotRed ? 'lone' : null;
+  news2.confirmLoneSpotRed = news2.confirmSpotRed === 'lone';
 
   const rulesRaw = raw['rules'];
   const rules: Rule[] = [];

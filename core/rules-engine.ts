@@ -324,7 +324,9 @@ export function createRulesEngine(ruleSet: RuleSet, opts: EngineOptions = {}): R
   const maxAge = NEWS2_PARAMS.map((p) => ruleSet.news2.maxAgeMs[p]);
   const scoreIntervalMs = ruleSet.news2.scoreIntervalMs;
   const summaryMs = ruleSet.news2.summaryMs;
-  const { spotHeld, confirmLoneSpotRed } = ruleSet.news2;
+  const { spotHeld, lowMediumDefers } = ruleSet.news2;
+  // A spot red is confirmed by the next reading while the aggregate is below this (lone: 3 alone).
+  const confirmBelow = ruleSet.news2.confirmSpotRed === 'below-medium' ? 5 : ruleSet.news2.confirmSpotRed === 'lone' ? 4 : 0;
 
   const patients = new Map<string, PatientState>();
   const alertIndex = new Map<string, { ps: PatientState; ri: number }>();
@@ -384,6 +386,16 @@ export function createRulesEngine(ruleSet: RuleSet, opts: EngineOptions = {}): R
   /** The lone red at parameter k is a systolic pressure that fell by SBP_FALL or more since the previous reading. */
   function sbpFell(ps: PatientState, k: number): boolean {
     return k === N2.sbp && (ps.n2prevV[k] as number) - (ps.n2v[k] as number) >= SBP_FALL;
+  }
+
+  /** A threshold rule on NEWS2 parameter k's metric has an alert open for this patient. */
+  function singleOpen(ps: PatientState, k: number): boolean {
+    const mi = METRIC_TO_N2.indexOf(k);
+    if (mi < 0) return false;
+    for (const ri of ps.compiled.byMetric[mi] as number[]) {
+      if ((ps.compiled.rules[ri] as Rule).type === 'threshold' && (ps.eps[ri] as Episode).alert !== null) return true;
+    }
+    return false;
   }
 
   /** The value NEWS2 scores for a parameter: the median of its good readings of the last news2.summary. */
@@ -575,9 +587,9 @@ export function createRulesEngine(ruleSet: RuleSet, opts: EngineOptions = {}): R
       }
     }
     ps.n2missing = missing;
-    // A lone red (3, every other parameter 0) from one spot reading waits for the next reading of
-    // that parameter to confirm it; the published score is unchanged, only the alert waits.
-    if (confirmLoneSpotRed && score === 3 && ((SPOT_MASK >> redAt) & 1) === 1 && ps.n2prev[redAt] !== 3 && !sbpFell(ps, redAt)) red = false;
+    // A red from one spot reading (alone, or with an aggregate below 5 as configured) waits for the
+    // next reading of that parameter to confirm it; the published score is unchanged, only the alert waits.
+    if (score < confirmBelow && red && ((SPOT_MASK >> redAt) & 1) === 1 && ps.n2prev[redAt] !== 3 && !sbpFell(ps, redAt)) red = false;
     // [NEWS2 chart 4] precedence, as news2Risk: ≥7 high, 5–6 medium, a lone 3 low-medium.
     const risk: News2Risk = score >= 7 ? 'high' : score >= 5 ? 'medium' : red ? 'low-medium' : 'low';
     const ri = ps.compiled.news2;
@@ -585,7 +597,9 @@ export function createRulesEngine(ruleSet: RuleSet, opts: EngineOptions = {}): R
       const rule = ps.compiled.rules[ri] as News2Rule;
       const ep = ps.eps[ri] as Episode;
       if (rule.enabled || ep.alert !== null) {
-        const level = rule.enabled ? news2Level(risk, rule) : 0;
+        let level = rule.enabled ? news2Level(risk, rule) : 0;
+        // One finding, one alert: a lone red whose own threshold rule is already open adds nothing.
+        if (lowMediumDefers && risk === 'low-medium' && ep.alert === null && singleOpen(ps, redAt)) level = 0;
         const tm = ps.compiled.timing[ri] as EpisodeTiming;
         // A spot reading that takes the score into an alerting band stands until the next reading:
         // the band counts as held from it, so `for` does not add a wait that no new data can end.
