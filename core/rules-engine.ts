@@ -141,6 +141,8 @@ interface Compiled {
   missingByMetric: number[][];
   news2: number;
   battery: number[];
+  /** Shock-index rule indices. */
+  shock: number[];
   metricIndex: number[];
 }
 
@@ -167,6 +169,8 @@ interface PatientState {
   n2prevV: Float64Array;
   /** NEWS2 alert level of the last evaluation (0: not in an alerting band). */
   n2level: number;
+  /** Recent cuff systolic readings as [ts, value, ts, value, ...] (shock-index rules only). */
+  sbpHist: number[];
   batteryTs: number;
   maxTs: number;
   lastScore: ScoreOutput | null;
@@ -215,6 +219,7 @@ function compile(ruleSet: RuleSet, ward: string | null, patientId: string, ts: n
   const byMetric: number[][] = Array.from({ length: METRIC_COUNT }, () => []);
   const missingByMetric: number[][] = Array.from({ length: METRIC_COUNT }, () => []);
   const battery: number[] = [];
+  const shock: number[] = [];
   const metricIndex: number[] = [];
   let news2 = -1;
   const maxGapMs = ruleSet.defaults.maxGapMs;
@@ -248,6 +253,11 @@ function compile(ruleSet: RuleSet, ward: string | null, patientId: string, ts: n
         // NEWS2 is re-evaluated whenever any parameter arrives; its inputs have their own max ages.
         t.maxGapMs = Infinity;
         break;
+      case 'shock-index':
+        metricIndex[i] = -1;
+        shock.push(i);
+        t.baseLevel = rank(r.priority);
+        break;
       case 'battery':
         metricIndex[i] = -1;
         battery.push(i);
@@ -257,7 +267,7 @@ function compile(ruleSet: RuleSet, ward: string | null, patientId: string, ts: n
     }
     return t;
   });
-  return { rules: eff.rules, scale: eff.scale, validUntil: eff.validUntil, timing, byMetric, missingByMetric, news2, battery, metricIndex };
+  return { rules: eff.rules, scale: eff.scale, validUntil: eff.validUntil, timing, byMetric, missingByMetric, news2, battery, shock, metricIndex };
 }
 
 function breach(v: number, c: Condition): boolean {
@@ -373,6 +383,7 @@ export function createRulesEngine(ruleSet: RuleSet, opts: EngineOptions = {}): R
       n2prev: new Int8Array(NEWS2_PARAMS.length).fill(-1),
       n2prevV: new Float64Array(NEWS2_PARAMS.length).fill(Number.NaN),
       n2level: 0,
+      sbpHist: [],
       batteryTs: -Infinity,
       maxTs: -Infinity,
       lastScore: null,
@@ -554,6 +565,35 @@ export function createRulesEngine(ruleSet: RuleSet, opts: EngineOptions = {}): R
     const level = rule.enabled && b < rule.below ? rank(rule.priority) : 0;
     const tr = step(ep, ts, level, b >= rule.clearAbove, ps.compiled.timing[ri] as EpisodeTiming, live);
     return apply(ps, ri, tr, ts, level, b, () => ruleMessage(rule, false), traceId);
+  }
+
+  /**
+   * Shock index (HR / SBP) with the systolic fall over the rule's window. Evaluated on every HR or
+   * cuff reading; the heart rate is NEWS2's (the minute's median with news2.summary).
+   */
+  function evalShock(ps: PatientState, ri: number, now: number, live: boolean, traceId: string): AlertEvent | null {
+    const rule = ps.compiled.rules[ri] as Rule & { type: 'shock-index' };
+    const ep = ps.eps[ri] as Episode;
+    if (!rule.enabled && ep.alert === null) return null;
+    const h = ps.sbpHist;
+    const n = h.length;
+    const hrTs = ps.n2t[N2.hr] as number;
+    const sbpTs = n >= 2 ? (h[n - 2] as number) : -Infinity;
+    let level = 0;
+    let cleared = ep.alert === null;
+    let si: number | null = null;
+    if (now - sbpTs <= rule.sbpMaxAgeMs && now - hrTs <= (maxAge[N2.hr] as number)) {
+      const sbp = h[n - 1] as number;
+      si = Math.round(((ps.n2v[N2.hr] as number) / sbp) * 100) / 100;
+      let peak = sbp;
+      for (let i = 0; i < n; i += 2) if ((h[i] as number) >= sbpTs - rule.windowMs) peak = Math.max(peak, h[i + 1] as number);
+      const fell = peak - sbp >= rule.fall;
+      // The fall is needed to raise; once raised, the index alone keeps the alert open.
+      if (rule.enabled && si >= rule.above && (fell || ep.alert !== null)) level = rank(rule.priority);
+      cleared = si < rule.above - rule.hysteresis || (ep.alert === null && !fell);
+    }
+    const tr = step(ep, now, level, cleared, ps.compiled.timing[ri] as EpisodeTiming, live);
+    return apply(ps, ri, tr, now, level, si, () => ruleMessage(rule, false), traceId);
   }
 
   /**
@@ -739,6 +779,20 @@ export function createRulesEngine(ruleSet: RuleSet, opts: EngineOptions = {}): R
     }
     if (n2changed) fresh = true;
     if (fresh && ts > ps.maxTs) ps.maxTs = ts;
+    if (c.shock.length > 0 && ((spotNew >> N2.sbp) & 1) === 1) {
+      // Keep the cuff readings of the longest shock-index window.
+      const h = ps.sbpHist;
+      let keep = 0;
+      for (const ri of c.shock) keep = Math.max(keep, (c.rules[ri] as Rule & { type: 'shock-index' }).windowMs);
+      h.push(ts, metrics.sbp as number);
+      while (h.length > 2 && (h[0] as number) < ts - keep) h.splice(0, 2);
+    }
+    if (c.shock.length > 0 && ps.sbpHist.length > 0 && (metrics.hr !== undefined || ((spotNew >> N2.sbp) & 1) === 1)) {
+      for (const ri of c.shock) {
+        const e = evalShock(ps, ri, Math.max(ts, ps.maxTs), live, traceId);
+        if (e) pending.push(e);
+      }
+    }
     let score: ScoreOutput | undefined;
     if (n2changed) score = evalNews2(ps, Math.max(ts, ps.maxTs), live, traceId, spotNew);
     const alerts = pending.length === 0 ? EMPTY : pending.splice(0);
