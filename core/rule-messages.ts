@@ -53,5 +53,9 @@ export function ruleMessage(rule: Rule, escalatedLevel: boolean, risk?: News2Ris
       return `No ${METRICS[rule.metric].label.toLowerCase()} data for ${formatDuration(rule.afterMs)}: monitoring interrupted`;
     case 'battery':
       return `Device battery below ${Math.round(rule.below * 100)}%`;
+    case 'shock-index':
+      return rule.fall > 0
+        ? `Shock index (HR / systolic) ${rule.above} or more with systolic fallen by ${rule.fall} mmHg or more within ${formatDuration(rule.windowMs)}`
+        : `Shock index (HR / systolic) ${rule.above} or more`;
   }
 }

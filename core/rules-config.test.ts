@@ -50,6 +50,26 @@ describe('parseRuleSet', () => {
     expect(errs({ ...base, news2: { summary: '10m' } }).join('\n')).toMatch(/news2\.summary: at most 5m/);
   });
 
+  it('news2.confirmSpotRed: lone or below-medium; confirmLoneSpotRed: true is the older spelling of lone', () => {
+    expect(ok(base).news2.confirmSpotRed).toBeNull();
+    expect(ok({ ...base, news2: { confirmLoneSpotRed: true } }).news2.confirmSpotRed).toBe('lone');
+    expect(ok({ ...base, news2: { confirmSpotRed: 'below-medium' } }).news2).toMatchObject({ confirmSpotRed: 'below-medium', confirmLoneSpotRed: false });
+    expect(errs({ ...base, news2: { confirmSpotRed: 'always' } })).toContain('news2.confirmSpotRed: expected lone or below-medium');
+    expect(errs({ ...base, news2: { confirmSpotRed: 'lone', confirmLoneSpotRed: true } }).join('\n')).toMatch(/not both/);
+    expect(ok({ ...base, news2: { lowMediumDefers: true } }).news2.lowMediumDefers).toBe(true);
+    expect(errs({ ...base, news2: { lowMediumDefers: 'yes' } })).toContain('news2.lowMediumDefers: expected true or false');
+  });
+
+  it('shock-index: above required, window at most 1h, defaults filled', () => {
+    const si = { id: 'shock-index', type: 'shock-index', above: 0.9, fall: 20, priority: 'medium' };
+    expect(ok({ ...base, rules: [si] }).rules[0]).toMatchObject({ type: 'shock-index', above: 0.9, fall: 20, windowMs: 1_800_000, sbpMaxAgeMs: 960_000, hysteresis: 0 });
+    expect(ruleKind({ type: 'shock-index' })).toBe('clinical');
+    const e = errs({ ...base, rules: [{ ...si, above: undefined, window: '2h', bands: {} }] }).join('\n');
+    expect(e).toMatch(/rules\[0\]\.above: required/);
+    expect(e).toMatch(/rules\[0\]\.window: longer than 0, at most 1h/);
+    expect(e).toMatch(/rules\[0\]\.bands: unknown field/);
+  });
+
   it('parses and fills defaults', () => {
     const rs = ok(base);
     expect(rs.version).toBe('test-1');

@@ -10,7 +10,7 @@ import { DEFAULT_MAX_AGE_MS, NEWS2_PARAMS, type News2Param } from './news2.js';
 import { isMetricName, type MetricName } from './vitals.js';
 
 export type ComparisonOp = '<' | '<=' | '>' | '>=';
-export type RuleType = 'threshold' | 'rate' | 'news2' | 'missing' | 'battery';
+export type RuleType = 'threshold' | 'rate' | 'news2' | 'missing' | 'battery' | 'shock-index';
 /** NEWS2 risks that can raise an alert (low never does: it is routine monitoring). */
 export type News2AlertBand = 'low-medium' | 'medium' | 'high';
 
@@ -77,7 +77,24 @@ export interface BatteryRule extends RuleBase {
   clearAbove: number;
 }
 
-export type Rule = ThresholdRule | RateRule | News2Rule | MissingRule | BatteryRule;
+/**
+ * Shock index (heart rate / systolic pressure) at or above `above`, with the systolic pressure
+ * fallen by at least `fall` from the highest cuff reading of `windowMs`: the compensated-shock
+ * picture of a bleed or sepsis (a falling pressure, a rising heart rate) before either reaches its
+ * own NEWS2 band. The heart rate is the one NEWS2 scores (the minute's median with news2.summary).
+ */
+export interface ShockIndexRule extends RuleBase {
+  type: 'shock-index';
+  above: number;
+  fall: number;
+  windowMs: number;
+  /** A cuff reading older than this is not used. */
+  sbpMaxAgeMs: number;
+  /** Cleared when the index is below above - hysteresis. */
+  hysteresis: number;
+}
+
+export type Rule = ThresholdRule | RateRule | News2Rule | MissingRule | BatteryRule | ShockIndexRule;
 
 export interface RuleSetDefaults {
   /** Samples whose quality for a metric is below this do not count for clinical rules. */
@@ -109,6 +126,17 @@ export interface News2Settings {
    * until the next reading of that parameter confirms it (also red), as a nurse repeats a surprising BP.
    */
   confirmLoneSpotRed: boolean;
+  /**
+   * How far confirmation of a spot red reaches: `lone` (every other parameter 0, as
+   * confirmLoneSpotRed) or `below-medium` (any aggregate below 5: the red is the only reason the
+   * score alerts). null: no confirmation. A systolic fall of 20 mmHg or more still counts at once.
+   */
+  confirmSpotRed: 'lone' | 'below-medium' | null;
+  /**
+   * A low-medium NEWS2 alert (a red 3 in one parameter, aggregate below 5) is not raised while that
+   * parameter's own threshold rule has an alert open: the ward already has one alert for that finding.
+   */
+  lowMediumDefers: boolean;
 }
 
 /** Parameter overrides of existing rules, by rule id. */
@@ -244,6 +272,7 @@ const TYPE_KEYS: Record<RuleType, readonly string[]> = {
   news2: ['bands'],
   missing: ['metric', 'after'],
   battery: ['below', 'clearAbove'],
+  'shock-index': ['above', 'fall', 'window', 'sbpMaxAge', 'hysteresis'],
 };
 const RULE_TYPES = Object.keys(TYPE_KEYS) as RuleType[];
 
@@ -343,6 +372,23 @@ function readRule(raw: unknown, path: string, r: Reader): Rule | null {
       const clearAbove = r.number(raw['clearAbove'], `${path}.clearAbove`, below, 0, 1);
       if (clearAbove < below) r.errors.push(`${path}.clearAbove: must be at least below (${below})`);
       return { ...base, type: t, below, clearAbove };
+    }
+    case 'shock-index': {
+      const above = r.number(raw['above'], `${path}.above`, Number.NaN, 0.3, 3);
+      if (raw['above'] === undefined) r.errors.push(`${path}.above: required (heart rate / systolic, e.g. 0.9)`);
+      const windowMs = r.duration(raw['window'], `${path}.window`, 30 * 60_000);
+      if (windowMs <= 0 || windowMs > 3_600_000) r.errors.push(`${path}.window: longer than 0, at most 1h`);
+      const hysteresis = r.number(raw['hysteresis'], `${path}.hysteresis`, 0, 0);
+      if (hysteresis >= above) r.errors.push(`${path}.hysteresis: must be smaller than above`);
+      return {
+        ...base,
+        type: t,
+        above,
+        fall: r.number(raw['fall'], `${path}.fall`, 0, 0, 100),
+        windowMs,
+        sbpMaxAgeMs: r.duration(raw['sbpMaxAge'], `${path}.sbpMaxAge`, 16 * 60_000),
+        hysteresis,
+      };
     }
   }
 }
@@ -457,7 +503,7 @@ export function parseRuleSet(raw: unknown): ParseResult {
 
   const n = isObject(raw['news2']) ? raw['news2'] : {};
   if (raw['news2'] !== undefined && !isObject(raw['news2'])) errors.push('news2: expected a mapping');
-  r.unknownKeys(n, ['maxAge', 'scoreInterval', 'summary', 'spotHeld', 'confirmLoneSpotRed'], 'news2');
+  r.unknownKeys(n, ['maxAge', 'scoreInterval', 'summary', 'spotHeld', 'confirmLoneSpotRed', 'confirmSpotRed', 'lowMediumDefers'], 'news2');
   const maxAgeMs = { ...DEFAULT_MAX_AGE_MS };
   const ma = n['maxAge'];
   if (ma !== undefined) {
@@ -481,7 +527,15 @@ export function parseRuleSet(raw: unknown): ParseResult {
     summaryMs,
     spotHeld: flag('spotHeld'),
     confirmLoneSpotRed: flag('confirmLoneSpotRed'),
+    confirmSpotRed: null,
+    lowMediumDefers: flag('lowMediumDefers'),
   };
+  const csr = n['confirmSpotRed'];
+  if (csr !== undefined && csr !== 'lone' && csr !== 'below-medium') errors.push('news2.confirmSpotRed: expected lone or below-medium');
+  else if (csr !== undefined && n['confirmLoneSpotRed'] !== undefined) errors.push('news2.confirmSpotRed: give it or confirmLoneSpotRed, not both');
+  // confirmLoneSpotRed: true is the older spelling of confirmSpotRed: lone.
+  news2.confirmSpotRed = csr === 'lone' || csr === 'below-medium' ? csr : news2.confirmLoneSpotRed ? 'lone' : null;
+  news2.confirmLoneSpotRed = news2.confirmSpotRed === 'lone';
 
   const rulesRaw = raw['rules'];
   const rules: Rule[] = [];

@@ -140,6 +140,8 @@ interface Compiled {
   missingByMetric: number[][];
   news2: number;
   battery: number[];
+  /** Shock-index rule indices. */
+  shock: number[];
   metricIndex: number[];
 }
 
@@ -166,6 +168,8 @@ interface PatientState {
   n2prevV: Float64Array;
   /** NEWS2 alert level of the last evaluation (0: not in an alerting band). */
   n2level: number;
+  /** Recent cuff systolic readings as [ts, value, ts, value, ...] (shock-index rules only). */
+  sbpHist: number[];
   batteryTs: number;
   maxTs: number;
   lastScore: ScoreOutput | null;
@@ -214,6 +218,7 @@ function compile(ruleSet: RuleSet, ward: string | null, patientId: string, ts: n
   const byMetric: number[][] = Array.from({ length: METRIC_COUNT }, () => []);
   const missingByMetric: number[][] = Array.from({ length: METRIC_COUNT }, () => []);
   const battery: number[] = [];
+  const shock: number[] = [];
   const metricIndex: number[] = [];
   let news2 = -1;
   const maxGapMs = ruleSet.defaults.maxGapMs;
@@ -247,6 +252,11 @@ function compile(ruleSet: RuleSet, ward: string | null, patientId: string, ts: n
         // NEWS2 is re-evaluated whenever any parameter arrives; its inputs have their own max ages.
         t.maxGapMs = Infinity;
         break;
+      case 'shock-index':
+        metricIndex[i] = -1;
+        shock.push(i);
+        t.baseLevel = rank(r.priority);
+        break;
       case 'battery':
         metricIndex[i] = -1;
         battery.push(i);
@@ -256,7 +266,7 @@ function compile(ruleSet: RuleSet, ward: string | null, patientId: string, ts: n
     }
     return t;
   });
-  return { rules: eff.rules, scale: eff.scale, validUntil: eff.validUntil, timing, byMetric, missingByMetric, news2, battery, metricIndex };
+  return { rules: eff.rules, scale: eff.scale, validUntil: eff.validUntil, timing, byMetric, missingByMetric, news2, battery, shock, metricIndex };
 }
 
 function breach(v: number, c: Condition): boolean {
@@ -323,7 +333,9 @@ export function createRulesEngine(ruleSet: RuleSet, opts: EngineOptions = {}): R
   const maxAge = NEWS2_PARAMS.map((p) => ruleSet.news2.maxAgeMs[p]);
   const scoreIntervalMs = ruleSet.news2.scoreIntervalMs;
   const summaryMs = ruleSet.news2.summaryMs;
-  const { spotHeld, confirmLoneSpotRed } = ruleSet.news2;
+  const { spotHeld, lowMediumDefers } = ruleSet.news2;
+  // A spot red is confirmed by the next reading while the aggregate is below this (lone: 3 alone).
+  const confirmBelow = ruleSet.news2.confirmSpotRed === 'below-medium' ? 5 : ruleSet.news2.confirmSpotRed === 'lone' ? 4 : 0;
 
   const patients = new Map<string, PatientState>();
   const alertIndex = new Map<string, { ps: PatientState; ri: number }>();
@@ -370,6 +382,7 @@ export function createRulesEngine(ruleSet: RuleSet, opts: EngineOptions = {}): R
       n2prev: new Int8Array(NEWS2_PARAMS.length).fill(-1),
       n2prevV: new Float64Array(NEWS2_PARAMS.length).fill(Number.NaN),
       n2level: 0,
+      sbpHist: [],
       batteryTs: -Infinity,
       maxTs: -Infinity,
       lastScore: null,
@@ -383,6 +396,16 @@ export function createRulesEngine(ruleSet: RuleSet, opts: EngineOptions = {}): R
   /** The lone red at parameter k is a systolic pressure that fell by SBP_FALL or more since the previous reading. */
   function sbpFell(ps: PatientState, k: number): boolean {
     return k === N2.sbp && (ps.n2prevV[k] as number) - (ps.n2v[k] as number) >= SBP_FALL;
+  }
+
+  /** A threshold rule on NEWS2 parameter k's metric has an alert open for this patient. */
+  function singleOpen(ps: PatientState, k: number): boolean {
+    const mi = METRIC_TO_N2.indexOf(k);
+    if (mi < 0) return false;
+    for (const ri of ps.compiled.byMetric[mi] as number[]) {
+      if ((ps.compiled.rules[ri] as Rule).type === 'threshold' && (ps.eps[ri] as Episode).alert !== null) return true;
+    }
+    return false;
   }
 
   /** The value NEWS2 scores for a parameter: the median of its good readings of the last news2.summary. */
@@ -544,6 +567,35 @@ export function createRulesEngine(ruleSet: RuleSet, opts: EngineOptions = {}): R
   }
 
   /**
+   * Shock index (HR / SBP) with the systolic fall over the rule's window. Evaluated on every HR or
+   * cuff reading; the heart rate is NEWS2's (the minute's median with news2.summary).
+   */
+  function evalShock(ps: PatientState, ri: number, now: number, live: boolean, traceId: string): AlertEvent | null {
+    const rule = ps.compiled.rules[ri] as Rule & { type: 'shock-index' };
+    const ep = ps.eps[ri] as Episode;
+    if (!rule.enabled && ep.alert === null) return null;
+    const h = ps.sbpHist;
+    const n = h.length;
+    const hrTs = ps.n2t[N2.hr] as number;
+    const sbpTs = n >= 2 ? (h[n - 2] as number) : -Infinity;
+    let level = 0;
+    let cleared = ep.alert === null;
+    let si: number | null = null;
+    if (now - sbpTs <= rule.sbpMaxAgeMs && now - hrTs <= (maxAge[N2.hr] as number)) {
+      const sbp = h[n - 1] as number;
+      si = Math.round(((ps.n2v[N2.hr] as number) / sbp) * 100) / 100;
+      let peak = sbp;
+      for (let i = 0; i < n; i += 2) if ((h[i] as number) >= sbpTs - rule.windowMs) peak = Math.max(peak, h[i + 1] as number);
+      const fell = peak - sbp >= rule.fall;
+      // The fall is needed to raise; once raised, the index alone keeps the alert open.
+      if (rule.enabled && si >= rule.above && (fell || ep.alert !== null)) level = rank(rule.priority);
+      cleared = si < rule.above - rule.hysteresis || (ep.alert === null && !fell);
+    }
+    const tr = step(ep, now, level, cleared, ps.compiled.timing[ri] as EpisodeTiming, live);
+    return apply(ps, ri, tr, now, level, si, () => ruleMessage(rule, false), traceId);
+  }
+
+  /**
    * Score NEWS2 at `now` from the freshest values, feed the news2 rule, decide on score output.
    * The hot path scores components with the chart band functions directly (no objects);
    * the full News2Result is built with scoreNews2 only when a score is published.
@@ -574,9 +626,9 @@ export function createRulesEngine(ruleSet: RuleSet, opts: EngineOptions = {}): R
       }
     }
     ps.n2missing = missing;
-    // A lone red (3, every other parameter 0) from one spot reading waits for the next reading of
-    // that parameter to confirm it; the published score is unchanged, only the alert waits.
-    if (confirmLoneSpotRed && score === 3 && ((SPOT_MASK >> redAt) & 1) === 1 && ps.n2prev[redAt] !== 3 && !sbpFell(ps, redAt)) red = false;
+    // A red from one spot reading (alone, or with an aggregate below 5 as configured) waits for the
+    // next reading of that parameter to confirm it; the published score is unchanged, only the alert waits.
+    if (score < confirmBelow && red && ((SPOT_MASK >> redAt) & 1) === 1 && ps.n2prev[redAt] !== 3 && !sbpFell(ps, redAt)) red = false;
     // [NEWS2 chart 4] precedence, as news2Risk: ≥7 high, 5–6 medium, a lone 3 low-medium.
     const risk: News2Risk = score >= 7 ? 'high' : score >= 5 ? 'medium' : red ? 'low-medium' : 'low';
     const ri = ps.compiled.news2;
@@ -584,7 +636,9 @@ export function createRulesEngine(ruleSet: RuleSet, opts: EngineOptions = {}): R
       const rule = ps.compiled.rules[ri] as News2Rule;
       const ep = ps.eps[ri] as Episode;
       if (rule.enabled || ep.alert !== null) {
-        const level = rule.enabled ? news2Level(risk, rule) : 0;
+        let level = rule.enabled ? news2Level(risk, rule) : 0;
+        // One finding, one alert: a lone red whose own threshold rule is already open adds nothing.
+        if (lowMediumDefers && risk === 'low-medium' && ep.alert === null && singleOpen(ps, redAt)) level = 0;
         const tm = ps.compiled.timing[ri] as EpisodeTiming;
         // A spot reading that takes the score into an alerting band stands until the next reading:
         // the band counts as held from it, so `for` does not add a wait that no new data can end.
@@ -724,6 +778,20 @@ export function createRulesEngine(ruleSet: RuleSet, opts: EngineOptions = {}): R
     }
     if (n2changed) fresh = true;
     if (fresh && ts > ps.maxTs) ps.maxTs = ts;
+    if (c.shock.length > 0 && ((spotNew >> N2.sbp) & 1) === 1) {
+      // Keep the cuff readings of the longest shock-index window.
+      const h = ps.sbpHist;
+      let keep = 0;
+      for (const ri of c.shock) keep = Math.max(keep, (c.rules[ri] as Rule & { type: 'shock-index' }).windowMs);
+      h.push(ts, metrics.sbp as number);
+      while (h.length > 2 && (h[0] as number) < ts - keep) h.splice(0, 2);
+    }
+    if (c.shock.length > 0 && ps.sbpHist.length > 0 && (metrics.hr !== undefined || ((spotNew >> N2.sbp) & 1) === 1)) {
+      for (const ri of c.shock) {
+        const e = evalShock(ps, ri, Math.max(ts, ps.maxTs), live, traceId);
+        if (e) pending.push(e);
+      }
+    }
     let score: ScoreOutput | undefined;
     if (n2changed) score = evalNews2(ps, Math.max(ts, ps.maxTs), live, traceId, spotNew);
     const alerts = pending.length === 0 ? EMPTY : pending.splice(0);

@@ -46,10 +46,11 @@ function meets(v: number, c: Condition): boolean {
 
 /**
  * Whether a clinical rule's condition holds on the physiological state (news2: an urgent trigger,
- * aggregate >= 5 or a red 3; threshold: its condition); undefined for rules this cannot judge (trends).
+ * aggregate >= 5 or a red 3; threshold: its condition; shock-index: HR / SBP at or above its limit); undefined for rules this cannot judge (trends).
  */
 export function physiologyMeets(rule: Rule | undefined, v: Baseline): boolean | undefined {
   if (rule?.type === 'news2') return news2Of(v).urgent;
+  if (rule?.type === 'shock-index') return v.hr / v.sbp >= rule.above;
   if (rule?.type === 'threshold' && rule.condition.metric in v) return meets(v[rule.condition.metric as keyof Baseline], rule.condition);
   return undefined;
 }

@@ -78,7 +78,7 @@ export const SCENARIOS: Record<string, ScenarioDef> = {
   sepsis: {
     name: 'sepsis', kind: 'clinical', description: 'sepsis-like: fever, tachycardia, tachypnoea, falling BP and SpO2 over 30-90 min',
     rampSec: [30 * 60, 90 * 60], delta: { hr: 25, rr: 8, temp: 2.2, sbp: -38, dbp: -20, spo2: -5 },
-    expect: ['news2', 'hr-high', 'rr-high', 'sbp-low', 'spo2-low', 'hr-rising'], criterion: 'news2-red',
+    expect: ['news2', 'hr-high', 'rr-high', 'sbp-low', 'spo2-low', 'hr-rising', 'shock-index'], criterion: 'news2-red',
   },
   hypoxia: {
     name: 'hypoxia', kind: 'clinical', description: 'acute hypoxia: SpO2 falls to 83% in 2 min, RR and HR rise',
@@ -94,7 +94,7 @@ export const SCENARIOS: Record<string, ScenarioDef> = {
   },
   hypotension: {
     name: 'hypotension', kind: 'clinical', description: 'bleeding-like: SBP falls to 80 over 5 min, compensatory tachycardia',
-    rampSec: 300, delta: { hr: 30 }, target: { sbp: 80, dbp: 48 }, expect: ['sbp-low', 'news2', 'hr-high', 'hr-rising'], criterion: 'news2-red',
+    rampSec: 300, delta: { hr: 30 }, target: { sbp: 80, dbp: 48 }, expect: ['sbp-low', 'news2', 'hr-high', 'hr-rising', 'shock-index'], criterion: 'news2-red',
   },
   disconnect: {
     name: 'disconnect', kind: 'technical', description: 'the wearable stops sending for 15 min (out of range, switched off)',
@@ -118,12 +118,12 @@ export const SCENARIOS: Record<string, ScenarioDef> = {
   'sepsis-slow': {
     name: 'sepsis-slow', kind: 'clinical', description: 'sepsis over 60-120 min: temp +2.1 °C, HR +42 and RR +11 in all (fever included), SBP −30, SpO2 −4.5',
     rampSec: [60 * 60, 120 * 60], delta: { hr: 21, rr: 6.8, temp: 2.1, sbp: -30, dbp: -16, spo2: -4.5 },
-    expect: ['news2', 'hr-high', 'rr-high', 'sbp-low', 'spo2-low', 'hr-rising'], criterion: 'news2-red',
+    expect: ['news2', 'hr-high', 'rr-high', 'sbp-low', 'spo2-low', 'hr-rising', 'shock-index'], criterion: 'news2-red',
   },
   haemorrhage: {
     name: 'haemorrhage', kind: 'clinical', description: 'bleeding over 45-90 min: HR +48, RR +8, SBP −38, DBP −20',
     rampSec: [45 * 60, 90 * 60], delta: { hr: 48, rr: 8, sbp: -38, dbp: -20 },
-    expect: ['news2', 'hr-high', 'rr-high', 'sbp-low', 'hr-rising'], criterion: 'news2-red',
+    expect: ['news2', 'hr-high', 'rr-high', 'sbp-low', 'hr-rising', 'shock-index'], criterion: 'news2-red',
   },
   'hypoxia-slow': {
     name: 'hypoxia-slow', kind: 'clinical', description: 'slow hypoxia over 30-60 min: SpO2 −9, RR +8, HR +15',

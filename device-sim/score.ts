@@ -71,6 +71,11 @@ export interface QualityReport {
     byPriority: Record<string, number>;
     /** Of `count`, raised while the simulated physiology itself met the rule's condition (offline runs). */
     physiological: number;
+    /**
+     * `count` minus `physiological`, per stable patient-day: the alerts that only measurement noise
+     * or device artefacts made (the ground-truth-adjusted figure; see docs/sim.md).
+     */
+    unwarrantedPerPatientDay: number;
   };
   technicalAlerts: { explained: number; unexplained: number; unexplainedPerPatientDay: number; byRule: Record<string, number> };
   events: EventScore[];
@@ -180,7 +185,7 @@ export function scoreAlerts(truth: readonly TruthLine[], alertLines: readonly Al
     technical: summarise(scores.filter((s) => s.kind === 'technical')),
     robustness: { events: robust.length, passed: robust.filter((s) => s.detected).length },
     byScenario,
-    falseClinical: { ...falseClinical, perPatientDay: days > 0 ? round(falseClinical.count / days) : 0 },
+    falseClinical: { ...falseClinical, perPatientDay: days > 0 ? round(falseClinical.count / days) : 0, unwarrantedPerPatientDay: days > 0 ? round((falseClinical.count - falseClinical.physiological) / days) : 0 },
     technicalAlerts: { ...tech, unexplainedPerPatientDay: days > 0 ? round(tech.unexplained / days) : 0 },
     events: scores,
   };
@@ -194,7 +199,7 @@ export function formatReport(r: QualityReport): string {
     `clinical: ${r.clinical.detected}/${r.clinical.events} detected (sensitivity ${r.clinical.sensitivity}); time to alert median ${fmt(r.clinical.medianMinutes)} min, p90 ${fmt(r.clinical.p90Minutes)}, max ${fmt(r.clinical.maxMinutes)}`,
     `technical: ${r.technical.detected}/${r.technical.events} detected; median ${fmt(r.technical.medianMinutes)} min`,
     `robustness: ${r.robustness.passed}/${r.robustness.events} without alerts`,
-    `false clinical alerts: ${r.falseClinical.count} (${r.falseClinical.perPatientDay} per patient-day) by rule ${JSON.stringify(r.falseClinical.byRule)}; ${r.falseClinical.physiological} while the simulated physiology met the condition`,
+    `false clinical alerts: ${r.falseClinical.count} (${r.falseClinical.perPatientDay} per patient-day) by rule ${JSON.stringify(r.falseClinical.byRule)}; ${r.falseClinical.physiological} while the simulated physiology met the condition, ${r.falseClinical.count - r.falseClinical.physiological} without (${r.falseClinical.unwarrantedPerPatientDay} per patient-day)`,
     `technical alerts: ${r.technicalAlerts.explained} explained, ${r.technicalAlerts.unexplained} unexplained`,
   ];
   for (const [name, s] of Object.entries(r.byScenario)) {

@@ -5,7 +5,7 @@ describe('rules loader', () => {
   it('loads the shipped default rule set without errors', async () => {
     const r = parseRuleSetText(await readDefaultRulesText());
     if (!r.ok) throw new Error(r.errors.join('\n'));
-    expect(r.ruleSet.version).toBe('general-ward-2026.3');
+    expect(r.ruleSet.version).toBe('general-ward-2026.4');
     expect(r.ruleSet.rules.map((x) => x.id)).toContain('news2');
     const spo2 = r.ruleSet.rules.find((x) => x.id === 'spo2-low');
     expect(spo2).toMatchObject({ type: 'threshold', forMs: 60_000, condition: { metric: 'spo2', op: '<', value: 90 } });
