@@ -5,7 +5,7 @@
 import type { Admin } from 'kafkajs';
 import { VitalsError } from '../../../core/errors.js';
 import type { ConsumerLag, TopicSpec } from '../../../core/ports.js';
-import { isRetriable, retry } from '../../../platform/backoff.js';
+import { backoffDelay, isRetriable, retry } from '../../../platform/backoff.js';
 import { ConfigResourceTypes, Kafka, logLevel, withTimeout } from './client.js';
 import { errorText, type KafkaishError, mapKafkaError, rootCause } from './errors.js';
 
@@ -57,7 +57,7 @@ async function awaitLeaders(admin: Admin, topics: string[], deadline: number): P
     {
       // A topic the broker has just created may be unknown to its metadata cache for a moment.
       retriable: (e) => Date.now() < deadline && (isRetriable(e) || (e as KafkaishError).retriable === true || rootCause(e).type === 'UNKNOWN_TOPIC_OR_PARTITION'),
-      delay: (attempt) => Math.min(1000, 50 * 2 ** attempt),
+      delay: (attempt) => backoffDelay(attempt, Math.random, { initialMs: 50, maxMs: 1000 }),
     },
   );
   await waiting.catch((e: unknown) => {

@@ -7,6 +7,7 @@
 import type { Admin, Batch, Consumer, EachBatchPayload, KafkaMessage, PartitionAssigner } from 'kafkajs';
 import { VitalsError } from '../../../core/errors.js';
 import type { BatchHandler, BusRecord, ConsumeOptions, PartitionOwner, Subscription } from '../../../core/ports.js';
+import { backoffDelay, retry } from '../../../platform/backoff.js';
 import type { Logger } from '../../../platform/log.js';
 import { assignCoPartitions, decodeOwned, encodeOwned } from '../co-partition.js';
 import { AssignerProtocol, type KafkaClient, sleep, withTimeout } from './client.js';
@@ -79,6 +80,8 @@ export class KafkaSubscription implements Subscription {
   readonly progress = new Progress();
   private stopping: Promise<void> | null = null;
   private stopped = false;
+  /** Retry waits in progress; stop() ends them at once. */
+  private readonly sleepers = new Set<() => void>();
   /** Partition-owning consumers: the partitions owned now, and the hand-over in progress (eachBatch waits for it). */
   private owned = new Set<number>();
   private handover: Promise<void> = Promise.resolve();
@@ -138,26 +141,49 @@ export class KafkaSubscription implements Subscription {
     this.progress.forget(lost.flatMap((p) => this.o.topics.map((t) => tp(t, p))));
     const first = !this.joined;
     this.joined = true;
-    for (let attempt = 1; !this.stopped; attempt++) {
-      try {
-        if (lost.length > 0) await owner.onRevoked(lost);
-        lost.length = 0;
-        const from = await owner.onAssigned(gained);
-        const { starts, highs } = await positionsFor(this.bus.admin, this.o.topics, from, new Set(gained));
-        for (const [k, start] of starts) {
-          const [p, ...rest] = k.split(':');
-          this.progress.next.set(k, start);
-          this.consumer.seek({ topic: rest.join(':'), partition: Number(p), offset: start.toString() });
-        }
-        if (first) this.progress.setTargets(highs, starts);
-        this.bus.log?.info({ groupId: this.o.groupId, owned: [...now].sort((a, b) => a - b), gained, lost }, 'kafka: partitions handed over');
-        return;
-      } catch (e) {
-        const delay = Math.min(5_000, 200 * 2 ** Math.min(attempt - 1, 5));
-        this.bus.log?.warn({ groupId: this.o.groupId, attempt, retryInMs: delay, error: errorText(e) }, 'kafka: partition hand-over failed; retrying');
-        await sleep(delay);
-      }
+    if (this.stopped) return;
+    try {
+      await retry(
+        async () => {
+          if (lost.length > 0) await owner.onRevoked(lost);
+          lost.length = 0;
+          const from = await owner.onAssigned(gained);
+          const { starts, highs } = await positionsFor(this.bus.admin, this.o.topics, from, new Set(gained));
+          for (const [k, start] of starts) {
+            const [p, ...rest] = k.split(':');
+            this.progress.next.set(k, start);
+            this.consumer.seek({ topic: rest.join(':'), partition: Number(p), offset: start.toString() });
+          }
+          if (first) this.progress.setTargets(highs, starts);
+          this.bus.log?.info({ groupId: this.o.groupId, owned: [...now].sort((a, b) => a - b), gained, lost }, 'kafka: partitions handed over');
+        },
+        {
+          // Whatever failed (the owner's rebuild, the offsets read), no record may pass before it is done.
+          retriable: () => true,
+          aborted: () => this.stopped,
+          delay: (attempt) => backoffDelay(attempt, Math.random, { initialMs: 200, maxMs: 5_000 }),
+          sleep: (ms) => this.pause(ms),
+          onRetry: (e, attempt, waitMs) =>
+            this.bus.log?.warn({ groupId: this.o.groupId, attempt: attempt + 1, retryInMs: waitMs, error: errorText(e) }, 'kafka: partition hand-over failed; retrying'),
+        },
+      );
+    } catch {
+      // stopped: retry() throws only once aborted
     }
+  }
+
+  /** Sleep that stop() cuts short. */
+  private pause(ms: number): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    return new Promise<void>((res) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.sleepers.delete(done);
+        res();
+      };
+      const timer = setTimeout(done, ms);
+      this.sleepers.add(done);
+    });
   }
 
   /** Wait for a hand-over in progress, heartbeating; false if the member stopped or is rebalancing again. */
@@ -213,9 +239,9 @@ export class KafkaSubscription implements Subscription {
 
   /** caughtUp for a group: the high watermarks of the assigned partitions, read at join. */
   private async onJoin(assignment: Record<string, number[]>): Promise<void> {
-    if (this.progress.settled) return;
-    for (let attempt = 1; attempt <= 5 && !this.stopped; attempt++) {
-      try {
+    if (this.progress.settled || this.stopped) return;
+    await retry(
+      async () => {
         const targets = new Map<string, bigint>();
         const starts = new Map<string, bigint>();
         for (const [topic, partitions] of Object.entries(assignment)) {
@@ -235,12 +261,20 @@ export class KafkaSubscription implements Subscription {
           }
         }
         this.progress.setTargets(targets, starts);
-        return;
-      } catch (e) {
-        this.bus.log?.warn({ groupId: this.o.groupId, attempt, error: errorText(e) }, 'kafka: could not read offsets for caughtUp; retrying');
-        await sleep(200 * attempt);
-      }
-    }
+      },
+      {
+        // Five attempts: caughtUp is for tests and start-up readiness; the member consumes regardless.
+        retries: 4,
+        retriable: () => true,
+        aborted: () => this.stopped,
+        delay: (attempt) => backoffDelay(attempt, Math.random, { initialMs: 200, maxMs: 1_000 }),
+        sleep: (ms) => this.pause(ms),
+        onRetry: (e, attempt) => this.bus.log?.warn({ groupId: this.o.groupId, attempt: attempt + 1, error: errorText(e) }, 'kafka: could not read offsets for caughtUp; retrying'),
+      },
+    ).catch((e: unknown) => {
+      // Given up (or stopped): caughtUp waits for the next join, or stop() fails it.
+      if (!this.stopped) this.bus.log?.warn({ groupId: this.o.groupId, error: errorText(e) }, 'kafka: could not read offsets for caughtUp; gave up until the next join');
+    });
   }
 
   private async eachBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload): Promise<void> {
@@ -278,46 +312,56 @@ export class KafkaSubscription implements Subscription {
   /** Hand the batch to the handler until it succeeds; false if the member stopped or lost the partition. */
   private async deliver(batch: Batch, records: BusRecord[], heartbeat: () => Promise<void>, isRunning: () => boolean, isStale: () => boolean): Promise<boolean> {
     const { initial, max } = this.bus.backoff;
-    for (let attempt = 1; ; attempt++) {
-      if (!isRunning() || isStale() || this.stopped) return false;
-      try {
-        await this.o.handler(records);
-        return true;
-      } catch (e) {
-        const delay = Math.min(max, initial * 2 ** Math.min(attempt - 1, 20));
-        // Offsets and counts only: records carry patient data.
-        this.bus.log?.warn(
-          {
-            topic: batch.topic,
-            partition: batch.partition,
-            groupId: this.isTail ? null : this.o.groupId,
-            firstOffset: records[0]?.offset,
-            lastOffset: records[records.length - 1]?.offset,
-            count: records.length,
-            attempt,
-            retryInMs: delay,
-            error: e instanceof Error ? `${e.name}: ${e.message}`.slice(0, 300) : typeof e,
-          },
-          'bus handler failed; retrying the batch',
-        );
+    let rebalancing = false;
+    const aborted = (): boolean => rebalancing || !isRunning() || isStale() || this.stopped;
+    if (aborted()) return false;
+    try {
+      // Every failure is retried: the batch is committed only once the handler takes it (at-least-once).
+      await retry(() => this.o.handler(records), {
+        retriable: () => true,
+        aborted,
+        delay: (attempt) => backoffDelay(attempt, Math.random, { initialMs: initial, maxMs: max }),
         // Sleep in slices, heartbeating, so a long backoff neither loses the group nor delays stop().
-        const until = Date.now() + delay;
-        while (Date.now() < until) {
-          if (!isRunning() || this.stopped) return false;
-          await sleep(Math.min(250, until - Date.now()));
-          try {
-            await heartbeat();
-          } catch {
-            return false; // rebalancing: the runner rejoins; the batch was not resolved
+        sleep: async (ms) => {
+          const until = Date.now() + ms;
+          while (Date.now() < until) {
+            if (!isRunning() || this.stopped) return;
+            await this.pause(Math.min(250, until - Date.now()));
+            try {
+              await heartbeat();
+            } catch {
+              rebalancing = true; // the runner rejoins; the batch was not resolved
+              return;
+            }
           }
-        }
-      }
+        },
+        onRetry: (e, attempt, waitMs) =>
+          // Offsets and counts only: records carry patient data.
+          this.bus.log?.warn(
+            {
+              topic: batch.topic,
+              partition: batch.partition,
+              groupId: this.isTail ? null : this.o.groupId,
+              firstOffset: records[0]?.offset,
+              lastOffset: records[records.length - 1]?.offset,
+              count: records.length,
+              attempt: attempt + 1,
+              retryInMs: waitMs,
+              error: e instanceof Error ? `${e.name}: ${e.message}`.slice(0, 300) : typeof e,
+            },
+            'bus handler failed; retrying the batch',
+          ),
+      });
+      return true;
+    } catch {
+      return false; // aborted: retry() throws only then
     }
   }
 
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.stopped = true;
+      for (const wake of [...this.sleepers]) wake();
       try {
         // Bounded: a broker that went away must not hang shutdown (kafkajs retries the leave).
         await withTimeout(this.consumer.disconnect(), 20_000, () => new Error('consumer disconnect timed out'));

@@ -5,6 +5,7 @@
 import type { Admin } from 'kafkajs';
 import { VitalsError } from '../../../core/errors.js';
 import type { TailOptions } from '../../../core/ports.js';
+import { retry } from '../../../platform/backoff.js';
 import type { Logger } from '../../../platform/log.js';
 import type { KafkaSubscription } from './consumer.js';
 import { errorText, mapKafkaError } from './errors.js';
@@ -21,16 +22,17 @@ async function readTailPositions(admin: Admin, opts: TailOptions): Promise<{ sta
 /** A tail's start offsets and the high watermarks it has caught up at, per partition. */
 export async function tailPositions(admin: Admin, opts: TailOptions): Promise<{ starts: Map<string, bigint>; highs: Map<string, bigint> }> {
   // Leadership of a topic created a moment ago may not have reached every broker's
-  // metadata yet (NOT_LEADER_FOR_PARTITION): retry retriable errors for a few seconds.
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await readTailPositions(admin, opts);
-    } catch (e) {
-      const mapped = e instanceof VitalsError ? e : mapKafkaError(e, 'tail');
-      if (!mapped.retriable || attempt >= 40) throw mapped;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
+  // metadata yet (NOT_LEADER_FOR_PARTITION): retry retriable errors for about ten seconds.
+  return retry(
+    async () => {
+      try {
+        return await readTailPositions(admin, opts);
+      } catch (e) {
+        throw e instanceof VitalsError ? e : mapKafkaError(e, 'tail');
+      }
+    },
+    { retries: 40, delay: () => 250 },
+  );
 }
 
 /** Seek a started tail's consumer to its start offsets. */
