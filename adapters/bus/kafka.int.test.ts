@@ -83,6 +83,74 @@ describe('Kafka bus specifics', () => {
     }
   });
 
+  it('stop() ends a failing handler backoff at once instead of waiting it out', async () => {
+    // A minute between attempts: only a wait that stop() cuts short lets this finish in time.
+    const bus = await createKafkaBus({ brokers, clientId: 'vitals-stop-wait', retryBackoffMs: { initial: 60_000, max: 60_000 } });
+    const t = `contract.stopwait.${randomUUID().slice(0, 8)}`;
+    let calls = 0;
+    try {
+      await bus.ensureTopics([{ name: t, partitions: 1 }]);
+      await bus.publish(t, [{ key: 'k', value: 'v' }]);
+      const sub = await bus.consume({
+        groupId: `stopwait-${randomUUID().slice(0, 8)}`,
+        topics: [t],
+        handler: async () => {
+          calls++;
+          throw new Error('store down');
+        },
+      });
+      const deadline = Date.now() + 30_000;
+      while (calls === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 500)); // well into the backoff
+      const t0 = Date.now();
+      await sub.stop();
+      expect(Date.now() - t0).toBeLessThan(5_000);
+      expect(calls).toBe(1);
+    } finally {
+      await bus.close();
+    }
+  });
+
+  it('a partition owner whose rebuild fails is retried, and no record is handed over before it succeeds', async () => {
+    const bus = await createKafkaBus({ brokers, clientId: 'vitals-handover-retry', connectTimeoutMs: 15_000 });
+    const id = randomUUID().slice(0, 8);
+    const t = `handover.${id}`;
+    let failures = 0;
+    let rebuilt = false;
+    const got: BusRecord[] = [];
+    const early: BusRecord[] = [];
+    try {
+      await bus.ensureTopics([{ name: t, partitions: 2 }]);
+      await bus.publish(t, Array.from({ length: 10 }, (_, i) => ({ key: `k${i}`, value: String(i) })));
+      const sub = await bus.consume({
+        groupId: `handover-${id}`,
+        topics: [t],
+        partitioned: {
+          onAssigned: async () => {
+            if (failures < 2) {
+              failures++;
+              throw new Error('checkpoint store unavailable');
+            }
+            rebuilt = true;
+            return 'earliest';
+          },
+          onRevoked: async () => undefined,
+        },
+        handler: async (rs) => {
+          if (!rebuilt) early.push(...rs);
+          got.push(...rs);
+        },
+      });
+      await sub.caughtUp;
+      await sub.stop();
+    } finally {
+      await bus.close();
+    }
+    expect(failures).toBe(2);
+    expect(early).toEqual([]);
+    expect(got.map((r) => Number(r.value)).sort((a, b) => a - b)).toEqual(Array.from({ length: 10 }, (_, i) => i));
+  });
+
   it('creates topics with the compaction and retention configs of their specs', async () => {
     const bus = await createKafkaBus({ brokers, clientId: 'vitals-contract' });
     try {
