@@ -36,6 +36,7 @@ import {
   scoreSpo2,
   scoreTemp,
   scoreNews2,
+  news2Risk,
   type News2Observations,
   type News2Param,
   type News2Result,
@@ -629,8 +630,8 @@ export function createRulesEngine(ruleSet: RuleSet, opts: EngineOptions = {}): R
     // A red from one spot reading (alone, or with an aggregate below 5 as configured) waits for the
     // next reading of that parameter to confirm it; the published score is unchanged, only the alert waits.
     if (score < confirmBelow && red && ((SPOT_MASK >> redAt) & 1) === 1 && ps.n2prev[redAt] !== 3 && !sbpFell(ps, redAt)) red = false;
-    // [NEWS2 chart 4] precedence, as news2Risk: ≥7 high, 5–6 medium, a lone 3 low-medium.
-    const risk: News2Risk = score >= 7 ? 'high' : score >= 5 ? 'medium' : red ? 'low-medium' : 'low';
+    // The same band function as the published score; only an unconfirmed spot red differs.
+    const risk = news2Risk(score, red);
     const ri = ps.compiled.news2;
     if (ri >= 0) {
       const rule = ps.compiled.rules[ri] as News2Rule;
