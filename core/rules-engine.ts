@@ -13,8 +13,7 @@
  */
 import { emit, newEpisode, type Episode } from './alert-lifecycle.js';
 import { PRIORITY_RANK, type Alert, type AlertEvent, type ClinicianAction } from './alerts-model.js';
-import { isChartOrder } from './bus-messages.js';
-import type { News2Param, News2Result } from './news2.js';
+import { isChartOrder, type ScoreOutput } from './bus-messages.js';
 import { METRIC_RANGES } from './payload.js';
 import { evalBattery } from './rules/battery.js';
 import { evalMissingOnData, onMissingTimer } from './rules/missing.js';
@@ -40,20 +39,8 @@ export interface SampleContext {
   live: boolean;
 }
 
-/** A NEWS2 result for the `news2.scores` topic. */
-export interface ScoreOutput extends News2Result {
-  patientId: string;
-  ward: string;
-  /** Event time the score is valid at. */
-  ts: number;
-  /** Parameters left out because their last value is older than news2.maxAge. */
-  stale: News2Param[];
-  /**
-   * Event time of the sample each scored value came from: with `raw`, what this score used
-   * (FHIR derivedFrom). Absent on scores written before it existed.
-   */
-  inputTs?: Partial<Record<News2Param, number>>;
-}
+/** The `news2.scores` message, defined with the other bus messages; exported here for the engine's callers. */
+export type { ScoreOutput } from './bus-messages.js';
 
 export interface EngineOutput {
   alerts: readonly AlertEvent[];

@@ -26,7 +26,7 @@ import {
 } from '../news2.js';
 import { ruleMessage } from '../rule-messages.js';
 import type { News2Rule, Rule, RuleSet } from '../rules-config.js';
-import type { ScoreOutput } from '../rules-engine.js';
+import type { ScoreOutput } from '../bus-messages.js';
 import { ACVPU_VALUES, type Acvpu } from '../vitals.js';
 import { MedianWindow } from '../windows.js';
 import { METRIC_TO_N2, N2, rank, SPOT_MASK, UNKNOWN_WARD, type PatientState } from './state.js';

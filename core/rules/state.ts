@@ -7,7 +7,7 @@ import { newEpisode, type Episode, type EpisodeTiming } from '../alert-lifecycle
 import { PRIORITY_RANK } from '../alerts-model.js';
 import { NEWS2_PARAMS } from '../news2.js';
 import { effectiveRules, type Rule, type RuleSet } from '../rules-config.js';
-import type { ScoreOutput } from '../rules-engine.js';
+import type { ScoreOutput } from '../bus-messages.js';
 import { METRIC_NAMES } from '../vitals.js';
 import type { MedianWindow, TrendWindow } from '../windows.js';
 
