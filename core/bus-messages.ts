@@ -1,5 +1,6 @@
 /**
- * One validated decoder per bus message type, and decode-once for records.
+ * The bus message types that no domain module owns (NEWS2 scores, dead letters, device status),
+ * one validated decoder per bus message type, and decode-once for records.
  *
  * A record is decoded at most once per process: the embedded bus hands in-process readers the
  * object its publisher built (`BusRecord.decoded`), and the first reader that has to parse
@@ -10,9 +11,54 @@
 import type { AlertEvent, ChartAction, ClinicianAction } from './alerts-model.js';
 import type { AuditEvent } from './audit.js';
 import type { BusRecord } from './ports.js';
+import type { News2Param, News2Result } from './news2.js';
+import type { Rejection } from './payload.js';
 import type { DeviceRecord } from './registry.js';
-import type { ScoreOutput } from './rules-engine.js';
 import type { CanonicalSample } from './vitals.js';
+
+/** A NEWS2 result for the `news2.scores` topic. */
+export interface ScoreOutput extends News2Result {
+  patientId: string;
+  ward: string;
+  /** Event time the score is valid at. */
+  ts: number;
+  /** Parameters left out because their last value is older than news2.maxAge. */
+  stale: News2Param[];
+  /**
+   * Event time of the sample each scored value came from: with `raw`, what this score used
+   * (FHIR derivedFrom). Absent on scores written before it existed.
+   */
+  inputTs?: Partial<Record<News2Param, number>>;
+}
+
+/** The value on `vitals.dlq`: enough to replay or diagnose, kept on the bus only (short retention), never in logs. */
+export interface DlqEntry {
+  v: 1;
+  deviceId: string;
+  channel: string;
+  reason: Rejection['reason'];
+  field: string | null;
+  /** Index in a batch, -1 for the whole payload. */
+  index: number;
+  ts: number;
+  traceId: string;
+  size: number;
+  /** The rejected payload (or batch item) as text; null when it was too large or not kept. */
+  payload: string | null;
+}
+
+/** The value on `device.status`: online/offline and device health, for the gateway and technical alerts. */
+export interface DeviceStatus {
+  v: 1;
+  deviceId: string;
+  patientId: string | null;
+  ward: string | null;
+  ts: number;
+  online: boolean;
+  battery: number | null;
+  rssi: number | null;
+  firmware: string | null;
+}
 
 /** A decoder checks what every reader relies on; it returns null (never throws) for anything else. */
 export type Decoder<T> = (value: unknown) => T | null;

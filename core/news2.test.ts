@@ -2,12 +2,9 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   checkObservations,
-  freshObservations,
   news2Risk,
   NEWS2_PARAMS,
-  observationFrequency,
   roundHalfUp,
-  scoreFresh,
   scoreNews2,
   scoreTemp,
   type News2Observations,
@@ -125,21 +122,19 @@ describe('known mistakes in the wild are not repeated', () => {
   });
 });
 
-describe('risk and frequency [NEWS2 chart 4]', () => {
-  const z = { rr: 0, spo2: 0, o2: 0, sbp: 0, hr: 0, acvpu: 0, temp: 0 };
+describe('risk [NEWS2 chart 4]', () => {
   it('precedence: ≥7 high and 5–6 medium with or without a red score', () => {
-    expect(news2Risk(7, { ...z, rr: 3, hr: 3, temp: 1 })).toBe('high');
-    expect(news2Risk(5, { ...z, rr: 3, hr: 2 })).toBe('medium');
-    expect(news2Risk(5, { ...z, rr: 2, hr: 2, temp: 1 })).toBe('medium');
-    expect(news2Risk(4, { ...z, rr: 3, hr: 1 })).toBe('low-medium');
-    expect(news2Risk(4, { ...z, rr: 2, hr: 2 })).toBe('low');
+    expect(news2Risk(7, true)).toBe('high');
+    expect(news2Risk(7, false)).toBe('high');
+    expect(news2Risk(5, true)).toBe('medium');
+    expect(news2Risk(5, false)).toBe('medium');
+    expect(news2Risk(4, true)).toBe('low-medium');
+    expect(news2Risk(4, false)).toBe('low');
+    expect(news2Risk(0, false)).toBe('low');
   });
-  it('0 and 1–4 differ in frequency although both are low (kscarlett bug)', () => {
-    expect(observationFrequency(0, 'low')).toBe('12-hourly');
-    expect(observationFrequency(1, 'low')).toBe('4-6-hourly');
-    expect(observationFrequency(3, 'low-medium')).toBe('hourly');
-    expect(observationFrequency(5, 'medium')).toBe('hourly');
-    expect(observationFrequency(7, 'high')).toBe('continuous');
+  it('scoreNews2 reports a lone red as low-medium through the same function', () => {
+    expect(scoreNews2({ rr: 7, hr: 45 }).risk).toBe('low-medium');
+    expect(scoreNews2({ rr: 22, hr: 95 }).risk).toBe('low');
   });
 });
 
@@ -162,36 +157,5 @@ describe('validation', () => {
   });
   it('lists missing parameters in chart order', () => {
     expect(scoreNews2({}).missing).toEqual([...NEWS2_PARAMS]);
-  });
-});
-
-describe('freshness', () => {
-  const now = 10 * 3_600_000;
-  it('drops stale parameters and names them; the score is a lower bound', () => {
-    const latest = {
-      hr: { value: 131, ts: now - 60_000 },
-      rr: { value: 26, ts: now - 10 * 60_000 }, // older than 5 min: stale
-      temp: { value: 38.5, ts: now - 3_600_000 },
-    };
-    const f = freshObservations(latest, now);
-    expect(f.obs).toEqual({ scale: 1, hr: 131, temp: 38.5 });
-    expect(f.stale).toEqual(['rr']);
-    expect(f.missing).toEqual(['spo2', 'o2', 'sbp', 'acvpu']);
-    const r = scoreFresh(latest, now);
-    expect(r.score).toBe(4);
-    expect(r.complete).toBe(false);
-    expect(r.stale).toEqual(['rr']);
-    expect(r.missing).toContain('rr');
-  });
-  it('honours per-parameter max ages and the scale', () => {
-    const latest = { spo2: { value: 97, ts: now - 60_000 }, o2: { value: true, ts: now - 60_000 } };
-    const r = scoreFresh(latest, now, { spo2: 30_000 }, 2);
-    expect(r.stale).toEqual(['spo2']);
-    expect(r.components.o2).toBe(2);
-    expect(scoreFresh(latest, now, undefined, 2).components.spo2).toBe(3);
-  });
-  it('a value exactly at max age is still fresh; a future value is fresh', () => {
-    const f = freshObservations({ hr: { value: 80, ts: now - 5 * 60_000 }, rr: { value: 12, ts: now + 1000 } }, now);
-    expect(f.stale).toEqual([]);
   });
 });

@@ -201,29 +201,18 @@ export function scoreTemp(temp: number): number {
 // ------------------------------------------------------------------ Charts 3/4 risk
 
 /**
- * Clinical risk from the aggregate and the components [NEWS2 chart 4].
+ * Clinical risk [NEWS2 chart 4]: the one band function behind both the published score's
+ * `risk` and the news2 rule's alert priority.
  * Precedence: ≥7 high, 5–6 medium whether or not a red score is present; a 3 in any
  * single parameter (only reachable at aggregate 3–4) is low–medium; otherwise low.
+ * @param score - the aggregate
+ * @param red - some single parameter scored 3 (the engine passes false while a lone spot red awaits confirmation)
  */
-export function news2Risk(score: number, components: Readonly<Record<News2Param, number>>): News2Risk {
+export function news2Risk(score: number, red: boolean): News2Risk {
   if (score >= 7) return 'high'; // [NEWS2 chart 4: aggregate ≥7 → high]
   if (score >= 5) return 'medium'; // [NEWS2 chart 4: aggregate 5–6 → medium]
-  for (const p of NEWS2_PARAMS) {
-    if (components[p] === 3) return 'low-medium'; // [NEWS2 chart 4: 3 in any single parameter → low–medium]
-  }
+  if (red) return 'low-medium'; // [NEWS2 chart 4: 3 in any single parameter → low–medium]
   return 'low'; // [NEWS2 chart 4: aggregate 0–4 → low]
-}
-
-export type ObservationFrequency = '12-hourly' | '4-6-hourly' | 'hourly' | 'continuous';
-
-/**
- * Minimum monitoring frequency [NEWS2 chart 4]. Aggregate 0 and 1–4 are both "low" risk
- * but differ here (12-hourly vs 4–6-hourly): the kscarlett/news2 bug merged them.
- */
-export function observationFrequency(score: number, risk: News2Risk): ObservationFrequency {
-  if (risk === 'high') return 'continuous'; // [NEWS2 chart 4: ≥7 → continuous]
-  if (risk === 'medium' || risk === 'low-medium') return 'hourly'; // [NEWS2 chart 4: red or 5–6 → min 1-hourly]
-  return score === 0 ? '12-hourly' : '4-6-hourly'; // [NEWS2 chart 4: 0 → 12-hourly; 1–4 → 4–6-hourly]
 }
 
 // ------------------------------------------------------------------ validation + scoring
@@ -300,7 +289,7 @@ export function scoreNews2(obs: News2Observations): News2Result {
   return {
     score,
     maxScore,
-    risk: news2Risk(score, components),
+    risk: news2Risk(score, NEWS2_PARAMS.some((p) => components[p] === 3)),
     components,
     complete: missing.length === 0,
     missing,
@@ -310,24 +299,7 @@ export function scoreNews2(obs: News2Observations): News2Result {
   };
 }
 
-// ------------------------------------------------------------------ freshness
-
-/** The latest observation of one parameter and its event time (epoch ms). */
-export interface TimedValue<T> {
-  value: T;
-  ts: number;
-}
-
-/** Latest value per parameter, as a keyed processor keeps it. */
-export interface LatestObservations {
-  rr?: TimedValue<number> | undefined;
-  spo2?: TimedValue<number> | undefined;
-  o2?: TimedValue<boolean> | undefined;
-  sbp?: TimedValue<number> | undefined;
-  hr?: TimedValue<number> | undefined;
-  acvpu?: TimedValue<Acvpu> | undefined;
-  temp?: TimedValue<number> | undefined;
-}
+// ------------------------------------------------------------------ maximum ages
 
 /**
  * Default maximum age per parameter (ms). Wearable streams (rr, spo2, hr) go stale fast;
@@ -343,59 +315,3 @@ export const DEFAULT_MAX_AGE_MS: Record<News2Param, number> = {
   acvpu: 6 * 3_600_000,
   temp: 6 * 3_600_000,
 };
-
-export interface FreshObservations {
-  obs: News2Observations;
-  /** Parameters with a value older than their maximum age (left out of `obs`). */
-  stale: News2Param[];
-  /** Parameters never observed. */
-  missing: News2Param[];
-}
-
-/**
- * Build the observation set valid at `now` from the latest value of each parameter.
- * A value older than its max age is stale and left out, so the score of the set is a
- * lower bound (`complete: false`). A value from the future (device clock skew) counts as fresh.
- * @param latest - latest value per parameter
- * @param now - event time to evaluate at, epoch ms
- * @param maxAgeMs - per-parameter maximum age; defaults to DEFAULT_MAX_AGE_MS
- * @param scale - SpO2 scale in force (default 1)
- */
-export function freshObservations(
-  latest: LatestObservations,
-  now: number,
-  maxAgeMs: Partial<Record<News2Param, number>> = DEFAULT_MAX_AGE_MS,
-  scale: 1 | 2 = 1,
-): FreshObservations {
-  const obs: News2Observations = { scale };
-  const stale: News2Param[] = [];
-  const missing: News2Param[] = [];
-  for (const p of NEWS2_PARAMS) {
-    const tv = latest[p];
-    if (tv === undefined) {
-      missing.push(p);
-      continue;
-    }
-    const maxAge = maxAgeMs[p] ?? DEFAULT_MAX_AGE_MS[p];
-    if (now - tv.ts > maxAge) {
-      stale.push(p);
-      continue;
-    }
-    (obs as Record<string, unknown>)[p] = tv.value;
-  }
-  return { obs, stale, missing };
-}
-
-/**
- * Score the freshest observation set at `now`: `freshObservations` then `scoreNews2`.
- * @returns the score plus which parameters were stale
- */
-export function scoreFresh(
-  latest: LatestObservations,
-  now: number,
-  maxAgeMs?: Partial<Record<News2Param, number>>,
-  scale: 1 | 2 = 1,
-): News2Result & { stale: News2Param[] } {
-  const f = freshObservations(latest, now, maxAgeMs, scale);
-  return { ...scoreNews2(f.obs), stale: f.stale };
-}

@@ -4,7 +4,7 @@
  */
 import type { AlertEvent } from './alerts-model.js';
 import type { AuditEvent } from './audit.js';
-import type { ScoreOutput } from './rules-engine.js';
+import type { ScoreOutput } from './bus-messages.js';
 import type { MetricName, CanonicalSample } from './vitals.js';
 
 export interface Clock {

@@ -10,7 +10,7 @@ import { decodeOrSkip } from '../platform/decode.js';
 import type { Logger } from '../platform/log.js';
 import { LiveState, type SequencedAlert } from './live-state.js';
 import type { ChartOrder } from './chart.js';
-import type { DeviceStatus } from '../ingest/records.js';
+import type { DeviceStatus } from '../core/bus-messages.js';
 
 export interface ScoreMessage {
   patientId: string;

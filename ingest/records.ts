@@ -1,23 +1,8 @@
 /** Bus records that ingest writes besides samples: dead letters and device status. */
+import type { DeviceStatus, DlqEntry } from '../core/bus-messages.js';
 import type { Rejection } from '../core/payload.js';
 import type { OutgoingRecord } from '../core/ports.js';
 import type { DeviceRecord } from '../core/registry.js';
-
-/** The value on `vitals.dlq`: enough to replay or diagnose, kept on the bus only (short retention), never in logs. */
-export interface DlqEntry {
-  v: 1;
-  deviceId: string;
-  channel: string;
-  reason: Rejection['reason'];
-  field: string | null;
-  /** Index in a batch, -1 for the whole payload. */
-  index: number;
-  ts: number;
-  traceId: string;
-  size: number;
-  /** The rejected payload (or batch item) as text; null when it was too large or not kept. */
-  payload: string | null;
-}
 
 /**
  * The text kept on the DLQ for each rejection: the batch item for a per-sample rejection, the
@@ -51,19 +36,6 @@ export function keptPayloads(payload: Buffer, rejs: readonly Rejection[], maxKee
 export function dlqRecord(deviceId: string, channel: string, rej: Rejection, kept: string | null, size: number, now: number, traceId: string): OutgoingRecord {
   const entry: DlqEntry = { v: 1, deviceId, channel, reason: rej.reason, field: rej.field ?? null, index: rej.index, ts: now, traceId, size, payload: kept };
   return { key: deviceId, value: JSON.stringify(entry), timestamp: now };
-}
-
-/** The value on `device.status`: online/offline and device health, for the gateway and technical alerts. */
-export interface DeviceStatus {
-  v: 1;
-  deviceId: string;
-  patientId: string | null;
-  ward: string | null;
-  ts: number;
-  online: boolean;
-  battery: number | null;
-  rssi: number | null;
-  firmware: string | null;
 }
 
 export function statusRecord(deviceId: string, rec: DeviceRecord | null, payload: Buffer, now: number): { record: OutgoingRecord } | { rejection: Rejection } {
