@@ -256,7 +256,8 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
    */
   async function updateTailRollup(c: DuckDBConnection): Promise<void> {
     await c.run(
-      `CREATE OR REPLACE TEMP TABLE batch_1m AS SELECT b.*, r.patient_key IS NOT NULL AS present, coalesce(${SPANS_MEET('b', 'r')}, false) AS clash
+      `CREATE OR REPLACE TEMP TABLE batch_1m AS SELECT b.*, r.patient_key IS NOT NULL AS present,
+         r.patient_key IS NOT NULL AND b.lo_ts <= r.hi_ts AND r.lo_ts <= b.hi_ts AS clash
        FROM (${minuteAggregates(STAGE)}) b LEFT JOIN samples_recent_1m r ON ${SAME_MINUTE('b', 'r')}`,
     );
     await c.run(
