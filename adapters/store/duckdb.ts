@@ -247,32 +247,31 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
 
   /**
    * Bring the tail's rollup up to date with the batch in the temp table STAGE (already copied
-   * into samples_recent), inside the insert's transaction. A batch's minute new to the tail is
-   * added; one whose span of event times is disjoint from the tail row's (time moving on, the
-   * usual case) is added into it; one whose span intersects it (a re-delivered copy, a late
-   * sample) is recomputed from the tail's raw rows of that minute, so a copy never counts twice.
-   * Cost: the batch, the tail's rollup (at most one row per tail row), and the raw rows of
-   * intersecting minutes only.
+   * into samples_recent), inside the insert's transaction, in one MERGE. A batch's minute new to
+   * the tail is inserted; one whose span of event times is disjoint from the tail row's (time
+   * moving on, the usual case) is added into it; one whose span meets it (a re-delivered copy, a
+   * late sample) is deleted, then recomputed from the tail's raw rows of that minute, so a copy
+   * never counts twice. Cost: the batch and the tail's rollup (at most one row per tail row);
+   * raw rows only for minutes whose spans meet.
+   * @param tsRange - earliest and latest event time in the batch (bounds the recompute)
    */
-  async function updateTailRollup(c: DuckDBConnection): Promise<void> {
-    await c.run(
-      `CREATE OR REPLACE TEMP TABLE batch_1m AS SELECT b.*, r.patient_key IS NOT NULL AS present,
-         r.patient_key IS NOT NULL AND b.lo_ts <= r.hi_ts AND r.lo_ts <= b.hi_ts AS clash
-       FROM (${minuteAggregates(STAGE)}) b LEFT JOIN samples_recent_1m r ON ${SAME_MINUTE('b', 'r')}`,
+  async function updateTailRollup(c: DuckDBConnection, tsRange: { lo: number; hi: number }): Promise<void> {
+    const merged = await c.runAndReadAll(
+      `MERGE INTO samples_recent_1m r USING (${minuteAggregates(STAGE)}) b ON ${SAME_MINUTE('r', 'b')}
+       WHEN MATCHED AND (b.hi_ts < r.lo_ts OR r.hi_ts < b.lo_ts) THEN UPDATE SET cnt = r.cnt + b.cnt, min_v = least(r.min_v, b.min_v),
+         max_v = greatest(r.max_v, b.max_v), sum_v = r.sum_v + b.sum_v, lo_ts = least(r.lo_ts, b.lo_ts), hi_ts = greatest(r.hi_ts, b.hi_ts)
+       WHEN MATCHED THEN DELETE
+       WHEN NOT MATCHED THEN INSERT (${ROLLUP_COLUMNS}) VALUES (${ROLLUP_COLUMNS.split(', ').map((col) => `b.${col}`).join(', ')})
+       RETURNING merge_action = 'DELETE' AS met`,
     );
-    await c.run(
-      `UPDATE samples_recent_1m r SET cnt = r.cnt + b.cnt, min_v = least(r.min_v, b.min_v), max_v = greatest(r.max_v, b.max_v),
-         sum_v = r.sum_v + b.sum_v, lo_ts = least(r.lo_ts, b.lo_ts), hi_ts = greatest(r.hi_ts, b.hi_ts)
-       FROM batch_1m b WHERE b.present AND NOT b.clash AND ${SAME_MINUTE('r', 'b')}`,
-    );
-    await c.run(`INSERT INTO samples_recent_1m (${ROLLUP_COLUMNS}) SELECT ${ROLLUP_COLUMNS} FROM batch_1m WHERE NOT present`);
-    const [k] = await rows(c, 'SELECT count(*) AS n, CAST(min(minute_ms) AS DOUBLE) AS lo, CAST(max(minute_ms) AS DOUBLE) AS hi FROM batch_1m WHERE clash');
-    if (Number(k?.n ?? 0) === 0) return;
-    const lo = sqlInt(Number(k!.lo));
-    const hi = sqlInt(Number(k!.hi) + MINUTE_MS);
-    await c.run(`DELETE FROM samples_recent_1m r WHERE EXISTS (SELECT 1 FROM batch_1m b WHERE b.clash AND ${SAME_MINUTE('r', 'b')})`);
+    if (!merged.getColumnsJS()[0]?.some((met) => met === true)) return;
+    // The deleted minutes are the batch's minutes now missing from the tail's rollup.
+    const lo = sqlInt(Math.floor(tsRange.lo / MINUTE_MS) * MINUTE_MS);
+    const hi = sqlInt(Math.floor(tsRange.hi / MINUTE_MS) * MINUTE_MS + MINUTE_MS);
     await c.run(`INSERT INTO samples_recent_1m (${ROLLUP_COLUMNS}) ${minuteAggregates(
-      `(SELECT s.patient_key, s.metric, s.ts_ms, s.value FROM samples_recent s SEMI JOIN (SELECT * FROM batch_1m WHERE clash) t
+      `(SELECT s.patient_key, s.metric, s.ts_ms, s.value FROM samples_recent s SEMI JOIN
+         (SELECT DISTINCT patient_key, metric, (ts_ms // ${MINUTE_MS}) * ${MINUTE_MS} AS minute_ms FROM ${STAGE} x
+          WHERE NOT EXISTS (SELECT 1 FROM samples_recent_1m r WHERE r.patient_key = x.patient_key AND r.metric = x.metric AND r.minute_ms = (x.ts_ms // ${MINUTE_MS}) * ${MINUTE_MS})) t
         ON s.patient_key = t.patient_key AND s.metric = t.metric AND (s.ts_ms // ${MINUTE_MS}) * ${MINUTE_MS} = t.minute_ms
         WHERE s.ts_ms >= ${lo} AND s.ts_ms < ${hi})`,
     )}`);
@@ -358,6 +357,11 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
 
     async insertSamples(samples: CanonicalSample[]) {
       if (samples.length === 0) return;
+      const tsRange = { lo: Infinity, hi: -Infinity };
+      for (const x of samples) {
+        tsRange.lo = Math.min(tsRange.lo, x.ts);
+        tsRange.hi = Math.max(tsRange.hi, x.ts);
+      }
       // One transaction around the appender: a batch is stored whole or not at all.
       let appended = 0;
       await serial('insertSamples', async (c) => {
@@ -373,7 +377,7 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
             app.closeSync();
           }
           await c.run(`INSERT INTO samples_recent SELECT * FROM ${STAGE}`);
-          await updateTailRollup(c);
+          await updateTailRollup(c, tsRange);
           await c.run(`DELETE FROM ${STAGE}`);
         });
         if (recentRows !== null) recentRows += appended;
