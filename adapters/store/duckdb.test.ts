@@ -169,6 +169,9 @@ describe('duckdb store: 1-minute rollup (ADR 0011 amendment)', () => {
     }
     const counts = await store.sampleRowCounts();
     expect(counts).toMatchObject({ sorted: 0, rollup: 0, recentRollup: 4 });
+    // A new minute whose first batch carries a copy of one of its own samples.
+    await store.insertSamples([at('p', 600_000, 1), at('p', 601_000, 3), at('p', 600_000, 1)]);
+    expect((await trend(store, 'p', 60_000)).at(-1)).toEqual({ ts: 600_000, min: 1, max: 3, avg: 2, count: 2 });
     await store.close();
   });
 
