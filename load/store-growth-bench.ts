@@ -10,7 +10,7 @@
  *   and, at a smaller size, the alternatives in load/lib/store-variants.ts.
  * - trend: p50/p99 of the dashboard's 24-hour trend query (step `auto`, i.e. 2-minute buckets,
  *   one patient and metric) on an empty store, one holding only the queried patient's day, and
- *   one holding a day of a ward (W patients), read from the 1-minute rollup plus the tail, and on
+ *   one holding a day of a ward (W patients), read from the sealed runs' and the tail's 1-minute rollups, and on
  *   the same ward store through raw rows (the pre-rollup path, as a same-run baseline); rounds
  *   alternate between the stores.
  *
@@ -265,7 +265,7 @@ async function main(): Promise<void> {
     const holds: Record<string, [string, number]> = {
       empty: ['nothing', 0],
       patient: ['the queried patient\'s day only', 86_400 * METRICS],
-      ward: [`a day of a ward (${trend.ward} patients): rollup + tail`, Number(trend.valuesInWard)],
+      ward: [`a day of a ward (${trend.ward} patients): sealed + tail rollups`, Number(trend.valuesInWard)],
       wardRawPath: ['the same store, raw rows grouped (the path before the rollup; step + 1 ms)', Number(trend.valuesInWard)],
       wardUnsorted: [`the same data, sorted runs off (never sealed, so no rollup)`, Number(trend.valuesInWard)],
     };

@@ -94,15 +94,15 @@ describe('duckdb store: sorted runs', () => {
     await store.migrate();
     const at = (ts: number, hr: number): CanonicalSample => ({ v: 1, deviceId: 'd', patientId: 'p', ward: 'w', ts, recvTs: ts, source: 'device', metrics: { hr, rr: 12 }, traceId: 't' });
     await store.insertSamples([at(1_000, 60), at(2_000, 61)]);
-    expect(await store.sampleRowCounts()).toEqual({ sorted: 0, recent: 4, rollup: 0 });
+    expect(await store.sampleRowCounts()).toEqual({ sorted: 0, recent: 4, rollup: 0, recentRollup: 2 });
     await store.insertSamples([at(3_000, 62), at(4_000, 63), at(5_000, 64)]);
-    expect(await store.sampleRowCounts()).toEqual({ sorted: 10, recent: 0, rollup: 2 });
+    expect(await store.sampleRowCounts()).toEqual({ sorted: 10, recent: 0, rollup: 2, recentRollup: 0 });
     await store.insertSamples([at(2_000, 61)]); // a re-delivered copy of a sealed sample
-    expect(await store.sampleRowCounts()).toEqual({ sorted: 10, recent: 2, rollup: 2 });
+    expect(await store.sampleRowCounts()).toEqual({ sorted: 10, recent: 2, rollup: 2, recentRollup: 2 });
     const raw = await store.history({ patientKey: 'p', metric: 'hr', from: 0, to: 10_000, step: 'raw', limit: 10 });
     expect(raw.map((x) => x.ts)).toEqual([1_000, 2_000, 3_000, 4_000, 5_000]);
     await store.erasePatient('p');
-    expect(await store.sampleRowCounts()).toEqual({ sorted: 0, recent: 0, rollup: 0 });
+    expect(await store.sampleRowCounts()).toEqual({ sorted: 0, recent: 0, rollup: 0, recentRollup: 0 });
     await store.close();
   });
 });
@@ -143,6 +143,38 @@ describe('duckdb store: 1-minute rollup (ADR 0011 amendment)', () => {
     for (const s of [sealing, tailOnly]) await s.close();
   });
 
+  it('keeps the tail’s rollup exact on every insert: copies, late and out-of-order samples, split minutes', async () => {
+    const store = await createDuckDbStore({ path: ':memory:', sealRows: Number.MAX_SAFE_INTEGER });
+    await store.migrate();
+    // One sample every 1.5 s over 4 minutes, dyadic values (exact sums), in batches of 7 that
+    // split minutes; every batch is followed by a copy of part of an earlier one, and the
+    // second half arrives in reverse batch order (event-time spans that meet).
+    const all = Array.from({ length: 160 }, (_, i) => at('p', i * 1_500, 60 + (i % 13) / 4));
+    const batches = Array.from({ length: Math.ceil(all.length / 7) }, (_, k) => all.slice(k * 7, k * 7 + 7));
+    const order = [...batches.slice(0, 12), ...batches.slice(12).reverse()];
+    const seen = new Map<number, number>();
+    for (const [k, b] of order.entries()) {
+      await store.insertSamples(b);
+      await store.insertSamples(order[Math.floor(k / 2)]!.slice(2, 5)); // a re-delivery
+      for (const s of b) seen.set(s.ts, s.metrics.hr!);
+      if (k % 5 !== 4) continue;
+      const want = new Map<number, BucketPoint>();
+      for (const [ts, v] of seen) {
+        const m = Math.floor(ts / 60_000) * 60_000;
+        const e = want.get(m) ?? { ts: m, min: v, max: v, avg: 0, count: 0 };
+        want.set(m, { ts: m, min: Math.min(e.min, v), max: Math.max(e.max, v), avg: e.avg + v, count: e.count + 1 });
+      }
+      const expected = [...want.values()].sort((x, y) => x.ts - y.ts).map((x) => ({ ...x, avg: x.avg / x.count }));
+      expect(await trend(store, 'p', 60_000)).toEqual(expected);
+    }
+    const counts = await store.sampleRowCounts();
+    expect(counts).toMatchObject({ sorted: 0, rollup: 0, recentRollup: 4 });
+    // A new minute whose first batch carries a copy of one of its own samples.
+    await store.insertSamples([at('p', 600_000, 1), at('p', 601_000, 3), at('p', 600_000, 1)]);
+    expect((await trend(store, 'p', 60_000)).at(-1)).toEqual({ ts: 600_000, min: 1, max: 3, avg: 2, count: 2 });
+    await store.close();
+  });
+
   it('keeps the rollup through raw retention (rollupDays longer) and drops it with rollup retention', async () => {
     const store = await createDuckDbStore({ path: ':memory:', sealRows: 1_000_000 });
     await store.migrate();
@@ -150,7 +182,7 @@ describe('duckdb store: 1-minute rollup (ADR 0011 amendment)', () => {
     await store.insertSamples([at('p', 30_000, 70), at('p', 45_000, 80), at('p', 61_000, 90)]);
     // Raw expires, the rollup is kept: the unsealed tail is sealed into the rollup first.
     await store.dropExpired(2 * day, { rawDays: 1, rollupDays: 0, scoresDays: 0, alertsDays: 0, auditDays: 0 });
-    expect(await store.sampleRowCounts()).toEqual({ sorted: 0, recent: 0, rollup: 2 });
+    expect(await store.sampleRowCounts()).toEqual({ sorted: 0, recent: 0, rollup: 2, recentRollup: 0 });
     expect(await store.history({ patientKey: 'p', metric: 'hr', from: 0, to: day, step: 'raw', limit: 10 })).toEqual([]);
     expect((await trend(store, 'p', 60_000)).map((b) => [b.ts, b.count, b.avg])).toEqual([
       [0, 2, 75],

@@ -5,8 +5,9 @@
  * rows moved to `samples` as one run sorted by patient, metric and time: insert cost and memory do
  * not grow with what the store holds, and a query for one patient reads few row groups.
  * Re-delivered copies are hidden at read time by the `samples_unique` view (ADR 0011). Alerts, audit and scores are few and keep primary keys plus INSERT OR IGNORE.
- * Sealing a run also maintains `samples_rollup_1m` (per patient, metric and minute, from
- * de-duplicated rows); minute-multiple bucket queries read it plus the tail (ADR 0011 amendment).
+ * Every insert keeps `samples_recent_1m`, the tail's 1-minute rollup, up to date, and sealing a run
+ * moves it into `samples_rollup_1m` (per patient, metric and minute, from de-duplicated rows):
+ * minute-multiple bucket queries read the two rollups, never the raw tail (ADR 0011 amendments).
  * Appends yield to the event loop every APPEND_CHUNK_ROWS rows.
  * Strings are bound as parameters; only validated numbers are inlined.
  */
@@ -17,7 +18,7 @@ import type { AlertEvent } from '../../core/alerts-model.js';
 import type { AuditEvent } from '../../core/audit.js';
 import type { AlertQuery, AuditQuery, BucketPoint, HistoryQuery, RawPoint, RetentionPolicy, ScoreQuery } from '../../core/ports.js';
 import type { ScoreOutput } from '../../core/rules-engine.js';
-import type { CanonicalSample } from '../../core/vitals.js';
+import { sampleKey, type CanonicalSample } from '../../core/vitals.js';
 import { loadMigrations, schemaDir, type AppliedMigration, type IntrospectableStore } from './migrations.js';
 import {
   alertRow,
@@ -34,7 +35,7 @@ import {
   scoreRow,
   type SampleRow,
 } from './rows.js';
-import { bucketsFromMinutes, mergeMinutes, MINUTE_MS, overlappingMinutes, type MinuteAgg } from './rollup.js';
+import { bucketsFromMinutes, conflictingMinutes, mergeMinutes, MINUTE_MS, type MinuteAgg } from './rollup.js';
 import { assertSqlString, sqlInt } from './sql.js';
 
 export interface DuckDbStoreOptions {
@@ -73,11 +74,19 @@ const STAGE = 'samples_stage';
 /** Rows appended between two yields to the event loop: a 10,000-sample batch never holds it for long. */
 export const APPEND_CHUNK_ROWS = 500;
 
-const ROLLUP_COLUMNS = 'patient_key, metric, minute_ms, cnt, min_v, max_v, sum_v';
-/** Minute aggregates of de-duplicated rows; `src` yields patient_key, metric, ts_ms, value. */
-const minuteAggregates = (src: string): string =>
-  `SELECT patient_key, metric, (ts_ms // ${MINUTE_MS}) * ${MINUTE_MS} AS minute_ms, count(*) AS cnt, min(value) AS min_v, max(value) AS max_v, sum(value) AS sum_v
-   FROM (SELECT DISTINCT ON (patient_key, metric, ts_ms) patient_key, metric, ts_ms, value FROM ${src}) GROUP BY patient_key, metric, minute_ms`;
+const ROLLUP_COLUMNS = 'patient_key, metric, minute_ms, cnt, min_v, max_v, sum_v, lo_ts, hi_ts';
+/**
+ * Minute aggregates (ROLLUP_COLUMNS) of de-duplicated rows; `src` yields patient_key, metric, ts_ms, value.
+ * `unique`: the caller knows `src` holds no two rows of one identity, so the DISTINCT ON is skipped.
+ */
+const minuteAggregates = (src: string, unique = false): string =>
+  `SELECT patient_key, metric, (ts_ms // ${MINUTE_MS}) * ${MINUTE_MS} AS minute_ms, count(*) AS cnt, min(value) AS min_v, max(value) AS max_v, sum(value) AS sum_v,
+     min(ts_ms) AS lo_ts, max(ts_ms) AS hi_ts
+   FROM ${unique ? src : `(SELECT DISTINCT ON (patient_key, metric, ts_ms) patient_key, metric, ts_ms, value FROM ${src})`} GROUP BY patient_key, metric, minute_ms`;
+const SAME_MINUTE = (a: string, b: string): string => `${a}.patient_key = ${b}.patient_key AND ${a}.metric = ${b}.metric AND ${a}.minute_ms = ${b}.minute_ms`;
+/** Spans of event times that intersect, or a span unknown (rollup rows from before migration 017). */
+const SPANS_MEET = (a: string, b: string): string =>
+  `(${a}.lo_ts IS NULL OR ${a}.hi_ts IS NULL OR ${b}.lo_ts IS NULL OR ${b}.hi_ts IS NULL OR (${a}.lo_ts <= ${b}.hi_ts AND ${b}.lo_ts <= ${a}.hi_ts))`;
 
 /** The engine settings a DuckDB store runs with, read back from DuckDB. */
 export interface DuckDbEngineSettings {
@@ -87,8 +96,8 @@ export interface DuckDbEngineSettings {
 
 export interface DuckDbStore extends IntrospectableStore {
   engineSettings(): Promise<DuckDbEngineSettings>;
-  /** Raw rows (copies included) in sorted runs and in the unsorted tail; rows of the 1-minute rollup. */
-  sampleRowCounts(): Promise<{ sorted: number; recent: number; rollup: number }>;
+  /** Raw rows (copies included) in sorted runs and in the unsorted tail; rows of the sealed and of the tail's 1-minute rollup. */
+  sampleRowCounts(): Promise<{ sorted: number; recent: number; rollup: number; recentRollup: number }>;
 }
 
 /**
@@ -240,29 +249,67 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
   }
 
   /**
-   * Move the tail into a sorted run and bring the rollup up to date, in one transaction. Minutes
-   * new to the rollup (the usual case: time moves on) are added from the tail's own aggregates;
-   * minutes the rollup already holds (a late sample, a copy of a sealed one) are recomputed from
-   * the sealed rows. Cost: the tail, plus the sealed rows of the few minutes both hold.
+   * Bring the tail's rollup up to date with the batch in the temp table STAGE (already copied
+   * into samples_recent), inside the insert's transaction, in one MERGE. A batch's minute new to
+   * the tail is inserted; one whose span of event times is disjoint from the tail row's (time
+   * moving on, the usual case) is added into it; one whose span meets it (a re-delivered copy, a
+   * late sample) is deleted, then recomputed from the tail's raw rows of that minute, so a copy
+   * never counts twice. Cost: the batch and the tail's rollup (at most one row per tail row);
+   * raw rows only for minutes whose spans meet.
+   * @param batch - earliest and latest event time in the batch (bounds the recompute); whether
+   *   no two of its samples share a key and a timestamp (then no row needs de-duplicating)
+   */
+  async function updateTailRollup(c: DuckDBConnection, batch: { lo: number; hi: number; unique: boolean }): Promise<void> {
+    const merged = await c.runAndReadAll(
+      `MERGE INTO samples_recent_1m r USING (${minuteAggregates(STAGE, batch.unique)}) b ON ${SAME_MINUTE('r', 'b')}
+       WHEN MATCHED AND (b.hi_ts < r.lo_ts OR r.hi_ts < b.lo_ts) THEN UPDATE SET cnt = r.cnt + b.cnt, min_v = least(r.min_v, b.min_v),
+         max_v = greatest(r.max_v, b.max_v), sum_v = r.sum_v + b.sum_v, lo_ts = least(r.lo_ts, b.lo_ts), hi_ts = greatest(r.hi_ts, b.hi_ts)
+       WHEN MATCHED THEN DELETE
+       WHEN NOT MATCHED THEN INSERT (${ROLLUP_COLUMNS}) VALUES (${ROLLUP_COLUMNS.split(', ').map((col) => `b.${col}`).join(', ')})
+       RETURNING merge_action = 'DELETE' AS met`,
+    );
+    if (!merged.getColumnsJS()[0]?.some((met) => met === true)) return;
+    // The deleted minutes are the batch's minutes now missing from the tail's rollup.
+    const lo = sqlInt(Math.floor(batch.lo / MINUTE_MS) * MINUTE_MS);
+    const hi = sqlInt(Math.floor(batch.hi / MINUTE_MS) * MINUTE_MS + MINUTE_MS);
+    await c.run(`INSERT INTO samples_recent_1m (${ROLLUP_COLUMNS}) ${minuteAggregates(
+      `(SELECT s.patient_key, s.metric, s.ts_ms, s.value FROM samples_recent s SEMI JOIN
+         (SELECT DISTINCT patient_key, metric, (ts_ms // ${MINUTE_MS}) * ${MINUTE_MS} AS minute_ms FROM ${STAGE} x
+          WHERE NOT EXISTS (SELECT 1 FROM samples_recent_1m r WHERE r.patient_key = x.patient_key AND r.metric = x.metric AND r.minute_ms = (x.ts_ms // ${MINUTE_MS}) * ${MINUTE_MS})) t
+        ON s.patient_key = t.patient_key AND s.metric = t.metric AND (s.ts_ms // ${MINUTE_MS}) * ${MINUTE_MS} = t.minute_ms
+        WHERE s.ts_ms >= ${lo} AND s.ts_ms < ${hi})`,
+    )}`);
+  }
+
+  /** Recompute the tail's rollup from the tail's raw rows (after a delete from the tail; rare). */
+  async function rebuildTailRollup(c: DuckDBConnection): Promise<void> {
+    await c.run('DELETE FROM samples_recent_1m');
+    await c.run(`INSERT INTO samples_recent_1m (${ROLLUP_COLUMNS}) ${minuteAggregates('samples_recent')}`);
+  }
+
+  /**
+   * Move the tail into a sorted run and its rollup into the sealed rollup, in one transaction.
+   * A tail minute the rollup lacks, or holds with a disjoint span of event times (time moving
+   * on), is appended as a row of its own; a minute whose spans intersect (a late sample, a copy
+   * of a sealed one) is recomputed from the sealed rows. Cost: the tail, plus the sealed rows of
+   * the few intersecting minutes.
    */
   async function seal(c: DuckDBConnection): Promise<void> {
     await transaction(c, async () => {
-      await c.run(`CREATE OR REPLACE TEMP TABLE seal_minutes AS ${minuteAggregates('samples_recent')}`);
-      const b = await bounds(c, 'seal_minutes');
+      const b = await bounds(c, 'samples_recent_1m');
       await c.run(
-        `CREATE OR REPLACE TEMP TABLE rollup_touched AS SELECT m.patient_key, m.metric, m.minute_ms FROM seal_minutes m
-         SEMI JOIN (SELECT * FROM samples_rollup_1m WHERE ${b ? `minute_ms >= ${sqlInt(b.lo)} AND minute_ms <= ${sqlInt(b.hi)}` : 'FALSE'}) r
-         ON m.patient_key = r.patient_key AND m.metric = r.metric AND m.minute_ms = r.minute_ms`,
+        `CREATE OR REPLACE TEMP TABLE rollup_touched AS SELECT DISTINCT m.patient_key, m.metric, m.minute_ms FROM samples_recent_1m m
+         JOIN (SELECT * FROM samples_rollup_1m WHERE ${b ? `minute_ms >= ${sqlInt(b.lo)} AND minute_ms <= ${sqlInt(b.hi)}` : 'FALSE'}) r
+         ON ${SAME_MINUTE('m', 'r')} WHERE ${SPANS_MEET('m', 'r')}`,
       );
       await c.run(SEAL);
       await c.run(
-        `INSERT INTO samples_rollup_1m (${ROLLUP_COLUMNS}) SELECT ${ROLLUP_COLUMNS} FROM seal_minutes m
-         ANTI JOIN rollup_touched t ON m.patient_key = t.patient_key AND m.metric = t.metric AND m.minute_ms = t.minute_ms
-         ORDER BY patient_key, metric, minute_ms`,
+        `INSERT INTO samples_rollup_1m (${ROLLUP_COLUMNS}) SELECT ${ROLLUP_COLUMNS} FROM samples_recent_1m m
+         ANTI JOIN rollup_touched t ON ${SAME_MINUTE('m', 't')} ORDER BY patient_key, metric, minute_ms`,
       );
       await recomputeTouched(c);
       await c.run('DELETE FROM samples_recent');
-      await c.run('DROP TABLE seal_minutes');
+      await c.run('DELETE FROM samples_recent_1m');
       await c.run('DROP TABLE rollup_touched');
     });
     recentRows = 0;
@@ -274,9 +321,11 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
     await seal(c);
   }
 
-  const minuteAggs = (r: Record<string, unknown>[]): MinuteAgg[] =>
-    r.map((x) => ({ minute: Number(x.minute_ms), count: Number(x.cnt), min: Number(x.min_v), max: Number(x.max_v), sum: Number(x.sum_v) }));
-  const AGG_SELECT = 'CAST(minute_ms AS DOUBLE) AS minute_ms, CAST(cnt AS DOUBLE) AS cnt, min_v, max_v, sum_v';
+  const span = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+  const minuteAgg = (x: Record<string, unknown>): MinuteAgg => ({
+    minute: Number(x.minute_ms), count: Number(x.cnt), min: Number(x.min_v), max: Number(x.max_v), sum: Number(x.sum_v), lo: span(x.lo_ts), hi: span(x.hi_ts),
+  });
+  const AGG_SELECT = 'CAST(minute_ms AS DOUBLE) AS minute_ms, CAST(cnt AS DOUBLE) AS cnt, min_v, max_v, sum_v, CAST(lo_ts AS DOUBLE) AS lo_ts, CAST(hi_ts AS DOUBLE) AS hi_ts';
 
   const ensureLedger = (c: DuckDBConnection): Promise<unknown> =>
     c.run('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)');
@@ -312,6 +361,18 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
 
     async insertSamples(samples: CanonicalSample[]) {
       if (samples.length === 0) return;
+      // A copy inside one batch is rare; knowing there is none spares the rollup's MERGE a
+      // DISTINCT ON (about half its cost). Conservative: one key and timestamp seen twice counts.
+      const seen = new Set<string>();
+      const batchInfo = { lo: Infinity, hi: -Infinity, unique: true };
+      for (const x of samples) {
+        batchInfo.lo = Math.min(batchInfo.lo, x.ts);
+        batchInfo.hi = Math.max(batchInfo.hi, x.ts);
+        if (!batchInfo.unique) continue;
+        const id = `${sampleKey(x)}\u0000${x.ts}`;
+        if (seen.has(id)) batchInfo.unique = false;
+        else seen.add(id);
+      }
       // One transaction around the appender: a batch is stored whole or not at all.
       let appended = 0;
       await serial('insertSamples', async (c) => {
@@ -327,6 +388,7 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
             app.closeSync();
           }
           await c.run(`INSERT INTO samples_recent SELECT * FROM ${STAGE}`);
+          await updateTailRollup(c, batchInfo);
           await c.run(`DELETE FROM ${STAGE}`);
         });
         if (recentRows !== null) recentRows += appended;
@@ -397,23 +459,27 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
       if (p.useRollup) {
         const step = p.step;
         const limit = p.limit;
-        // Sealed runs from the rollup, the tail from raw rows; only minutes on both sides can hold
-        // two copies of one sample, and only those are recomputed from de-duplicated raw rows.
+        // Both rollups in one statement, so a query costs the same however much raw data is held.
+        // Only a minute where a tail row's span of event times meets a sealed row's can hold two
+        // copies of one sample; only those are recomputed from de-duplicated raw rows.
         return serial('history', async (c) => {
           const key = [p.patientKey, p.metric];
-          const sealed = minuteAggs(
-            await rows(c, `SELECT ${AGG_SELECT} FROM samples_rollup_1m WHERE patient_key = $1 AND metric = $2 AND minute_ms >= ${sqlInt(p.from)} AND minute_ms < ${sqlInt(p.to)}`, key),
+          const range = `patient_key = $1 AND metric = $2 AND minute_ms >= ${sqlInt(p.from)} AND minute_ms < ${sqlInt(p.to)}`;
+          const both = await rows(
+            c,
+            `SELECT false AS tail, ${AGG_SELECT} FROM samples_rollup_1m WHERE ${range} UNION ALL SELECT true, ${AGG_SELECT} FROM samples_recent_1m WHERE ${range}`,
+            key,
           );
-          const recent = minuteAggs(await rows(c, `SELECT ${AGG_SELECT} FROM (${minuteAggregates(`(SELECT * FROM samples_recent WHERE ${where})`)})`, key));
-          const overlap = overlappingMinutes(sealed, recent);
-          // Bounded to the overlapping minutes' span, not the query's range: time-ordered data
-          // shares only the last sealed minute with the tail, and zone maps then skip every older run.
-          const span = overlap.length === 0 ? '' : `ts_ms >= ${sqlInt(overlap[0]!)} AND ts_ms < ${sqlInt(overlap.at(-1)! + MINUTE_MS)}`;
-          const exact = overlap.length === 0 ? [] : minuteAggs(
+          const sealed = both.filter((x) => x.tail !== true).map(minuteAgg);
+          const recent = both.filter((x) => x.tail === true).map(minuteAgg);
+          const conflict = conflictingMinutes(sealed, recent);
+          // Bounded to the conflicting minutes' span, not the query's range, so zone maps skip older runs.
+          const exact = conflict.length === 0 ? [] : (
             await rows(c, `SELECT ${AGG_SELECT} FROM (${minuteAggregates(
-              `(SELECT * FROM samples_all WHERE patient_key = $1 AND metric = $2 AND ${span} AND (ts_ms // ${MINUTE_MS}) * ${MINUTE_MS} IN (${overlap.map(sqlInt).join(', ')}))`,
-            )})`, key),
-          );
+              `(SELECT * FROM samples_all WHERE patient_key = $1 AND metric = $2 AND ts_ms >= ${sqlInt(conflict[0]!)} AND ts_ms < ${sqlInt(conflict.at(-1)! + MINUTE_MS)}
+                AND (ts_ms // ${MINUTE_MS}) * ${MINUTE_MS} IN (${conflict.map(sqlInt).join(', ')}))`,
+            )})`, key)
+          ).map(minuteAgg);
           return bucketsFromMinutes(mergeMinutes(sealed, recent, exact), step, limit);
         });
       }
@@ -507,7 +573,10 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
           const res = await c.run(`DELETE FROM ${table} WHERE ${column} ${column === 'ts_ms' ? '<' : '<='} ${sqlInt(cutoff)}`);
           const n = Number(res.rowsChanged);
           if (n > 0) dropped[policy] = (dropped[policy] ?? 0) + n;
-          if (table === 'samples_recent') recentRows = null;
+          if (table === 'samples_recent') {
+            recentRows = null;
+            if (n > 0) await rebuildTailRollup(c);
+          }
         }
       });
       if (Object.keys(dropped).length > 0) log?.info({ dropped }, 'store retention deleted expired rows');
@@ -529,6 +598,7 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
           await c.run('DELETE FROM samples WHERE patient_key = $1 OR patient_id = $1', [patientId]);
           await c.run('DELETE FROM samples_recent WHERE patient_key = $1 OR patient_id = $1', [patientId]);
           recentRows = null;
+          await rebuildTailRollup(c);
           await c.run('DELETE FROM samples_rollup_1m WHERE patient_key = $1', [patientId]);
           await recomputeTouched(c);
           await c.run('DROP TABLE rollup_touched');
@@ -550,9 +620,10 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
 
     async sampleRowCounts() {
       const [r] = await serial('sampleRowCounts', (c) =>
-        rows(c, 'SELECT (SELECT count(*) FROM samples) AS sorted, (SELECT count(*) FROM samples_recent) AS recent, (SELECT count(*) FROM samples_rollup_1m) AS rollup'),
+        rows(c, `SELECT (SELECT count(*) FROM samples) AS sorted, (SELECT count(*) FROM samples_recent) AS recent, (SELECT count(*) FROM samples_rollup_1m) AS rollup,
+          (SELECT count(*) FROM samples_recent_1m) AS recent_rollup`),
       );
-      return { sorted: Number(r?.sorted), recent: Number(r?.recent), rollup: Number(r?.rollup) };
+      return { sorted: Number(r?.sorted), recent: Number(r?.recent), rollup: Number(r?.rollup), recentRollup: Number(r?.recent_rollup) };
     },
 
     async healthy() {

@@ -1,21 +1,35 @@
 import { describe, expect, it } from 'vitest';
-import { bucketsFromMinutes, mergeMinutes, overlappingMinutes, type MinuteAgg } from './rollup.js';
+import { bucketsFromMinutes, conflictingMinutes, mergeMinutes, type MinuteAgg } from './rollup.js';
 
-const m = (minute: number, count: number, min: number, max: number, sum: number): MinuteAgg => ({ minute: minute * 60_000, count, min, max, sum });
+const MIN = 60_000;
+/** A minute's partial aggregate; its span of event times defaults to the whole minute. */
+const m = (minute: number, count: number, min: number, max: number, sum: number, lo = 0, hi = 59_999): MinuteAgg =>
+  ({ minute: minute * MIN, count, min, max, sum, lo: minute * MIN + lo, hi: minute * MIN + hi });
 
 describe('rollup: merging sealed minutes with the tail', () => {
   const sealed = [m(0, 2, 1, 3, 4), m(1, 1, 5, 5, 5), m(3, 2, 2, 2, 4)];
   const recent = [m(1, 1, 5, 5, 5), m(4, 1, 9, 9, 9)];
 
-  it('finds the minutes both sides hold, once each', () => {
-    expect(overlappingMinutes(sealed, [...recent, m(1, 1, 6, 6, 6)])).toEqual([60_000]);
-    expect(overlappingMinutes(sealed, [])).toEqual([]);
+  it('finds the minutes where a tail row’s span meets a sealed row’s, once each', () => {
+    expect(conflictingMinutes(sealed, [...recent, m(1, 1, 6, 6, 6)])).toEqual([MIN]);
+    expect(conflictingMinutes(sealed, [])).toEqual([]);
   });
 
-  it('takes overlapping minutes only from the recomputed ones, and drops one that has no rows left', () => {
+  it('adds a tail row to a sealed row of the same minute when their spans are disjoint (no copy possible)', () => {
+    const early = m(1, 2, 1, 2, 3, 0, 29_999);
+    const late = m(1, 1, 7, 7, 7, 30_000, 59_999);
+    expect(conflictingMinutes([early], [late])).toEqual([]);
+    expect(bucketsFromMinutes(mergeMinutes([early], [late], []), MIN, 10)).toEqual([{ ts: MIN, count: 3, min: 1, max: 7, avg: 10 / 3 }]);
+    // Touching at one millisecond: that millisecond may be a copy.
+    expect(conflictingMinutes([early], [m(1, 1, 7, 7, 7, 29_999, 40_000)])).toEqual([MIN]);
+    // Either span unknown (rollup rows from before migration 017): recomputed.
+    expect(conflictingMinutes([{ ...early, lo: null, hi: null }], [late])).toEqual([MIN]);
+  });
+
+  it('takes conflicting minutes only from the recomputed ones, and drops one that has no rows left', () => {
     expect(mergeMinutes(sealed, recent, [m(1, 1, 5, 5, 5)])).toEqual([m(0, 2, 1, 3, 4), m(1, 1, 5, 5, 5), m(3, 2, 2, 2, 4), m(4, 1, 9, 9, 9)]);
     expect(mergeMinutes(sealed, recent, []).map((x) => x.minute)).toEqual([0, 180_000, 240_000]);
-    // A recomputed minute that does not overlap is ignored (it cannot replace anything).
+    // A recomputed minute that does not conflict is ignored (it cannot replace anything).
     expect(mergeMinutes(sealed, [], [m(7, 1, 1, 1, 1)])).toEqual(sealed);
   });
 

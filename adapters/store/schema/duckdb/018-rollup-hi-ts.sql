@@ -1,0 +1,1 @@
+ALTER TABLE samples_rollup_1m ADD COLUMN hi_ts BIGINT
