@@ -39,9 +39,6 @@ export interface SampleContext {
   live: boolean;
 }
 
-/** The `news2.scores` message, defined with the other bus messages; exported here for the engine's callers. */
-export type { ScoreOutput } from './bus-messages.js';
-
 export interface EngineOutput {
   alerts: readonly AlertEvent[];
   /** Present when the sample changed the NEWS2 result, or scoreInterval passed since the last one. */
@@ -83,7 +80,6 @@ export interface RulesEngine {
   forgetPatient(patientId: string): void;
   stats(): EngineStats;
 }
-
 
 const EMPTY: readonly AlertEvent[] = Object.freeze([]);
 /** Possible range per metric index (ingest's table): anything outside is a device error, not a patient state. */

@@ -5,7 +5,7 @@ import { createDuckDbStore } from '../adapters/store/duckdb.js';
 import type { AuditEvent } from '../core/audit.js';
 import { VitalsError } from '../core/errors.js';
 import { TOPICS, type BatchHandler, type Bus, type BusRecord, type ConsumeOptions, type Store } from '../core/ports.js';
-import type { ScoreOutput } from '../core/rules-engine.js';
+import type { ScoreOutput } from '../core/bus-messages.js';
 import type { CanonicalSample } from '../core/vitals.js';
 import { loadConfig } from '../platform/config.js';
 import type { Context, Service } from '../platform/context.js';

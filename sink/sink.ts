@@ -16,7 +16,7 @@ import type { AlertEvent } from '../core/alerts-model.js';
 import { decodeAlertEvent, decodeAudit, decodeRecord, decodeSample, decodeScore, decodeV1Object, type Decoder } from '../core/bus-messages.js';
 import type { AuditEvent } from '../core/audit.js';
 import { TOPICS, type BusRecord, type ConsumeOptions, type RetentionPolicy, type Store, type Subscription } from '../core/ports.js';
-import type { ScoreOutput } from '../core/rules-engine.js';
+import type { ScoreOutput } from '../core/bus-messages.js';
 import type { CanonicalSample } from '../core/vitals.js';
 import type { Config } from '../platform/config.js';
 import type { Context, Service } from '../platform/context.js';

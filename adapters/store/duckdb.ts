@@ -17,7 +17,7 @@ import { VitalsError, isVitalsError } from '../../core/errors.js';
 import type { AlertEvent } from '../../core/alerts-model.js';
 import type { AuditEvent } from '../../core/audit.js';
 import type { AlertQuery, AuditQuery, BucketPoint, HistoryQuery, RawPoint, RetentionPolicy, ScoreQuery } from '../../core/ports.js';
-import type { ScoreOutput } from '../../core/rules-engine.js';
+import type { ScoreOutput } from '../../core/bus-messages.js';
 import { sampleKey, type CanonicalSample } from '../../core/vitals.js';
 import { loadMigrations, schemaDir, type AppliedMigration, type IntrospectableStore } from './migrations.js';
 import {

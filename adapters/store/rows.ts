@@ -7,7 +7,7 @@ import { VitalsError } from '../../core/errors.js';
 import type { AlertEvent } from '../../core/alerts-model.js';
 import type { AuditEvent } from '../../core/audit.js';
 import type { AlertQuery, AuditQuery, HistoryQuery, RetentionPolicy, ScoreQuery } from '../../core/ports.js';
-import type { ScoreOutput } from '../../core/rules-engine.js';
+import type { ScoreOutput } from '../../core/bus-messages.js';
 import { isMetricName, sampleKey, type CanonicalSample, type MetricName } from '../../core/vitals.js';
 import { assertFiniteNumber, assertSafeInteger, assertSqlString, assertTimestampMs, MAX_TIMESTAMP_MS } from './sql.js';
 

@@ -11,7 +11,7 @@ import type { Principal } from '../../core/access.js';
 import type { AlertEvent } from '../../core/alerts-model.js';
 import type { AuditEvent } from '../../core/audit.js';
 import { TOPICS, type Store } from '../../core/ports.js';
-import type { ScoreOutput } from '../../core/rules-engine.js';
+import type { ScoreOutput } from '../../core/bus-messages.js';
 import type { CanonicalSample } from '../../core/vitals.js';
 import { loadConfig } from '../../platform/config.js';
 import type { Service } from '../../platform/context.js';

@@ -7,7 +7,7 @@
 import { TOPICS } from '../../core/ports.js';
 import { scoreNews2 } from '../../core/news2.js';
 import type { DeviceRecord } from '../../core/registry.js';
-import type { ScoreOutput } from '../../core/rules-engine.js';
+import type { ScoreOutput } from '../../core/bus-messages.js';
 import type { CanonicalSample } from '../../core/vitals.js';
 import type { GatewayService } from '../../dashboard-gateway/gateway.js';
 import { until, type Harness } from './gateway-harness.js';

@@ -8,7 +8,7 @@ import { isVitalsError } from '../../core/errors.js';
 import type { AlertEvent, AlertEventType, AlertState } from '../../core/alerts-model.js';
 import type { AuditEvent } from '../../core/audit.js';
 import type { BucketPoint, RawPoint, RetentionPolicy, Store } from '../../core/ports.js';
-import type { ScoreOutput } from '../../core/rules-engine.js';
+import type { ScoreOutput } from '../../core/bus-messages.js';
 import type { CanonicalSample, MetricName } from '../../core/vitals.js';
 import type { IntrospectableStore } from '../../adapters/store/migrations.js';
 
