@@ -9,6 +9,7 @@ import { scoreNews2 } from './news2.js';
 import { createRulesEngine, type RulesEngine } from './rules-engine.js';
 import { parseRuleSet, type RuleSet } from './rules-config.js';
 import type { CanonicalSample } from './vitals.js';
+import { gaussian } from '../test/support/noise.js';
 
 const T0 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
 const S = 1000;
@@ -23,16 +24,6 @@ function news2Rules(summary: string): RuleSet {
   });
   if (!r.ok) throw new Error(r.errors.join('\n'));
   return r.ruleSet;
-}
-
-/** Seeded standard normal (LCG + Box-Muller), so every run sees the same noise. */
-function gaussian(seed: number): () => number {
-  let s = seed >>> 0;
-  const u = (): number => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return (s + 1) / 2 ** 32;
-  };
-  return () => Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
 }
 
 type Truth = { hr: number; spo2: number; rr: number; temp: number; sbp: number };
@@ -70,6 +61,24 @@ function run(engine: RulesEngine, samples: readonly CanonicalSample[]): AlertEve
   for (const s of samples) {
     out.push(...engine.onTick(s.ts));
     out.push(...engine.onSample(s, { live: true }).alerts);
+  }
+  return out;
+}
+
+/** `minutes` of wearable data (HR, SpO2 each second, RR every 4 s) from `at(sec)`, a cuff reading every 5 min from `cuffs`. */
+function cuffStream(minutes: number, at: (sec: number) => { hr: number; rr: number; spo2: number }, cuffs: readonly number[]): CanonicalSample[] {
+  const out: CanonicalSample[] = [];
+  for (let sec = 0; sec < minutes * 60; sec++) {
+    const v = at(sec);
+    const metrics: CanonicalSample['metrics'] = { hr: v.hr, spo2: v.spo2 };
+    if (sec % 4 === 0) metrics.rr = v.rr;
+    const cuff = sec % 300 === 0 ? cuffs[sec / 300] : undefined;
+    if (cuff !== undefined) {
+      metrics.sbp = cuff;
+      metrics.temp = 37;
+    }
+    const ts = T0 + sec * S;
+    out.push({ v: 1, deviceId: 'd1', patientId: 'P1', ward: 'w1', ts, recvTs: ts, source: 'device', metrics, traceId: 't', ...(sec === 0 ? { acvpu: 'A' as const, o2: false } : {}) });
   }
   return out;
 }
@@ -181,21 +190,7 @@ describe('NEWS2 on spot observations between continuous readings (issue 17 lefto
   }
 
   /** 30 min of wearable data at `hr` (RR 16, SpO2 97, temp 37 scoring 0) and a cuff reading every 5 min from `cuffs`. */
-  function stream(cuffs: readonly number[], hr = 80): CanonicalSample[] {
-    const out: CanonicalSample[] = [];
-    for (let sec = 0; sec < 1800; sec++) {
-      const metrics: CanonicalSample['metrics'] = { hr, spo2: 97 };
-      if (sec % 4 === 0) metrics.rr = 16;
-      const cuff = sec % 300 === 0 ? cuffs[sec / 300] : undefined;
-      if (cuff !== undefined) {
-        metrics.sbp = cuff;
-        metrics.temp = 37;
-      }
-      const ts = T0 + sec * S;
-      out.push({ v: 1, deviceId: 'd1', patientId: 'P1', ward: 'w1', ts, recvTs: ts, source: 'device', metrics, traceId: 't', ...(sec === 0 ? { acvpu: 'A' as const, o2: false } : {}) });
-    }
-    return out;
-  }
+  const stream = (cuffs: readonly number[], hr = 80): CanonicalSample[] => cuffStream(30, () => ({ hr, rr: 16, spo2: 97 }), cuffs);
 
   it('spotHeld: a cuff reading that takes the score into a band alerts at that reading, not `for` later', () => {
     const cuffs = [104, 104, 86, 86, 86, 86];
@@ -266,45 +261,28 @@ describe('NEWS2 spot confirmation, one alert per finding, shock index (issue 17,
     return r.ruleSet;
   }
 
-  /** `minutes` of wearable data (HR, SpO2 each second, RR every 4 s) from `at(sec)`, a cuff reading every 5 min from `cuffs`. */
-  function stream(minutes: number, at: (sec: number) => { hr: number; rr: number; spo2: number }, cuffs: readonly number[]): CanonicalSample[] {
-    const out: CanonicalSample[] = [];
-    for (let sec = 0; sec < minutes * 60; sec++) {
-      const v = at(sec);
-      const metrics: CanonicalSample['metrics'] = { hr: v.hr, spo2: v.spo2 };
-      if (sec % 4 === 0) metrics.rr = v.rr;
-      const cuff = sec % 300 === 0 ? cuffs[sec / 300] : undefined;
-      if (cuff !== undefined) {
-        metrics.sbp = cuff;
-        metrics.temp = 37;
-      }
-      const ts = T0 + sec * S;
-      out.push({ v: 1, deviceId: 'd1', patientId: 'P1', ward: 'w1', ts, recvTs: ts, source: 'device', metrics, traceId: 't', ...(sec === 0 ? { acvpu: 'A' as const, o2: false } : {}) });
-    }
-    return out;
-  }
   const steady = (hr: number, rr = 16, spo2 = 97) => () => ({ hr, rr, spo2 });
 
   it('confirmSpotRed: below-medium: a red cuff reading with an aggregate of 4 waits for the next reading; lone does not', () => {
     // HR 95 scores 1: SBP 88 takes the aggregate to 4, a red that only that one reading gives.
-    const once = stream(30, steady(95), [104, 104, 88, 112, 110, 114]);
+    const once = cuffStream(30, steady(95), [104, 104, 88, 112, 110, 114]);
     expect(raised(run(createRulesEngine(rules({ confirmSpotRed: 'below-medium' })), once))).toEqual([]);
     expect(raised(run(createRulesEngine(rules({ confirmSpotRed: 'lone' })), once)).map((x) => x.ts)).toEqual([T0 + 10 * M]);
     // Confirmed by the next reading, raised at it; a fall of 20 mmHg or more is a change and counts at once.
-    expect(raised(run(createRulesEngine(rules({ confirmSpotRed: 'below-medium' })), stream(30, steady(95), [104, 104, 88, 86, 86, 86]))).map((x) => [x.ts, x.alert.value])).toEqual([[T0 + 15 * M, 4]]);
-    expect(raised(run(createRulesEngine(rules({ confirmSpotRed: 'below-medium' })), stream(30, steady(95), [112, 112, 88, 112, 110, 114]))).map((x) => x.ts)).toEqual([T0 + 10 * M]);
+    expect(raised(run(createRulesEngine(rules({ confirmSpotRed: 'below-medium' })), cuffStream(30, steady(95), [104, 104, 88, 86, 86, 86]))).map((x) => [x.ts, x.alert.value])).toEqual([[T0 + 15 * M, 4]]);
+    expect(raised(run(createRulesEngine(rules({ confirmSpotRed: 'below-medium' })), cuffStream(30, steady(95), [112, 112, 88, 112, 110, 114]))).map((x) => x.ts)).toEqual([T0 + 10 * M]);
   });
 
   it('confirmSpotRed: below-medium does not hold back a red that comes with an aggregate of 5 or more', () => {
     // RR 22 (2) and HR 95 (1): SBP 88 makes 6, an urgent response on any reading.
-    const events = raised(run(createRulesEngine(rules({ confirmSpotRed: 'below-medium' })), stream(30, steady(95, 22), [104, 104, 88, 112, 110, 114])));
+    const events = raised(run(createRulesEngine(rules({ confirmSpotRed: 'below-medium' })), cuffStream(30, steady(95, 22), [104, 104, 88, 112, 110, 114])));
     expect(events.map((x) => [x.ts, x.alert.priority])).toEqual([[T0 + 10 * M, 'medium']]);
   });
 
   it('lowMediumDefers: a lone red whose own rule is open raises one alert, not two; an aggregate of 5 still raises NEWS2', () => {
     const rrLow = { id: 'rr-low', type: 'threshold', condition: 'rr < 9', for: '2m', hysteresis: 2, clearFor: '60s', priority: 'high' };
     // RR 7 (3) from minute 0; from minute 20 SpO2 93 (2) takes the aggregate to 5.
-    const s = stream(30, (sec) => ({ hr: 80, rr: 7, spo2: sec < 1200 ? 97 : 93 }), [120, 120, 120, 120, 120, 120]);
+    const s = cuffStream(30, (sec) => ({ hr: 80, rr: 7, spo2: sec < 1200 ? 97 : 93 }), [120, 120, 120, 120, 120, 120]);
     const deferred = raised(run(createRulesEngine(rules({ lowMediumDefers: true }, [rrLow])), s));
     expect(deferred.map((x) => [x.alert.ruleId, x.alert.priority])).toEqual([['rr-low', 'high'], ['news2', 'medium']]);
     const both = raised(run(createRulesEngine(rules({}, [rrLow])), s));
@@ -315,18 +293,18 @@ describe('NEWS2 spot confirmation, one alert per finding, shock index (issue 17,
 
   it('shock-index: HR / SBP of 0.9 or more with the systolic fallen 20 mmHg raises after `for`; without the fall, or below 0.9, nothing', () => {
     // HR 95 throughout; cuffs 125, 115, 105: at 10 min SI 95/105 = 0.90 and a 20 mmHg fall.
-    const fell = raised(run(createRulesEngine(rules({}, [shock])), stream(20, steady(95), [125, 115, 105, 105])));
+    const fell = raised(run(createRulesEngine(rules({}, [shock])), cuffStream(20, steady(95), [125, 115, 105, 105])));
     expect(fell.filter((x) => x.alert.ruleId === 'shock-index').map((x) => [x.ts, x.alert.value])).toEqual([[T0 + 12 * M, 0.9]]);
-    const flat = raised(run(createRulesEngine(rules({}, [shock])), stream(20, steady(95), [107, 106, 105, 105])));
+    const flat = raised(run(createRulesEngine(rules({}, [shock])), cuffStream(20, steady(95), [107, 106, 105, 105])));
     expect(flat.filter((x) => x.alert.ruleId === 'shock-index')).toEqual([]);
-    const lowIndex = raised(run(createRulesEngine(rules({}, [shock])), stream(20, steady(85), [125, 115, 105, 105])));
+    const lowIndex = raised(run(createRulesEngine(rules({}, [shock])), cuffStream(20, steady(85), [125, 115, 105, 105])));
     expect(lowIndex.filter((x) => x.alert.ruleId === 'shock-index')).toEqual([]);
   });
 
   it('shock-index: a stable patient at an index of 0.95 for 6 hours with a noisy cuff raises nothing (no fall)', () => {
     const g = gaussian(21);
     const cuffs = Array.from({ length: 72 }, () => Math.round(105 + 4 * g()));
-    const events = run(createRulesEngine(rules({}, [shock])), stream(360, () => ({ hr: Math.round(100 + 1.5 * g()), rr: 16, spo2: 97 }), cuffs));
+    const events = run(createRulesEngine(rules({}, [shock])), cuffStream(360, () => ({ hr: Math.round(100 + 1.5 * g()), rr: 16, spo2: 97 }), cuffs));
     expect(events.filter((x) => x.alert.ruleId === 'shock-index')).toEqual([]);
   });
 });

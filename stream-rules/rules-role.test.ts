@@ -42,27 +42,26 @@ const publishRange = (bus: Bus, from: number, to: number, spo2: number): Promise
   return bus.publish(TOPICS.samples, xs.map((s) => ({ key: 'P1', value: JSON.stringify(s), timestamp: s.ts })));
 };
 
+/** A rules role's context on a fresh embedded bus and data dir, removed after the test. */
+async function roleContext(now: () => number): Promise<{ bus: Bus; ctx: Context }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'vitals-rules-role-'));
+  const bus = await createMemoryBus();
+  await bus.ensureTopics(DEFAULT_TOPIC_SPECS);
+  cleanups.push(async () => {
+    await bus.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const loaded = loadConfig({ VITALS_DATA_DIR: dir });
+  if (!loaded.ok) throw new Error('config');
+  // The rules role has no store.
+  return { bus, ctx: { config: loaded.config, log: createLogger({ level: 'silent' }), clock: { now }, metrics: createMetricsRegistry(), bus, store: undefined as unknown as Store } };
+}
+
 describe('rules role checkpoints (embedded bus)', () => {
   it('an alert still open after the replay window is restored, not raised again, and resolves under its own id', async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'vitals-rules-cp-'));
-    const bus = await createMemoryBus();
-    await bus.ensureTopics(DEFAULT_TOPIC_SPECS);
-    cleanups.push(async () => {
-      await bus.close();
-      await rm(dir, { recursive: true, force: true });
-    });
-    const loaded = loadConfig({ VITALS_DATA_DIR: dir });
-    if (!loaded.ok) throw new Error('config');
     const T = Date.now();
     const clock = { t: T };
-    const ctx: Context = {
-      config: loaded.config,
-      log: createLogger({ level: 'silent' }),
-      clock: { now: () => clock.t },
-      metrics: createMetricsRegistry(),
-      bus,
-      store: undefined as unknown as Store, // the rules role has no store
-    };
+    const { bus, ctx } = await roleContext(() => clock.t);
     const seen: AlertEvent[] = [];
     const tail = await bus.tail({ topics: [TOPICS.alerts], from: 'earliest', handler: async (rs) => void seen.push(...rs.map((r) => JSON.parse(r.value as string) as AlertEvent)) });
     cleanups.push(() => tail.stop());
@@ -92,16 +91,7 @@ describe('rules role checkpoints (embedded bus)', () => {
   });
 
   it('a chart action unfit to apply (no orderedBy) is not saved to the checkpoint; a fit one is', async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'vitals-rules-chart-'));
-    const bus = await createMemoryBus();
-    await bus.ensureTopics(DEFAULT_TOPIC_SPECS);
-    cleanups.push(async () => {
-      await bus.close();
-      await rm(dir, { recursive: true, force: true });
-    });
-    const loaded = loadConfig({ VITALS_DATA_DIR: dir });
-    if (!loaded.ok) throw new Error('config');
-    const ctx: Context = { config: loaded.config, log: createLogger({ level: 'silent' }), clock: { now: () => Date.now() }, metrics: createMetricsRegistry(), bus, store: undefined as unknown as Store };
+    const { bus, ctx } = await roleContext(() => Date.now());
     const saved = new Map<string, string | null>();
     const tail = await bus.tail({ topics: [TOPICS.rulesState], from: 'earliest', handler: async (rs) => void rs.forEach((r) => saved.set(r.key, r.value)) });
     cleanups.push(() => tail.stop());

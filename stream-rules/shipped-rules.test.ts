@@ -9,20 +9,12 @@ import { scoreNews2 } from '../core/news2.js';
 import { createRulesEngine } from '../core/rules-engine.js';
 import type { CanonicalSample } from '../core/vitals.js';
 import { parseRuleSetText, readDefaultRulesText } from './rules-loader.js';
+import { gaussian } from '../test/support/noise.js';
 
 const T0 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
 const M = 60_000;
 
 type Truth = { hr: number; spo2: number; rr: number; temp: number; sbp: number };
-
-function gaussian(seed: number): () => number {
-  let s = seed >>> 0;
-  const u = (): number => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return (s + 1) / 2 ** 32;
-  };
-  return () => Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
-}
 
 function urgent(v: Truth): boolean {
   const r = scoreNews2({ ...v, o2: false, acvpu: 'A', scale: 1 });
