@@ -5,7 +5,7 @@
  * does (stream-rules/replay.ts: timers fire at the newest sample time before each sample; every
  * sample is live). No broker, no clock: a patient-day takes well under a second.
  */
-import { createRulesEngine } from '../core/rules-engine.js';
+import { createRulesEngine } from '../stream-rules/engine/engine.js';
 import type { AlertEvent } from '../core/alerts-model.js';
 import { deviceLimits, normaliseVitalsPayload, type PayloadLimits, type RejectReason } from '../core/payload.js';
 import type { CanonicalSample } from '../core/vitals.js';

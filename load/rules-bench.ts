@@ -1,5 +1,5 @@
 /**
- * Micro-benchmark of the rules engine (core/rules-engine.ts) with the shipped default rules:
+ * Micro-benchmark of the rules engine (stream-rules/engine/engine.ts) with the shipped default rules:
  * samples/s on one core for 1k and 10k patients, each sending hr/spo2/rr at 1 Hz with a
  * manual observation round every 5 minutes, one onTick per simulated second.
  * Pure CPU: no bus, no I/O. Figures are printed, never asserted.
@@ -10,7 +10,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { createRulesEngine } from '../core/rules-engine.js';
+import { createRulesEngine } from '../stream-rules/engine/engine.js';
 import type { CanonicalSample } from '../core/vitals.js';
 import { parseRuleSetText } from '../stream-rules/rules-loader.js';
 

@@ -11,7 +11,7 @@
  * Exit codes: 0 all lines used; 1 some lines skipped; 2 the rule set is invalid (nothing run).
  */
 import type { AlertEvent } from '../core/alerts-model.js';
-import { createRulesEngine } from '../core/rules-engine.js';
+import { createRulesEngine } from './engine/engine.js';
 import { ACVPU_VALUES, isMetricName, type CanonicalSample } from '../core/vitals.js';
 import { numberedLines, parseObjectLine, writeLine } from './json-lines.js';
 import { parseRuleSetText, readDefaultRulesText } from './rules-loader.js';

@@ -15,7 +15,7 @@ import type { AlertEvent } from '../core/alerts-model.js';
 import { decodeAction, decodeAlertEvent, decodeRecord, decodeSample, isChartOrder, type Decoder, type ScoreOutput } from '../core/bus-messages.js';
 import { VitalsError } from '../core/errors.js';
 import { TOPICS, type Bus, type BusRecord, type OutgoingRecord, type Subscription } from '../core/ports.js';
-import { createRulesEngine } from '../core/rules-engine.js';
+import { createRulesEngine } from './engine/engine.js';
 import type { Context, Service } from '../platform/context.js';
 import { ALERT_LATENCY_BUCKETS, counter, gauge, histogram } from '../platform/metrics.js';
 import { parseRuleSetText, readDefaultRulesText } from './rules-loader.js';

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AlertEvent } from '../core/alerts-model.js';
 import { scoreNews2 } from '../core/news2.js';
-import { createRulesEngine } from '../core/rules-engine.js';
+import { createRulesEngine } from './engine/engine.js';
 import type { CanonicalSample } from '../core/vitals.js';
 import { parseRuleSetText, readDefaultRulesText } from './rules-loader.js';
 import { gaussian } from '../test/support/noise.js';

@@ -142,7 +142,7 @@ export function bpObservation(patientId: string, ts: number, sbp: number | null,
   };
 }
 
-/** The gateway's view of a `news2.scores` message (core/rules-engine.ts ScoreOutput). */
+/** The gateway's view of a `news2.scores` message (stream-rules/engine/engine.ts ScoreOutput). */
 export interface ScoreLike {
   ts: number;
   score: number;

@@ -14,7 +14,7 @@ import { prefixedBus } from '../../adapters/bus/prefixed.js';
 import { DEFAULT_TOPIC_SPECS } from '../../adapters/bus/topics.js';
 import type { AlertEvent } from '../../core/alerts-model.js';
 import { TOPICS, type Bus, type Subscription } from '../../core/ports.js';
-import { createRulesEngine } from '../../core/rules-engine.js';
+import { createRulesEngine } from '../../stream-rules/engine/engine.js';
 import type { CanonicalSample } from '../../core/vitals.js';
 import { alertIdSalt, loadRules } from '../../stream-rules/rules-role.js';
 import { tempDir, waitFor } from './helpers.js';

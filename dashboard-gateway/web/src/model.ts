@@ -17,7 +17,7 @@ export type Priority = AlertPriority;
 export { PRIORITY_RANK };
 export type AlertEventType = 'raised' | 'escalated' | 'acknowledged' | 'resolved';
 
-/** A NEWS2 result as the rules role publishes it (core/news2.ts, core/rules-engine.ts ScoreOutput). */
+/** A NEWS2 result as the rules role publishes it (core/news2.ts, stream-rules/engine/engine.ts ScoreOutput). */
 export interface Score {
   score: number;
   maxScore?: number;

@@ -1,9 +1,9 @@
 /** Rate (trend) rules: the fitted change of a metric over a sliding window of good readings. */
-import { step, type Episode, type EpisodeTiming } from '../alert-lifecycle.js';
-import type { AlertEvent } from '../alerts-model.js';
-import { ruleMessage } from '../rule-messages.js';
-import type { RateRule } from '../rules-config.js';
-import { TrendWindow } from '../windows.js';
+import { step, type Episode, type EpisodeTiming } from '../../core/alert-lifecycle.js';
+import type { AlertEvent } from '../../core/alerts-model.js';
+import { ruleMessage } from '../../core/rule-messages.js';
+import type { RateRule } from '../../core/rules-config.js';
+import { TrendWindow } from '../../core/windows.js';
 import { rank, type PatientState } from './state.js';
 import type { AlertOps } from './transitions.js';
 

@@ -1,15 +1,15 @@
 /**
  * The rules engine's per-patient state and the rule set compiled for a ward or patient.
- * Each rule type's evaluator (core/rules/<type>.ts) reads and advances only this state;
- * the engine (core/rules-engine.ts) owns the maps, the timer heap and the dispatch.
+ * Each rule type's evaluator (`<type>.ts` in this folder) reads and advances only this state;
+ * the engine (`engine.ts`) owns the maps, the timer heap and the dispatch.
  */
-import { newEpisode, type Episode, type EpisodeTiming } from '../alert-lifecycle.js';
-import { PRIORITY_RANK } from '../alerts-model.js';
-import { NEWS2_PARAMS } from '../news2.js';
-import { effectiveRules, type Rule, type RuleSet } from '../rules-config.js';
-import type { ScoreOutput } from '../bus-messages.js';
-import { METRIC_NAMES } from '../vitals.js';
-import type { MedianWindow, TrendWindow } from '../windows.js';
+import { newEpisode, type Episode, type EpisodeTiming } from '../../core/alert-lifecycle.js';
+import { PRIORITY_RANK } from '../../core/alerts-model.js';
+import { NEWS2_PARAMS } from '../../core/news2.js';
+import { effectiveRules, type Rule, type RuleSet } from '../../core/rules-config.js';
+import type { ScoreOutput } from '../../core/bus-messages.js';
+import { METRIC_NAMES } from '../../core/vitals.js';
+import type { MedianWindow, TrendWindow } from '../../core/windows.js';
 
 export const UNKNOWN_WARD = 'unassigned';
 export const METRIC_COUNT = METRIC_NAMES.length;

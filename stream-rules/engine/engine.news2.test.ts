@@ -4,12 +4,12 @@
  * on a band edge raises at most the alert its true NEWS2 warrants, once (issue 17).
  */
 import { describe, expect, it } from 'vitest';
-import type { AlertEvent } from './alerts-model.js';
-import { scoreNews2 } from './news2.js';
-import { createRulesEngine, type RulesEngine } from './rules-engine.js';
-import { parseRuleSet, type RuleSet } from './rules-config.js';
-import type { CanonicalSample } from './vitals.js';
-import { gaussian } from '../test/support/noise.js';
+import type { AlertEvent } from '../../core/alerts-model.js';
+import { scoreNews2 } from '../../core/news2.js';
+import { createRulesEngine, type RulesEngine } from './engine.js';
+import { parseRuleSet, type RuleSet } from '../../core/rules-config.js';
+import type { CanonicalSample } from '../../core/vitals.js';
+import { gaussian } from '../../test/support/noise.js';
 
 const T0 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
 const S = 1000;

@@ -7,25 +7,25 @@
  * Per sample the work is O(rules of the sample's metrics) with no array copies: trend
  * windows are ring buffers with running sums, timers live in one lazy min-heap.
  * This file owns the patients, alert index and timers and dispatches each input to the
- * evaluator of each rule type (core/rules/<type>.ts) over the patient's state (core/rules/state.ts).
+ * evaluator of each rule type (`<type>.ts` beside it) over the patient's state (`state.ts`).
  * Policies (late data, duplicates, live gating, ids, priorities) are recorded in
  * docs/decisions/0003-news2-and-alerting.md; the rule language in docs/rules.md.
  */
-import { emit, newEpisode, type Episode } from './alert-lifecycle.js';
-import { PRIORITY_RANK, type Alert, type AlertEvent, type ClinicianAction } from './alerts-model.js';
-import { isChartOrder, type ScoreOutput } from './bus-messages.js';
-import { METRIC_RANGES } from './payload.js';
-import { evalBattery } from './rules/battery.js';
-import { evalMissingOnData, onMissingTimer } from './rules/missing.js';
-import { evalNews2, news2Config, takeNews2Reading } from './rules/news2.js';
-import { addLateRate, evalRate } from './rules/rate.js';
-import { evalShock, recordCuff } from './rules/shock-index.js';
-import { compile, METRIC_COUNT, METRIC_TO_N2, N2, newPatientState, SPOT_MASK, UNKNOWN_WARD, type Compiled, type PatientState, type Timer } from './rules/state.js';
-import { evalThreshold } from './rules/threshold.js';
-import { createAlertOps } from './rules/transitions.js';
-import type { RuleSet } from './rules-config.js';
-import { TimerHeap } from './timer-heap.js';
-import { ACVPU_VALUES, METRIC_NAMES, type CanonicalSample } from './vitals.js';
+import { emit, newEpisode, type Episode } from '../../core/alert-lifecycle.js';
+import { PRIORITY_RANK, type Alert, type AlertEvent, type ClinicianAction } from '../../core/alerts-model.js';
+import { isChartOrder, type ScoreOutput } from '../../core/bus-messages.js';
+import { METRIC_RANGES } from '../../core/payload.js';
+import { evalBattery } from './battery.js';
+import { evalMissingOnData, onMissingTimer } from './missing.js';
+import { evalNews2, news2Config, takeNews2Reading } from './news2.js';
+import { addLateRate, evalRate } from './rate.js';
+import { evalShock, recordCuff } from './shock-index.js';
+import { compile, METRIC_COUNT, METRIC_TO_N2, N2, newPatientState, SPOT_MASK, UNKNOWN_WARD, type Compiled, type PatientState, type Timer } from './state.js';
+import { evalThreshold } from './threshold.js';
+import { createAlertOps } from './transitions.js';
+import type { RuleSet } from '../../core/rules-config.js';
+import { TimerHeap } from '../../core/timer-heap.js';
+import { ACVPU_VALUES, METRIC_NAMES, type CanonicalSample } from '../../core/vitals.js';
 
 export interface EngineOptions {
   /** Secret mixed into alert ids so they cannot be linked to a patient id by hashing guesses. */

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { AlertEvent, ClinicianAction } from './alerts-model.js';
-import { createRulesEngine, type RulesEngine } from './rules-engine.js';
-import { parseRuleSet, type RuleSet } from './rules-config.js';
-import type { CanonicalSample } from './vitals.js';
+import type { AlertEvent, ClinicianAction } from '../../core/alerts-model.js';
+import { createRulesEngine, type RulesEngine } from './engine.js';
+import { parseRuleSet, type RuleSet } from '../../core/rules-config.js';
+import type { CanonicalSample } from '../../core/vitals.js';
 
 const T0 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
 const S = 1000;

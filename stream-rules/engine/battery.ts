@@ -1,8 +1,8 @@
 /** Battery rules: device charge below a level, cleared above another. */
-import { step, type Episode, type EpisodeTiming } from '../alert-lifecycle.js';
-import type { AlertEvent } from '../alerts-model.js';
-import { ruleMessage } from '../rule-messages.js';
-import type { BatteryRule } from '../rules-config.js';
+import { step, type Episode, type EpisodeTiming } from '../../core/alert-lifecycle.js';
+import type { AlertEvent } from '../../core/alerts-model.js';
+import { ruleMessage } from '../../core/rule-messages.js';
+import type { BatteryRule } from '../../core/rules-config.js';
 import { rank, type PatientState } from './state.js';
 import type { AlertOps } from './transitions.js';
 

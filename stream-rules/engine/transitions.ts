@@ -3,10 +3,10 @@
  * and arm its unacknowledged-escalation timer. The engine creates one set per instance (salt,
  * alert index, timer heap); evaluators turn `step`'s verdict into an event with `apply`.
  */
-import { closeEpisode, emit, levelFor, RANK_PRIORITY, alertId as makeAlertId, type Episode, type EpisodeTiming, type Transition } from '../alert-lifecycle.js';
-import { PRIORITY_RANK, type Alert, type AlertEvent } from '../alerts-model.js';
-import { ruleKind, type Rule } from '../rules-config.js';
-import type { TimerHeap } from '../timer-heap.js';
+import { closeEpisode, emit, levelFor, RANK_PRIORITY, alertId as makeAlertId, type Episode, type EpisodeTiming, type Transition } from '../../core/alert-lifecycle.js';
+import { PRIORITY_RANK, type Alert, type AlertEvent } from '../../core/alerts-model.js';
+import { ruleKind, type Rule } from '../../core/rules-config.js';
+import type { TimerHeap } from '../../core/timer-heap.js';
 import { UNKNOWN_WARD, type PatientState, type Timer } from './state.js';
 
 export interface AlertOps {

@@ -1,8 +1,8 @@
 /** Missing-data rules: no good reading of a metric for `after`; data clears the alert and re-arms the deadline. */
-import { step, type Episode, type EpisodeTiming } from '../alert-lifecycle.js';
-import type { AlertEvent } from '../alerts-model.js';
-import { ruleMessage } from '../rule-messages.js';
-import type { MissingRule, Rule } from '../rules-config.js';
+import { step, type Episode, type EpisodeTiming } from '../../core/alert-lifecycle.js';
+import type { AlertEvent } from '../../core/alerts-model.js';
+import { ruleMessage } from '../../core/rule-messages.js';
+import type { MissingRule, Rule } from '../../core/rules-config.js';
 import { rank, type PatientState, type Timer } from './state.js';
 import type { AlertOps } from './transitions.js';
 

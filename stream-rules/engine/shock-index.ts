@@ -3,10 +3,10 @@
  * window. Evaluated on every HR or cuff reading; the heart rate is NEWS2's (the minute's median
  * with news2.summary).
  */
-import { step, type Episode, type EpisodeTiming } from '../alert-lifecycle.js';
-import type { AlertEvent } from '../alerts-model.js';
-import { ruleMessage } from '../rule-messages.js';
-import type { ShockIndexRule } from '../rules-config.js';
+import { step, type Episode, type EpisodeTiming } from '../../core/alert-lifecycle.js';
+import type { AlertEvent } from '../../core/alerts-model.js';
+import { ruleMessage } from '../../core/rule-messages.js';
+import type { ShockIndexRule } from '../../core/rules-config.js';
 import { N2, rank, type PatientState } from './state.js';
 import type { AlertOps } from './transitions.js';
 

@@ -5,8 +5,8 @@
  * The hot path scores components directly (no objects); the full News2Result is built with
  * scoreNews2 only when a score is published.
  */
-import { step, type Episode, type EpisodeTiming } from '../alert-lifecycle.js';
-import type { AlertEvent } from '../alerts-model.js';
+import { step, type Episode, type EpisodeTiming } from '../../core/alert-lifecycle.js';
+import type { AlertEvent } from '../../core/alerts-model.js';
 import {
   CHART_DECIMALS,
   NEWS2_PARAMS,
@@ -23,12 +23,12 @@ import {
   type News2Observations,
   type News2Param,
   type News2Risk,
-} from '../news2.js';
-import { ruleMessage } from '../rule-messages.js';
-import type { News2Rule, Rule, RuleSet } from '../rules-config.js';
-import type { ScoreOutput } from '../bus-messages.js';
-import { ACVPU_VALUES, type Acvpu } from '../vitals.js';
-import { MedianWindow } from '../windows.js';
+} from '../../core/news2.js';
+import { ruleMessage } from '../../core/rule-messages.js';
+import type { News2Rule, Rule, RuleSet } from '../../core/rules-config.js';
+import type { ScoreOutput } from '../../core/bus-messages.js';
+import { ACVPU_VALUES, type Acvpu } from '../../core/vitals.js';
+import { MedianWindow } from '../../core/windows.js';
 import { METRIC_TO_N2, N2, rank, SPOT_MASK, UNKNOWN_WARD, type PatientState } from './state.js';
 import type { AlertOps } from './transitions.js';
 
