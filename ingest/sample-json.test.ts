@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { normaliseVitalsPayload, type DeviceContext, type PayloadLimits } from '../core/payload.js';
 import type { CanonicalSample } from '../core/vitals.js';
-import { sampleJson } from './sample-json.js';
+import { SAMPLE_JSON_FIELDS, sampleJson } from './sample-json.js';
 
 const NOW = 1_796_000_000_000;
 const LIMITS: PayloadLimits = { maxPayloadBytes: 65_536, maxBatchSamples: 500, backfillMs: 86_400_000, maxFutureMs: 60_000, maxUnknownFields: 8 };
@@ -65,5 +65,14 @@ describe('sampleJson', () => {
   it('leaves out an absent bed, as JSON.stringify does', () => {
     const s: CanonicalSample = { v: 1, deviceId: 'hl7-1', patientId: 'P-1', ward: null, ts: NOW, recvTs: NOW, source: 'device', metrics: { hr: 70 }, traceId: 't' };
     expect(sampleJson(s)).toBe(JSON.stringify(s));
+  });
+
+  it('writes every field it declares: a sample with all of them set comes out as JSON.stringify writes it', () => {
+    const full: CanonicalSample = {
+      v: 1, deviceId: 'd-all', patientId: 'P', ward: 'W', bed: '3', ts: 1, recvTs: 2, source: 'device',
+      metrics: { hr: 70 }, traceId: 't', quality: { hr: 0.9 }, o2: false, acvpu: 'A', battery: 80,
+    };
+    expect(Object.keys(full).sort()).toEqual(Object.keys(SAMPLE_JSON_FIELDS).sort());
+    expect(sampleJson(full)).toBe(JSON.stringify(full));
   });
 });

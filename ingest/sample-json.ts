@@ -54,6 +54,15 @@ function numbers(m: Partial<Record<string, number>>): string {
 }
 
 /**
+ * Every field of the canonical sample, each written below. A field added to CanonicalSample and
+ * not here fails to compile, so it cannot be dropped from the bus unnoticed.
+ */
+export const SAMPLE_JSON_FIELDS: Readonly<Record<keyof CanonicalSample, true>> = {
+  v: true, deviceId: true, patientId: true, ward: true, bed: true, ts: true, recvTs: true, source: true,
+  metrics: true, traceId: true, quality: true, o2: true, acvpu: true, battery: true,
+};
+
+/**
  * JSON of a canonical sample, identical to `JSON.stringify(s)` for every sample normaliseOne
  * builds. Key order is the object's: normaliseOne creates v … traceId in one literal and adds
  * quality, o2, acvpu, battery after it, in that order.
