@@ -5,7 +5,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -264,9 +264,14 @@ export async function startMosquitto(): Promise<Target> {
     await waitPort(port, 10_000);
   } catch (e) {
     await stopProc(p, 1000);
+    await rm(dir, { recursive: true, force: true });
     throw new Error(`${(e as Error).message}\n${tail()}`, { cause: e });
   }
-  return { kind: 'mosquitto', mqttPort: port, httpPort: 0, dataDir: dir, pids: () => (p.pid ? [p.pid] : []), stop: () => stopProc(p, 3000), tail };
+  const stop = async (): Promise<void> => {
+    await stopProc(p, 3000);
+    await rm(dir, { recursive: true, force: true }); // its config only; left behind, these piled up in /tmp
+  };
+  return { kind: 'mosquitto', mqttPort: port, httpPort: 0, dataDir: dir, pids: () => (p.pid ? [p.pid] : []), stop, tail };
 }
 
 function readable(f: string): boolean {

@@ -7,9 +7,9 @@ import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadSigningKey } from '../../platform/jwt.js';
-import { tempDir } from './helpers.js';
+import { builtCli, tempDir } from './helpers.js';
 
-const CLI = path.resolve(import.meta.dirname, '../../dist/cli/main.js');
+const CLI = builtCli();
 
 describe('vitals through a symlinked bin', () => {
   it('prints help and mints a token, as `npx vitals` does', async () => {

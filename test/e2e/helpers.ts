@@ -1,4 +1,5 @@
 /** Shared helpers for whole-process tests: real MQTT clients, real WebSocket clients, real HTTP. */
+import { existsSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -7,6 +8,16 @@ import mqtt, { type MqttClient } from 'mqtt';
 import WebSocket from 'ws';
 import { loadSigningKey, signToken } from '../../platform/jwt.js';
 import type { Role } from '../../core/access.js';
+
+/**
+ * The built CLI the whole-process tests spawn. `npm test` builds first; a test run by hand on a tree that was
+ * never built used to time out waiting for a server that could not start, so say why at once instead.
+ */
+export function builtCli(): string {
+  const cli = path.resolve(import.meta.dirname, '../../dist/cli/main.js');
+  if (!existsSync(cli)) throw new Error(`${path.relative(process.cwd(), cli)} is missing: these tests run the built CLI; run \`npm run build\` first (\`npm test\` does)`);
+  return cli;
+}
 
 /** A loopback port nothing listens on right now: bind, read, close. */
 export async function freePort(): Promise<number> {

@@ -26,11 +26,11 @@ import { startRegistryView, type RegistryView } from '../../platform/registry-vi
 import { isPortFree } from '../../dev-services/process-control.js';
 import { startPrivateKafka, type PrivateKafka } from '../../dev-services/private-kafka.js';
 import { startIngest, type IngestService } from '../../ingest/ingest.js';
-import { tempDir, waitFor } from './helpers.js';
+import { builtCli, tempDir, waitFor } from './helpers.js';
 import { metricValue, provisionOnBus } from './ingest-helpers.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const CLI = path.join(ROOT, 'dist/cli/main.js');
+const CLI = builtCli();
 const RATE_PER_SEC = 200;
 
 /** A device streaming QoS 1 samples with unique event times, remembering which were PUBACKed. */

@@ -20,10 +20,10 @@ import type { DeviceRecord } from '../../core/registry.js';
 import { hashDeviceToken, newDeviceToken } from '../../platform/device-tokens.js';
 import { startDnsStub, type DnsStub } from '../dns-stub.js';
 import { findHaproxy } from '../haproxy.js';
-import { WsClient, connectDevice, freePort, tempDir, tokenFor, waitFor } from './helpers.js';
+import { WsClient, builtCli, connectDevice, freePort, tempDir, tokenFor, waitFor } from './helpers.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const CLI = path.join(ROOT, 'dist/cli/main.js');
+const CLI = builtCli();
 const haproxy = findHaproxy();
 /**
  * Whether this machine's loopback answers on other 127.x addresses (Linux routes all of 127/8 to

@@ -5,7 +5,6 @@
  * whose /readyz must say the bus is what is missing.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKafkaBus } from '../../adapters/bus/kafka.js';
 import { prefixedBus } from '../../adapters/bus/prefixed.js';
@@ -13,10 +12,9 @@ import { TOPICS, type Bus } from '../../core/ports.js';
 import type { DeviceRecord } from '../../core/registry.js';
 import { hashDeviceToken, newDeviceToken } from '../../platform/device-tokens.js';
 import { RULES_GROUP } from '../../stream-rules/rules-role.js';
-import { connectDevice, freePort, tempDir, waitFor } from './helpers.js';
+import { builtCli, connectDevice, freePort, tempDir, waitFor } from './helpers.js';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const CLI = path.join(ROOT, 'dist/cli/main.js');
+const CLI = builtCli();
 
 interface Proc {
   role: string;

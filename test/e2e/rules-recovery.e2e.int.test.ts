@@ -4,7 +4,6 @@
  * none missing, no duplicate raise.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createKafkaBus } from '../../adapters/bus/kafka.js';
 import { prefixedBus } from '../../adapters/bus/prefixed.js';
@@ -14,9 +13,9 @@ import { TOPICS, type Bus } from '../../core/ports.js';
 import { createRulesEngine } from '../../stream-rules/engine/engine.js';
 import type { CanonicalSample } from '../../core/vitals.js';
 import { alertIdSalt, loadRules } from '../../stream-rules/rules-role.js';
-import { tempDir, waitFor } from './helpers.js';
+import { builtCli, tempDir, waitFor } from './helpers.js';
 
-const CLI = path.resolve(import.meta.dirname, '../../dist/cli/main.js');
+const CLI = builtCli();
 
 /** Three patients over four minutes of recent event time: hypoxia that escalates, sustained tachycardia, one stable. */
 function input(now: number, run: string): CanonicalSample[] {

@@ -6,7 +6,6 @@
  * checkpoints and a bounded window, so it does not grow with the alert history.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import readline from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createKafkaBus } from '../../adapters/bus/kafka.js';
@@ -17,9 +16,9 @@ import { TOPICS, type Bus, type Subscription } from '../../core/ports.js';
 import { createRulesEngine } from '../../stream-rules/engine/engine.js';
 import type { CanonicalSample } from '../../core/vitals.js';
 import { alertIdSalt, loadRules } from '../../stream-rules/rules-role.js';
-import { tempDir, waitFor } from './helpers.js';
+import { builtCli, tempDir, waitFor } from './helpers.js';
 
-const CLI = path.resolve(import.meta.dirname, '../../dist/cli/main.js');
+const CLI = builtCli();
 const brokers = process.env.KAFKA_BROKERS ?? '';
 
 /** 20 patients over four minutes of recent event time: half become hypoxic (escalating), half tachycardic. */

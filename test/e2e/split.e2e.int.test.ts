@@ -3,12 +3,10 @@
  * on the real Kafka and ClickHouse that the test setup provides.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WsClient, connectDevice, http, tempDir, tokenFor, waitFor } from './helpers.js';
+import { WsClient, builtCli, connectDevice, http, tempDir, tokenFor, waitFor } from './helpers.js';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const CLI = path.join(ROOT, 'dist/cli/main.js');
+const CLI = builtCli();
 
 function freePortBase(): number {
   return 20000 + Math.floor(Math.random() * 20000);

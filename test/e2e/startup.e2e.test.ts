@@ -4,11 +4,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePort, http, tempDir, waitFor } from './helpers.js';
+import { builtCli, freePort, http, tempDir, waitFor } from './helpers.js';
 
-const CLI = path.resolve(import.meta.dirname, '../../dist/cli/main.js');
+const CLI = builtCli();
 const children: ChildProcess[] = [];
 
 function run(args: string[], env: Record<string, string>): { p: ChildProcess; out: () => string } {
