@@ -117,6 +117,7 @@ async function pairs(kind: 'embedded' | 'split', o: LoadOptions, n: number, labe
     log(`${label} run ${i + 1}/${n}: ${kind} ${o.devices} devices QoS ${o.qos}, ${o.dashboards} dashboards, ${o.seconds} s`);
     const vitals = await once(kind, o, tag);
     log(`  alert p50/p99 ${vitals.latencyMs.alert.p50}/${vitals.latencyMs.alert.p99} ms, ${vitals.publishPerSec} msg/s, server ${vitals.server.cpuCores} cores ${vitals.server.rssMB} MB`);
+    log(`  by tenth of the window: server µs/msg ${vitals.server.tenths.map((t) => t.cpuUsPerMessage).join(' ')}; RSS MB ${vitals.server.tenths.map((t) => t.rssMB).join(' ')}`);
     let baseline: LoadResult | null = null;
     if (mosq) {
       baseline = await once('mosquitto', o, `${tag}m`);

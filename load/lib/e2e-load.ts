@@ -45,6 +45,13 @@ export interface LatencySummary {
   max: number;
 }
 
+/** One tenth of the measured window: whether per-sample cost or memory grows over a long run (issue 11). */
+export interface Tenth {
+  endSec: number;
+  cpuUsPerMessage: number;
+  rssMB: number;
+}
+
 export interface LoadResult {
   target: Target['kind'];
   options: LoadOptions;
@@ -57,7 +64,7 @@ export interface LoadResult {
   latencyMs: { alert: LatencySummary; vitals: LatencySummary; puback: LatencySummary };
   /** Probe flips that never reached a dashboard within the run. */
   probesLost: number;
-  server: { cpuCores: number; cpuUsPerMessage: number; rssMB: number; rssIdleMB: number; rssPerDeviceKB: number; threadCores: Record<string, number> };
+  server: { cpuCores: number; cpuUsPerMessage: number; rssMB: number; rssIdleMB: number; rssPerDeviceKB: number; threadCores: Record<string, number>; tenths: Tenth[] };
   /** Split mode: CPU of each role's processes (all instances together) and of the local Kafka and ClickHouse, over the measured window. */
   roles?: Record<string, { cpuCores: number; cpuUsPerMessage: number; rssMB: number }>;
   generator: { cpuCores: number };
@@ -261,7 +268,17 @@ export async function runLoad(target: Target, o: LoadOptions, runTag: string): P
       }
     }
   }, 100);
+  const tenths: Tenth[] = [];
+  let last = { cpuSec: cpu0.cpuSec, published: 0 };
+  const tenthTimer = setInterval(() => {
+    const now = performance.now();
+    const c = procsSample(target.pids());
+    const n = measuredPublished - last.published;
+    tenths.push({ endSec: Math.round((now - w0) / 1000), cpuUsPerMessage: n > 0 ? Math.round(((c.cpuSec - last.cpuSec) * 1e6) / n) : 0, rssMB: Math.round(c.rssBytes / 1048576) });
+    last = { cpuSec: c.cpuSec, published: measuredPublished };
+  }, (o.seconds * 1000) / 10);
   await sleep(o.seconds * 1000);
+  clearInterval(tenthTimer);
   measuring = false;
   const wall = (performance.now() - w0) / 1000;
   const cpu1 = procsSample(target.pids());
@@ -296,6 +313,7 @@ export async function runLoad(target: Target, o: LoadOptions, runTag: string): P
       rssIdleMB: mb(idle.rssBytes),
       rssPerDeviceKB: Math.round((cpu1.rssBytes - idle.rssBytes) / 1024 / o.devices),
       threadCores: Object.fromEntries(Object.entries(th1).map(([k, v]) => [k, Math.round(((v - (th0[k] ?? 0)) / wall) * 1000) / 1000]).filter(([, v]) => (v as number) > 0.001)),
+      tenths,
     },
     generator: { cpuCores: Math.round(((gen1.user + gen1.system) / 1e6 / wall) * 1000) / 1000 },
     ...(role0 && role1
