@@ -8,6 +8,7 @@
  *   npm run bench -- --split-only --devices 2000 --no-quality   # the split deployment alone, per-role CPU
  *   npm run bench -- --scale 1000,2000,5000 --runs 5 --no-quality
  *   npm run bench -- --ingest-kafka  # only: Mosquitto vs `vitals ingest` into Kafka, same generator (load/ingest-bench.ts)
+  BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" npm run bench -- ...   # Node flags for the servers under test
  *
  * Each Vitalstream run is paired with a Mosquitto run driven by the same generator in the same
  * invocation (skipped, and said so, when mosquitto is not installed). Timing never fails the run;

@@ -176,8 +176,10 @@ export async function startVitals(root: string, kind: 'embedded' | 'split', rule
   const out: string[] = [];
   const procs: ChildProcess[] = [];
   const byRole: Record<string, ChildProcess[]> = {};
+  // Node flags for the servers under test, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` (not allowed in NODE_OPTIONS).
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
   if (kind === 'embedded') {
-    procs.push(startProc(process.execPath, [cli, 'start'], { ...env, KAFKA_BROKERS: '', CLICKHOUSE_URL: '' }, out));
+    procs.push(startProc(process.execPath, [...nodeArgs, cli, 'start'], { ...env, KAFKA_BROKERS: '', CLICKHOUSE_URL: '' }, out));
   } else {
     const brokers = process.env.KAFKA_BROKERS;
     const ch = process.env.CLICKHOUSE_URL;
@@ -187,7 +189,7 @@ export async function startVitals(root: string, kind: 'embedded' | 'split', rule
     const splitEnv = { ...env, KAFKA_BROKERS: brokers, CLICKHOUSE_URL: ch, VITALS_CLICKHOUSE_DATABASE: `vitals_bench_${run}`, VITALS_TOPIC_PREFIX: `bench${run}.`, VITALS_OPS_PORT: '0' };
     const roles = ['gateway', 'ingest', ...Array.from({ length: rulesInstances }, () => 'rules'), 'sink'];
     for (const role of roles) {
-      const p = startProc(process.execPath, [cli, role], splitEnv, out);
+      const p = startProc(process.execPath, [...nodeArgs, cli, role], splitEnv, out);
       procs.push(p);
       (byRole[role] ??= []).push(p);
     }
