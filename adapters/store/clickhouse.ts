@@ -24,22 +24,9 @@ import { ALERT_COLUMNS, AUDIT_COLUMNS, SAMPLE_COLUMNS, SCORE_COLUMNS, alertLine,
 import { clientLoggerClass, wrap } from './clickhouse-errors.js';
 import { postInsert } from './clickhouse-insert.js';
 import { loadMigrations, schemaDir, type AppliedMigration, type IntrospectableStore } from './migrations.js';
-import {
-  alertRow,
-  auditFromRow,
-  auditRow,
-  parseAlertJson,
-  parseScoreJson,
-  partitionEndMs,
-  planAlerts,
-  planAudit,
-  planHistory,
-  planScores,
-  retentionCutoffs,
-  sampleRows,
-  scoreRow,
-  type RetentionTable,
-} from './rows.js';
+import { planAlerts, planAudit, planHistory, planScores } from './query-plan.js';
+import { partitionEndMs, retentionCutoffs, type RetentionTable } from './retention.js';
+import { alertRow, auditFromRow, auditRow, parseAlertJson, parseScoreJson, sampleRows, scoreRow } from './rows.js';
 import { assertSqlString, sqlDateTime, sqlIdent, sqlInt, sqlList, sqlString } from './sql.js';
 
 export interface ClickHouseStoreOptions {
