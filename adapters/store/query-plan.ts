@@ -49,14 +49,32 @@ export function planHistory(q: HistoryQuery): HistoryPlan {
   return { kind: 'buckets', patientKey, metric: q.metric, step, from: start, to: end, limit, useRollup: step % 60_000 === 0 };
 }
 
-/** A validated alert query. */
-export interface AlertPlan {
-  wards: string[] | undefined;
-  patientId: string | undefined;
-  state: string | undefined;
+/** An optional half-open time range [from, to) and a capped limit: the alert and audit queries' common part. */
+export interface OptionalRangePlan {
   from: number | undefined;
   to: number | undefined;
   limit: number;
+}
+
+function optionalRange(q: { from?: number | undefined; to?: number | undefined; limit: number }): OptionalRangePlan {
+  return {
+    from: q.from === undefined ? undefined : clampTime(q.from, 'from'),
+    to: q.to === undefined ? undefined : clampTime(q.to, 'to'),
+    limit: limitOf(q.limit),
+  };
+}
+
+/** An optional filter value, checked to be storable; undefined matches everything. */
+function optionalFilter(s: string | undefined, what: string): string | undefined {
+  if (s !== undefined) assertSqlString(s, what);
+  return s;
+}
+
+/** A validated alert query. */
+export interface AlertPlan extends OptionalRangePlan {
+  wards: string[] | undefined;
+  patientId: string | undefined;
+  state: string | undefined;
 }
 
 /**
@@ -70,16 +88,7 @@ export function planAlerts(q: AlertQuery): AlertPlan {
     if (!Array.isArray(q.ward)) reject('ward', 'not a list');
     q.ward.forEach((w, i) => assertSqlString(w, `ward[${i}]`));
   }
-  if (q.patientId !== undefined) assertSqlString(q.patientId, 'patientId');
-  if (q.state !== undefined) assertSqlString(q.state, 'state');
-  return {
-    wards: q.ward,
-    patientId: q.patientId,
-    state: q.state,
-    from: q.from === undefined ? undefined : clampTime(q.from, 'from'),
-    to: q.to === undefined ? undefined : clampTime(q.to, 'to'),
-    limit: limitOf(q.limit),
-  };
+  return { wards: q.ward, patientId: optionalFilter(q.patientId, 'patientId'), state: optionalFilter(q.state, 'state'), ...optionalRange(q) };
 }
 
 /** A validated score query (half-open range). */
@@ -100,13 +109,10 @@ export function planScores(q: ScoreQuery): ScorePlan {
 }
 
 /** A validated audit query; undefined filters match everything. */
-export interface AuditPlan {
+export interface AuditPlan extends OptionalRangePlan {
   userId: string | undefined;
   patientId: string | undefined;
   action: string | undefined;
-  from: number | undefined;
-  to: number | undefined;
-  limit: number;
 }
 
 /**
@@ -115,15 +121,10 @@ export interface AuditPlan {
  * @returns the plan
  */
 export function planAudit(q: AuditQuery): AuditPlan {
-  if (q.userId !== undefined) assertSqlString(q.userId, 'userId');
-  if (q.patientId !== undefined) assertSqlString(q.patientId, 'patientId');
-  if (q.action !== undefined) assertSqlString(q.action, 'action');
   return {
-    userId: q.userId,
-    patientId: q.patientId,
-    action: q.action,
-    from: q.from === undefined ? undefined : clampTime(q.from, 'from'),
-    to: q.to === undefined ? undefined : clampTime(q.to, 'to'),
-    limit: limitOf(q.limit),
+    userId: optionalFilter(q.userId, 'userId'),
+    patientId: optionalFilter(q.patientId, 'patientId'),
+    action: optionalFilter(q.action, 'action'),
+    ...optionalRange(q),
   };
 }
