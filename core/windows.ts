@@ -20,11 +20,57 @@ export interface TrendFit {
   spanMs: number;
 }
 
-export class TrendWindow {
-  private t: Float64Array;
-  private v: Float64Array;
-  private head = 0;
-  private size = 0;
+/**
+ * A ring of (time, value) samples, oldest at `head`, whose arrays double up to a cap. The
+ * windows below add what they keep beside it (running sums, a sorted copy).
+ */
+abstract class SampleRing {
+  protected t: Float64Array;
+  protected v: Float64Array;
+  protected head = 0;
+  protected size = 0;
+
+  /**
+   * @param windowMs - samples older than newest − windowMs are evicted
+   * @param maxCapacity - hard cap on samples kept (oldest dropped first); bounds memory at high rates
+   * @param initialCapacity - slots allocated at first (at most maxCapacity)
+   */
+  constructor(
+    readonly windowMs: number,
+    protected readonly maxCapacity: number,
+    initialCapacity: number,
+  ) {
+    const cap = Math.min(initialCapacity, maxCapacity);
+    this.t = new Float64Array(cap);
+    this.v = new Float64Array(cap);
+  }
+
+  get length(): number {
+    return this.size;
+  }
+
+  /** Allocated slots (for memory estimates). */
+  get capacity(): number {
+    return this.t.length;
+  }
+
+  /** Move the samples, oldest first, into arrays of `next` slots. */
+  protected resize(next: number): void {
+    const cap = this.t.length;
+    const t = new Float64Array(next);
+    const v = new Float64Array(next);
+    for (let i = 0; i < this.size; i++) {
+      const k = (this.head + i) % cap;
+      t[i] = this.t[k] as number;
+      v[i] = this.v[k] as number;
+    }
+    this.t = t;
+    this.v = v;
+    this.head = 0;
+  }
+}
+
+export class TrendWindow extends SampleRing {
   /** x = (t - origin) / 1 min keeps the sums small, avoiding cancellation on epoch-ms times. */
   private origin = 0;
   private sx = 0;
@@ -37,17 +83,8 @@ export class TrendWindow {
    * @param windowMs - samples older than newest − windowMs are evicted
    * @param maxCapacity - hard cap on samples kept (oldest dropped first); bounds memory at high rates
    */
-  constructor(
-    readonly windowMs: number,
-    private readonly maxCapacity = 4096,
-    initialCapacity = 16,
-  ) {
-    this.t = new Float64Array(initialCapacity);
-    this.v = new Float64Array(initialCapacity);
-  }
-
-  get length(): number {
-    return this.size;
+  constructor(windowMs: number, maxCapacity = 4096, initialCapacity = 16) {
+    super(windowMs, maxCapacity, initialCapacity);
   }
 
   /** Newest sample time, or -Infinity when empty. */
@@ -58,11 +95,6 @@ export class TrendWindow {
   /** Oldest sample time, or Infinity when empty. */
   get oldest(): number {
     return this.size === 0 ? Infinity : (this.t[this.head] as number);
-  }
-
-  /** Allocated slots (for memory estimates). */
-  get capacity(): number {
-    return this.t.length;
   }
 
   /**
@@ -159,17 +191,7 @@ export class TrendWindow {
       this.evictOldest();
       return;
     }
-    const next = Math.min(cap * 2, this.maxCapacity);
-    const t = new Float64Array(next);
-    const v = new Float64Array(next);
-    for (let i = 0; i < this.size; i++) {
-      const k = (this.head + i) % cap;
-      t[i] = this.t[k] as number;
-      v[i] = this.v[k] as number;
-    }
-    this.t = t;
-    this.v = v;
-    this.head = 0;
+    this.resize(Math.min(cap * 2, this.maxCapacity));
   }
 }
 
@@ -179,35 +201,16 @@ export class TrendWindow {
  * data and NEWS2"). A time-ordered ring for eviction plus a sorted copy of the values: adding is
  * O(n) moves in a window of n (n ≈ 60 at 1 Hz), the median O(1), no allocation after warm-up.
  */
-export class MedianWindow {
-  private t: Float64Array;
-  private v: Float64Array;
+export class MedianWindow extends SampleRing {
   private sorted: Float64Array;
-  private head = 0;
-  private size = 0;
 
   /**
    * @param windowMs - samples older than newest − windowMs are evicted (0: keep only the newest)
    * @param maxCapacity - hard cap on samples kept (oldest dropped first); bounds memory at high rates
    */
-  constructor(
-    readonly windowMs: number,
-    private readonly maxCapacity = 256,
-    initialCapacity = 16,
-  ) {
-    const cap = Math.min(initialCapacity, maxCapacity);
-    this.t = new Float64Array(cap);
-    this.v = new Float64Array(cap);
-    this.sorted = new Float64Array(cap);
-  }
-
-  get length(): number {
-    return this.size;
-  }
-
-  /** Allocated slots (for memory estimates). */
-  get capacity(): number {
-    return this.t.length;
+  constructor(windowMs: number, maxCapacity = 256, initialCapacity = 16) {
+    super(windowMs, maxCapacity, initialCapacity);
+    this.sorted = new Float64Array(this.t.length);
   }
 
   /**
@@ -267,20 +270,10 @@ export class MedianWindow {
   }
 
   private grow(): void {
-    const cap = this.t.length;
-    const next = Math.min(cap * 2, this.maxCapacity);
-    const t = new Float64Array(next);
-    const v = new Float64Array(next);
-    for (let i = 0; i < this.size; i++) {
-      const k = (this.head + i) % cap;
-      t[i] = this.t[k] as number;
-      v[i] = this.v[k] as number;
-    }
+    const next = Math.min(this.t.length * 2, this.maxCapacity);
     const sorted = new Float64Array(next);
     sorted.set(this.sorted.subarray(0, this.size));
-    this.t = t;
-    this.v = v;
     this.sorted = sorted;
-    this.head = 0;
+    this.resize(next);
   }
 }

@@ -10,9 +10,11 @@ import {
   runCommand,
   renderTemplate,
   runningPid,
+  seconds,
   sleep,
   spawnDetached,
   stopProcess,
+  stopService,
   tailFile,
 } from './process-control.js';
 
@@ -86,16 +88,7 @@ export async function ensureClickHouse(root: string, progress: Progress): Promis
 /** Stops our server (SIGTERM, 15 s grace, then SIGKILL); a no-op when it is not running. */
 export async function stopClickHouse(root: string, progress: Progress): Promise<void> {
   const p = clickhousePaths(root);
-  const pid = clickhousePid(root);
-  if (pid === null) {
-    fs.rmSync(p.pid, { force: true });
-    progress('clickhouse: not running');
-    return;
-  }
-  const started = Date.now();
-  const how = await stopProcess(pid, p.config, STOP_GRACE_MS);
-  fs.rmSync(p.pid, { force: true });
-  progress(`clickhouse: stopped pid ${pid} (${how === 'kill' ? 'SIGKILL after SIGTERM timed out' : 'SIGTERM'}) in ${seconds(started)}`);
+  await stopService('clickhouse', p.pid, p.config, STOP_GRACE_MS, progress);
 }
 
 /** The server binary; apt-installs the package when missing and we are root, else explains how. */
@@ -202,8 +195,4 @@ async function ping(): Promise<boolean> {
 
 function logTails(p: ClickHousePaths): string {
   return `Last lines of ${p.errorLog}:\n${tailFile(p.errorLog)}\nLast lines of ${p.stdout}:\n${tailFile(p.stdout)}`;
-}
-
-function seconds(since: number): string {
-  return `${((Date.now() - since) / 1000).toFixed(1)} s`;
 }

@@ -14,9 +14,11 @@ import {
   runCommand,
   renderTemplate,
   runningPid,
+  seconds,
   sleep,
   spawnDetached,
   stopProcess,
+  stopService,
   tailFile,
 } from './process-control.js';
 
@@ -116,16 +118,7 @@ export async function ensureKafka(root: string, progress: Progress): Promise<voi
 /** Stops our broker (SIGTERM, 30 s grace, then SIGKILL); a no-op when it is not running. */
 export async function stopKafka(root: string, progress: Progress): Promise<void> {
   const p = kafkaPaths(root);
-  const pid = kafkaPid(root);
-  if (pid === null) {
-    fs.rmSync(p.pid, { force: true });
-    progress('kafka: not running');
-    return;
-  }
-  const started = Date.now();
-  const how = await stopProcess(pid, marker(p), STOP_GRACE_MS);
-  fs.rmSync(p.pid, { force: true });
-  progress(`kafka: stopped pid ${pid} (${how === 'kill' ? 'SIGKILL after SIGTERM timed out' : 'SIGTERM'}) in ${seconds(started)}`);
+  await stopService('kafka', p.pid, marker(p), STOP_GRACE_MS, progress);
 }
 
 /** `java` from JAVA_HOME or PATH, or a message saying what to install. */
@@ -319,8 +312,4 @@ function assertStillRunning(p: KafkaPaths, pid: number): void {
 
 function timeout(p: KafkaPaths, why: string): Error {
   return new Error(`kafka: not ready after ${READY_TIMEOUT_MS / 1000} s (${why}). Last lines of ${p.log}:\n${tailFile(p.log)}`);
-}
-
-function seconds(since: number): string {
-  return `${((Date.now() - since) / 1000).toFixed(1)} s`;
 }

@@ -12,6 +12,7 @@ import {
   runningPid,
   spawnDetached,
   stopProcess,
+  stopService,
   withLock,
 } from './process-control.js';
 
@@ -53,16 +54,14 @@ describe('ports', () => {
 });
 
 describe('detached processes', () => {
+  /** A detached node process that idles, its command line carrying `marker`. */
+  const spawnIdle = (pidFile: string, marker: string): Promise<number> =>
+    spawnDetached({ command: process.execPath, args: ['-e', 'setInterval(() => {}, 1000)', marker], cwd: dir, logFile: path.join(dir, 'out.log'), pidFile });
+
   it('spawns detached with a pid file, recognises it by marker, and stops it with SIGTERM', async () => {
     const pidFile = path.join(dir, 'p.pid');
     const marker = `vitals-test-marker-${process.pid}`;
-    const pid = await spawnDetached({
-      command: process.execPath,
-      args: ['-e', 'setInterval(() => {}, 1000)', marker],
-      cwd: dir,
-      logFile: path.join(dir, 'out.log'),
-      pidFile,
-    });
+    const pid = await spawnIdle(pidFile, marker);
     expect(readPid(pidFile)).toBe(pid);
     expect(runningPid(pidFile, marker)).toBe(pid);
     // A live pid whose command line lacks the marker is somebody else's (pid reuse).
@@ -85,6 +84,22 @@ describe('detached processes', () => {
     for (let i = 0; i < 200 && !fs.existsSync(path.join(dir, 'ready')); i++) await new Promise((resolve) => setTimeout(resolve, 50));
     expect(await stopProcess(pid, marker, 500)).toBe('kill');
     expect(runningPid(path.join(dir, 'p.pid'), marker)).toBeNull();
+  });
+
+  it('stops a service by its pid file and removes the file, or says it was not running', async () => {
+    const pidFile = path.join(dir, 's.pid');
+    const marker = `vitals-test-service-${process.pid}`;
+    const pid = await spawnIdle(pidFile, marker);
+    const lines: string[] = [];
+    await stopService('svc', pidFile, marker, 5_000, (l) => lines.push(l));
+    expect(lines).toEqual([expect.stringMatching(new RegExp(`^svc: stopped pid ${pid} \\(SIGTERM\\) in \\d+\\.\\d s$`))]);
+    expect(fs.existsSync(pidFile)).toBe(false);
+    expect(runningPid(pidFile, marker)).toBeNull();
+    // A stale pid file of a process that is gone is removed too.
+    fs.writeFileSync(pidFile, String(pid));
+    await stopService('svc', pidFile, marker, 5_000, (l) => lines.push(l));
+    expect(lines[1]).toBe('svc: not running');
+    expect(fs.existsSync(pidFile)).toBe(false);
   });
 
   it('reports a command that cannot start', async () => {

@@ -120,6 +120,28 @@ export async function stopProcess(pid: number, marker: string, graceMs: number):
   return 'kill';
 }
 
+/**
+ * Stop the service whose pid file is `pidFile` (SIGTERM, `graceMs` grace, then SIGKILL) and remove
+ * the file; a no-op, said so, when it is not running.
+ */
+export async function stopService(name: string, pidFile: string, marker: string, graceMs: number, progress: Progress): Promise<void> {
+  const pid = runningPid(pidFile, marker);
+  if (pid === null) {
+    fs.rmSync(pidFile, { force: true });
+    progress(`${name}: not running`);
+    return;
+  }
+  const started = Date.now();
+  const how = await stopProcess(pid, marker, graceMs);
+  fs.rmSync(pidFile, { force: true });
+  progress(`${name}: stopped pid ${pid} (${how === 'kill' ? 'SIGKILL after SIGTERM timed out' : 'SIGTERM'}) in ${seconds(started)}`);
+}
+
+/** Time since `since` (epoch ms) for a progress line: "3.2 s". */
+export function seconds(since: number): string {
+  return `${((Date.now() - since) / 1000).toFixed(1)} s`;
+}
+
 function signal(pid: number, sig: NodeJS.Signals): void {
   try {
     process.kill(pid, sig);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { CanonicalSample } from '../../core/vitals.js';
-import { sampleTsv, tsvField } from './clickhouse.js';
+import { sampleTsv, tsvField } from './clickhouse-body.js';
 import { sampleRows, type SampleRow } from './rows.js';
 
 const HOSTILE = "O'Brien \\'); \" ` \\\\ \n\r\t\x01\x1f\x7f ü 患者 🫀 \u2028 \\t \\n";

@@ -1,7 +1,8 @@
 import { createClient } from '@clickhouse/client';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isVitalsError } from '../../core/errors.js';
-import { clickHouseErrorCode, createClickHouseStore } from './clickhouse.js';
+import { createClickHouseStore } from './clickhouse.js';
+import { clickHouseErrorCode } from './clickhouse-errors.js';
 import { sampleRows } from './rows.js';
 import { sqlString } from './sql.js';
 import { storeContract } from '../../test/support/store-contract.js';

@@ -12,36 +12,21 @@
  * (count != distinct timestamps) are recomputed from raw rows.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ClickHouseLogLevel, createClient, type ClickHouseClient, type Logger as ClientLogger, type LogParams, type WarnLogParams } from '@clickhouse/client';
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from 'pino';
-import { VitalsError, isVitalsError } from '../../core/errors.js';
+import { VitalsError } from '../../core/errors.js';
 import type { AlertEvent } from '../../core/alerts-model.js';
 import type { AuditEvent } from '../../core/audit.js';
 import type { AlertQuery, AuditQuery, BucketPoint, HistoryQuery, RawPoint, RetentionPolicy, ScoreQuery } from '../../core/ports.js';
 import type { ScoreOutput } from '../../core/bus-messages.js';
 import type { CanonicalSample } from '../../core/vitals.js';
+import { ALERT_COLUMNS, AUDIT_COLUMNS, SAMPLE_COLUMNS, SCORE_COLUMNS, alertLine, auditLine, bodyChunks, ledgerLine, perLine, sampleTsv, scoreLine, type Render } from './clickhouse-body.js';
+import { clientLoggerClass, wrap } from './clickhouse-errors.js';
 import { postInsert } from './clickhouse-insert.js';
 import { loadMigrations, schemaDir, type AppliedMigration, type IntrospectableStore } from './migrations.js';
-import {
-  alertRow,
-  auditFromRow,
-  auditRow,
-  parseAlertJson,
-  parseScoreJson,
-  partitionEndMs,
-  planAlerts,
-  planAudit,
-  planHistory,
-  planScores,
-  retentionCutoffs,
-  sampleRows,
-  scoreRow,
-  type AlertRow,
-  type AuditRow,
-  type RetentionTable,
-  type SampleRow,
-  type ScoreRow,
-} from './rows.js';
+import { planAlerts, planAudit, planHistory, planScores } from './query-plan.js';
+import { partitionEndMs, retentionCutoffs, type RetentionTable } from './retention.js';
+import { alertRow, auditFromRow, auditRow, parseAlertJson, parseScoreJson, sampleRows, scoreRow } from './rows.js';
 import { assertSqlString, sqlDateTime, sqlIdent, sqlInt, sqlList, sqlString } from './sql.js';
 
 export interface ClickHouseStoreOptions {
@@ -60,141 +45,8 @@ export interface ClickHouseStoreOptions {
 // stay below 2^53, and 18.16 quotes them by default while current servers do not.
 const SETTINGS = { output_format_json_quote_64bit_integers: 0 } as const;
 
-export const SAMPLE_COLUMNS = 'patient_key, patient_id, device_id, ward, metric, ts, ts_ms, value, quality, source, recv_ts_ms, trace_id';
-const ALERT_COLUMNS =
-  'event_id, alert_id, patient_id, ward, rule_id, kind, priority, state, event, ts, ts_ms, opened_at_ms, ack_by, message, value, json';
-const AUDIT_COLUMNS = 'id, ts, ts_ms, user_id, role, action, resource, patient_id, address, outcome';
-const SCORE_COLUMNS = 'patient_id, ward, ts, ts_ms, score, max_score, risk, complete, json';
-
 const q = (s: string): string => sqlString(s, 'clickhouse');
 const dt = (ms: number): string => sqlDateTime(ms, 'clickhouse');
-const J = JSON.stringify;
-const sec = (ms: number): number => Math.floor(ms / 1000);
-
-// Pre-serialised bodies, every column present: the client's per-row JSON work halves insert
-// throughput (PERF_NOTES), and omitted columns would silently become zero on 18.16.
-
-// TabSeparated escaping (ClickHouse's readEscapedString): a backslash starts an escape, a tab or
-// newline would end the field or row. \r is escaped too so a body never depends on line-ending
-// handling. Everything else, UTF-8 included, passes as is (NUL is rejected earlier, sql.ts).
-const TSV_SPECIAL = /[\\\t\n\r]/;
-const TSV_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
-/** A string as a TabSeparated field. */
-export function tsvField(s: string): string {
-  return TSV_SPECIAL.test(s) ? s.replace(/[\\\t\n\r]/g, (c) => TSV_ESCAPES[c] as string) : s;
-}
-
-/**
- * TabSeparated text for rows[from, to), newline-terminated, columns in SAMPLE_COLUMNS order. The
- * server parses it with less work than JSONEachRow (no field names, no JSON unescaping): with this
- * body the sink measured about half of clickhouse-client's rate on the same bytes (0.38-0.75, ADR 0020).
- * A sample fans out to one row per metric with the same strings, so the escaped head and tail are
- * reused across those consecutive rows: string escaping is most of the per-row cost. Metric names
- * are validated identifiers (no escaping).
- */
-export function sampleTsv(rows: readonly SampleRow[], from: number, to: number): string {
-  let prev: SampleRow | undefined;
-  let head = '';
-  let tail = '';
-  let out = '';
-  for (let i = from; i < to; i++) {
-    const r = rows[i] as SampleRow;
-    if (
-      prev === undefined ||
-      r.patient_key !== prev.patient_key ||
-      r.patient_id !== prev.patient_id ||
-      r.device_id !== prev.device_id ||
-      r.ward !== prev.ward ||
-      r.source !== prev.source ||
-      r.trace_id !== prev.trace_id ||
-      r.recv_ts_ms !== prev.recv_ts_ms
-    ) {
-      head = `${tsvField(r.patient_key)}\t${tsvField(r.patient_id)}\t${tsvField(r.device_id)}\t${tsvField(r.ward)}\t`;
-      tail = `\t${tsvField(r.source)}\t${r.recv_ts_ms}\t${tsvField(r.trace_id)}\n`;
-    }
-    out += `${head}${r.metric}\t${sec(r.ts_ms)}\t${r.ts_ms}\t${r.value}\t${r.quality}${tail}`;
-    prev = r;
-  }
-  return out;
-}
-
-function alertLine(r: AlertRow): string {
-  return `{"event_id":${J(r.event_id)},"alert_id":${J(r.alert_id)},"patient_id":${J(r.patient_id)},"ward":${J(r.ward)},"rule_id":${J(r.rule_id)},"kind":${J(r.kind)},"priority":${J(r.priority)},"state":${J(r.state)},"event":${J(r.event)},"ts":${sec(r.ts_ms)},"ts_ms":${r.ts_ms},"opened_at_ms":${r.opened_at_ms},"ack_by":${J(r.ack_by)},"message":${J(r.message)},"value":${r.value === null ? 'null' : r.value},"json":${J(r.json)}}`;
-}
-
-function auditLine(r: AuditRow): string {
-  return `{"id":${J(r.id)},"ts":${sec(r.ts_ms)},"ts_ms":${r.ts_ms},"user_id":${J(r.user_id)},"role":${J(r.role)},"action":${J(r.action)},"resource":${J(r.resource)},"patient_id":${r.patient_id === null ? 'null' : J(r.patient_id)},"address":${J(r.address)},"outcome":${J(r.outcome)}}`;
-}
-
-function scoreLine(r: ScoreRow): string {
-  return `{"patient_id":${J(r.patient_id)},"ward":${J(r.ward)},"ts":${sec(r.ts_ms)},"ts_ms":${r.ts_ms},"score":${r.score},"max_score":${r.max_score},"risk":${J(r.risk)},"complete":${r.complete ? 1 : 0},"json":${J(r.json)}}`;
-}
-
-/** Rows per body chunk: one request per batch, streamed, without building one giant string. */
-const CHUNK_ROWS = 10_000;
-
-/** Renders rows[from, to) as newline-terminated body text (JSONEachRow or TabSeparated). */
-type Render = (from: number, to: number) => string;
-
-const perLine =
-  <T>(rows: readonly T[], line: (r: T) => string): Render =>
-  (from, to) =>
-    rows.slice(from, to).map(line).join('\n') + '\n';
-
-// Lazy: a chunk is rendered only when the socket wants more, so rendering overlaps the server's
-// parsing of the previous chunk and a large batch never exists as one string.
-function* bodyChunks(count: number, render: Render): Generator<Buffer> {
-  for (let i = 0; i < count; i += CHUNK_ROWS) {
-    yield Buffer.from(render(i, Math.min(count, i + CHUNK_ROWS)), 'utf8');
-  }
-}
-
-/**
- * The numeric ClickHouse error code in an error, if any. 18.16 formats errors as
- * "Code: 81, e.displayText() = DB::Exception: ...", which the client surfaces as a plain Error.
- * @param e - anything thrown by the client
- * @returns the code, or undefined for network and client-side errors
- */
-export function clickHouseErrorCode(e: unknown): number | undefined {
-  const fromField = (e as { code?: unknown } | null)?.code;
-  if (typeof fromField === 'string' && /^\d+$/.test(fromField)) return Number(fromField);
-  const m = /Code: (\d+)/.exec(e instanceof Error ? e.message : String(e));
-  return m ? Number(m[1]) : undefined;
-}
-
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN', 'UND_ERR_SOCKET']);
-
-/**
- * Map a client error to a VitalsError. Server messages can quote the failing SQL, which holds
- * patient ids as literals, so the message keeps only the operation and code; the original is the cause.
- */
-function wrap(op: string, e: unknown): VitalsError {
-  if (isVitalsError(e)) return e;
-  const code = clickHouseErrorCode(e);
-  if (code !== undefined) return new VitalsError('VTL_ERR_INTERNAL', `clickhouse ${op} failed (code ${code})`, { cause: e });
-  const sys = (e as { code?: unknown } | null)?.code;
-  const network = (typeof sys === 'string' && NETWORK_CODES.has(sys)) || /timeout|socket hang up|ECONN/i.test(e instanceof Error ? e.message : '');
-  return new VitalsError(network ? 'VTL_ERR_STORE_UNAVAILABLE' : 'VTL_ERR_INTERNAL', `clickhouse ${op} failed${typeof sys === 'string' ? ` (${sys})` : ''}`, { cause: e });
-}
-
-/**
- * The client logs to the console by default. Route its warnings to our pino logger (or nowhere),
- * with the message only: its error objects can quote server messages, and those can quote SQL
- * holding patient ids. The same errors reach the caller as VitalsErrors anyway.
- */
-function clientLoggerClass(log: Logger | undefined): new () => ClientLogger {
-  return class implements ClientLogger {
-    trace(_p: LogParams): void {}
-    debug(_p: LogParams): void {}
-    info(_p: LogParams): void {}
-    warn(p: WarnLogParams): void {
-      log?.warn({ component: 'clickhouse-client', module: p.module }, p.message);
-    }
-    error(p: WarnLogParams): void {
-      log?.debug({ component: 'clickhouse-client', module: p.module, code: clickHouseErrorCode(p.err) }, p.message);
-    }
-  };
-}
 
 /**
  * Connect to ClickHouse, creating the database if it is missing. Call `migrate()` before use.
@@ -298,7 +150,7 @@ export async function createClickHouseStore(opts: ClickHouseStoreOptions): Promi
         // No transactions on ClickHouse: every statement is CREATE ... IF NOT EXISTS, so a crash
         // between the DDL and its ledger row is repaired by simply running it again.
         await command('migrate', m.sql);
-        const ledgerRow = `{"version":${m.version},"name":${J(m.name)},"applied_at":${sec(Date.now())}}\n`;
+        const ledgerRow = ledgerLine(m.version, m.name, Date.now());
         await insertLines('migrate', 'schema_migrations', 'version, name, applied_at', 1, () => ledgerRow);
         log?.info({ version: m.version, migration: m.name }, 'store migration applied');
       }

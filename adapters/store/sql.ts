@@ -18,7 +18,8 @@ const IDENT_RE = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 // A high surrogate not followed by a low one, or a low one not preceded by a high one.
 const LONE_SURROGATE_RE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
-function reject(what: string, why: string): never {
+/** Throw a bad-request error naming the field and what is wrong with it. */
+export function reject(what: string, why: string): never {
   // The message names the field, never the value: values may be patient data.
   throw new VitalsError('VTL_ERR_BAD_REQUEST', `${what}: ${why}`);
 }
@@ -33,6 +34,20 @@ export function assertSqlString(s: unknown, what = 'string'): asserts s is strin
   if (typeof s !== 'string') reject(what, 'not a string');
   if (s.includes('\0')) reject(what, 'contains NUL');
   if (LONE_SURROGATE_RE.test(s)) reject(what, 'not well-formed unicode');
+}
+
+/** A storable string (assertSqlString) that is not empty. */
+export function nonEmptyString(s: unknown, what: string): string {
+  assertSqlString(s, what);
+  if (s === '') reject(what, 'empty');
+  return s;
+}
+
+/** A storable string, or '' for null and undefined. */
+export function optionalString(s: unknown, what: string): string {
+  if (s === null || s === undefined) return '';
+  assertSqlString(s, what);
+  return s;
 }
 
 /**

@@ -4,7 +4,7 @@ import { ROLES, type Role } from '../../core/access.js';
 import { loadConfig } from '../../platform/config.js';
 import path from 'node:path';
 import { SIGNING_KEY_FILE, existingSigningKey, parseTtl, signToken } from '../../platform/jwt.js';
-import { flagHelp, parseFlags, type FlagSpec } from '../args.js';
+import { flagHelp, parseFlags, type FlagSpec, type Parsed } from '../args.js';
 import type { CommandIO } from '../io.js';
 
 const fail = (io: CommandIO, cmd: string, errors: string[]): number => {
@@ -26,14 +26,23 @@ async function serverKey(dataDir: string): Promise<{ key: Uint8Array } | { probl
   };
 }
 
+/** Flags of the commands that sign with the server's key (token, device): where the key is, and help. */
+const SIGNING_FLAGS: FlagSpec = {
+  'data-dir': { type: 'string', help: 'data dir holding the signing key [VITALS_DATA_DIR]' },
+  help: { type: 'boolean', short: 'h', help: 'show this help' },
+};
+
+/** The settings with --data-dir applied over the environment. */
+const signingConfig = (io: CommandIO, p: Parsed): ReturnType<typeof loadConfig> =>
+  loadConfig(io.env, typeof p.values['data-dir'] === 'string' ? { 'data-dir': p.values['data-dir'] } : {});
+
 const TOKEN_FLAGS: FlagSpec = {
   role: { type: 'string', help: `one of ${ROLES.join('|')}` },
   ward: { type: 'string', multiple: true, help: 'ward in scope (repeatable); admin defaults to every ward' },
   sub: { type: 'string', help: 'subject (user id); default dev-<role>' },
   ttl: { type: 'string', help: 'lifetime like 90s, 15m, 1h, 7d (default 1h)' },
   patient: { type: 'string', help: 'for role patient: the patient id the person may read' },
-  'data-dir': { type: 'string', help: 'data dir holding the signing key [VITALS_DATA_DIR]' },
-  help: { type: 'boolean', short: 'h', help: 'show this help' },
+  ...SIGNING_FLAGS,
 };
 
 export async function tokenCommand(argv: string[], io: CommandIO): Promise<number> {
@@ -53,7 +62,7 @@ export async function tokenCommand(argv: string[], io: CommandIO): Promise<numbe
   if (role === 'patient' && !patientId) errors.push('--patient is required for role patient');
   if (role !== 'patient' && patientId) errors.push('--patient is only for role patient');
   if (role !== 'admin' && role !== 'patient' && wards.length === 0 && typeof role === 'string' && ROLES.includes(role as Role)) errors.push(`--ward is required for role ${role}`);
-  const cfg = loadConfig(io.env, typeof p.values['data-dir'] === 'string' ? { 'data-dir': p.values['data-dir'] } : {});
+  const cfg = signingConfig(io, p);
   if (!cfg.ok) errors.push(...cfg.errors);
   if (errors.length || !cfg.ok || ttl === null) return fail(io, 'token', errors);
   const signing = await serverKey(cfg.config.dataDir);
@@ -74,8 +83,7 @@ const DEVICE_FLAGS: FlagSpec = {
   ward: { type: 'string', help: 'ward' },
   bed: { type: 'string', help: 'bed' },
   url: { type: 'string', help: 'gateway URL (default http://VITALS_HOST:VITALS_HTTP_PORT)' },
-  'data-dir': { type: 'string', help: 'data dir holding the signing key [VITALS_DATA_DIR]' },
-  help: { type: 'boolean', short: 'h', help: 'show this help' },
+  ...SIGNING_FLAGS,
 };
 
 /** Device admin through the gateway API, as an admin token minted from the data dir's key. */
@@ -91,7 +99,7 @@ export async function deviceCommand(argv: string[], io: CommandIO): Promise<numb
   if (!['add', 'assign', 'revoke', 'list'].includes(sub)) errors.push(`unknown device command "${sub}"`);
   if (sub !== 'list' && !id) errors.push('a device id is required');
   if (sub === 'assign' && (!p.values.patient || !p.values.ward)) errors.push('assign needs --patient and --ward');
-  const cfg = loadConfig(io.env, typeof p.values['data-dir'] === 'string' ? { 'data-dir': p.values['data-dir'] } : {});
+  const cfg = signingConfig(io, p);
   if (!cfg.ok) errors.push(...cfg.errors);
   if (errors.length || !cfg.ok) return fail(io, 'device', errors);
   const base = typeof p.values.url === 'string' ? p.values.url.replace(/\/$/, '') : `http://${cfg.config.host}:${cfg.config.httpPort}`;
