@@ -389,16 +389,37 @@ describe('determinism, restore, overrides, bounded state', () => {
     expect(eb.map((x) => x.eventId)).toEqual([`${log[0]?.alert.id}:resolved:3`]);
   });
 
-  it('restore keeps an alert whose rule no longer exists visible and acknowledgeable', () => {
+  it('restore keeps an alert whose rule no longer exists on the board until a clinician acknowledges it, which closes it', () => {
     const a = createRulesEngine(rules());
     const log = run(a, series(T0, 70, () => ({ spo2: 88 })));
     const b = createRulesEngine(rules({}, [{ id: 'hr-missing', type: 'missing', metric: 'hr', after: '2m', priority: 'low' }]));
     b.restore(log);
-    expect(b.openAlerts().map((x) => x.ruleId)).toEqual(['spo2-low']);
-    expect(b.onAction({ v: 1, action: 'ack', alertId: log[0]?.alert.id as string, patientId: 'P1', userId: 'u', role: 'r', ts: T0 + 80 * S })).toHaveLength(1);
-    // No rule can resolve it: it stays on the board, acknowledged, whatever the samples say.
-    expect(run(b, series(T0 + 80 * S, 70, () => ({ spo2: 97 })))).toEqual([]);
-    expect(b.openAlerts().map((x) => [x.ruleId, x.state])).toEqual([['spo2-low', 'acknowledged']]);
+    // No rule can resolve it: samples do not clear it.
+    expect(run(b, series(T0 + 70 * S, 10, () => ({ spo2: 97 })))).toEqual([]);
+    expect(b.openAlerts().map((x) => [x.ruleId, x.state])).toEqual([['spo2-low', 'open']]);
+    const id = log[0]?.alert.id as string;
+    const ack = { v: 1, action: 'ack', alertId: id, patientId: 'P1', userId: 'u', role: 'r', ts: T0 + 80 * S } as const;
+    const closed = b.onAction(ack);
+    expect(closed.map((x) => [x.event, x.alert.state, x.eventId])).toEqual([
+      ['acknowledged', 'acknowledged', `${id}:acknowledged:2`],
+      ['resolved', 'resolved', `${id}:resolved:3`],
+    ]);
+    expect(closed[1]?.alert).toMatchObject({ ackBy: 'u', resolvedAt: T0 + 80 * S });
+    expect(b.openAlerts()).toEqual([]);
+    // The same action again (a restart re-reads the actions topic) changes nothing.
+    expect(b.onAction(ack)).toEqual([]);
+    // After a restart from the log, it stays closed.
+    const c = createRulesEngine(rules({}, [{ id: 'hr-missing', type: 'missing', metric: 'hr', after: '2m', priority: 'low' }]));
+    c.restore([...log, ...closed]);
+    expect(c.openAlerts()).toEqual([]);
+  });
+
+  it('acknowledging an alert whose rule still exists does not close it', () => {
+    const e = createRulesEngine(rules());
+    const log = run(e, series(T0, 70, () => ({ spo2: 88 })));
+    const id = log[0]?.alert.id as string;
+    expect(e.onAction({ v: 1, action: 'ack', alertId: id, patientId: 'P1', userId: 'u', role: 'r', ts: T0 + 80 * S }).map((x) => x.event)).toEqual(['acknowledged']);
+    expect(e.openAlerts().map((x) => x.state)).toEqual(['acknowledged']);
   });
 
   it('applies ward overrides, and switches rules when the patient moves ward', () => {

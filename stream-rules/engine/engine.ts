@@ -271,7 +271,15 @@ export function createRulesEngine(ruleSet: RuleSet, opts: EngineOptions = {}): R
     alert.state = 'acknowledged';
     alert.ackBy = a.userId;
     alert.ackAt = ts;
-    return [emit(ep, 'acknowledged', ts)];
+    const acked = emit(ep, 'acknowledged', ts);
+    if (ref) return [acked];
+    // An orphan (its rule left the rules file, or a newer episode holds the rule): nothing can
+    // ever clear it, so the clinician's acknowledgement closes it. It stayed on the board until
+    // someone had seen it; it does not stay there for ever (docs/rules.md).
+    alert.state = 'resolved';
+    alert.resolvedAt = ts;
+    orphans.delete(a.alertId);
+    return [acked, emit(ep, 'resolved', ts)];
   }
 
   function onTick(now: number): AlertEvent[] {
