@@ -30,9 +30,15 @@ export function appendSampleRows(app: DuckDBAppender, batch: readonly SampleRow[
  * @param app - an appender on samples_recent, inside the caller's transaction
  * @param samples - the batch
  * @param chunkRows - rows per chunk
+ * @param onRows - given each chunk's rows once appended (the tail rollup folds them in after commit)
  * @returns rows appended
  */
-export async function appendSamplesYielding(app: DuckDBAppender, samples: readonly CanonicalSample[], chunkRows = APPEND_CHUNK_ROWS): Promise<number> {
+export async function appendSamplesYielding(
+  app: DuckDBAppender,
+  samples: readonly CanonicalSample[],
+  chunkRows = APPEND_CHUNK_ROWS,
+  onRows?: (rows: readonly SampleRow[]) => void,
+): Promise<number> {
   // A sample has one row per metric: four or five in practice.
   const step = Math.max(1, Math.ceil(chunkRows / 4));
   let appended = 0;
@@ -40,6 +46,7 @@ export async function appendSamplesYielding(app: DuckDBAppender, samples: readon
     if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
     const rows = sampleRows(samples.slice(i, i + step), i);
     appendRowRange(app, rows, 0, rows.length);
+    onRows?.(rows);
     // The appender buffers many chunks and writes them in one synchronous flush (~100 ms for
     // 40,000 rows on a loaded 2-core box): flushing each chunk keeps every step short.
     app.flushSync();

@@ -12,19 +12,21 @@ import { rows } from './duckdb-conn.js';
 import { rollupBuckets } from './duckdb-rollup.js';
 import { auditFromRow, parseAlertJson, parseScoreJson, type AlertPlan, type AuditPlan, type HistoryPlan, type ScorePlan } from './rows.js';
 import { sqlInt } from './sql.js';
+import type { TailRollup } from './tail-rollup.js';
 
 /**
  * @param c - the connection
  * @param p - a validated history plan with a non-empty range
+ * @param tailOf - the tail's rollup (read only for minute-multiple buckets)
  * @returns raw points or buckets, ascending
  */
-export async function historyQuery(c: DuckDBConnection, p: HistoryPlan): Promise<RawPoint[] | BucketPoint[]> {
+export async function historyQuery(c: DuckDBConnection, p: HistoryPlan, tailOf: (c: DuckDBConnection) => Promise<TailRollup>): Promise<RawPoint[] | BucketPoint[]> {
   const where = `patient_key = $1 AND metric = $2 AND ts_ms >= ${sqlInt(p.from)} AND ts_ms < ${sqlInt(p.to)}`;
   if (p.kind === 'raw') {
     const r = await rows(c, `SELECT CAST(ts_ms AS DOUBLE) AS t, value FROM samples_unique WHERE ${where} ORDER BY ts_ms LIMIT ${sqlInt(p.limit)}`, [p.patientKey, p.metric]);
     return r.map((x) => ({ ts: Number(x.t), value: Number(x.value) }));
   }
-  if (p.useRollup) return rollupBuckets(c, p);
+  if (p.useRollup) return rollupBuckets(c, p, await tailOf(c));
   const step = sqlInt(p.step);
   const r = await rows(
     c,

@@ -175,6 +175,33 @@ describe('duckdb store: 1-minute rollup (ADR 0011 amendment)', () => {
     await store.close();
   });
 
+  it('answers the same trend after a restart: the tail’s rollup is rebuilt from raw rows, and copies stay out', async () => {
+    const path = await tempFile();
+    const a = await createDuckDbStore({ path, sealRows: 40 });
+    await a.migrate();
+    // 3 minutes of one sample every 2 s; the first 40 rows are sealed, the rest stay in the tail.
+    const all = Array.from({ length: 90 }, (_, i) => at('p', i * 2_000, 60 + (i % 11)));
+    for (let k = 0; k < all.length; k += 15) await a.insertSamples(all.slice(k, k + 15));
+    await a.insertSamples([...all.slice(50, 55), at('p', 121_001, 99)]); // copies and a late sample, in the tail
+    // A batch that fails part-way leaves the rollup as it was.
+    await expect(a.insertSamples([at('p', 150_001, 1), at('p', 150_003, Number.NaN)])).rejects.toMatchObject({ code: 'VTL_ERR_BAD_REQUEST' });
+    const before = await trend(a, 'p', 60_000);
+    expect(before.map((b) => b.count)).toEqual([30, 30, 31]);
+    const counts = await a.sampleRowCounts();
+    expect(counts.sorted).toBeGreaterThan(0);
+    expect(counts.recentRollup).toBeGreaterThan(0);
+    await a.close();
+
+    const b = await createDuckDbStore({ path, sealRows: 40 });
+    await b.migrate();
+    expect(await b.sampleRowCounts()).toEqual(counts);
+    expect(await trend(b, 'p', 60_000)).toEqual(before);
+    // A copy of a tail sample stored before the restart still counts once.
+    await b.insertSamples([all[80]!, at('p', 179_999, 1)]);
+    expect((await trend(b, 'p', 60_000)).map((x) => x.count)).toEqual([30, 30, 32]);
+    await b.close();
+  });
+
   it('keeps the rollup through raw retention (rollupDays longer) and drops it with rollup retention', async () => {
     const store = await createDuckDbStore({ path: ':memory:', sealRows: 1_000_000 });
     await store.migrate();

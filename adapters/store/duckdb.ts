@@ -5,7 +5,8 @@
  * rows moved to `samples` as one run sorted by patient, metric and time: insert cost and memory do
  * not grow with what the store holds, and a query for one patient reads few row groups.
  * Re-delivered copies are hidden at read time by the `samples_unique` view (ADR 0011). Alerts, audit and scores are few and keep primary keys plus INSERT OR IGNORE.
- * Every insert keeps `samples_recent_1m`, the tail's 1-minute rollup, up to date, and sealing a run
+ * The tail's 1-minute rollup is held in memory (tail-rollup.ts), folded from each committed batch and
+ * rebuilt from the tail's raw rows on open, and sealing a run
  * moves it into `samples_rollup_1m` (per patient, metric and minute, from de-duplicated rows):
  * minute-multiple bucket queries read the two rollups, never the raw tail (ADR 0011 amendments).
  * Appends yield to the event loop every APPEND_CHUNK_ROWS rows.
@@ -18,7 +19,7 @@ import type { AlertEvent } from '../../core/alerts-model.js';
 import type { AuditEvent } from '../../core/audit.js';
 import type { AlertQuery, AuditQuery, BucketPoint, HistoryQuery, RawPoint, RetentionPolicy, ScoreQuery } from '../../core/ports.js';
 import type { ScoreOutput } from '../../core/bus-messages.js';
-import { sampleKey, type CanonicalSample } from '../../core/vitals.js';
+import type { CanonicalSample } from '../../core/vitals.js';
 import { APPEND_CHUNK_ROWS, appendSamplesYielding, STAGE } from './duckdb-append.js';
 import {
   DUCKDB_DEFAULT_MEMORY_MB,
@@ -33,11 +34,12 @@ import {
   type DuckDbEngineSettings,
 } from './duckdb-conn.js';
 import { alertsQuery, auditQuery, historyQuery, scoresQuery } from './duckdb-queries.js';
-import { rebuildTailRollup, recomputeTouched, seal, updateTailRollup } from './duckdb-rollup.js';
+import { loadTailRollup, recomputeTouched, seal } from './duckdb-rollup.js';
 import { loadMigrations, schemaDir, type AppliedMigration, type IntrospectableStore } from './migrations.js';
-import { alertRow, auditRow, planAlerts, planAudit, planHistory, planScores, retentionCutoffs, scoreRow } from './rows.js';
+import { alertRow, auditRow, planAlerts, planAudit, planHistory, planScores, retentionCutoffs, scoreRow, type SampleRow } from './rows.js';
 import { MINUTE_MS } from './rollup.js';
 import { assertSqlString, sqlInt } from './sql.js';
+import { TailRollup } from './tail-rollup.js';
 
 export { APPEND_CHUNK_ROWS, appendSampleRows, appendSamplesYielding } from './duckdb-append.js';
 export { DUCKDB_DEFAULT_MEMORY_MB, DUCKDB_DEFAULT_THREADS, type DuckDbEngineSettings } from './duckdb-conn.js';
@@ -103,11 +105,21 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
   // Rows in samples_recent; null until read from the database (after migrate()).
   let recentRows: number | null = null;
 
+  // The tail's rollup, exactly what samples_recent holds; null when it must be rebuilt from the
+  // tail's raw rows (not yet loaded, or the tail was edited or an insert's outcome is unknown).
+  let tailRollup: TailRollup | null = null;
+  const tailOf = async (c: DuckDBConnection): Promise<TailRollup> => (tailRollup ??= await loadTailRollup(c));
+
+  async function sealNow(c: DuckDBConnection): Promise<void> {
+    await seal(c, await tailOf(c));
+    recentRows = 0;
+    tailRollup = new TailRollup();
+  }
+
   async function sealIfFull(c: DuckDBConnection): Promise<void> {
     recentRows ??= Number((await rows(c, 'SELECT count(*) AS n FROM samples_recent'))[0]?.n);
     if (recentRows < sealRows) return;
-    await seal(c);
-    recentRows = 0;
+    await sealNow(c);
   }
 
   const ensureLedger = (c: DuckDBConnection): Promise<unknown> =>
@@ -132,6 +144,10 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
           });
           log?.info({ version: m.version, migration: m.name }, 'store migration applied');
         }
+        // The tail's rollup lives in memory only: rebuilt from the tail's raw rows, the truth,
+        // whenever a store opens (a restart or a crash loses nothing the raw rows hold).
+        tailRollup = await loadTailRollup(c);
+        recentRows = null;
       });
     },
 
@@ -144,36 +160,37 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
 
     async insertSamples(samples: CanonicalSample[]) {
       if (samples.length === 0) return;
-      // A copy inside one batch is rare; knowing there is none spares the rollup's MERGE a
-      // DISTINCT ON (about half its cost). Conservative: one key and timestamp seen twice counts.
-      const seen = new Set<string>();
-      const batchInfo = { lo: Infinity, hi: -Infinity, unique: true };
-      for (const x of samples) {
-        batchInfo.lo = Math.min(batchInfo.lo, x.ts);
-        batchInfo.hi = Math.max(batchInfo.hi, x.ts);
-        if (!batchInfo.unique) continue;
-        const id = `${sampleKey(x)}\u0000${x.ts}`;
-        if (seen.has(id)) batchInfo.unique = false;
-        else seen.add(id);
-      }
       // One transaction around the appender: a batch is stored whole or not at all.
       let appended = 0;
       await serial('insertSamples', async (c) => {
-        await transaction(c, async () => {
-          // Staged in an in-memory temp table, then copied by one statement that DuckDB runs off
-          // the event loop: appending to the file table directly writes each filled row group
-          // (compressed, to disk) inside a synchronous flush, a 50-100 ms stall every ~120k rows.
-          await c.run(`CREATE TEMP TABLE IF NOT EXISTS ${STAGE} AS SELECT * FROM samples_recent LIMIT 0`);
-          const app = await c.createAppender(STAGE, 'main', 'temp');
-          try {
-            appended = await appendSamplesYielding(app, samples, appendChunkRows);
-          } finally {
-            app.closeSync();
-          }
-          await c.run(`INSERT INTO samples_recent SELECT * FROM ${STAGE}`);
-          await updateTailRollup(c, batchInfo);
-          await c.run(`DELETE FROM ${STAGE}`);
-        });
+        const tail = await tailOf(c);
+        const chunks: Array<readonly SampleRow[]> = [];
+        try {
+          await transaction(c, async () => {
+            // Staged in an in-memory temp table, then copied by one statement that DuckDB runs off
+            // the event loop: appending to the file table directly writes each filled row group
+            // (compressed, to disk) inside a synchronous flush, a 50-100 ms stall every ~120k rows.
+            await c.run(`CREATE TEMP TABLE IF NOT EXISTS ${STAGE} AS SELECT * FROM samples_recent LIMIT 0`);
+            const app = await c.createAppender(STAGE, 'main', 'temp');
+            try {
+              appended = await appendSamplesYielding(app, samples, appendChunkRows, (rs) => chunks.push(rs));
+            } finally {
+              app.closeSync();
+            }
+            await c.run(`INSERT INTO samples_recent SELECT * FROM ${STAGE}`);
+            await c.run(`DELETE FROM ${STAGE}`);
+          });
+        } catch (e) {
+          // Whether a failed COMMIT stored the batch is unknown: rebuild the rollup from the tail.
+          tailRollup = null;
+          throw e;
+        }
+        // Committed: fold the batch into the tail's rollup (the MERGE per insert this replaces
+        // cost more than the insert's copy; ADR 0011, third amendment), a turn of the loop per chunk.
+        for (const [i, rs] of chunks.entries()) {
+          if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+          for (const r of rs) tail.add(r.patient_key, r.metric, r.ts_ms, r.value);
+        }
         if (recentRows !== null) recentRows += appended;
         // The batch is committed: a failed seal must not fail the insert (the sink would retry
         // a stored batch). Reads stay correct over an unsorted tail; the next insert retries.
@@ -232,7 +249,7 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
     async history(q: HistoryQuery): Promise<RawPoint[] | BucketPoint[]> {
       const p = planHistory(q);
       if (p.from >= p.to) return [];
-      return serial('history', (c) => historyQuery(c, p));
+      return serial('history', (c) => historyQuery(c, p, tailOf));
     },
 
     async alerts(q: AlertQuery): Promise<AlertEvent[]> {
@@ -261,8 +278,7 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
         if (cutoffs.samples !== null) {
           recentRows = Number((await rows(c, 'SELECT count(*) AS n FROM samples_recent'))[0]?.n);
           if (recentRows > 0) {
-            await seal(c);
-            recentRows = 0;
+            await sealNow(c);
           }
         }
         const tables = [
@@ -282,7 +298,7 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
           if (n > 0) dropped[policy] = (dropped[policy] ?? 0) + n;
           if (table === 'samples_recent') {
             recentRows = null;
-            if (n > 0) await rebuildTailRollup(c);
+            if (n > 0) tailRollup = null;
           }
         }
       });
@@ -305,7 +321,7 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
           await c.run('DELETE FROM samples WHERE patient_key = $1 OR patient_id = $1', [patientId]);
           await c.run('DELETE FROM samples_recent WHERE patient_key = $1 OR patient_id = $1', [patientId]);
           recentRows = null;
-          await rebuildTailRollup(c);
+          tailRollup = null;
           await c.run('DELETE FROM samples_rollup_1m WHERE patient_key = $1', [patientId]);
           await recomputeTouched(c);
           await c.run('DROP TABLE rollup_touched');
@@ -321,11 +337,10 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
     },
 
     async sampleRowCounts() {
-      const [r] = await serial('sampleRowCounts', (c) =>
-        rows(c, `SELECT (SELECT count(*) FROM samples) AS sorted, (SELECT count(*) FROM samples_recent) AS recent, (SELECT count(*) FROM samples_rollup_1m) AS rollup,
-          (SELECT count(*) FROM samples_recent_1m) AS recent_rollup`),
-      );
-      return { sorted: Number(r?.sorted), recent: Number(r?.recent), rollup: Number(r?.rollup), recentRollup: Number(r?.recent_rollup) };
+      return serial('sampleRowCounts', async (c) => {
+        const [r] = await rows(c, 'SELECT (SELECT count(*) FROM samples) AS sorted, (SELECT count(*) FROM samples_recent) AS recent, (SELECT count(*) FROM samples_rollup_1m) AS rollup');
+        return { sorted: Number(r?.sorted), recent: Number(r?.recent), rollup: Number(r?.rollup), recentRollup: (await tailOf(c)).size };
+      });
     },
 
     async healthy() {

@@ -1,0 +1,112 @@
+/**
+ * The embedded store's tail rollup held in memory (ADR 0011, third amendment): per series
+ * (patient key and metric) and minute, count, min, max, sum and the span of event times of the
+ * unsorted tail's de-duplicated rows. Pure, no I/O: duckdb.ts folds each committed batch in,
+ * answers the recent part of a trend query from it, writes it out in bulk at each seal, and
+ * rebuilds it from the tail's raw rows (the truth) when a store opens or the tail is edited.
+ *
+ * Exact without reading raw rows: each minute keeps its event times sorted, so a re-delivered
+ * copy (same identity: patient key, metric, ts_ms) is recognised and skipped. Memory is bounded by
+ * the tail (sealRows): one number per raw row plus one entry per series-minute.
+ */
+import { MINUTE_MS, type MinuteAgg } from './rollup.js';
+
+interface Minute {
+  count: number;
+  min: number;
+  max: number;
+  sum: number;
+  /** Event times held, ascending, unique. */
+  ts: number[];
+}
+
+/** One series-minute of the tail rollup, as the seal writes it. */
+export interface TailRollupRow {
+  patientKey: string;
+  metric: string;
+  agg: MinuteAgg;
+}
+
+const seriesId = (patientKey: string, metric: string): string => `${patientKey}\u0000${metric}`;
+
+/** Index of the first element >= x in an ascending array. */
+function lowerBound(xs: readonly number[], x: number): number {
+  let lo = 0;
+  let hi = xs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (xs[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+const toAgg = (minute: number, m: Minute): MinuteAgg => ({
+  minute, count: m.count, min: m.min, max: m.max, sum: m.sum, lo: m.ts[0]!, hi: m.ts[m.ts.length - 1]!,
+});
+
+export class TailRollup {
+  private readonly series = new Map<string, { patientKey: string; metric: string; minutes: Map<number, Minute> }>();
+  private minuteCount = 0;
+
+  /** Series-minutes held (what `samples_recent_1m` would hold). */
+  get size(): number {
+    return this.minuteCount;
+  }
+
+  /**
+   * Fold one raw row in; a row whose identity the tail already holds is skipped (the first kept).
+   * @param patientKey - the row's patient key
+   * @param metric - the metric name
+   * @param ts - event time, epoch ms
+   * @param value - the value
+   * @returns whether the row was new
+   */
+  add(patientKey: string, metric: string, ts: number, value: number): boolean {
+    const id = seriesId(patientKey, metric);
+    let s = this.series.get(id);
+    if (!s) {
+      s = { patientKey, metric, minutes: new Map() };
+      this.series.set(id, s);
+    }
+    const minute = Math.floor(ts / MINUTE_MS) * MINUTE_MS;
+    const m = s.minutes.get(minute);
+    if (!m) {
+      s.minutes.set(minute, { count: 1, min: value, max: value, sum: value, ts: [ts] });
+      this.minuteCount += 1;
+      return true;
+    }
+    // Time moving on (the usual case) appends; a late sample or a copy searches.
+    if (ts > m.ts[m.ts.length - 1]!) m.ts.push(ts);
+    else {
+      const i = lowerBound(m.ts, ts);
+      if (m.ts[i] === ts) return false;
+      m.ts.splice(i, 0, ts);
+    }
+    m.count += 1;
+    m.min = Math.min(m.min, value);
+    m.max = Math.max(m.max, value);
+    m.sum += value;
+    return true;
+  }
+
+  /**
+   * @param patientKey - the series' patient key
+   * @param metric - the metric name
+   * @param from - first minute start included, epoch ms
+   * @param to - minute starts before this, epoch ms
+   * @returns the series' minutes in [from, to), ascending
+   */
+  minutes(patientKey: string, metric: string, from: number, to: number): MinuteAgg[] {
+    const s = this.series.get(seriesId(patientKey, metric));
+    if (!s) return [];
+    const out: MinuteAgg[] = [];
+    for (const [minute, m] of s.minutes) if (minute >= from && minute < to) out.push(toAgg(minute, m));
+    return out.sort((a, b) => a.minute - b.minute);
+  }
+
+  /** Every series-minute, for the seal to write in one go. */
+  *rows(): Generator<TailRollupRow> {
+    for (const s of this.series.values()) for (const [minute, m] of s.minutes) yield { patientKey: s.patientKey, metric: s.metric, agg: toAgg(minute, m) };
+  }
+}
