@@ -123,11 +123,21 @@ export async function seal(c: DuckDBConnection, tail: TailRollup): Promise<void>
   });
 }
 
-const span = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
-const minuteAgg = (x: Record<string, unknown>): MinuteAgg => ({
-  minute: Number(x.minute_ms), count: Number(x.cnt), min: Number(x.min_v), max: Number(x.max_v), sum: Number(x.sum_v), lo: span(x.lo_ts), hi: span(x.hi_ts),
-});
 const AGG_SELECT = 'CAST(minute_ms AS DOUBLE) AS minute_ms, CAST(cnt AS DOUBLE) AS cnt, min_v, max_v, sum_v, CAST(lo_ts AS DOUBLE) AS lo_ts, CAST(hi_ts AS DOUBLE) AS hi_ts';
+
+/**
+ * Run a query selecting AGG_SELECT and read its rows column by column (a trend reads ~1,440 of
+ * them; row objects cost more than the query).
+ */
+async function minuteAggs(c: DuckDBConnection, sql: string, key: string[]): Promise<MinuteAgg[]> {
+  const reader = await c.runAndReadAll(sql, key);
+  const [minute, cnt, min, max, sum, lo, hi] = reader.getColumnsJS() as Array<Array<number | null>>;
+  const out: MinuteAgg[] = [];
+  for (let i = 0; i < (minute?.length ?? 0); i++) {
+    out.push({ minute: minute![i]!, count: cnt![i]!, min: min![i]!, max: max![i]!, sum: sum![i]!, lo: lo![i] ?? null, hi: hi![i] ?? null });
+  }
+  return out;
+}
 
 /**
  * Step-wide buckets (a multiple of a minute) of one patient-metric from the sealed rollup (one
@@ -145,17 +155,21 @@ export async function rollupBuckets(
   tail: TailRollup,
 ): Promise<BucketPoint[]> {
   const key = [q.patientKey, q.metric];
-  const sealed = (
-    await rows(c, `SELECT ${AGG_SELECT} FROM samples_rollup_1m WHERE patient_key = $1 AND metric = $2 AND minute_ms >= ${sqlInt(q.from)} AND minute_ms < ${sqlInt(q.to)}`, key)
-  ).map(minuteAgg);
+  const sealed = await minuteAggs(
+    c,
+    `SELECT ${AGG_SELECT} FROM samples_rollup_1m WHERE patient_key = $1 AND metric = $2 AND minute_ms >= ${sqlInt(q.from)} AND minute_ms < ${sqlInt(q.to)}`,
+    key,
+  );
   const recent = tail.minutes(q.patientKey, q.metric, q.from, q.to);
   const conflict = conflictingMinutes(sealed, recent);
   // Bounded to the conflicting minutes' span, not the query's range, so zone maps skip older runs.
-  const exact = conflict.length === 0 ? [] : (
-    await rows(c, `SELECT ${AGG_SELECT} FROM (${minuteAggregates(
+  const exact = conflict.length === 0 ? [] : await minuteAggs(
+    c,
+    `SELECT ${AGG_SELECT} FROM (${minuteAggregates(
       `(SELECT * FROM samples_all WHERE patient_key = $1 AND metric = $2 AND ts_ms >= ${sqlInt(conflict[0]!)} AND ts_ms < ${sqlInt(conflict.at(-1)! + MINUTE_MS)}
         AND (ts_ms // ${MINUTE_MS}) * ${MINUTE_MS} IN (${conflict.map(sqlInt).join(', ')}))`,
-    )})`, key)
-  ).map(minuteAgg);
+    )})`,
+    key,
+  );
   return bucketsFromMinutes(mergeMinutes(sealed, recent, exact), q.step, q.limit);
 }
