@@ -10,7 +10,8 @@ import type { BucketPoint, RawPoint } from '../../core/ports.js';
 import type { ScoreOutput } from '../../core/bus-messages.js';
 import { rows } from './duckdb-conn.js';
 import { rollupBuckets } from './duckdb-rollup.js';
-import { auditFromRow, parseAlertJson, parseScoreJson, type AlertPlan, type AuditPlan, type HistoryPlan, type ScorePlan } from './rows.js';
+import type { AlertPlan, AuditPlan, HistoryPlan, ScorePlan } from './query-plan.js';
+import { auditFromRow, parseAlertJson, parseScoreJson } from './rows.js';
 import { sqlInt } from './sql.js';
 import type { TailRollup } from './tail-rollup.js';
 

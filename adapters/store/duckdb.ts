@@ -36,7 +36,9 @@ import {
 import { alertsQuery, auditQuery, historyQuery, scoresQuery } from './duckdb-queries.js';
 import { loadTailRollup, recomputeTouched, seal } from './duckdb-rollup.js';
 import { loadMigrations, schemaDir, type AppliedMigration, type IntrospectableStore } from './migrations.js';
-import { alertRow, auditRow, planAlerts, planAudit, planHistory, planScores, retentionCutoffs, scoreRow, type SampleRow } from './rows.js';
+import { planAlerts, planAudit, planHistory, planScores } from './query-plan.js';
+import { retentionCutoffs } from './retention.js';
+import { alertRow, auditRow, scoreRow, type SampleRow } from './rows.js';
 import { MINUTE_MS } from './rollup.js';
 import { assertSqlString, sqlInt } from './sql.js';
 import { TailRollup } from './tail-rollup.js';
