@@ -10,10 +10,6 @@ import type { ScoreOutput } from '../../core/bus-messages.js';
 import { isMetricName, sampleKey, type CanonicalSample, type MetricName } from '../../core/vitals.js';
 import { assertFiniteNumber, assertSafeInteger, assertSqlString, assertTimestampMs, nonEmptyString, optionalString, reject } from './sql.js';
 
-// duckdb.ts imports its query plans and retention cutoffs from here, as before the split.
-export { planAlerts, planAudit, planHistory, planScores } from './query-plan.js';
-export { retentionCutoffs } from './retention.js';
-
 /** Stored when a sample carries no quality for a metric (NaN would not survive JSON). */
 export const QUALITY_ABSENT = -1;
 
