@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { SCENARIOS, createPatient, measure, news2Of, observe, onsetSec, payloadOf, physiology, schedule, trueVitals } from './patient-model.js';
+import { news2Of, onsetSec } from './ground-truth.js';
+import { SCENARIOS, createPatient, measure, observe, payloadOf, physiology, schedule, trueVitals } from './patient-model.js';
 
 const T0 = 1_764_100_000_000;
 
