@@ -11,10 +11,12 @@
  * The same seed and the same call sequence give the same observations. docs/sim.md
  * describes the model, the scenarios and the ground truth.
  */
+import { CIRCADIAN, FEVER_HR_PER_C, FEVER_RR_PER_C, HOMEOSTASIS, WALK } from './physiology-params.js';
 import { SCENARIOS, schedule, type Deterioration, type ScheduledEvent } from './scenarios.js';
 
 // The scenarios (scenarios.ts) and the ground truth (ground-truth.ts) have their own modules; the
 // scenarios are re-exported here, where callers have always found them.
+export { HOMEOSTASIS } from './physiology-params.js';
 export { SCENARIOS, schedule, type Deterioration, type ScenarioDef, type ScenarioKind, type ScheduledEvent } from './scenarios.js';
 
 /** mulberry32: a tiny, fast, seedable PRNG; good enough for simulation noise. */
@@ -45,7 +47,6 @@ export interface Baseline {
 }
 type Vital = keyof Baseline;
 const VITALS: readonly Vital[] = ['hr', 'spo2', 'rr', 'temp', 'sbp', 'dbp'];
-
 
 export interface Traits {
   /** Multiplies the slow variation and noise. */
@@ -100,24 +101,6 @@ export interface PatientSim {
   /** Device-off and probe-off episodes started so far (ground truth for technical alerts). */
   offLog: { kind: 'probe-off' | 'device-off'; startSec: number; endSec: number }[];
 }
-
-/** Per-vital slow variation: standard deviation and time constant (s) of the OU walk, measurement noise. */
-const WALK: Record<Vital, { sd: number; tau: number; noise: number }> = {
-  hr: { sd: 4, tau: 600, noise: 1.5 },
-  spo2: { sd: 0.7, tau: 300, noise: 0.6 },
-  rr: { sd: 1.2, tau: 900, noise: 0.8 },
-  temp: { sd: 0.12, tau: 3600, noise: 0.05 },
-  sbp: { sd: 6, tau: 1800, noise: 4 },
-  dbp: { sd: 4, tau: 1800, noise: 3 },
-};
-
-/** Circadian amplitude per vital (value at 04:00 is base - amplitude, at 16:00 base + amplitude). */
-const CIRCADIAN: Record<Vital, number> = { hr: 5, spo2: 0.4, rr: 0.8, temp: 0.25, sbp: 6, dbp: 4 };
-
-/** Fever coupling: per °C above baseline, HR rises ~10/min and RR ~2/min. */
-const FEVER_HR_PER_C = 10;
-const FEVER_RR_PER_C = 2;
-
 
 /**
  * A virtual patient.
@@ -219,14 +202,30 @@ export function trueVitals(p: PatientSim, tSec: number, epochMs: number): Baseli
 }
 
 /**
+ * Noise-free vitals plus the slow wander, the patient's own level held inside HOMEOSTASIS; the
+ * scripted change comes on top. Inside the range the value is exactly trueVitals + walk.
+ */
+function wandered(p: PatientSim, tSec: number, epochMs: number): Baseline {
+  const v = trueVitals(p, tSec, epochMs);
+  const circ = Math.sin(((hourOf(epochMs) - 10) / 24) * 2 * Math.PI);
+  for (const k of VITALS) {
+    v[k] += p.walk[k];
+    const range = HOMEOSTASIS[k];
+    if (range === undefined) continue;
+    const own = p.base[k] + CIRCADIAN[k] * circ + p.walk[k];
+    if (own < range[0] || own > range[1]) v[k] += clamp(own, range[0], range[1]) - own;
+  }
+  return v;
+}
+
+/**
  * The patient's physiological state now: noise-free vitals plus the slow wander, an activity bout
  * and a nocturnal dip, as `observe` adds them, without measurement noise or device artefacts. Used
  * to tell a false alert that the physiology itself warranted from one the measurements made up.
  * Draws nothing from the PRNG, so calling it does not change the stream.
  */
 export function physiology(p: PatientSim, tSec: number, epochMs: number): Baseline {
-  const v = trueVitals(p, tSec, epochMs);
-  for (const k of VITALS) v[k] += p.walk[k];
+  const v = wandered(p, tSec, epochMs);
   const act = p.episodes.find((e) => e.kind === 'activity');
   const dip = p.episodes.find((e) => e.kind === 'dip');
   if (act) {
@@ -237,7 +236,6 @@ export function physiology(p: PatientSim, tSec: number, epochMs: number): Baseli
   if (dip) v.spo2 -= dip.size;
   return v;
 }
-
 
 /** One device message, before it is serialised: what the wearable would publish at this second. */
 export interface Observation {
@@ -328,13 +326,13 @@ export function observe(p: PatientSim, tSec: number, epochMs: number): Observati
   const ts = Math.round(epochMs + skew);
   if (garbageP > 0 && r() < garbageP) return { ts, metrics: {}, quality: {}, battery, garbage: GARBAGE[Math.floor(r() * GARBAGE.length)] as string };
 
-  const truth = trueVitals(p, tSec, epochMs);
+  const level = wandered(p, tSec, epochMs);
   const act = p.episodes.find((e) => e.kind === 'activity');
   const dip = p.episodes.find((e) => e.kind === 'dip');
   const motion = p.episodes.find((e) => e.kind === 'motion');
   const probeOff = p.episodes.some((e) => e.kind === 'probe-off');
   const noise = (v: Vital): number => gauss(r) * WALK[v].noise;
-  const value = (v: Vital): number => truth[v] + p.walk[v] + noise(v);
+  const value = (v: Vital): number => level[v] + noise(v);
 
   let hr = value('hr') + (act ? act.size : 0);
   let spo2 = value('spo2') - (dip ? dip.size : 0);
