@@ -4,7 +4,8 @@
  * documented in docs/sim.md. Pure apart from parsing text.
  */
 import { parse as parseYaml } from 'yaml';
-import { DEFAULT_CUFF_SEC, SCENARIOS, createPatient, onsetSec, prng, schedule, type PatientSim, type ScenarioDef, type ScheduledEvent } from './patient-model.js';
+import { onsetSec } from './ground-truth.js';
+import { DEFAULT_CUFF_SEC, SCENARIOS, createPatient, prng, schedule, type PatientSim, type ScenarioDef, type ScheduledEvent } from './patient-model.js';
 
 export interface SimDevice {
   deviceId: string;

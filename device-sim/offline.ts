@@ -13,7 +13,8 @@ import { CONFIG_DEFAULTS } from '../platform/config.js';
 import { parseRuleSetText, readDefaultRulesText } from '../stream-rules/rules-loader.js';
 import { buildCohort, cohortTruth, drainArtefacts, eventTruth, type CohortSpec, type SimDevice, type TruthLine } from './cohort.js';
 import type { Condition, Rule } from '../core/rules-config.js';
-import { news2Of, observe, payloadOf, physiology, type Baseline, type PatientSim } from './patient-model.js';
+import { news2Of } from './ground-truth.js';
+import { observe, payloadOf, physiology, type Baseline, type PatientSim } from './patient-model.js';
 import { scoreAlerts, type AlertLine, type QualityReport } from './score.js';
 
 export const SIM_LIMITS: PayloadLimits = deviceLimits(CONFIG_DEFAULTS);

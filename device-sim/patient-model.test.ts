@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { SCENARIOS, createPatient, measure, news2Of, observe, onsetSec, payloadOf, physiology, schedule, trueVitals } from './patient-model.js';
+import { news2Of, onsetSec } from './ground-truth.js';
+import { HOMEOSTASIS, SCENARIOS, createPatient, measure, observe, payloadOf, physiology, schedule, trueVitals } from './patient-model.js';
 
 const T0 = 1_764_100_000_000;
 
@@ -81,6 +82,31 @@ describe('patient model', () => {
       const t = trueVitals(a, sec, T0 + sec * 1000);
       expect(v.temp).toBeCloseTo(t.temp + a.walk.temp, 9);
     }
+  });
+  it('homeostasis: a stable patient\'s wander does not take it into a NEWS2 red band, a scripted deterioration still does', () => {
+    const night = T0 - (T0 % 86_400_000) + 4 * 3_600_000; // 04:00, the circadian low
+    const p = createPatient(1, 7, null, { artefacts: false });
+    p.walk = { hr: -30, spo2: -6, rr: -8, temp: 0, sbp: -40, dbp: 0 };
+    const v = physiology(p, 0, night);
+    expect(v.rr).toBeCloseTo(HOMEOSTASIS.rr?.[0] as number, 9);
+    expect(v.sbp).toBeCloseTo(HOMEOSTASIS.sbp?.[0] as number, 9);
+    expect(v.hr).toBeCloseTo(HOMEOSTASIS.hr?.[0] as number, 9);
+    expect(v.spo2).toBeCloseTo(HOMEOSTASIS.spo2?.[0] as number, 9);
+    // Measured: noise around the bound, not around the unbounded wander (RR 12.5-18.5 - 0.8 - 8).
+    const rr: number[] = [];
+    for (let t = 0; t < 600; t += 4) rr.push(measure(p, t, night + t * 1000).rr as number);
+    expect(rr.reduce((a, b) => a + b, 0) / rr.length).toBeGreaterThan(9.5);
+    // Inside the range the wander is added unchanged.
+    const q = createPatient(1, 7, null, { artefacts: false });
+    q.walk = { hr: 2, spo2: 0.3, rr: -1, temp: 0.1, sbp: 5, dbp: 1 };
+    const w = physiology(q, 0, night);
+    const t = trueVitals(q, 0, night);
+    expect(w.rr).toBe(t.rr + q.walk.rr);
+    expect(w.sbp).toBe(t.sbp + q.walk.sbp);
+    // A scripted bradycardia to 35/min goes below the stable range.
+    const b = createPatient(1, 7, [schedule(SCENARIOS['bradycardia'] as (typeof SCENARIOS)[string], 0, Math.random)], { artefacts: false });
+    b.walk = { hr: -30, spo2: 0, rr: 0, temp: 0, sbp: 0, dbp: 0 };
+    expect(physiology(b, 600, night).hr).toBeLessThan(41);
   });
   it('has artefacts: low-quality motion, flat-lined SpO2 at quality 0, device off', () => {
     const p = createPatient(5, 11);

@@ -11,7 +11,13 @@
  * The same seed and the same call sequence give the same observations. docs/sim.md
  * describes the model, the scenarios and the ground truth.
  */
-import { CHART_DECIMALS, roundHalfUp, scoreHr, scoreRr, scoreSbp, scoreSpo2, scoreTemp } from '../core/news2.js';
+import { CIRCADIAN, FEVER_HR_PER_C, FEVER_RR_PER_C, HOMEOSTASIS, WALK } from './physiology-params.js';
+import { SCENARIOS, schedule, type Deterioration, type ScheduledEvent } from './scenarios.js';
+
+// The scenarios (scenarios.ts) and the ground truth (ground-truth.ts) have their own modules; the
+// scenarios are re-exported here, where callers have always found them.
+export { HOMEOSTASIS } from './physiology-params.js';
+export { SCENARIOS, schedule, type Deterioration, type ScenarioDef, type ScenarioKind, type ScheduledEvent } from './scenarios.js';
 
 /** mulberry32: a tiny, fast, seedable PRNG; good enough for simulation noise. */
 export function prng(seed: number): () => number {
@@ -41,112 +47,6 @@ export interface Baseline {
 }
 type Vital = keyof Baseline;
 const VITALS: readonly Vital[] = ['hr', 'spo2', 'rr', 'temp', 'sbp', 'dbp'];
-
-export type ScenarioKind = 'clinical' | 'technical' | 'robustness';
-
-/**
- * A scripted scenario. Clinical ones ramp vitals by `delta` over `rampSec` (linear, then held);
- * technical ones break the device; `expect` lists the rule ids of which at least one should
- * alert (empty: nothing should alert). `criterion` says when the event counts as started for
- * time-to-alert: `news2-red` is the first second the noise-free vitals reach a NEWS2 urgent
- * trigger (aggregate >= 5 or a 3 in one parameter), `start` the scenario start, `battery`
- * the moment the battery crosses 15%.
- */
-export interface ScenarioDef {
-  name: string;
-  kind: ScenarioKind;
-  description: string;
-  /** Ramp length in seconds, or [min, max] drawn per patient. */
-  rampSec?: number | readonly [number, number];
-  delta?: Partial<Baseline>;
-  /** Absolute values to ramp to (per patient: target minus baseline), applied instead of delta for those vitals. */
-  target?: Partial<Baseline>;
-  /** How long a technical fault lasts (disconnect, skew, bad payloads); default: to the end. */
-  durationSec?: number;
-  clockSkewMs?: number;
-  /** Battery at the start of the scenario and its fall per hour (0..1 units). */
-  battery?: { start: number; perHour: number };
-  /** Fraction of the device's messages during the scenario that are garbage. */
-  badPayloadFraction?: number;
-  /** The device sends nothing while the scenario lasts. */
-  silent?: boolean;
-  expect: readonly string[];
-  criterion: 'news2-red' | 'start' | 'battery';
-}
-
-export const SCENARIOS: Record<string, ScenarioDef> = {
-  sepsis: {
-    name: 'sepsis', kind: 'clinical', description: 'sepsis-like: fever, tachycardia, tachypnoea, falling BP and SpO2 over 30-90 min',
-    rampSec: [30 * 60, 90 * 60], delta: { hr: 25, rr: 8, temp: 2.2, sbp: -38, dbp: -20, spo2: -5 },
-    expect: ['news2', 'hr-high', 'rr-high', 'sbp-low', 'spo2-low', 'hr-rising', 'shock-index'], criterion: 'news2-red',
-  },
-  hypoxia: {
-    name: 'hypoxia', kind: 'clinical', description: 'acute hypoxia: SpO2 falls to 83% in 2 min, RR and HR rise',
-    rampSec: 120, delta: { rr: 10, hr: 25 }, target: { spo2: 83 }, expect: ['spo2-low', 'news2', 'rr-high'], criterion: 'news2-red',
-  },
-  bradycardia: {
-    name: 'bradycardia', kind: 'clinical', description: 'HR falls to 35/min over 3 min',
-    rampSec: 180, target: { hr: 35 }, expect: ['hr-low', 'news2'], criterion: 'news2-red',
-  },
-  tachyarrhythmia: {
-    name: 'tachyarrhythmia', kind: 'clinical', description: 'fast AF/SVT: HR jumps to 165/min within 30 s',
-    rampSec: 30, target: { hr: 165 }, expect: ['hr-high', 'news2', 'hr-rising'], criterion: 'news2-red',
-  },
-  hypotension: {
-    name: 'hypotension', kind: 'clinical', description: 'bleeding-like: SBP falls to 80 over 5 min, compensatory tachycardia',
-    rampSec: 300, delta: { hr: 30 }, target: { sbp: 80, dbp: 48 }, expect: ['sbp-low', 'news2', 'hr-high', 'hr-rising', 'shock-index'], criterion: 'news2-red',
-  },
-  disconnect: {
-    name: 'disconnect', kind: 'technical', description: 'the wearable stops sending for 15 min (out of range, switched off)',
-    durationSec: 15 * 60, silent: true, expect: ['hr-missing', 'spo2-missing'], criterion: 'start',
-  },
-  'low-battery': {
-    name: 'low-battery', kind: 'technical', description: 'battery at 30% falling 30%/h: crosses 15% after 30 min',
-    battery: { start: 0.3, perHour: 0.3 }, expect: ['battery-low'], criterion: 'battery',
-  },
-  'clock-skew': {
-    name: 'clock-skew', kind: 'technical', description: 'device clock jumps 10 min ahead: ingest rejects its samples as future_timestamp',
-    durationSec: 20 * 60, clockSkewMs: 10 * 60_000, expect: ['hr-missing', 'spo2-missing'], criterion: 'start',
-  },
-  'bad-payloads': {
-    name: 'bad-payloads', kind: 'robustness', description: 'a 2-minute burst where half the messages are malformed: nothing may alert',
-    durationSec: 120, badPayloadFraction: 0.5, expect: [], criterion: 'start',
-  },
-  // Slow deteriorations (issue 17): each parameter crawls across its NEWS2 band edges for tens of
-  // minutes, where noise makes the aggregate flicker. Appended last so the earlier scenarios keep
-  // their patients and start times in the seeded deteriorating cohort.
-  'sepsis-slow': {
-    name: 'sepsis-slow', kind: 'clinical', description: 'sepsis over 60-120 min: temp +2.1 °C, HR +42 and RR +11 in all (fever included), SBP −30, SpO2 −4.5',
-    rampSec: [60 * 60, 120 * 60], delta: { hr: 21, rr: 6.8, temp: 2.1, sbp: -30, dbp: -16, spo2: -4.5 },
-    expect: ['news2', 'hr-high', 'rr-high', 'sbp-low', 'spo2-low', 'hr-rising', 'shock-index'], criterion: 'news2-red',
-  },
-  haemorrhage: {
-    name: 'haemorrhage', kind: 'clinical', description: 'bleeding over 45-90 min: HR +48, RR +8, SBP −38, DBP −20',
-    rampSec: [45 * 60, 90 * 60], delta: { hr: 48, rr: 8, sbp: -38, dbp: -20 },
-    expect: ['news2', 'hr-high', 'rr-high', 'sbp-low', 'hr-rising', 'shock-index'], criterion: 'news2-red',
-  },
-  'hypoxia-slow': {
-    name: 'hypoxia-slow', kind: 'clinical', description: 'slow hypoxia over 30-60 min: SpO2 −9, RR +8, HR +15',
-    rampSec: [30 * 60, 60 * 60], delta: { spo2: -9, rr: 8, hr: 15 },
-    expect: ['spo2-low', 'news2', 'rr-high'], criterion: 'news2-red',
-  },
-};
-
-/** A scenario placed on a patient's timeline (seconds since the patient's simulation start). */
-export interface ScheduledEvent {
-  scenario: ScenarioDef;
-  startSec: number;
-  rampSec: number;
-  /** Exclusive end of a technical fault; Infinity for held deteriorations. */
-  endSec: number;
-}
-
-/** Back-compatible shape of a single deterioration. */
-export interface Deterioration {
-  name: string;
-  onsetSec: number;
-  rampSec?: number;
-}
 
 export interface Traits {
   /** Multiplies the slow variation and noise. */
@@ -200,39 +100,6 @@ export interface PatientSim {
   deterioration: Deterioration | null;
   /** Device-off and probe-off episodes started so far (ground truth for technical alerts). */
   offLog: { kind: 'probe-off' | 'device-off'; startSec: number; endSec: number }[];
-}
-
-/** Per-vital slow variation: standard deviation and time constant (s) of the OU walk, measurement noise. */
-const WALK: Record<Vital, { sd: number; tau: number; noise: number }> = {
-  hr: { sd: 4, tau: 600, noise: 1.5 },
-  spo2: { sd: 0.7, tau: 300, noise: 0.6 },
-  rr: { sd: 1.2, tau: 900, noise: 0.8 },
-  temp: { sd: 0.12, tau: 3600, noise: 0.05 },
-  sbp: { sd: 6, tau: 1800, noise: 4 },
-  dbp: { sd: 4, tau: 1800, noise: 3 },
-};
-
-/** Circadian amplitude per vital (value at 04:00 is base - amplitude, at 16:00 base + amplitude). */
-const CIRCADIAN: Record<Vital, number> = { hr: 5, spo2: 0.4, rr: 0.8, temp: 0.25, sbp: 6, dbp: 4 };
-
-/** Fever coupling: per °C above baseline, HR rises ~10/min and RR ~2/min. */
-const FEVER_HR_PER_C = 10;
-const FEVER_RR_PER_C = 2;
-
-function drawRamp(r: ScenarioDef['rampSec'], rand: () => number): number {
-  if (r === undefined) return 0;
-  if (typeof r === 'number') return r;
-  return Math.round(r[0] + rand() * (r[1] - r[0]));
-}
-
-/**
- * Place a scenario on a patient's timeline.
- * @param rand - drawn from for a ranged ramp (pass the patient's own for reproducibility)
- */
-export function schedule(scenario: ScenarioDef, startSec: number, rand: () => number, rampSec?: number): ScheduledEvent {
-  const ramp = rampSec ?? drawRamp(scenario.rampSec, rand);
-  const endSec = scenario.durationSec !== undefined ? startSec + scenario.durationSec : Infinity;
-  return { scenario, startSec, rampSec: ramp, endSec };
 }
 
 /**
@@ -335,14 +202,30 @@ export function trueVitals(p: PatientSim, tSec: number, epochMs: number): Baseli
 }
 
 /**
+ * Noise-free vitals plus the slow wander, the patient's own level held inside HOMEOSTASIS; the
+ * scripted change comes on top. Inside the range the value is exactly trueVitals + walk.
+ */
+function wandered(p: PatientSim, tSec: number, epochMs: number): Baseline {
+  const v = trueVitals(p, tSec, epochMs);
+  const circ = Math.sin(((hourOf(epochMs) - 10) / 24) * 2 * Math.PI);
+  for (const k of VITALS) {
+    v[k] += p.walk[k];
+    const range = HOMEOSTASIS[k];
+    if (range === undefined) continue;
+    const own = p.base[k] + CIRCADIAN[k] * circ + p.walk[k];
+    if (own < range[0] || own > range[1]) v[k] += clamp(own, range[0], range[1]) - own;
+  }
+  return v;
+}
+
+/**
  * The patient's physiological state now: noise-free vitals plus the slow wander, an activity bout
  * and a nocturnal dip, as `observe` adds them, without measurement noise or device artefacts. Used
  * to tell a false alert that the physiology itself warranted from one the measurements made up.
  * Draws nothing from the PRNG, so calling it does not change the stream.
  */
 export function physiology(p: PatientSim, tSec: number, epochMs: number): Baseline {
-  const v = trueVitals(p, tSec, epochMs);
-  for (const k of VITALS) v[k] += p.walk[k];
+  const v = wandered(p, tSec, epochMs);
   const act = p.episodes.find((e) => e.kind === 'activity');
   const dip = p.episodes.find((e) => e.kind === 'dip');
   if (act) {
@@ -352,37 +235,6 @@ export function physiology(p: PatientSim, tSec: number, epochMs: number): Baseli
   }
   if (dip) v.spo2 -= dip.size;
   return v;
-}
-
-/** NEWS2 (Scale 1, on air, alert) of a set of vitals and whether it is an urgent trigger (>= 5 or a red 3). */
-export function news2Of(v: Baseline): { score: number; urgent: boolean } {
-  const c = [
-    scoreRr(roundHalfUp(v.rr, CHART_DECIMALS.rr)),
-    scoreSpo2(roundHalfUp(v.spo2, CHART_DECIMALS.spo2), 1, false),
-    scoreSbp(roundHalfUp(v.sbp, CHART_DECIMALS.sbp)),
-    scoreHr(roundHalfUp(v.hr, CHART_DECIMALS.hr)),
-    scoreTemp(roundHalfUp(v.temp, CHART_DECIMALS.temp)),
-  ];
-  const score = c.reduce((a, b) => a + b, 0);
-  return { score, urgent: score >= 5 || c.includes(3) };
-}
-
-/**
- * Ground truth: the second at which an event counts as having happened (see ScenarioDef.criterion),
- * or null when a clinical scenario never reaches an urgent NEWS2 trigger within `horizonSec`.
- * @param epochAt0 - event time of the patient's second 0 (for circadian drift)
- */
-export function onsetSec(p: PatientSim, e: ScheduledEvent, epochAt0: number, horizonSec = 6 * 3600): number | null {
-  const s = e.scenario;
-  if (s.criterion === 'start') return e.startSec;
-  if (s.criterion === 'battery' && s.battery) {
-    const { start, perHour } = s.battery;
-    return start <= 0.15 ? e.startSec : e.startSec + Math.ceil(((start - 0.15) / perHour) * 3600);
-  }
-  for (let t = e.startSec; t <= e.startSec + horizonSec; t++) {
-    if (news2Of(trueVitals(p, t, epochAt0 + t * 1000)).urgent) return t;
-  }
-  return null;
 }
 
 /** One device message, before it is serialised: what the wearable would publish at this second. */
@@ -474,13 +326,13 @@ export function observe(p: PatientSim, tSec: number, epochMs: number): Observati
   const ts = Math.round(epochMs + skew);
   if (garbageP > 0 && r() < garbageP) return { ts, metrics: {}, quality: {}, battery, garbage: GARBAGE[Math.floor(r() * GARBAGE.length)] as string };
 
-  const truth = trueVitals(p, tSec, epochMs);
+  const level = wandered(p, tSec, epochMs);
   const act = p.episodes.find((e) => e.kind === 'activity');
   const dip = p.episodes.find((e) => e.kind === 'dip');
   const motion = p.episodes.find((e) => e.kind === 'motion');
   const probeOff = p.episodes.some((e) => e.kind === 'probe-off');
   const noise = (v: Vital): number => gauss(r) * WALK[v].noise;
-  const value = (v: Vital): number => truth[v] + p.walk[v] + noise(v);
+  const value = (v: Vital): number => level[v] + noise(v);
 
   let hr = value('hr') + (act ? act.size : 0);
   let spo2 = value('spo2') - (dip ? dip.size : 0);
