@@ -1,0 +1,175 @@
+/**
+ * Group commit: callers add items, items are written in groups (one write per group), and each
+ * caller's promise settles with the write its item went out in: nobody is acknowledged before
+ * the write that holds their item succeeded, and a failed write fails its own group only.
+ *
+ * The one batcher behind ingest's publishes, the Kafka producer lanes, the embedded bus's segment
+ * appends and the sink's inserts (docs/decisions/0022 section 7). The rules:
+ *
+ * - A group is written no earlier than the end of the event-loop turn in which its first item
+ *   arrived (setImmediate: every socket read of the turn has been handled), or at once when it is
+ *   full (a bound reached).
+ * - At most `maxInFlight` writes at a time; groups start in the order they were opened. While
+ *   writes are in flight the newest group keeps filling until it starts or is full.
+ * - Nothing else is bounded: a caller that needs backpressure gets it from its own acknowledgements.
+ */
+
+/** A limit on one group: what an item adds to it, and the most a group holds. */
+export interface GroupBound<I> {
+  size: (item: I) => number;
+  max: number;
+}
+
+export interface GroupCommitOptions<I> {
+  /**
+   * Writes one group (items in add order). Resolving means every item not failed is durable;
+   * a rejection fails every item of the group not failed already. `fail` settles one item early
+   * (e.g. refused before the write); the rest of the group is unaffected.
+   */
+  write: (items: I[], fail: (index: number, error: unknown) => void) => Promise<void>;
+  /** Writes in flight at once (default 1). */
+  maxInFlight?: number;
+  /** A group closes once it reaches any of these. */
+  bounds?: ReadonlyArray<GroupBound<I>>;
+  /**
+   * `split` (default): an item that would take a non-empty group past a bound starts the next
+   * group, so only an item alone can exceed a bound. `fill`: the item joins, and the group closes
+   * having reached the bound (it may pass it by that item's size).
+   */
+  overflow?: 'split' | 'fill';
+}
+
+interface Waiter {
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+interface Group<I> {
+  items: I[];
+  waiters: Waiter[];
+  /** Per bound, the sizes added so far. */
+  totals: number[];
+  /** Full: takes no more items. */
+  closed: boolean;
+  /** May start: its first turn has ended, or it is full. */
+  due: boolean;
+}
+
+export class GroupCommit<I> {
+  private readonly write: GroupCommitOptions<I>['write'];
+  private readonly maxInFlight: number;
+  private readonly bounds: ReadonlyArray<GroupBound<I>>;
+  private readonly split: boolean;
+  /** Groups not started yet, oldest first; the last one may still be filling. */
+  private readonly groups: Array<Group<I>> = [];
+  private inFlight = 0;
+  private inFlightItems = 0;
+  private turnScheduled = false;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(opts: GroupCommitOptions<I>) {
+    this.write = opts.write;
+    this.maxInFlight = Math.max(1, opts.maxInFlight ?? 1);
+    this.bounds = opts.bounds ?? [];
+    this.split = (opts.overflow ?? 'split') === 'split';
+  }
+
+  /** Settles once the write holding `item` did. */
+  add(item: I): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const bounds = this.bounds;
+      const sizes = bounds.length === 0 ? null : bounds.map((b) => b.size(item));
+      let g = this.groups[this.groups.length - 1];
+      if (g && !g.closed && this.split && sizes && g.items.length > 0) {
+        for (let i = 0; i < sizes.length; i++) {
+          if ((g.totals[i] as number) + (sizes[i] as number) > (bounds[i] as GroupBound<I>).max) {
+            g.closed = true;
+            g.due = true;
+            break;
+          }
+        }
+      }
+      if (!g || g.closed) {
+        g = { items: [], waiters: [], totals: bounds.map(() => 0), closed: false, due: false };
+        this.groups.push(g);
+        this.scheduleTurnEnd();
+      }
+      g.items.push(item);
+      g.waiters.push({ resolve, reject });
+      if (sizes) {
+        for (let i = 0; i < sizes.length; i++) {
+          const t = (g.totals[i] as number) + (sizes[i] as number);
+          g.totals[i] = t;
+          if (t >= (bounds[i] as GroupBound<I>).max) {
+            g.closed = true;
+            g.due = true;
+          }
+        }
+      }
+      // A group closed above (split) or here (full) may start now.
+      this.pump();
+    });
+  }
+
+  /** Items added and not settled yet. */
+  get pending(): number {
+    let n = 0;
+    for (const g of this.groups) n += g.items.length;
+    return n + this.inFlightItems;
+  }
+
+  /** Until everything added so far, and anything added meanwhile, has been written or failed. */
+  idle(): Promise<void> {
+    if (this.groups.length === 0 && this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private scheduleTurnEnd(): void {
+    if (this.turnScheduled) return;
+    this.turnScheduled = true;
+    setImmediate(() => {
+      this.turnScheduled = false;
+      for (const g of this.groups) g.due = true;
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.inFlight < this.maxInFlight) {
+      const g = this.groups[0];
+      if (!g || !g.due) return;
+      this.groups.shift();
+      this.start(g);
+    }
+  }
+
+  private start(g: Group<I>): void {
+    this.inFlight++;
+    this.inFlightItems += g.items.length;
+    const { waiters } = g;
+    let p: Promise<void>;
+    try {
+      p = this.write(g.items, (i, e) => waiters[i]?.reject(e));
+    } catch (e) {
+      p = Promise.reject(e);
+    }
+    // A promise settles once: the items failed early stay failed.
+    p.then(
+      () => {
+        for (const w of waiters) w.resolve();
+      },
+      (e: unknown) => {
+        for (const w of waiters) w.reject(e);
+      },
+    ).finally(() => {
+      this.inFlight--;
+      this.inFlightItems -= waiters.length;
+      this.pump();
+      if (this.inFlight === 0 && this.groups.length === 0 && this.idleWaiters.length > 0) {
+        const ws = this.idleWaiters;
+        this.idleWaiters = [];
+        for (const w of ws) w();
+      }
+    });
+  }
+}
