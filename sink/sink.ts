@@ -23,6 +23,7 @@ import type { Context, Service } from '../platform/context.js';
 import { STORE_LATENCY_BUCKETS, counter, histogram } from '../platform/metrics.js';
 import { isTransientStoreError } from './retry.js';
 import { retry } from '../platform/backoff.js';
+import { GroupCommit } from '../platform/group-commit.js';
 
 export const SINK_GROUP = 'vitals-sink';
 
@@ -84,12 +85,6 @@ export interface SinkOptions {
 interface Rec {
   r: BusRecord;
   row: unknown;
-}
-
-interface Pending {
-  byTopic: Map<string, Rec[]>;
-  records: number;
-  waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }>;
 }
 
 export async function startSink(ctx: Context, opts: SinkOptions = {}): Promise<Service> {
@@ -162,37 +157,29 @@ export async function startSink(ctx: Context, opts: SinkOptions = {}): Promise<S
     insertsTotal.inc({ topic });
   };
 
-  // Up to `maxInserts` closed batches are written at once: while the server works on one, the
-  // next is rendered and sent (rows are independent and deduplicated, so order does not matter).
-  const queue: Pending[] = [];
-  let inFlight = 0;
-  let idle: Promise<void> = Promise.resolve();
-  let markIdle: () => void = () => undefined;
-  let pending: Pending | null = null;
-
-  const pump = (): void => {
-    while (inFlight < maxInserts && queue.length > 0) {
-      const p = queue.shift() as Pending;
-      if (inFlight++ === 0) idle = new Promise((res) => (markIdle = res));
-      void (async () => {
-        try {
-          for (const [topic, recs] of p.byTopic) await write(topic, recs);
-          for (const w of p.waiters) w.resolve();
-        } catch (e) {
-          for (const w of p.waiters) w.reject(e);
-        } finally {
-          if (--inFlight === 0 && queue.length === 0) markIdle();
-          pump();
+  // Concurrent handler calls join one batch (group commit, platform/group-commit.ts): calls the
+  // bus makes concurrently arrive within one turn, and waiting longer only delays the commit,
+  // because the bus will not deliver more until these calls resolve. A batch is written at the
+  // end of the turn, or at once when it holds `batchRows` records. Up to `maxInserts` batches are
+  // written at once: while the server works on one, the next is rendered and sent (rows are
+  // independent and deduplicated, so order does not matter); while all are busy the newest batch
+  // keeps filling up to `batchRows`.
+  const batches = new GroupCommit<Array<[string, Rec]>>({
+    bounds: [{ size: (parsed) => parsed.length, max: batchRows }],
+    overflow: 'fill',
+    maxInFlight: maxInserts,
+    write: async (calls) => {
+      const byTopic = new Map<string, Rec[]>();
+      for (const parsed of calls) {
+        for (const [topic, rec] of parsed) {
+          let list = byTopic.get(topic);
+          if (!list) byTopic.set(topic, (list = []));
+          list.push(rec);
         }
-      })();
-    }
-  };
-
-  const flush = (p: Pending): void => {
-    if (pending === p) pending = null;
-    queue.push(p);
-    pump();
-  };
+      }
+      for (const [topic, recs] of byTopic) await write(topic, recs);
+    },
+  });
 
   const handler = async (records: BusRecord[]): Promise<void> => {
     const parsed: Array<[string, Rec]> = [];
@@ -206,32 +193,10 @@ export async function startSink(ctx: Context, opts: SinkOptions = {}): Promise<S
       if (row === null) unparsable.push(r);
       else parsed.push([topic, { r, row }]);
     }
-    if (parsed.length > 0) await joinBatch(parsed);
+    if (parsed.length > 0) await batches.add(parsed);
     // After the insert, so a batch the bus redelivers (store down) is not dead-lettered twice.
     for (const r of unparsable) await deadLetter(r, r.decoded === null ? 'unparsable JSON' : 'not a valid message of its topic');
   };
-
-  const joinBatch = (parsed: Array<[string, Rec]>): Promise<void> =>
-    new Promise<void>((resolve, reject) => {
-      let p = pending;
-      if (!p) {
-        const fresh: Pending = { byTopic: new Map(), records: 0, waiters: [] };
-        pending = p = fresh;
-        // Calls the bus makes concurrently arrive within one turn; waiting longer only delays
-        // the commit, because the bus will not deliver more until these calls resolve.
-        setImmediate(() => {
-          if (pending === fresh) flush(fresh);
-        });
-      }
-      for (const [topic, rec] of parsed) {
-        let list = p.byTopic.get(topic);
-        if (!list) p.byTopic.set(topic, (list = []));
-        list.push(rec);
-      }
-      p.records += parsed.length;
-      p.waiters.push({ resolve, reject });
-      if (p.records >= batchRows) flush(p);
-    });
 
   // Retention: at start and on a timer. Idempotent, so several sinks running it is harmless.
   let retentionRun: Promise<void> = Promise.resolve();
@@ -278,7 +243,7 @@ export async function startSink(ctx: Context, opts: SinkOptions = {}): Promise<S
       stopping = true;
       if (retentionTimer) clearInterval(retentionTimer);
       await sub.stop();
-      await idle;
+      await batches.idle();
       await retentionRun;
     },
   };

@@ -6,23 +6,21 @@
 import type { Admin, ICustomPartitioner, Producer } from 'kafkajs';
 import { VitalsError } from '../../../core/errors.js';
 import type { OutgoingRecord } from '../../../core/ports.js';
+import { GroupCommit } from '../../../platform/group-commit.js';
 import type { Logger } from '../../../platform/log.js';
-import { type KafkaClient, Partitioners, sleep, withTimeout } from './client.js';
+import { type KafkaClient, Partitioners, withTimeout } from './client.js';
 import { errorText, mapKafkaError, PRODUCER_STATE_LOST, rootCause } from './errors.js';
 
+/** One publish() call's records for one lane. */
 interface PendingPublish {
   topic: string;
   messages: { key: string; value: string | null; timestamp: string }[];
-  resolve: () => void;
-  reject: (e: unknown) => void;
 }
 
-/** One idempotent producer and its queue: one produce request in flight at a time. */
+/** One idempotent producer and its publishes joined by group commit: one produce request in flight at a time. */
 interface Lane {
   producer: Producer;
-  pending: PendingPublish[];
-  flushScheduled: boolean;
-  inFlight: Promise<void> | null;
+  commits: GroupCommit<PendingPublish>;
 }
 
 /** FNV-1a over the key's UTF-16 code units: cheap, and stable for a key within the process. */
@@ -80,7 +78,18 @@ export class ProducerLanes {
     /** Makes a replacement producer (new producer id) when the broker lost one's state. */
     private readonly makeProducer: () => Producer,
   ) {
-    this.lanes = producers.map((producer) => ({ producer, pending: [], flushScheduled: false, inFlight: null }));
+    this.lanes = producers.map((producer) => {
+      const lane: Lane = {
+        producer,
+        // setImmediate: every publish() made in this turn of the loop joins one sendBatch per
+        // lane; what arrives while it is in flight forms the next one.
+        commits: new GroupCommit<PendingPublish>({
+          bounds: [{ size: () => 1, max: host.opts.maxCoalescedPublishes ?? 500 }],
+          write: (batch, fail) => this.flush(lane, batch, fail),
+        }),
+      };
+      return lane;
+    });
   }
 
   private get log(): Logger | undefined {
@@ -129,47 +138,34 @@ export class ProducerLanes {
   }
 
   private enqueue(lane: Lane, topic: string, messages: PendingPublish['messages']): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      lane.pending.push({ topic, messages, resolve, reject });
-      this.scheduleFlush(lane);
-    });
+    return lane.commits.add({ topic, messages });
   }
 
-  private scheduleFlush(lane: Lane): void {
-    if (lane.flushScheduled || lane.inFlight) return;
-    lane.flushScheduled = true;
-    // setImmediate: every publish() made in this turn of the loop joins one sendBatch per lane.
-    setImmediate(() => {
-      lane.flushScheduled = false;
-      lane.inFlight = this.flush(lane).finally(() => {
-        lane.inFlight = null;
-        // What arrived while the batch was in flight forms the next one (group commit).
-        if (lane.pending.length > 0) this.scheduleFlush(lane);
-      });
-    });
-  }
-
-  /** Reject (fast, non-retriable) the publishes to topics that do not exist; keep the rest. */
-  private async dropUnknownTopics(batch: PendingPublish[]): Promise<PendingPublish[]> {
-    if (batch.every((p) => this.host.knownTopics.has(p.topic))) return batch;
+  /** Fail (fast, non-retriable) the publishes to topics that do not exist; keep the rest. */
+  private async unknownTopics(batch: PendingPublish[], fail: (index: number, e: unknown) => void): Promise<Set<number> | null> {
+    if (batch.every((p) => this.host.knownTopics.has(p.topic))) return null;
     try {
       for (const t of await this.host.admin.listTopics()) this.host.knownTopics.add(t);
     } catch {
-      return batch; // let sendBatch report the broker problem
+      return null; // let sendBatch report the broker problem
     }
-    return batch.filter((p) => {
-      if (this.host.knownTopics.has(p.topic)) return true;
-      p.reject(new VitalsError('VTL_ERR_NOT_FOUND', `unknown topic "${p.topic}" (call ensureTopics first)`));
-      return false;
+    const dropped = new Set<number>();
+    batch.forEach((p, i) => {
+      if (this.host.knownTopics.has(p.topic)) return;
+      dropped.add(i);
+      fail(i, new VitalsError('VTL_ERR_NOT_FOUND', `unknown topic "${p.topic}" (call ensureTopics first)`));
     });
+    return dropped;
   }
 
-  private async flush(lane: Lane): Promise<void> {
-    const batch = await this.dropUnknownTopics(lane.pending.splice(0, this.host.opts.maxCoalescedPublishes ?? 500));
-    if (batch.length === 0) return;
+  private async flush(lane: Lane, batch: PendingPublish[], fail: (index: number, e: unknown) => void): Promise<void> {
+    const dropped = await this.unknownTopics(batch, fail);
+    if (dropped !== null && dropped.size === batch.length) return;
     // Per topic, in call order: per-key order follows publish() order.
     const byTopic = new Map<string, PendingPublish['messages']>();
-    for (const p of batch) {
+    for (let i = 0; i < batch.length; i++) {
+      if (dropped?.has(i)) continue;
+      const p = batch[i] as PendingPublish;
       const list = byTopic.get(p.topic);
       if (list) list.push(...p.messages);
       else byTopic.set(p.topic, [...p.messages]);
@@ -180,11 +176,12 @@ export class ProducerLanes {
         timeout: 30_000,
         topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
       });
-      for (const p of batch) p.resolve();
     } catch (e) {
       const err = mapKafkaError(e, 'publish');
-      this.log?.warn({ error: errorText(e), code: err.code, publishes: batch.length }, 'kafka publish failed');
-      for (const p of batch) p.reject(err);
+      this.log?.warn({ error: errorText(e), code: err.code, publishes: batch.length - (dropped?.size ?? 0) }, 'kafka publish failed');
+      // Failed before the producer is replaced (the callers resend); the lane's next request
+      // waits for the replacement.
+      for (let i = 0; i < batch.length; i++) fail(i, err);
       if (PRODUCER_STATE_LOST.has(rootCause(e).type ?? '')) await this.replaceProducer(lane);
     }
   }
@@ -212,12 +209,7 @@ export class ProducerLanes {
 
   /** Until whatever was accepted for publishing has been sent (or failed). */
   async drain(): Promise<void> {
-    for (const lane of this.lanes) {
-      while (lane.inFlight || lane.pending.length > 0 || lane.flushScheduled) {
-        if (lane.inFlight) await lane.inFlight;
-        else await sleep(5);
-      }
-    }
+    for (const lane of this.lanes) await lane.commits.idle();
   }
 
   /** The producers now in use (a replaced one is not). */

@@ -7,13 +7,14 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { BusRecord, ConsumeOptions, ConsumerLag, OutgoingRecord, Subscription, TailOptions, TopicSpec } from '../../../core/ports.js';
+import { GroupCommit } from '../../../platform/group-commit.js';
 import type { Logger } from '../../../platform/log.js';
 import type { MemoryBus, MemoryBusOptions, MemoryBusStats } from '../memory.js';
 import { ConsumerGroups } from './groups.js';
 import { Reader } from './reader.js';
 import { compactNow, DEFAULT_TOMBSTONE_RETENTION_MS, limitsFor, trimAge, trimCount } from './retention.js';
 import { appendToSegment, createTopicDir, encodeRecord, loadSegment, readTopicSpec, rewriteCompacted, scheduleSegmentCleanup, segmentFiles } from './segment-files.js';
-import { busError, errorText, startPosition, TopicLog } from './topic-log.js';
+import { busError, errorText, startPosition, TopicLog, type PendingPublish } from './topic-log.js';
 
 const TOPIC_NAME = /^[A-Za-z0-9._-]{1,249}$/;
 
@@ -55,6 +56,9 @@ export class MemoryBusImpl implements MemoryBus {
   private newTopic(spec: TopicSpec): TopicLog {
     const { maxRecords, maxAgeMs } = limitsFor(spec, this.opts.retention);
     const t = new TopicLog(spec, this.busDir ? path.join(this.busDir, spec.name) : null, maxRecords, maxAgeMs);
+    // setImmediate, not a microtask: every publish made in this turn of the loop joins the write,
+    // one write at a time, on the topic's write chain (segment deletions run on it too).
+    if (t.dir) t.appends = new GroupCommit<PendingPublish>({ write: (batch) => this.chainedFlush(t, batch) });
     this.topics.set(spec.name, t);
     return t;
   }
@@ -118,10 +122,7 @@ export class MemoryBusImpl implements MemoryBus {
         this.appended(t);
         return Promise.resolve();
       }
-      return new Promise<void>((resolve, reject) => {
-        t.pending.push({ records, timestamps, resolve, reject });
-        this.scheduleFlush(t);
-      });
+      return (t.appends as GroupCommit<PendingPublish>).add({ records, timestamps });
     } catch (e) {
       return Promise.reject(e);
     }
@@ -133,21 +134,26 @@ export class MemoryBusImpl implements MemoryBus {
     t.notify();
   }
 
-  private scheduleFlush(t: TopicLog): void {
-    if (t.flushScheduled) return;
-    t.flushScheduled = true;
-    // setImmediate, not a microtask: every publish made in this turn of the loop joins the write.
-    setImmediate(() => {
-      void t.chain(() => this.flush(t), this.log);
-    });
+  /** {@link flush} on the topic's write chain, its failure passed on to the publishers. */
+  private async chainedFlush(t: TopicLog, batch: PendingPublish[]): Promise<void> {
+    let failed = false;
+    let error: unknown;
+    await t.chain(async () => {
+      try {
+        error = await this.flush(t, batch);
+        failed = error !== null;
+      } catch (e) {
+        // Unexpected: logged by the chain as before, and nobody in the group is acknowledged.
+        failed = true;
+        error = e;
+        throw e;
+      }
+    }, this.log);
+    if (failed) throw error;
   }
 
-  /** Append everything pending for a topic with one write, then make it visible. */
-  private async flush(t: TopicLog): Promise<void> {
-    t.flushScheduled = false;
-    const batch = t.pending;
-    if (batch.length === 0) return;
-    t.pending = [];
+  /** Append a group of publishes to a topic with one write, then make them visible; the error if it failed. */
+  private async flush(t: TopicLog, batch: PendingPublish[]): Promise<unknown> {
     let off = t.next;
     const built: BusRecord[] = [];
     let text = '';
@@ -166,14 +172,12 @@ export class MemoryBusImpl implements MemoryBus {
     } catch (e) {
       this.writeError = e;
       this.log?.error({ topic: t.name, count: built.length, error: errorText(e) }, 'bus segment append failed');
-      const err = busError('VTL_ERR_BUS_UNAVAILABLE', `append to "${t.name}" failed`, e);
-      for (const p of batch) p.reject(err);
-      return;
+      return busError('VTL_ERR_BUS_UNAVAILABLE', `append to "${t.name}" failed`, e);
     }
     for (let i = 0; i < built.length; i++) t.append(built[i] as BusRecord, t.next + i);
     t.next = off;
     this.appended(t);
-    for (const p of batch) p.resolve();
+    return null;
   }
 
   // ------------------------------------------------------------ retention
@@ -290,9 +294,7 @@ export class MemoryBusImpl implements MemoryBus {
     if (outcome === 'timeout') this.log?.warn({ readers: this.readers.size, timeoutMs: deadline }, 'bus close: handlers still running; not waiting for them');
     for (const t of this.topics.values()) {
       // Pending publishes were accepted before close: write them.
-      while (t.pending.length > 0 || t.flushScheduled) {
-        await t.chain(() => this.flush(t), this.log);
-      }
+      await t.appends?.idle();
       await t.io;
       await t.handle?.close().catch(() => undefined);
       t.handle = null;

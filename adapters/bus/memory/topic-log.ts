@@ -6,6 +6,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { VitalsError } from '../../../core/errors.js';
 import type { BusRecord, OutgoingRecord, TailStart, TopicSpec } from '../../../core/ports.js';
+import type { GroupCommit } from '../../../platform/group-commit.js';
 import type { Logger } from '../../../platform/log.js';
 
 export interface Segment {
@@ -16,12 +17,10 @@ export interface Segment {
   bytes: number;
 }
 
-/** Publishes accepted but not yet appended to the segment file (they join one write). */
+/** A publish accepted but not yet appended to the segment file (the publishes of a turn join one write). */
 export interface PendingPublish {
   records: OutgoingRecord[];
   timestamps: number[];
-  resolve: () => void;
-  reject: (e: unknown) => void;
 }
 
 export function busError(code: 'VTL_ERR_BUS_UNAVAILABLE' | 'VTL_ERR_NOT_FOUND' | 'VTL_ERR_BAD_REQUEST' | 'VTL_ERR_CONFLICT', detail: string, cause?: unknown): VitalsError {
@@ -45,8 +44,8 @@ export class TopicLog {
   readonly latest = new Map<string, number>();
   segments: Segment[] = [];
   handle: FileHandle | null = null;
-  pending: PendingPublish[] = [];
-  flushScheduled = false;
+  /** Durable topics: publishes joined into one append at a time (set by the bus). */
+  appends: GroupCommit<PendingPublish> | null = null;
   /** The write chain: flushes and segment deletions run one at a time. */
   io: Promise<void> = Promise.resolve();
   skippedWarned = false;
