@@ -121,6 +121,25 @@ describe('memory bus specifics', () => {
     expect(bus.stats().topics.t?.nextOffset).toBe(1000);
   });
 
+  it('a failed append fails every publish joined in it, acknowledges none, and the next append goes on', async () => {
+    const dataDir = await tmpDir();
+    const bus = await make({ dataDir, segmentBytes: 1 }); // every append opens a new segment file
+    await bus.ensureTopics([{ name: 't', partitions: 1 }]);
+    await Promise.all([bus.publish('t', [{ key: 'a', value: '1' }]), bus.publish('t', [{ key: 'b', value: '2' }])]);
+    const topicDir = path.join(dataDir, 'bus', 't');
+    const saved = await fsp.readdir(topicDir);
+    const kept = await Promise.all(saved.map((f) => fsp.readFile(path.join(topicDir, f))));
+    await fsp.rm(topicDir, { recursive: true });
+    const failed = await Promise.allSettled([bus.publish('t', [{ key: 'c', value: '3' }]), bus.publish('t', [{ key: 'd', value: '4' }])]);
+    expect(failed.map((r) => (r.status === 'rejected' ? (r.reason as { code?: string }).code : 'acked'))).toEqual(['VTL_ERR_BUS_UNAVAILABLE', 'VTL_ERR_BUS_UNAVAILABLE']);
+    expect(await bus.healthy()).toBe(false);
+    await fsp.mkdir(topicDir);
+    await Promise.all(saved.map((f, i) => fsp.writeFile(path.join(topicDir, f), kept[i] as Buffer)));
+    await bus.publish('t', [{ key: 'e', value: '5' }]);
+    expect(await bus.healthy()).toBe(true);
+    expect((await drain(bus, 't')).map((r) => [r.offset, r.value])).toEqual([['0', '1'], ['1', '2'], ['2', '5']]);
+  });
+
   it('reopening a dataDir brings back records and committed offsets', async () => {
     const dataDir = await tmpDir();
     const bus = await make({ dataDir });

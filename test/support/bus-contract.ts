@@ -454,6 +454,19 @@ export function busContract(name: string, make: () => Promise<Bus>, options: Bus
       await expect(bus.consume({ groupId: group(), topics: [missing], handler: async () => undefined })).rejects.toMatchObject({ code: 'VTL_ERR_NOT_FOUND' });
     });
 
+    it('a publish to a missing topic fails alone: one to an existing topic in the same turn is written', async () => {
+      const t = await topic();
+      const missing = `contract.missing.${randomUUID().slice(0, 8)}`;
+      const [bad, good] = await Promise.allSettled([bus.publish(missing, [rec('a', 'lost')]), bus.publish(t, [rec('a', 'kept')])]);
+      expect(bad).toMatchObject({ status: 'rejected', reason: { code: 'VTL_ERR_NOT_FOUND' } });
+      expect(good.status).toBe('fulfilled');
+      const c = collector();
+      const sub = track(await bus.tail({ topics: [t], from: 'earliest', handler: c.handler }));
+      await sub.caughtUp;
+      expect(values(c.records)).toEqual(['kept']);
+      await stop(sub);
+    });
+
     it('rejects a publish with an invalid record', async () => {
       const t = await topic();
       await expect(bus.publish(t, [{ key: 1 as unknown as string, value: 'x' }])).rejects.toThrow();
