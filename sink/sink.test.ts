@@ -158,6 +158,63 @@ describe('sink', () => {
     expect(inserts).toEqual([5, 8, 1]);
   });
 
+  it('writes at most maxInserts batches at once; calls arriving meanwhile join the next one, each acked after its own insert', async () => {
+    let handler: BatchHandler | null = null;
+    const fakeBus: Bus = {
+      kind: 'kafka',
+      ensureTopics: async () => undefined,
+      publish: async () => undefined,
+      consume: async (o) => {
+        handler = o.handler;
+        return { caughtUp: Promise.resolve(), stop: async () => undefined };
+      },
+      tail: async () => ({ caughtUp: Promise.resolve(), stop: async () => undefined }),
+      lag: async () => [],
+      healthy: async () => true,
+      close: async () => undefined,
+    };
+    const inserts: Array<{ rows: number; release: () => void }> = [];
+    let running = 0;
+    let most = 0;
+    const store = await createDuckDbStore({ path: ':memory:' });
+    await store.migrate();
+    const gated: Store = {
+      ...store,
+      kind: 'duckdb',
+      insertSamples: (x) =>
+        new Promise<void>((res) => {
+          most = Math.max(most, ++running);
+          inserts.push({ rows: x.length, release: () => (running--, res()) });
+        }),
+    };
+    const sink = await startSink(ctxOf(fakeBus, gated), { retention: false, batchRows: 100 });
+    cleanups.push(async () => {
+      await sink.stop();
+      await store.close();
+    });
+    const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+    const rec = (i: number): BusRecord => ({ topic: TOPICS.samples, partition: 0, offset: String(i), key: 'k', value: JSON.stringify(sample('p', T0 + i, 60)), timestamp: T0 });
+    const h = handler as unknown as BatchHandler;
+    const acked: number[] = [];
+    const call = (i: number): Promise<void> => h([rec(i)]).then(() => void acked.push(i));
+    const calls: Array<Promise<void>> = [];
+    for (let i = 0; i < 5; i++) {
+      calls.push(call(i)); // one call per turn
+      await tick();
+    }
+    expect(inserts.map((x) => x.rows)).toEqual([1, 1]); // two in flight (the default), the rest wait
+    expect(acked).toEqual([]);
+    inserts[1]?.release();
+    await tick();
+    expect(acked).toEqual([1]);
+    expect(inserts.map((x) => x.rows)).toEqual([1, 1, 3]); // calls 2-4 went out as one insert
+    inserts[2]?.release();
+    inserts[0]?.release();
+    await Promise.all(calls);
+    expect(acked.sort()).toEqual([0, 1, 2, 3, 4]);
+    expect(most).toBe(2);
+  });
+
   it('retention drops rows past the policy at start and again each interval, and keeps the rest', async () => {
     const bus = await createMemoryBus();
     await bus.ensureTopics(DEFAULT_TOPIC_SPECS);
