@@ -4,7 +4,7 @@ import { DEFAULT_TOPIC_SPECS } from '../adapters/bus/topics.js';
 import { createDuckDbStore } from '../adapters/store/duckdb.js';
 import type { AuditEvent } from '../core/audit.js';
 import { VitalsError } from '../core/errors.js';
-import { TOPICS, type BatchHandler, type Bus, type BusRecord, type ConsumeOptions, type Store } from '../core/ports.js';
+import { TOPICS, type Bus, type BusRecord, type ConsumeOptions, type Store } from '../core/ports.js';
 import type { ScoreOutput } from '../core/bus-messages.js';
 import type { CanonicalSample } from '../core/vitals.js';
 import { loadConfig } from '../platform/config.js';
@@ -71,6 +71,25 @@ async function until<T>(what: string, fn: () => Promise<T | false>, ms = 10_000)
 
 const rawHr = async (store: Store, p: string): Promise<unknown[]> => store.history({ patientKey: p, metric: 'hr', from: 0, to: T0 + 3600_000, step: 'raw', limit: 1000 });
 
+/** A bus that hands the sink's consume options (its handler) to the test, which then plays the bus. */
+function handOverBus(): { bus: Bus; consumed: () => ConsumeOptions | null } {
+  let consumed: ConsumeOptions | null = null;
+  const bus: Bus = {
+    kind: 'kafka',
+    ensureTopics: async () => undefined,
+    publish: async () => undefined,
+    consume: async (o) => {
+      consumed = o;
+      return { caughtUp: Promise.resolve(), stop: async () => undefined };
+    },
+    tail: async () => ({ caughtUp: Promise.resolve(), stop: async () => undefined }),
+    lag: async () => [],
+    healthy: async () => true,
+    close: async () => undefined,
+  };
+  return { bus, consumed: () => consumed };
+}
+
 describe('sink', () => {
   it('writes samples, alerts, audit and NEWS2 scores from the bus, duplicates shown once', async () => {
     const { bus, store } = await setup();
@@ -121,22 +140,7 @@ describe('sink', () => {
   });
 
   it('joins batches the bus delivers concurrently into one insert, split at batchRows', async () => {
-    let handler: BatchHandler | null = null;
-    let hint: ConsumeOptions['batching'];
-    const fakeBus: Bus = {
-      kind: 'kafka',
-      ensureTopics: async () => undefined,
-      publish: async () => undefined,
-      consume: async (o) => {
-        handler = o.handler;
-        hint = o.batching;
-        return { caughtUp: Promise.resolve(), stop: async () => undefined };
-      },
-      tail: async () => ({ caughtUp: Promise.resolve(), stop: async () => undefined }),
-      lag: async () => [],
-      healthy: async () => true,
-      close: async () => undefined,
-    };
+    const { bus: fakeBus, consumed } = handOverBus();
     const inserts: number[] = [];
     const store = await createDuckDbStore({ path: ':memory:' });
     await store.migrate();
@@ -146,9 +150,9 @@ describe('sink', () => {
       await sink.stop();
       await store.close();
     });
-    expect(hint).toMatchObject({ maxWaitMs: 1000, concurrency: 8 });
+    expect(consumed()?.batching).toMatchObject({ maxWaitMs: 1000, concurrency: 8 });
     const rec = (i: number): BusRecord => ({ topic: TOPICS.samples, partition: i % 3, offset: String(i), key: 'k', value: JSON.stringify(sample('p', T0 + i, 60)), timestamp: T0 });
-    const h = handler as unknown as BatchHandler;
+    const h = (consumed() as ConsumeOptions).handler;
     // Three partitions' batches at once: 2 + 2 + 1 records -> one insert of 5.
     await Promise.all([h([rec(0), rec(1)]), h([rec(2), rec(3)]), h([rec(4)])]);
     expect(inserts).toEqual([5]);
@@ -159,20 +163,7 @@ describe('sink', () => {
   });
 
   it('writes at most maxInserts batches at once; calls arriving meanwhile join the next one, each acked after its own insert', async () => {
-    let handler: BatchHandler | null = null;
-    const fakeBus: Bus = {
-      kind: 'kafka',
-      ensureTopics: async () => undefined,
-      publish: async () => undefined,
-      consume: async (o) => {
-        handler = o.handler;
-        return { caughtUp: Promise.resolve(), stop: async () => undefined };
-      },
-      tail: async () => ({ caughtUp: Promise.resolve(), stop: async () => undefined }),
-      lag: async () => [],
-      healthy: async () => true,
-      close: async () => undefined,
-    };
+    const { bus: fakeBus, consumed } = handOverBus();
     const inserts: Array<{ rows: number; release: () => void }> = [];
     let running = 0;
     let most = 0;
@@ -194,7 +185,7 @@ describe('sink', () => {
     });
     const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
     const rec = (i: number): BusRecord => ({ topic: TOPICS.samples, partition: 0, offset: String(i), key: 'k', value: JSON.stringify(sample('p', T0 + i, 60)), timestamp: T0 });
-    const h = handler as unknown as BatchHandler;
+    const h = (consumed() as ConsumeOptions).handler;
     const acked: number[] = [];
     const call = (i: number): Promise<void> => h([rec(i)]).then(() => void acked.push(i));
     const calls: Array<Promise<void>> = [];
