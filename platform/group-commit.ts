@@ -63,7 +63,6 @@ export class GroupCommit<I> {
   /** Groups not started yet, oldest first; the last one may still be filling. */
   private readonly groups: Array<Group<I>> = [];
   private inFlight = 0;
-  private inFlightItems = 0;
   private turnScheduled = false;
   private idleWaiters: Array<() => void> = [];
 
@@ -111,13 +110,6 @@ export class GroupCommit<I> {
     });
   }
 
-  /** Items added and not settled yet. */
-  get pending(): number {
-    let n = 0;
-    for (const g of this.groups) n += g.items.length;
-    return n + this.inFlightItems;
-  }
-
   /** Until everything added so far, and anything added meanwhile, has been written or failed. */
   idle(): Promise<void> {
     if (this.groups.length === 0 && this.inFlight === 0) return Promise.resolve();
@@ -145,7 +137,6 @@ export class GroupCommit<I> {
 
   private start(g: Group<I>): void {
     this.inFlight++;
-    this.inFlightItems += g.items.length;
     const { waiters } = g;
     let p: Promise<void>;
     try {
@@ -163,7 +154,6 @@ export class GroupCommit<I> {
       },
     ).finally(() => {
       this.inFlight--;
-      this.inFlightItems -= waiters.length;
       this.pump();
       if (this.inFlight === 0 && this.groups.length === 0 && this.idleWaiters.length > 0) {
         const ws = this.idleWaiters;
