@@ -23,6 +23,12 @@ function valueBytes(records: OutgoingRecord[]): number {
   return bytes;
 }
 
+function joined(calls: OutgoingRecord[][]): OutgoingRecord[] {
+  const out: OutgoingRecord[] = [];
+  for (const rs of calls) for (const r of rs) out.push(r);
+  return out;
+}
+
 export class PublishBatcher {
   private readonly topics = new Map<string, GroupCommit<OutgoingRecord[]>>();
   private readonly bounds: ReadonlyArray<GroupBound<OutgoingRecord[]>>;
@@ -54,7 +60,7 @@ export class PublishBatcher {
       q = new GroupCommit<OutgoingRecord[]>({
         bounds: this.bounds,
         maxInFlight: this.maxInFlight,
-        write: (batches) => this.bus.publish(topic, batches.length === 1 ? (batches[0] as OutgoingRecord[]) : batches.flat()),
+        write: (calls) => this.bus.publish(topic, calls.length === 1 ? (calls[0] as OutgoingRecord[]) : joined(calls)),
       });
       this.topics.set(topic, q);
     }

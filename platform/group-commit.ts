@@ -49,8 +49,6 @@ interface Group<I> {
   waiters: Waiter[];
   /** Per bound, the sizes added so far. */
   totals: number[];
-  /** Full: takes no more items. */
-  closed: boolean;
   /** May start: its first turn has ended, or it is full. */
   due: boolean;
 }
@@ -62,51 +60,60 @@ export class GroupCommit<I> {
   private readonly split: boolean;
   /** Groups not started yet, oldest first; the last one may still be filling. */
   private readonly groups: Array<Group<I>> = [];
+  /** The group taking items: the last of `groups`, unless that one is full or started. */
+  private filling: Group<I> | null = null;
   private inFlight = 0;
   private turnScheduled = false;
   private idleWaiters: Array<() => void> = [];
+  private readonly sizes: number[];
 
   constructor(opts: GroupCommitOptions<I>) {
     this.write = opts.write;
     this.maxInFlight = Math.max(1, opts.maxInFlight ?? 1);
     this.bounds = opts.bounds ?? [];
     this.split = (opts.overflow ?? 'split') === 'split';
+    this.sizes = this.bounds.map(() => 0);
   }
 
   /** Settles once the write holding `item` did. */
   add(item: I): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const bounds = this.bounds;
-      const sizes = bounds.length === 0 ? null : bounds.map((b) => b.size(item));
-      let g = this.groups[this.groups.length - 1];
-      if (g && !g.closed && this.split && sizes && g.items.length > 0) {
-        for (let i = 0; i < sizes.length; i++) {
+      const n = bounds.length;
+      // add() runs to completion before another can start: one scratch array serves every call.
+      const sizes = this.sizes;
+      for (let i = 0; i < n; i++) sizes[i] = (bounds[i] as GroupBound<I>).size(item);
+      let g = this.filling;
+      let closed = false;
+      if (g !== null && this.split && g.items.length > 0) {
+        for (let i = 0; i < n; i++) {
           if ((g.totals[i] as number) + (sizes[i] as number) > (bounds[i] as GroupBound<I>).max) {
-            g.closed = true;
             g.due = true;
+            g = this.filling = null;
+            closed = true;
             break;
           }
         }
       }
-      if (!g || g.closed) {
-        g = { items: [], waiters: [], totals: bounds.map(() => 0), closed: false, due: false };
+      if (g === null) {
+        g = this.filling = { items: [], waiters: [], totals: bounds.map(() => 0), due: false };
         this.groups.push(g);
         this.scheduleTurnEnd();
       }
       g.items.push(item);
       g.waiters.push({ resolve, reject });
-      if (sizes) {
-        for (let i = 0; i < sizes.length; i++) {
-          const t = (g.totals[i] as number) + (sizes[i] as number);
-          g.totals[i] = t;
-          if (t >= (bounds[i] as GroupBound<I>).max) {
-            g.closed = true;
-            g.due = true;
-          }
-        }
+      let full = false;
+      for (let i = 0; i < n; i++) {
+        const t = (g.totals[i] as number) + (sizes[i] as number);
+        g.totals[i] = t;
+        if (t >= (bounds[i] as GroupBound<I>).max) full = true;
+      }
+      if (full) {
+        g.due = true;
+        this.filling = null;
       }
       // A group closed above (split) or here (full) may start now.
-      this.pump();
+      if (closed || full) this.pump();
     });
   }
 
@@ -131,6 +138,7 @@ export class GroupCommit<I> {
       const g = this.groups[0];
       if (!g || !g.due) return;
       this.groups.shift();
+      if (g === this.filling) this.filling = null;
       this.start(g);
     }
   }
