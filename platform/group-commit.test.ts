@@ -129,6 +129,24 @@ describe('GroupCommit', () => {
     expect(maxInFlight()).toBe(1);
   });
 
+  it('fillWhileWaiting false: a waiting group closes at the end of its first turn; later items form the next', async () => {
+    const { gc, writes } = writer<number>({ fillWhileWaiting: false });
+    const ps = [gc.add(1)];
+    await tick();
+    ps.push(gc.add(2));
+    await tick();
+    ps.push(gc.add(3)); // a later turn: not joined to the group of 2, which waits
+    await tick();
+    writes[0]?.settle();
+    await tick();
+    expect(writes.map((w) => w.items)).toEqual([[1], [2]]);
+    writes[1]?.settle();
+    await tick();
+    expect(writes.map((w) => w.items)).toEqual([[1], [2], [3]]);
+    writes[2]?.settle();
+    await Promise.all(ps);
+  });
+
   it('maxInFlight writes at once; a freed slot starts the oldest waiting group', async () => {
     const { gc, writes, maxInFlight } = writer<number>({ bounds: [{ size: () => 1, max: 2 }], maxInFlight: 2 });
     const ps = [1, 2, 3, 4, 5, 6].map((n) => gc.add(n));

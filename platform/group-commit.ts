@@ -10,7 +10,8 @@
  *   arrived (setImmediate: every socket read of the turn has been handled), or at once when it is
  *   full (a bound reached).
  * - At most `maxInFlight` writes at a time; groups start in the order they were opened. While
- *   writes are in flight the newest group keeps filling until it starts or is full.
+ *   writes are in flight the newest group keeps filling until it starts or is full, unless
+ *   `fillWhileWaiting` is false (then it closes at the end of its first turn).
  * - Nothing else is bounded: a caller that needs backpressure gets it from its own acknowledgements.
  */
 
@@ -37,6 +38,12 @@ export interface GroupCommitOptions<I> {
    * having reached the bound (it may pass it by that item's size).
    */
   overflow?: 'split' | 'fill';
+  /**
+   * true (default): a group waiting for a free write keeps taking items until it starts or is
+   * full (fewer, larger writes). false: it takes no more after its first turn, so a caller is not
+   * held behind items that arrived later (the sink: its callers' acks gate the bus's next fetch).
+   */
+  fillWhileWaiting?: boolean;
 }
 
 interface Waiter {
@@ -58,6 +65,7 @@ export class GroupCommit<I> {
   private readonly maxInFlight: number;
   private readonly bounds: ReadonlyArray<GroupBound<I>>;
   private readonly split: boolean;
+  private readonly fillWhileWaiting: boolean;
   /** Groups not started yet, oldest first; the last one may still be filling. */
   private readonly groups: Array<Group<I>> = [];
   /** The group taking items: the last of `groups`, unless that one is full or started. */
@@ -72,6 +80,7 @@ export class GroupCommit<I> {
     this.maxInFlight = Math.max(1, opts.maxInFlight ?? 1);
     this.bounds = opts.bounds ?? [];
     this.split = (opts.overflow ?? 'split') === 'split';
+    this.fillWhileWaiting = opts.fillWhileWaiting ?? true;
     this.sizes = this.bounds.map(() => 0);
   }
 
@@ -129,6 +138,7 @@ export class GroupCommit<I> {
     setImmediate(() => {
       this.turnScheduled = false;
       for (const g of this.groups) g.due = true;
+      if (!this.fillWhileWaiting) this.filling = null;
       this.pump();
     });
   }

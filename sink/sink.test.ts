@@ -162,7 +162,7 @@ describe('sink', () => {
     expect(inserts).toEqual([5, 8, 1]);
   });
 
-  it('writes at most maxInserts batches at once; calls arriving meanwhile join the next one, each acked after its own insert', async () => {
+  it('writes at most maxInserts batches at once; a waiting batch takes no later calls; each call acked after its own insert', async () => {
     const { bus: fakeBus, consumed } = handOverBus();
     const inserts: Array<{ rows: number; release: () => void }> = [];
     let running = 0;
@@ -175,7 +175,8 @@ describe('sink', () => {
       insertSamples: (x) =>
         new Promise<void>((res) => {
           most = Math.max(most, ++running);
-          inserts.push({ rows: x.length, release: () => (running--, res()) });
+          let done = false;
+          inserts.push({ rows: x.length, release: () => void (done || ((done = true), running--, res())) });
         }),
     };
     const sink = await startSink(ctxOf(fakeBus, gated), { retention: false, batchRows: 100 });
@@ -187,22 +188,24 @@ describe('sink', () => {
     const rec = (i: number): BusRecord => ({ topic: TOPICS.samples, partition: 0, offset: String(i), key: 'k', value: JSON.stringify(sample('p', T0 + i, 60)), timestamp: T0 });
     const h = (consumed() as ConsumeOptions).handler;
     const acked: number[] = [];
-    const call = (i: number): Promise<void> => h([rec(i)]).then(() => void acked.push(i));
     const calls: Array<Promise<void>> = [];
     for (let i = 0; i < 5; i++) {
-      calls.push(call(i)); // one call per turn
+      calls.push(h([rec(i), rec(i + 10)]).then(() => void acked.push(i))); // one call per turn
       await tick();
     }
-    expect(inserts.map((x) => x.rows)).toEqual([1, 1]); // two in flight (the default), the rest wait
+    expect(inserts.map((x) => x.rows)).toEqual([2, 2]); // two in flight (the default), the rest wait
     expect(acked).toEqual([]);
     inserts[1]?.release();
     await tick();
     expect(acked).toEqual([1]);
-    expect(inserts.map((x) => x.rows)).toEqual([1, 1, 3]); // calls 2-4 went out as one insert
-    inserts[2]?.release();
-    inserts[0]?.release();
+    expect(inserts.map((x) => x.rows)).toEqual([2, 2, 2]); // call 2 alone: calls 3 and 4 did not join it
+    for (let i = 0; i < 5; i++) {
+      for (const x of inserts) x.release();
+      await tick();
+    }
     await Promise.all(calls);
-    expect(acked.sort()).toEqual([0, 1, 2, 3, 4]);
+    expect([...acked].sort()).toEqual([0, 1, 2, 3, 4]);
+    expect(inserts.map((x) => x.rows)).toEqual([2, 2, 2, 2, 2]);
     expect(most).toBe(2);
   });
 

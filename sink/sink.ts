@@ -159,14 +159,15 @@ export async function startSink(ctx: Context, opts: SinkOptions = {}): Promise<S
 
   // Concurrent handler calls join one batch (group commit, platform/group-commit.ts): calls the
   // bus makes concurrently arrive within one turn, and waiting longer only delays the commit,
-  // because the bus will not deliver more until these calls resolve. A batch is written at the
-  // end of the turn, or at once when it holds `batchRows` records. Up to `maxInserts` batches are
-  // written at once: while the server works on one, the next is rendered and sent (rows are
-  // independent and deduplicated, so order does not matter); while all are busy the newest batch
-  // keeps filling up to `batchRows`.
+  // because the bus will not deliver more until these calls resolve. A batch closes at the end of
+  // the turn or once it holds `batchRows` records (so a waiting batch takes no later calls: they
+  // would hold its callers' acks, and with them the bus's next fetch). Up to `maxInserts` batches
+  // are written at once: while the server works on one, the next is rendered and sent (rows are
+  // independent and deduplicated, so order does not matter).
   const batches = new GroupCommit<Array<[string, Rec]>>({
     bounds: [{ size: (parsed) => parsed.length, max: batchRows }],
     overflow: 'fill',
+    fillWhileWaiting: false,
     maxInFlight: maxInserts,
     write: async (calls) => {
       const byTopic = new Map<string, Rec[]>();
