@@ -147,6 +147,23 @@ describe('GroupCommit', () => {
     await Promise.all(ps);
   });
 
+  it("a group opened by a setImmediate callback gets the rest of its own turn, not an earlier group's timer", async () => {
+    const { gc, writes } = writer<number>({ fillWhileWaiting: false, bounds: [{ size: (n) => n, max: 10 }] });
+    const ps: Array<Promise<void>> = [];
+    setImmediate(() => {
+      setImmediate(() => ps.push(gc.add(2))); // the next turn, before the group of 1 has had it
+      ps.push(gc.add(1)); // opens a group while the first group's timer is still queued in this phase
+    });
+    ps.push(gc.add(10)); // full at once: written, its timer queued after the callback above
+    await tick();
+    await tick();
+    writes[0]?.settle();
+    await tick();
+    expect(writes.map((w) => w.items)).toEqual([[10], [1, 2]]);
+    writes[1]?.settle();
+    await Promise.all(ps);
+  });
+
   it('maxInFlight writes at once; a freed slot starts the oldest waiting group', async () => {
     const { gc, writes, maxInFlight } = writer<number>({ bounds: [{ size: () => 1, max: 2 }], maxInFlight: 2 });
     const ps = [1, 2, 3, 4, 5, 6].map((n) => gc.add(n));

@@ -71,7 +71,6 @@ export class GroupCommit<I> {
   /** The group taking items: the last of `groups`, unless that one is full or started. */
   private filling: Group<I> | null = null;
   private inFlight = 0;
-  private turnScheduled = false;
   private idleWaiters: Array<() => void> = [];
   private readonly sizes: number[];
 
@@ -105,9 +104,12 @@ export class GroupCommit<I> {
         }
       }
       if (g === null) {
-        g = this.filling = { items: [], waiters: [], totals: bounds.map(() => 0), due: false };
-        this.groups.push(g);
-        this.scheduleTurnEnd();
+        const fresh: Group<I> = { items: [], waiters: [], totals: bounds.map(() => 0), due: false };
+        g = this.filling = fresh;
+        this.groups.push(fresh);
+        // Its own timer, not one shared with an earlier group: a group opened by a setImmediate
+        // callback still gets the next turn's reads (a shared one could fire later in this phase).
+        setImmediate(() => this.turnEnded(fresh));
       }
       g.items.push(item);
       g.waiters.push({ resolve, reject });
@@ -132,15 +134,10 @@ export class GroupCommit<I> {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private scheduleTurnEnd(): void {
-    if (this.turnScheduled) return;
-    this.turnScheduled = true;
-    setImmediate(() => {
-      this.turnScheduled = false;
-      for (const g of this.groups) g.due = true;
-      if (!this.fillWhileWaiting) this.filling = null;
-      this.pump();
-    });
+  private turnEnded(g: Group<I>): void {
+    g.due = true;
+    if (!this.fillWhileWaiting && this.filling === g) this.filling = null;
+    this.pump();
   }
 
   private pump(): void {
