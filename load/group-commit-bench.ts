@@ -6,7 +6,7 @@
  * are stand-ins that resolve at once, so what is measured is the batching around them (the
  * embedded bus writes real segment files in a temp dir). Figures are printed, never asserted.
  *
- *   npm run build && node dist/load/group-commit-bench.js --baseline-dist .cache/base-dist [--reps 7] [--cases publishBatcher,sink]
+ *   npm run build && node --expose-gc dist/load/group-commit-bench.js --baseline-dist .cache/base-dist [--reps 7] [--cases publishBatcher,sink]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -123,6 +123,7 @@ const here = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const builds: Record<'base' | 'this', Build> = { base: await load(path.resolve(args['baseline-dist'])), this: await load(here) };
 const reps = Number(args.reps ?? 7);
 const names = args.cases ? args.cases.split(',') : Object.keys(CASES);
+const gc = (globalThis as { gc?: () => void }).gc;
 const median = (a: number[]): number => [...a].sort((x, y) => x - y)[a.length >> 1] as number;
 console.log(JSON.stringify({ date: new Date().toISOString(), node: process.version, cpu: os.cpus()[0]?.model, nproc: os.cpus().length, loadavg: os.loadavg().map((x) => x.toFixed(2)).join(' '), reps }));
 for (const name of names) {
@@ -133,6 +134,7 @@ for (const name of names) {
   const ns: Record<'base' | 'this', number[]> = { base: [], this: [] };
   for (let k = 0; k < reps; k++) {
     for (const v of k % 2 === 0 ? (['base', 'this'] as const) : (['this', 'base'] as const)) {
+      gc?.(); // with --expose-gc: the other build's garbage is not collected on this one's time
       const c0 = cpuUs();
       const items = await run(builds[v]);
       ns[v].push(((cpuUs() - c0) * 1000) / items);
