@@ -4,7 +4,7 @@
  * the write that holds their item succeeded, and a failed write fails its own group only.
  *
  * The one batcher behind ingest's publishes, the Kafka producer lanes, the embedded bus's segment
- * appends and the sink's inserts (docs/decisions/0022 section 7). The rules:
+ * appends and the sink's inserts (docs/decisions/0022 section 8). The rules:
  *
  * - A group is written no earlier than the end of the event-loop turn in which its first item
  *   arrived (setImmediate: every socket read of the turn has been handled), or at once when it is
