@@ -12,6 +12,7 @@
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { servicesUp } from '../dev-services/index.js';
+import { pruneStaleTestTopics } from '../dev-services/stale-topics.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -32,4 +33,10 @@ export default async function setup(): Promise<void> {
   process.env['KAFKA_BROKERS'] = endpoints.kafkaBrokers;
   process.env['CLICKHOUSE_URL'] = endpoints.clickhouseUrl;
   process.env[MANAGED_ENV] = '1';
+  // Test topics of earlier runs pile up on the local broker until it cannot start in time; the
+  // ones idle for a day go, in the background (nothing of this run's is that old).
+  void pruneStaleTestTopics(repoRoot).then(
+    (n) => n > 0 && process.stderr.write(`[services] deleted ${n} test topics idle for over a day\n`),
+    (e: unknown) => process.stderr.write(`[services] could not prune old test topics: ${(e as Error).message}\n`),
+  );
 }
