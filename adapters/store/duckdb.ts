@@ -12,7 +12,7 @@
  * Appends yield to the event loop every APPEND_CHUNK_ROWS rows.
  * Strings are bound as parameters; only validated numbers are inlined.
  */
-import type { DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import type { Logger } from 'pino';
 import { VitalsError } from '../../core/errors.js';
 import type { AlertEvent } from '../../core/alerts-model.js';
@@ -98,6 +98,16 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
   let closed = false;
   const queue = serialConnection(conn);
   const serial = queue.run.bind(queue);
+
+  /** One statement per row, all in one transaction: alert events, audit and scores are few per call. Callers map rows inside an async function, so a bad row rejects rather than throws. */
+  async function insertEach<R>(name: string, batch: readonly R[], sql: string, params: (r: R) => DuckDBValue[]): Promise<void> {
+    if (batch.length === 0) return;
+    await serial(name, (c) =>
+      transaction(c, async () => {
+        for (const r of batch) await c.run(sql, params(r));
+      }),
+    );
+  }
 
   async function applied(c: DuckDBConnection): Promise<AppliedMigration[]> {
     const r = await rows(c, 'SELECT version, name FROM schema_migrations ORDER BY version');
@@ -203,50 +213,29 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
       });
     },
 
-    async insertAlertEvents(events: AlertEvent[]) {
-      const batch = events.map(alertRow);
-      if (batch.length === 0) return;
-      await serial('insertAlertEvents', (c) =>
-        transaction(c, async () => {
-          for (const r of batch) {
-            await c.run(
-              `INSERT OR IGNORE INTO alert_events VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, epoch_ms($10::BIGINT), $10, $11, $12, $13, $14, $15)`,
-              [r.event_id, r.alert_id, r.patient_id, r.ward, r.rule_id, r.kind, r.priority, r.state, r.event,
-                BigInt(r.ts_ms), BigInt(r.opened_at_ms), r.ack_by, r.message, r.value, r.json],
-            );
-          }
-        }),
-      );
-    },
+    insertAlertEvents: async (events: AlertEvent[]) =>
+      insertEach(
+        'insertAlertEvents',
+        events.map(alertRow),
+        'INSERT OR IGNORE INTO alert_events VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, epoch_ms($10::BIGINT), $10, $11, $12, $13, $14, $15)',
+        (r) => [r.event_id, r.alert_id, r.patient_id, r.ward, r.rule_id, r.kind, r.priority, r.state, r.event, BigInt(r.ts_ms), BigInt(r.opened_at_ms), r.ack_by, r.message, r.value, r.json],
+      ),
 
-    async insertAudit(events: AuditEvent[]) {
-      const batch = events.map(auditRow);
-      if (batch.length === 0) return;
-      await serial('insertAudit', (c) =>
-        transaction(c, async () => {
-          for (const r of batch) {
-            await c.run(
-              'INSERT OR IGNORE INTO audit VALUES ($1, epoch_ms($2::BIGINT), $2, $3, $4, $5, $6, $7, $8, $9)',
-              [r.id, BigInt(r.ts_ms), r.user_id, r.role, r.action, r.resource, r.patient_id, r.address, r.outcome],
-            );
-          }
-        }),
-      );
-    },
+    insertAudit: async (events: AuditEvent[]) =>
+      insertEach(
+        'insertAudit',
+        events.map(auditRow),
+        'INSERT OR IGNORE INTO audit VALUES ($1, epoch_ms($2::BIGINT), $2, $3, $4, $5, $6, $7, $8, $9)',
+        (r) => [r.id, BigInt(r.ts_ms), r.user_id, r.role, r.action, r.resource, r.patient_id, r.address, r.outcome],
+      ),
 
-    async insertScores(scores: ScoreOutput[]) {
-      const batch = scores.map(scoreRow);
-      if (batch.length === 0) return;
-      await serial('insertScores', (c) =>
-        transaction(c, async () => {
-          for (const r of batch) {
-            await c.run('INSERT OR IGNORE INTO news2_scores VALUES ($1, $2, epoch_ms($3::BIGINT), $3, $4, $5, $6, $7, $8)', [
-              r.patient_id, r.ward, BigInt(r.ts_ms), r.score, r.max_score, r.risk, r.complete, r.json,
-            ]);
-          }
-        }),
-      );
-    },
+    insertScores: async (scores: ScoreOutput[]) =>
+      insertEach(
+        'insertScores',
+        scores.map(scoreRow),
+        'INSERT OR IGNORE INTO news2_scores VALUES ($1, $2, epoch_ms($3::BIGINT), $3, $4, $5, $6, $7, $8)',
+        (r) => [r.patient_id, r.ward, BigInt(r.ts_ms), r.score, r.max_score, r.risk, r.complete, r.json],
+      ),
 
     async history(q: HistoryQuery): Promise<RawPoint[] | BucketPoint[]> {
       const p = planHistory(q);
