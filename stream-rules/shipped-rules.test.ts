@@ -5,40 +5,16 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { AlertEvent } from '../core/alerts-model.js';
-import { scoreNews2 } from '../core/news2.js';
 import { createRulesEngine } from './engine/engine.js';
 import type { CanonicalSample } from '../core/vitals.js';
 import { parseRuleSetText, readDefaultRulesText } from './rules-loader.js';
-import { gaussian } from '../test/support/noise.js';
+import { urgent, wearable as wearableFrom, type Truth } from '../test/support/wearable.js';
 
 const T0 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
 const M = 60_000;
 
-type Truth = { hr: number; spo2: number; rr: number; temp: number; sbp: number };
-
-function urgent(v: Truth): boolean {
-  const r = scoreNews2({ ...v, o2: false, acvpu: 'A', scale: 1 });
-  return r.score >= 5 || Object.values(r.components).includes(3);
-}
-
-/** HR and SpO2 each second, RR every 4 s, a cuff BP (sd 4 mmHg) and temperature every `cuffMin` minutes. */
-function wearable(truth: (sec: number) => Truth, seconds: number, seed: number, cuffMin: number): CanonicalSample[] {
-  const g = gaussian(seed);
-  const out: CanonicalSample[] = [];
-  for (let sec = 0; sec < seconds; sec++) {
-    const v = truth(sec);
-    const metrics: CanonicalSample['metrics'] = { hr: Math.round(v.hr + 1.5 * g()), spo2: Math.min(100, Math.round(v.spo2 + 0.6 * g())) };
-    if (sec % 4 === 0) metrics.rr = Math.round(v.rr + 0.8 * g());
-    const cuff = sec % (cuffMin * 60) === 0;
-    if (cuff) {
-      metrics.sbp = Math.round(v.sbp + 4 * g());
-      metrics.temp = Math.round(v.temp * 10) / 10;
-    }
-    const ts = T0 + sec * 1000;
-    out.push({ v: 1, deviceId: 'd1', patientId: 'P1', ward: 'w1', ts, recvTs: ts, source: 'device', metrics, traceId: 't', ...(sec === 0 ? { acvpu: 'A' as const, o2: false } : {}) });
-  }
-  return out;
-}
+/** The wearable stream of test/support/wearable.ts from T0; consciousness and oxygen with the first reading only. */
+const wearable = (truth: (sec: number) => Truth, seconds: number, seed: number, cuffMin: number): CanonicalSample[] => wearableFrom(truth, seconds, seed, T0, { cuffMin, acvpuEveryRound: false });
 
 async function shipped(samples: readonly CanonicalSample[]): Promise<AlertEvent[]> {
   const r = parseRuleSetText(await readDefaultRulesText());

@@ -5,11 +5,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { AlertEvent } from '../../core/alerts-model.js';
-import { scoreNews2 } from '../../core/news2.js';
 import { createRulesEngine, type RulesEngine } from './engine.js';
 import { parseRuleSet, type RuleSet } from '../../core/rules-config.js';
 import type { CanonicalSample } from '../../core/vitals.js';
 import { gaussian } from '../../test/support/noise.js';
+import { urgent, wearable as wearableFrom, type Truth } from '../../test/support/wearable.js';
 
 const T0 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
 const S = 1000;
@@ -26,35 +26,8 @@ function news2Rules(summary: string): RuleSet {
   return r.ruleSet;
 }
 
-type Truth = { hr: number; spo2: number; rr: number; temp: number; sbp: number };
-
-/** NEWS2 urgent trigger of noise-free vitals (Scale 1, air, alert): aggregate >= 5 or a 3 in one parameter. */
-function urgent(v: Truth): boolean {
-  const r = scoreNews2({ ...v, o2: false, acvpu: 'A', scale: 1 });
-  return r.score >= 5 || Object.values(r.components).includes(3);
-}
-
-/**
- * A wearable's stream for `seconds`: HR and SpO2 each second, RR every 4 s (integers, with
- * measurement noise), and a nurse's round of BP and temperature every 15 min (BP with `cuffSd` noise).
- */
-function wearable(truth: (sec: number) => Truth, seconds: number, seed: number, cuffSd = 4): CanonicalSample[] {
-  const g = gaussian(seed);
-  const out: CanonicalSample[] = [];
-  for (let sec = 0; sec < seconds; sec++) {
-    const v = truth(sec);
-    const metrics: CanonicalSample['metrics'] = { hr: Math.round(v.hr + 1.5 * g()), spo2: Math.min(100, Math.round(v.spo2 + 0.6 * g())) };
-    if (sec % 4 === 0) metrics.rr = Math.round(v.rr + 0.8 * g());
-    const round = sec % 900 === 0;
-    if (round) {
-      metrics.sbp = Math.round(v.sbp + cuffSd * g());
-      metrics.temp = Math.round(v.temp * 10) / 10;
-    }
-    const ts = T0 + sec * S;
-    out.push({ v: 1, deviceId: 'd1', patientId: 'P1', ward: 'w1', ts, recvTs: ts, source: 'device', metrics, traceId: `t${sec}`, ...(round ? { acvpu: 'A' as const, o2: false } : {}) });
-  }
-  return out;
-}
+/** The wearable stream of test/support/wearable.ts from T0, a round every 15 min; `cuffSd` as given. */
+const wearable = (truth: (sec: number) => Truth, seconds: number, seed: number, cuffSd = 4): CanonicalSample[] => wearableFrom(truth, seconds, seed, T0, { cuffSd });
 
 function run(engine: RulesEngine, samples: readonly CanonicalSample[]): AlertEvent[] {
   const out: AlertEvent[] = [];
