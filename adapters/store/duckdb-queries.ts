@@ -9,7 +9,7 @@ import type { AuditEvent } from '../../core/audit.js';
 import type { BucketPoint, RawPoint } from '../../core/ports.js';
 import type { ScoreOutput } from '../../core/bus-messages.js';
 import { rows } from './duckdb-conn.js';
-import { rollupBuckets } from './duckdb-rollup.js';
+import { rollupBuckets, type SealedRows } from './duckdb-rollup.js';
 import type { AlertPlan, AuditPlan, HistoryPlan, ScorePlan } from './query-plan.js';
 import { auditFromRow, parseAlertJson, parseScoreJson } from './rows.js';
 import { sqlInt } from './sql.js';
@@ -19,15 +19,21 @@ import type { TailRollup } from './tail-rollup.js';
  * @param c - the connection
  * @param p - a validated history plan with a non-empty range
  * @param tailOf - the tail's rollup (read only for minute-multiple buckets)
+ * @param sealed - the sealed rollup's rows cached in memory (minute-multiple buckets)
  * @returns raw points or buckets, ascending
  */
-export async function historyQuery(c: DuckDBConnection, p: HistoryPlan, tailOf: (c: DuckDBConnection) => Promise<TailRollup>): Promise<RawPoint[] | BucketPoint[]> {
+export async function historyQuery(
+  c: DuckDBConnection,
+  p: HistoryPlan,
+  tailOf: (c: DuckDBConnection) => Promise<TailRollup>,
+  sealed: SealedRows,
+): Promise<RawPoint[] | BucketPoint[]> {
   const where = `patient_key = $1 AND metric = $2 AND ts_ms >= ${sqlInt(p.from)} AND ts_ms < ${sqlInt(p.to)}`;
   if (p.kind === 'raw') {
     const r = await rows(c, `SELECT CAST(ts_ms AS DOUBLE) AS t, value FROM samples_unique WHERE ${where} ORDER BY ts_ms LIMIT ${sqlInt(p.limit)}`, [p.patientKey, p.metric]);
     return r.map((x) => ({ ts: Number(x.t), value: Number(x.value) }));
   }
-  if (p.useRollup) return rollupBuckets(c, p, await tailOf(c));
+  if (p.useRollup) return rollupBuckets(c, p, await tailOf(c), sealed);
   const step = sqlInt(p.step);
   const r = await rows(
     c,

@@ -9,6 +9,7 @@ import type { BucketPoint } from '../../core/ports.js';
 import { rows, transaction } from './duckdb-conn.js';
 import { bucketsFromMinutes, conflictingMinutes, mergeMinutes, MINUTE_MS, type MinuteAgg } from './rollup.js';
 import { sqlInt } from './sql.js';
+import { seriesKey, type SealedRollupCache } from './sealed-cache.js';
 import { TailRollup } from './tail-rollup.js';
 
 // One statement moves the unsorted tail into a sorted run; the DELETE commits with it.
@@ -102,8 +103,8 @@ async function stageTailRollup(c: DuckDBConnection, tail: TailRollup): Promise<v
  * @param c - the connection
  * @param tail - the rollup of what samples_recent holds
  */
-export async function seal(c: DuckDBConnection, tail: TailRollup): Promise<void> {
-  await transaction(c, async () => {
+export async function seal(c: DuckDBConnection, tail: TailRollup): Promise<Set<string>> {
+  return transaction(c, async () => {
     await stageTailRollup(c, tail);
     const b = await bounds(c, TAIL_STAGE);
     await c.run(
@@ -117,10 +118,24 @@ export async function seal(c: DuckDBConnection, tail: TailRollup): Promise<void>
        ANTI JOIN rollup_touched t ON ${SAME_MINUTE('m', 't')} ORDER BY patient_key, metric, minute_ms`,
     );
     await recomputeTouched(c);
+    // The series whose rows the recompute rewrote: a cache of sealed rows must drop them.
+    const reader = await c.runAndReadAll('SELECT DISTINCT patient_key, metric FROM rollup_touched');
+    const [keys, metrics] = reader.getColumnsJS() as [string[], string[]];
+    const recomputed = new Set((keys ?? []).map((k, i) => seriesKey(k, metrics[i]!)));
     await c.run('DELETE FROM samples_recent');
     await c.run(`DROP TABLE ${TAIL_STAGE}`);
     await c.run('DROP TABLE rollup_touched');
+    return recomputed;
   });
+}
+
+/**
+ * Newest minute the sealed rollup holds (or an upper bound of it), null when it is empty: a
+ * sealed-rows statement bounded above by a later time has read all of a series' rows.
+ */
+export async function sealedRollupHi(c: DuckDBConnection): Promise<number | null> {
+  const [r] = await rows(c, 'SELECT CAST(max(minute_ms) AS DOUBLE) AS hi FROM samples_rollup_1m');
+  return r?.hi === null || r?.hi === undefined ? null : Number(r.hi);
 }
 
 const AGG_SELECT = 'CAST(minute_ms AS DOUBLE) AS minute_ms, CAST(cnt AS DOUBLE) AS cnt, min_v, max_v, sum_v, CAST(lo_ts AS DOUBLE) AS lo_ts, CAST(hi_ts AS DOUBLE) AS hi_ts';
@@ -139,27 +154,41 @@ async function minuteAggs(c: DuckDBConnection, sql: string, key: string[]): Prom
   return out;
 }
 
+/** The sealed rollup's rows held in memory, and the newest sealed minute (an upper bound). */
+export interface SealedRows {
+  cache: SealedRollupCache;
+  hi: (c: DuckDBConnection) => Promise<number | null>;
+}
+
 /**
  * Step-wide buckets (a multiple of a minute) of one patient-metric from the sealed rollup (one
- * statement) and the tail's in memory, so a query costs the same however much raw data is held. Only a minute where a tail
+ * statement, or none when the series' sealed rows are cached) and the tail's in memory, so a query costs the same however much raw data is held. Only a minute where a tail
  * row's span of event times meets a sealed row's can hold two copies of one sample; only those are
  * recomputed from de-duplicated raw rows.
  * @param c - the connection
  * @param q - series, minute-aligned range, bucket width and most buckets
  * @param tail - the tail's rollup
+ * @param cached - the cache of sealed rows, filled here on a miss
  * @returns buckets, ascending
  */
 export async function rollupBuckets(
   c: DuckDBConnection,
   q: { patientKey: string; metric: string; from: number; to: number; step: number; limit: number },
   tail: TailRollup,
+  cached: SealedRows,
 ): Promise<BucketPoint[]> {
   const key = [q.patientKey, q.metric];
-  const sealed = await minuteAggs(
-    c,
-    `SELECT ${AGG_SELECT} FROM samples_rollup_1m WHERE patient_key = $1 AND metric = $2 AND minute_ms >= ${sqlInt(q.from)} AND minute_ms < ${sqlInt(q.to)}`,
-    key,
-  );
+  let sealed = cached.cache.get(q.patientKey, q.metric, q.from, q.to);
+  if (!sealed) {
+    sealed = await minuteAggs(
+      c,
+      `SELECT ${AGG_SELECT} FROM samples_rollup_1m WHERE patient_key = $1 AND metric = $2 AND minute_ms >= ${sqlInt(q.from)} AND minute_ms < ${sqlInt(q.to)}`,
+      key,
+    );
+    // Complete from q.from on only if nothing sealed lies at or after q.to.
+    const hi = await cached.hi(c);
+    if (hi === null || hi < q.to) cached.cache.put(q.patientKey, q.metric, q.from, sealed);
+  }
   const recent = tail.minutes(q.patientKey, q.metric, q.from, q.to);
   const conflict = conflictingMinutes(sealed, recent);
   // Bounded to the conflicting minutes' span, not the query's range, so zone maps skip older runs.

@@ -268,3 +268,83 @@ describe('duckdb store: large batches yield to the event loop', () => {
     await store.close();
   });
 });
+
+describe('duckdb store: cached sealed rollup rows (ADR 0011, fourth amendment)', () => {
+  const at = (p: string, ts: number, hr: number): CanonicalSample => ({ v: 1, deviceId: 'd', patientId: p, ward: 'w', ts, recvTs: ts, source: 'device', metrics: { hr }, traceId: 't' });
+  type Store = Awaited<ReturnType<typeof createDuckDbStore>>;
+  const HOUR = 3_600_000;
+
+  /** The trend computed in the test from the store's de-duplicated raw rows: what the rollup must answer. */
+  async function fromRaw(store: Store, p: string, step: number, fromMinute = 0): Promise<BucketPoint[]> {
+    const raw = await store.history({ patientKey: p, metric: 'hr', from: 0, to: HOUR, step: 'raw', limit: 100_000 });
+    const byBucket = new Map<number, number[]>();
+    for (const { ts, value } of raw as Array<{ ts: number; value: number }>) {
+      if (ts < fromMinute) continue;
+      const b = Math.floor(ts / step) * step;
+      byBucket.set(b, [...(byBucket.get(b) ?? []), value]);
+    }
+    return [...byBucket.entries()].sort((a, b) => a[0] - b[0]).map(([ts, v]) => ({
+      ts, min: Math.min(...v), max: Math.max(...v), avg: v.reduce((x, y) => x + y, 0) / v.length, count: v.length,
+    }));
+  }
+  const trend = async (store: Store, p: string, step: number): Promise<BucketPoint[]> =>
+    (await store.history({ patientKey: p, metric: 'hr', from: 0, to: HOUR, step, limit: 1_000 })) as BucketPoint[];
+  async function expectRawAnswer(store: Store, fromMinute = 0): Promise<void> {
+    for (const p of ['p', 'q']) for (const step of [60_000, 120_000]) expect(await trend(store, p, step)).toEqual(await fromRaw(store, p, step, fromMinute));
+  }
+  // One sample every 2 s per patient, values that add up exactly in any order.
+  const minutes = (p: string, first: number, last: number): CanonicalSample[] =>
+    Array.from({ length: (last - first + 1) * 30 }, (_, i) => at(p, first * 60_000 + i * 2_000 + (p === 'q' ? 1 : 0), 60 + ((i * 7) % 17) / 2));
+  async function insertBoth(store: Store, a: number, b: number): Promise<void> {
+    const xs = [...minutes('p', a, b), ...minutes('q', a, b)].sort((x, y) => x.ts - y.ts);
+    for (let i = 0; i < xs.length; i += 25) await store.insertSamples(xs.slice(i, i + 25));
+  }
+
+  it('answers from cached sealed rows what the raw rows answer, through seals, copies, late samples, retention and erasure', async () => {
+    const store = await createDuckDbStore({ path: ':memory:', sealRows: 40 });
+    await store.migrate();
+    await insertBoth(store, 0, 2);
+    expect((await store.sampleRowCounts()).rollup).toBeGreaterThan(0);
+    await expectRawAnswer(store); // fills the cache
+    expect(store.trendCacheStats()).toMatchObject({ series: 2, hits: 2, misses: 2 });
+    // Seals after the series were cached: their new sealed rows must reach the cached entries.
+    await insertBoth(store, 3, 5);
+    await expectRawAnswer(store);
+    expect(store.trendCacheStats()).toMatchObject({ series: 2, hits: 6, misses: 2 });
+    // A late sample into a sealed minute (a disjoint span: a second sealed row), copies of a
+    // sealed minute (spans meet: the seal recomputes it), then enough to seal both.
+    await store.insertSamples([at('p', 59_999, 99), ...minutes('q', 1, 1)]);
+    await insertBoth(store, 6, 6);
+    expect((await trend(store, 'p', 60_000))[0]).toMatchObject({ count: 31, max: 99 });
+    await expectRawAnswer(store);
+    // Rollup retention (raw rows kept) drops the first two whole minutes, cached or not.
+    const day = 86_400_000;
+    await store.dropExpired(day + 150_000, { rawDays: 0, rollupDays: 1, scoresDays: 0, alertsDays: 0, auditDays: 0 });
+    await expectRawAnswer(store, 120_000);
+    await insertBoth(store, 7, 8);
+    await expectRawAnswer(store, 120_000);
+    // q was recomputed by a seal (dropped, fetched again), p answered from memory throughout.
+    expect(store.trendCacheStats()).toMatchObject({ series: 2, hits: 18, misses: 3 });
+    await store.erasePatient('p');
+    expect(await trend(store, 'p', 60_000)).toEqual([]);
+    expect(await trend(store, 'q', 60_000)).toEqual(await fromRaw(store, 'q', 60_000, 120_000));
+    await store.close();
+  });
+
+  it('answers the same with the cache off, and a store whose cache is full still answers every series', async () => {
+    const stores = [
+      await createDuckDbStore({ path: ':memory:', sealRows: 40, trendCacheRows: 0 }),
+      await createDuckDbStore({ path: ':memory:', sealRows: 40, trendCacheRows: 12 }),
+    ];
+    for (const s of stores) {
+      await s.migrate();
+      await insertBoth(s, 0, 4);
+      await expectRawAnswer(s);
+      await insertBoth(s, 5, 6);
+      await expectRawAnswer(s);
+      // Off: nothing held; 12 rows: one series (5 minutes + 1) at most, the other fetched each time.
+      expect(s.trendCacheStats().rows).toBeLessThanOrEqual(s === stores[0] ? 0 : 12);
+      await s.close();
+    }
+  });
+});

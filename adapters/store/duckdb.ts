@@ -34,12 +34,13 @@ import {
   type DuckDbEngineSettings,
 } from './duckdb-conn.js';
 import { alertsQuery, auditQuery, historyQuery, scoresQuery } from './duckdb-queries.js';
-import { loadTailRollup, recomputeTouched, seal } from './duckdb-rollup.js';
+import { loadTailRollup, recomputeTouched, seal, sealedRollupHi, type SealedRows } from './duckdb-rollup.js';
 import { loadMigrations, schemaDir, type AppliedMigration, type IntrospectableStore } from './migrations.js';
 import { planAlerts, planAudit, planHistory, planScores } from './query-plan.js';
 import { retentionCutoffs } from './retention.js';
 import { alertRow, auditRow, scoreRow, type SampleRow } from './rows.js';
 import { MINUTE_MS } from './rollup.js';
+import { SealedRollupCache } from './sealed-cache.js';
 import { assertSqlString, sqlInt } from './sql.js';
 import { TailRollup } from './tail-rollup.js';
 
@@ -64,7 +65,15 @@ export interface DuckDbStoreOptions {
    * Number.MAX_SAFE_INTEGER appends a batch in one go (the pre-amendment behaviour, a benchmark baseline).
    */
   appendChunkRows?: number;
+  /**
+   * Most sealed rollup rows cached in memory for trend queries (ADR 0011, fourth amendment),
+   * ~110 bytes each; 0 disables. Default DUCKDB_DEFAULT_TREND_CACHE_ROWS.
+   */
+  trendCacheRows?: number;
 }
+
+/** 200,000 rows: ~140 series-days (35 patients × 4 metrics), ~22 MB of heap. */
+export const DUCKDB_DEFAULT_TREND_CACHE_ROWS = 200_000;
 
 /**
  * About four DuckDB row groups: the unsorted tail a query scans in full stays small, while each
@@ -76,6 +85,8 @@ export interface DuckDbStore extends IntrospectableStore {
   engineSettings(): Promise<DuckDbEngineSettings>;
   /** Raw rows (copies included) in sorted runs and in the unsorted tail; rows of the sealed and of the tail's 1-minute rollup. */
   sampleRowCounts(): Promise<{ sorted: number; recent: number; rollup: number; recentRollup: number }>;
+  /** The cache of sealed rollup rows: series and rows held (plus one per series), lookups answered from it and not. */
+  trendCacheStats(): { series: number; rows: number; hits: number; misses: number };
 }
 
 /**
@@ -91,6 +102,7 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
   const threads = positiveInt(opts.threads ?? DUCKDB_DEFAULT_THREADS, 1, 'threads');
   const sealRows = positiveInt(opts.sealRows ?? DUCKDB_DEFAULT_SEAL_ROWS, 1, 'sealRows');
   const appendChunkRows = positiveInt(opts.appendChunkRows ?? APPEND_CHUNK_ROWS, 1, 'appendChunkRows');
+  const trendCacheRows = positiveInt(opts.trendCacheRows ?? DUCKDB_DEFAULT_TREND_CACHE_ROWS, 0, 'trendCacheRows');
   const instance = await openInstance(opts.path, { memoryLimitMb, threads });
   const conn = await instance.connect();
   // A second connection so health checks never wait behind (or join) a write transaction.
@@ -122,8 +134,26 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
   let tailRollup: TailRollup | null = null;
   const tailOf = async (c: DuckDBConnection): Promise<TailRollup> => (tailRollup ??= await loadTailRollup(c));
 
+  // The sealed rollup's rows of recently queried series, kept exact by every change to
+  // samples_rollup_1m below; sealedHi is the newest sealed minute or above it (null: not read yet).
+  const cache = new SealedRollupCache(trendCacheRows);
+  let sealedHi: number | null | undefined;
+  const sealedRows: SealedRows = { cache, hi: async (c) => (sealedHi === undefined ? (sealedHi = await sealedRollupHi(c)) : sealedHi) };
+
   async function sealNow(c: DuckDBConnection): Promise<void> {
-    await seal(c, await tailOf(c));
+    const tail = await tailOf(c);
+    let recomputed: Set<string>;
+    try {
+      recomputed = await seal(c, tail);
+    } catch (e) {
+      // Whether a failed COMMIT changed the sealed rollup is unknown.
+      cache.clear();
+      sealedHi = undefined;
+      throw e;
+    }
+    cache.sealed((patientKey, metric, from) => tail.minutes(patientKey, metric, from, Infinity), recomputed);
+    const tailHi = tail.newestMinute();
+    if (tailHi !== null && sealedHi !== undefined) sealedHi = Math.max(sealedHi ?? tailHi, tailHi);
     recentRows = 0;
     tailRollup = new TailRollup();
   }
@@ -160,6 +190,8 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
         // whenever a store opens (a restart or a crash loses nothing the raw rows hold).
         tailRollup = await loadTailRollup(c);
         recentRows = null;
+        cache.clear();
+        sealedHi = undefined;
       });
     },
 
@@ -240,7 +272,7 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
     async history(q: HistoryQuery): Promise<RawPoint[] | BucketPoint[]> {
       const p = planHistory(q);
       if (p.from >= p.to) return [];
-      return serial('history', (c) => historyQuery(c, p, tailOf));
+      return serial('history', (c) => historyQuery(c, p, tailOf, sealedRows));
     },
 
     async alerts(q: AlertQuery): Promise<AlertEvent[]> {
@@ -287,6 +319,7 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
           const res = await c.run(`DELETE FROM ${table} WHERE ${column} ${column === 'ts_ms' ? '<' : '<='} ${sqlInt(cutoff)}`);
           const n = Number(res.rowsChanged);
           if (n > 0) dropped[policy] = (dropped[policy] ?? 0) + n;
+          if (table === 'samples_rollup_1m') cache.expire(cutoff);
           if (table === 'samples_recent') {
             recentRows = null;
             if (n > 0) tailRollup = null;
@@ -313,6 +346,8 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
           await c.run('DELETE FROM samples_recent WHERE patient_key = $1 OR patient_id = $1', [patientId]);
           recentRows = null;
           tailRollup = null;
+          // Rows of other keys are recomputed below: drop every cached series (erasure is rare).
+          cache.clear();
           await c.run('DELETE FROM samples_rollup_1m WHERE patient_key = $1', [patientId]);
           await recomputeTouched(c);
           await c.run('DROP TABLE rollup_touched');
@@ -333,6 +368,8 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
         return { sorted: Number(r?.sorted), recent: Number(r?.recent), rollup: Number(r?.rollup), recentRollup: (await tailOf(c)).size };
       });
     },
+
+    trendCacheStats: () => ({ series: cache.series, rows: cache.rows, hits: cache.hits, misses: cache.misses }),
 
     async healthy() {
       if (queue.closing || closed) return false;

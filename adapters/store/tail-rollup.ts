@@ -105,6 +105,13 @@ export class TailRollup {
     return out.sort((a, b) => a.minute - b.minute);
   }
 
+  /** @returns the newest minute held, or null when empty */
+  newestMinute(): number | null {
+    let hi: number | null = null;
+    for (const s of this.series.values()) for (const minute of s.minutes.keys()) if (hi === null || minute > hi) hi = minute;
+    return hi;
+  }
+
   /** Every series-minute, for the seal to write in one go. */
   *rows(): Generator<TailRollupRow> {
     for (const s of this.series.values()) for (const [minute, m] of s.minutes) yield { patientKey: s.patientKey, metric: s.metric, agg: toAgg(minute, m) };
