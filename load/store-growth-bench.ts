@@ -10,8 +10,11 @@
  *   and, at a smaller size, the alternatives in load/lib/store-variants.ts.
  * - trend: p50/p99 of the dashboard's 24-hour trend query (step `auto`, i.e. 2-minute buckets,
  *   one patient and metric) on an empty store, one holding only the queried patient's day, and
- *   one holding a day of a ward (W patients), read from the sealed runs' and the tail's 1-minute rollups, and on
- *   the same ward store through raw rows (the pre-rollup path, as a same-run baseline); rounds
+ *   one holding a day of a ward (W patients), read from the sealed runs' and the tail's 1-minute rollups
+ *   (sealed rows cached per series in memory); as same-run baselines, the ward's file copied and
+ *   opened with that cache off, queried through the sealed rollup and through raw rows (the
+ *   pre-rollup path), and an empty store with the cache off. Queries vary the patient (i mod W)
+ *   so a cache must hold every series; each series' first query is also reported apart. Rounds
  *   alternate between the stores.
  *
  * Figures are printed (and with --write put into BENCHMARKS.md), never asserted. Run after `npm run build`:
@@ -20,7 +23,7 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -139,47 +142,61 @@ function percentile(xs: number[], p: number): number {
 async function trendChild(ward: number, queries: number, batch: number, rounds: number): Promise<Record<string, unknown>> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'vitals-trend-'));
   try {
-    const open = async (name: string, sealRows?: number): Promise<Awaited<ReturnType<typeof createDuckDbStore>>> => {
+    const open = async (name: string, sealRows?: number, trendCacheRows?: number): Promise<Awaited<ReturnType<typeof createDuckDbStore>>> => {
       const seal = sealRows ?? SEAL_ROWS;
-      const s = await createDuckDbStore({ path: path.join(dir, `${name}.duckdb`), ...(seal ? { sealRows: seal } : {}) });
+      const s = await createDuckDbStore({ path: path.join(dir, `${name}.duckdb`), ...(seal ? { sealRows: seal } : {}), ...(trendCacheRows === undefined ? {} : { trendCacheRows }) });
       await s.migrate();
       return s;
     };
-    const stores = { empty: await open('empty'), patient: await open('patient'), ward: await open('ward'), ...(UNSORTED ? { wardUnsorted: await open('ward-unsorted', Number.MAX_SAFE_INTEGER) } : {}) };
+    const fill: Record<string, Awaited<ReturnType<typeof createDuckDbStore>>> = { patient: await open('patient'), ward: await open('ward'), ...(UNSORTED ? { wardUnsorted: await open('ward-unsorted', Number.MAX_SAFE_INTEGER) } : {}) };
     const seconds = DAY / 1000;
     let t = performance.now();
-    for (const b of batches(1, seconds, batch)) await stores.patient.insertSamples(b);
+    for (const b of batches(1, seconds, batch)) await fill.patient!.insertSamples(b);
     for (const b of batches(ward, seconds, batch)) {
-      await stores.ward.insertSamples(b);
-      await stores.wardUnsorted?.insertSamples(b);
+      await fill.ward!.insertSamples(b);
+      await fill.wardUnsorted?.insertSamples(b);
     }
     const loadS = (performance.now() - t) / 1000;
+    // The ward's file twice: one store with the sealed-rows cache (shipped), one with it off
+    // (every query reads the sealed rollup from DuckDB: the path before the cache, same data).
+    await fill.ward!.close();
+    await copyFile(path.join(dir, 'ward.duckdb'), path.join(dir, 'ward-nocache.duckdb'));
+    const stores = {
+      empty: await open('empty'), emptyNoCache: await open('empty-nocache', undefined, 0), patient: fill.patient!,
+      ward: await open('ward'), wardNoCache: await open('ward-nocache', undefined, 0), ...(fill.wardUnsorted ? { wardUnsorted: fill.wardUnsorted } : {}),
+    };
     const { step, limit } = chooseStep(T0, T0 + DAY, 'auto') as { step: number; limit: number };
-    const result: Record<string, { p50: number[]; p99: number[]; buckets: number }> = {};
+    const result: Record<string, { p50: number[]; p99: number[]; buckets: number; firstPerSeries: number[] }> = {};
     // The ward store once more with a step one millisecond off a whole minute: the same store
     // answers by grouping raw rows, the path every bucket query took before the rollup (same run baseline).
     const cases: Array<readonly [string, Awaited<ReturnType<typeof createDuckDbStore>>, number]> = [
-      ['empty', stores.empty, step], ['patient', stores.patient, step], ['ward', stores.ward, step],
-      ['wardRawPath', stores.ward, step + 1], ...(stores.wardUnsorted ? [['wardUnsorted', stores.wardUnsorted, step] as const] : []),
+      ['empty', stores.empty, step], ['emptyNoCache', stores.emptyNoCache, step], ['patient', stores.patient, step], ['ward', stores.ward, step],
+      ['wardNoCache', stores.wardNoCache, step], ['wardRawPath', stores.wardNoCache, step + 1], ...(stores.wardUnsorted ? [['wardUnsorted', stores.wardUnsorted, step] as const] : []),
     ];
     for (let r = 0; r < rounds; r++) {
       for (const [name, store, qStep] of cases) {
         const lat: number[] = [];
         let buckets = 0;
+        const e = (result[name] ??= { p50: [], p99: [], buckets, firstPerSeries: [] });
         for (let q = 0; q < queries; q++) {
-          const p = name.startsWith('ward') ? q % ward : 0;
+          // Varied patients wherever the store holds (or lacks) several: a cache must hold them all.
+          const p = name === 'patient' ? 0 : q % ward;
           t = performance.now();
           const points = await store.history({ patientKey: `pat-${p}`, metric: 'hr', from: T0, to: T0 + DAY, step: qStep, limit });
-          lat.push(performance.now() - t);
+          const ms = performance.now() - t;
+          lat.push(ms);
+          // Each series' first query after open (a cache miss where a cache is on), also in lat.
+          if (r === 0 && q < (name === 'patient' ? 1 : ward)) e.firstPerSeries.push(ms);
           buckets = points.length;
         }
-        const e = (result[name] ??= { p50: [], p99: [], buckets });
+        e.buckets = buckets;
         e.p50.push(percentile(lat, 50));
         e.p99.push(percentile(lat, 99));
       }
     }
+    const cache = { ward: stores.ward.trendCacheStats(), empty: stores.empty.trendCacheStats() };
     for (const s of Object.values(stores)) await s.close();
-    return { ward, queries, rounds, step, valuesInWard: ward * seconds * METRICS, loadS, result, peakRssMB: peakRssMB() };
+    return { ward, queries, rounds, step, valuesInWard: ward * seconds * METRICS, loadS, result, cache, peakRssMB: peakRssMB() };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -253,26 +270,29 @@ async function main(): Promise<void> {
   if (!args['no-trend']) {
     const ward = QUICK ? 2 : Number(args.ward);
     trend = await runChild(['--child', `trend:${ward}:${QUICK ? 20 : Number(args.queries)}`, '--batch', String(batch), ...(QUICK ? ['--quick'] : []), ...(UNSORTED ? ['--unsorted'] : []), ...(SEAL_ROWS ? ['--seal-rows', String(SEAL_ROWS)] : [])]);
-    const res = trend.result as Record<string, { p50: number[]; p99: number[]; buckets: number }>;
+    const res = trend.result as Record<string, { p50: number[]; p99: number[]; buckets: number; firstPerSeries: number[] }>;
     lines.push(
       '',
-      `**24-hour trend query** (\`history\` for one patient and metric over 24 h, step \`auto\` = ${Number(trend.step) / 60_000}-minute buckets; ${trend.queries} queries per store per round, ${trend.rounds} rounds alternating between stores, median of the per-round figures):`,
+      `**24-hour trend query** (\`history\` for one patient and metric over 24 h, step \`auto\` = ${Number(trend.step) / 60_000}-minute buckets; ${trend.queries} queries per store per round, patients varied (query i asks for patient i mod ${trend.ward}, except on the one-patient store), ${trend.rounds} rounds alternating between stores, median of the per-round figures; cache after the run: ${JSON.stringify(trend.cache)}):`,
       '',
-      '| store holds | values | buckets returned | p50 ms | p99 ms | p99 / empty |',
-      '|---|---|---|---|---|---|',
+      '| store holds | values | buckets returned | p50 ms | p99 ms | p99 / empty | p50 by round | p99 by round | first query per series p50 / max ms |',
+      '|---|---|---|---|---|---|---|---|---|',
     );
     const emptyP99 = median(res.empty!.p99);
     const holds: Record<string, [string, number]> = {
       empty: ['nothing', 0],
+      emptyNoCache: ['nothing, sealed-rows cache off', 0],
       patient: ['the queried patient\'s day only', 86_400 * METRICS],
-      ward: [`a day of a ward (${trend.ward} patients): sealed + tail rollups`, Number(trend.valuesInWard)],
-      wardRawPath: ['the same store, raw rows grouped (the path before the rollup; step + 1 ms)', Number(trend.valuesInWard)],
+      ward: [`a day of a ward (${trend.ward} patients): sealed rows cached + tail rollup in memory`, Number(trend.valuesInWard)],
+      wardNoCache: ['the same ward, cache off: sealed rollup read from DuckDB per query (the path before)', Number(trend.valuesInWard)],
+      wardRawPath: ['the same ward, raw rows grouped (the path before the rollup; step + 1 ms)', Number(trend.valuesInWard)],
       wardUnsorted: [`the same data, sorted runs off (never sealed, so no rollup)`, Number(trend.valuesInWard)],
     };
     for (const [name, [label, values]] of Object.entries(holds)) {
       const e = res[name];
       if (!e) continue;
-      lines.push(`| ${label} | ${(values / 1e6).toFixed(2)} M | ${e.buckets} | ${f(median(e.p50), 2)} | ${f(median(e.p99), 2)} | ${f(median(e.p99) / emptyP99, 1)}× |`);
+      const byRound = (xs: number[]): string => xs.map((x) => f(x, 2)).join(' · ');
+      lines.push(`| ${label} | ${(values / 1e6).toFixed(2)} M | ${e.buckets} | ${f(median(e.p50), 2)} | ${f(median(e.p99), 2)} | ${f(median(e.p99) / emptyP99, 1)}× | ${byRound(e.p50)} | ${byRound(e.p99)} | ${f(median(e.firstPerSeries), 2)} / ${f(Math.max(...e.firstPerSeries), 2)} |`);
     }
   }
   const md = lines.join('\n');

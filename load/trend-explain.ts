@@ -1,8 +1,10 @@
 /**
  * Profile of the 24-hour trend query on the embedded store (issue 11, ADR 0011): fills a DuckDB
  * file with a day of a ward (W patients, 1 Hz, 4 metrics, time-ordered batches of 1,000 samples,
- * the store-growth bench's workload), times `history` for one patient, then prints
- * `EXPLAIN ANALYZE` of each statement the rollup path runs, so the time can be attributed.
+ * the store-growth bench's workload), times `history` for varied patients with the sealed-rows
+ * cache off and on (each series' first query apart) and on an empty store, splits the cache-off
+ * query into DuckDB execution, reading the result, converting it to JS values and the JS merge,
+ * then prints `EXPLAIN ANALYZE` of each statement the rollup path runs.
  *
  *   npm run build && node dist/load/trend-explain.js [--ward 5] [--file /tmp/ward.duckdb] [--reuse]
  * `--reuse` skips the fill when the file exists (profile a change on the same data).
@@ -13,6 +15,10 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { createDuckDbStore } from '../adapters/store/duckdb.js';
 import type { CanonicalSample } from '../core/vitals.js';
 import { chooseStep } from '../dashboard-gateway/history-step.js';
+import { bucketsFromMinutes, mergeMinutes, type MinuteAgg } from '../adapters/store/rollup.js';
+
+// The store's sealed-rollup select (duckdb-rollup.ts AGG_SELECT), repeated to time its parts.
+const AGG_SELECT_FOR_PROFILE = 'CAST(minute_ms AS DOUBLE) AS minute_ms, CAST(cnt AS DOUBLE) AS cnt, min_v, max_v, sum_v, CAST(lo_ts AS DOUBLE) AS lo_ts, CAST(hi_ts AS DOUBLE) AS hi_ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -57,23 +63,62 @@ async function main(): Promise<void> {
   }
   console.log('rows', await store.sampleRowCounts());
   const { step, limit } = chooseStep(T0, T0 + DAY, 'auto') as { step: number; limit: number };
-  const lat: number[] = [];
-  for (let q = 0; q < Number(args.queries); q++) {
-    const t = performance.now();
-    await store.history({ patientKey: `pat-${q % WARD}`, metric: 'hr', from: T0, to: T0 + DAY, step, limit });
-    lat.push(performance.now() - t);
-  }
-  const empty = await createDuckDbStore({ path: ':memory:' });
-  await empty.migrate();
-  const latEmpty: number[] = [];
-  for (let q = 0; q < Number(args.queries); q++) {
-    const t = performance.now();
-    await empty.history({ patientKey: `pat-${q % WARD}`, metric: 'hr', from: T0, to: T0 + DAY, step, limit });
-    latEmpty.push(performance.now() - t);
-  }
-  await empty.close();
-  console.log(`history (rollup path): p50 ${pct(lat, 50).toFixed(1)} ms, p99 ${pct(lat, 99).toFixed(1)} ms; empty store p50 ${pct(latEmpty, 50).toFixed(1)} ms, p99 ${pct(latEmpty, 99).toFixed(1)} ms`);
   await store.close();
+  const QUERIES = Number(args.queries);
+  /** history() latencies for varied patients; the first WARD queries are each series' first. */
+  const timeHistory = async (s: Awaited<ReturnType<typeof createDuckDbStore>>): Promise<{ first: number[]; rest: number[] }> => {
+    const first: number[] = [];
+    const rest: number[] = [];
+    for (let q = 0; q < QUERIES; q++) {
+      const t = performance.now();
+      await s.history({ patientKey: `pat-${q % WARD}`, metric: 'hr', from: T0, to: T0 + DAY, step, limit });
+      (q < WARD ? first : rest).push(performance.now() - t);
+    }
+    return { first, rest };
+  };
+  const show = (name: string, r: { first: number[]; rest: number[] }): void =>
+    console.log(`history ${name}: first query per series p50 ${pct(r.first, 50).toFixed(2)} ms; then p50 ${pct(r.rest, 50).toFixed(2)} ms, p99 ${pct(r.rest, 99).toFixed(2)} ms`);
+  for (const [name, opts] of [['ward, cache off', { trendCacheRows: 0 }], ['ward, cache on', {}]] as const) {
+    const s = await createDuckDbStore({ path: FILE, ...opts });
+    await s.migrate();
+    show(name, await timeHistory(s));
+    console.log('  cache', s.trendCacheStats());
+    await s.close();
+  }
+  for (const [name, opts] of [['empty, cache off', { trendCacheRows: 0 }], ['empty, cache on', {}]] as const) {
+    const s = await createDuckDbStore({ path: ':memory:', ...opts });
+    await s.migrate();
+    show(name, await timeHistory(s));
+    await s.close();
+  }
+
+  // Where the cache-off ward query's time goes: the sealed-rollup statement run alone (DuckDB
+  // execution, result kept in C++), read into JS chunks, converted to JS values; then the JS merge.
+  {
+    const db = await DuckDBInstance.create(FILE, { memory_limit: '512MiB', threads: '1' });
+    const c = await db.connect();
+    const sql = `SELECT ${AGG_SELECT_FOR_PROFILE} FROM samples_rollup_1m WHERE patient_key = $1 AND metric = $2 AND minute_ms >= ${T0} AND minute_ms < ${T0 + DAY}`;
+    const parts = { run: [] as number[], readAll: [] as number[], columnsJS: [] as number[], merge: [] as number[] };
+    for (let q = 0; q < QUERIES; q++) {
+      const key = [`pat-${q % WARD}`, 'hr'];
+      let t = performance.now();
+      await c.run(sql, key);
+      parts.run.push(performance.now() - t);
+      t = performance.now();
+      const reader = await c.runAndReadAll(sql, key);
+      parts.readAll.push(performance.now() - t);
+      t = performance.now();
+      const [minute, cnt, mn, mx, sum, lo, hi] = reader.getColumnsJS() as number[][];
+      parts.columnsJS.push(performance.now() - t);
+      t = performance.now();
+      const sealed: MinuteAgg[] = minute!.map((m, i) => ({ minute: m, count: cnt![i]!, min: mn![i]!, max: mx![i]!, sum: sum![i]!, lo: lo![i]!, hi: hi![i]! }));
+      bucketsFromMinutes(mergeMinutes(sealed, [], []), step, limit);
+      parts.merge.push(performance.now() - t);
+    }
+    for (const [k, xs] of Object.entries(parts)) console.log(`  ${k}: p50 ${pct(xs, 50).toFixed(3)} ms, p99 ${pct(xs, 99).toFixed(3)} ms`);
+    c.closeSync();
+    db.closeSync();
+  }
 
   const db = await DuckDBInstance.create(FILE, { memory_limit: '512MiB', threads: '1' });
   const c = await db.connect();

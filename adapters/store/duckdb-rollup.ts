@@ -200,5 +200,5 @@ export async function rollupBuckets(
     )})`,
     key,
   );
-  return bucketsFromMinutes(mergeMinutes(sealed, recent, exact), q.step, q.limit);
+  return bucketsFromMinutes(mergeMinutes(sealed, recent, exact, conflict), q.step, q.limit);
 }

@@ -43,4 +43,19 @@ describe('rollup: merging sealed minutes with the tail', () => {
     expect(bucketsFromMinutes(minutes, 120_000, 2).map((b) => b.ts)).toEqual([0, 120_000]);
     expect(bucketsFromMinutes([], 60_000, 5)).toEqual([]);
   });
+
+  it('merges and buckets rows in any order the same as sorted ones (a statement returns them unordered)', () => {
+    const shuffled = [m(3, 2, 2, 2, 4), m(0, 2, 1, 3, 4), m(1, 1, 5, 5, 5), m(1, 1, 0, 0, 0, 0, 0)];
+    const sorted = [...shuffled].sort((a, b) => a.minute - b.minute);
+    const tail = [m(4, 1, 9, 9, 9), m(2, 1, 7, 7, 7)];
+    expect(mergeMinutes(shuffled, tail, []).map((x) => x.minute)).toEqual([0, MIN, MIN, 2 * MIN, 3 * MIN, 4 * MIN]);
+    const want = [
+      { ts: 0, count: 4, min: 0, max: 5, avg: 9 / 4 },
+      { ts: 120_000, count: 3, min: 2, max: 7, avg: 11 / 3 },
+      { ts: 240_000, count: 1, min: 9, max: 9, avg: 9 },
+    ];
+    expect(bucketsFromMinutes(shuffled.concat(tail), 120_000, 10)).toEqual(want);
+    expect(bucketsFromMinutes(mergeMinutes(sorted, tail, []), 120_000, 10)).toEqual(want);
+    expect(bucketsFromMinutes(shuffled.concat(tail), 120_000, 1)).toEqual(want.slice(0, 1));
+  });
 });

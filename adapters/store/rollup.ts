@@ -37,16 +37,29 @@ const intersect = (a: MinuteAgg, b: MinuteAgg): boolean =>
  * @returns minute starts, ascending
  */
 export function conflictingMinutes(sealed: readonly MinuteAgg[], recent: readonly MinuteAgg[]): number[] {
-  const byMinute = new Map<number, MinuteAgg[]>();
-  for (const s of sealed) {
-    const xs = byMinute.get(s.minute);
-    if (xs) xs.push(s);
-    else byMinute.set(s.minute, [s]);
+  if (recent.length === 0 || sealed.length === 0) return [];
+  // Keyed by the tail's minutes (few; a trend's sealed rows are ~1,440): one lookup per sealed row.
+  const tailMinutes = new Map<number, MinuteAgg[]>();
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const r of recent) {
+    const xs = tailMinutes.get(r.minute);
+    if (xs) xs.push(r);
+    else tailMinutes.set(r.minute, [r]);
+    lo = Math.min(lo, r.minute);
+    hi = Math.max(hi, r.minute);
   }
   const out = new Set<number>();
-  for (const r of recent) if (byMinute.get(r.minute)?.some((s) => intersect(s, r))) out.add(r.minute);
+  // Time-ordered data puts the tail after nearly every sealed row: compare before looking up.
+  for (const s of sealed) if (s.minute >= lo && s.minute <= hi && tailMinutes.get(s.minute)?.some((r) => intersect(s, r))) out.add(s.minute);
   return [...out].sort((a, b) => a - b);
 }
+
+const ascending = (xs: readonly MinuteAgg[]): boolean => {
+  for (let i = 1; i < xs.length; i++) if (xs[i - 1]!.minute > xs[i]!.minute) return false;
+  return true;
+};
+const byMinute = (a: MinuteAgg, b: MinuteAgg): number => a.minute - b.minute;
 
 /**
  * Exact partial aggregates: every row as it is, except in conflicting minutes, which come from
@@ -54,13 +67,32 @@ export function conflictingMinutes(sealed: readonly MinuteAgg[], recent: readonl
  * @param sealed - rollup rows
  * @param recent - tail rollup rows
  * @param exact - recomputed aggregates of the conflicting minutes
+ * @param conflicts - conflictingMinutes(sealed, recent), when the caller has it already
  * @returns rows ascending by minute; rows of one minute never share a sample
  */
-export function mergeMinutes(sealed: readonly MinuteAgg[], recent: readonly MinuteAgg[], exact: readonly MinuteAgg[]): MinuteAgg[] {
-  const conflict = new Set(conflictingMinutes(sealed, recent));
-  const out = [...sealed, ...recent].filter((m) => !conflict.has(m.minute));
-  for (const m of exact) if (conflict.has(m.minute)) out.push(m);
-  return out.sort((a, b) => a.minute - b.minute);
+export function mergeMinutes(
+  sealed: readonly MinuteAgg[],
+  recent: readonly MinuteAgg[],
+  exact: readonly MinuteAgg[],
+  conflicts: readonly number[] = conflictingMinutes(sealed, recent),
+): MinuteAgg[] {
+  if (conflicts.length > 0) {
+    const conflict = new Set(conflicts);
+    const out = [...sealed, ...recent].filter((m) => !conflict.has(m.minute));
+    for (const m of exact) if (conflict.has(m.minute)) out.push(m);
+    return out.sort(byMinute);
+  }
+  // The usual case (no conflict, both sides ascending): one linear merge, no sort.
+  const a = ascending(sealed) ? sealed : [...sealed].sort(byMinute);
+  const b = ascending(recent) ? recent : [...recent].sort(byMinute);
+  const out: MinuteAgg[] = new Array<MinuteAgg>(a.length + b.length);
+  let i = 0;
+  let j = 0;
+  let k = 0;
+  while (i < a.length && j < b.length) out[k++] = a[i]!.minute <= b[j]!.minute ? a[i++]! : b[j++]!;
+  while (i < a.length) out[k++] = a[i++]!;
+  while (j < b.length) out[k++] = b[j++]!;
+  return out;
 }
 
 /**
@@ -71,21 +103,35 @@ export function mergeMinutes(sealed: readonly MinuteAgg[], recent: readonly Minu
  * @returns buckets, ascending; empty buckets omitted
  */
 export function bucketsFromMinutes(minutes: readonly MinuteAgg[], step: number, limit: number): BucketPoint[] {
-  const byBucket = new Map<number, { count: number; min: number; max: number; sum: number }>();
-  for (const m of minutes) {
+  const xs = ascending(minutes) ? minutes : [...minutes].sort(byMinute);
+  const out: BucketPoint[] = [];
+  // Ascending input: a bucket's rows are consecutive, so one pass accumulates each in turn.
+  let ts = Number.NaN;
+  let count = 0;
+  let min = 0;
+  let max = 0;
+  let sum = 0;
+  const flush = (): void => {
+    if (count > 0) out.push({ ts, min, max, avg: sum / count, count });
+  };
+  for (const m of xs) {
     if (m.count <= 0) continue;
     const b = Math.floor(m.minute / step) * step;
-    const acc = byBucket.get(b);
-    if (!acc) byBucket.set(b, { count: m.count, min: m.min, max: m.max, sum: m.sum });
-    else {
-      acc.count += m.count;
-      acc.min = Math.min(acc.min, m.min);
-      acc.max = Math.max(acc.max, m.max);
-      acc.sum += m.sum;
+    if (b !== ts) {
+      flush();
+      if (out.length === limit) return out;
+      ts = b;
+      count = m.count;
+      min = m.min;
+      max = m.max;
+      sum = m.sum;
+    } else {
+      count += m.count;
+      min = Math.min(min, m.min);
+      max = Math.max(max, m.max);
+      sum += m.sum;
     }
   }
-  return [...byBucket.entries()]
-    .sort((a, b) => a[0] - b[0])
-    .slice(0, limit)
-    .map(([ts, a]) => ({ ts, min: a.min, max: a.max, avg: a.sum / a.count, count: a.count }));
+  if (out.length < limit) flush();
+  return out;
 }
