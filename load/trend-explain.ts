@@ -10,6 +10,9 @@
  * `--reuse` skips the fill when the file exists (profile a change on the same data).
  */
 import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { createDuckDbStore } from '../adapters/store/duckdb.js';
@@ -92,13 +95,19 @@ async function main(): Promise<void> {
     await s.close();
   }
 
-  // Where the cache-off ward query's time goes: the sealed-rollup statement run alone (DuckDB
-  // execution, result kept in C++), read into JS chunks, converted to JS values; then the JS merge.
-  {
-    const db = await DuckDBInstance.create(FILE, { memory_limit: '512MiB', threads: '1' });
+  // Where the cache-off query's time goes, on the ward's file and on an empty database: the
+  // sealed-rollup statement run alone (DuckDB execution, result kept in C++), read into JS chunks,
+  // converted to JS values; then the JS merge and bucketing.
+  const emptyDir = await mkdtemp(path.join(os.tmpdir(), 'vitals-explain-'));
+  const emptyFile = path.join(emptyDir, 'empty.duckdb');
+  const emptyStore = await createDuckDbStore({ path: emptyFile });
+  await emptyStore.migrate();
+  await emptyStore.close();
+  for (const [name, file] of [['ward', FILE], ['empty', emptyFile]] as const) {
+    const db = await DuckDBInstance.create(file, { memory_limit: '512MiB', threads: '1' });
     const c = await db.connect();
     const sql = `SELECT ${AGG_SELECT_FOR_PROFILE} FROM samples_rollup_1m WHERE patient_key = $1 AND metric = $2 AND minute_ms >= ${T0} AND minute_ms < ${T0 + DAY}`;
-    const parts = { run: [] as number[], readAll: [] as number[], columnsJS: [] as number[], merge: [] as number[] };
+    const parts = { run: [] as number[], readAll: [] as number[], columnsJS: [] as number[], merge: [] as number[], selectOne: [] as number[] };
     for (let q = 0; q < QUERIES; q++) {
       const key = [`pat-${q % WARD}`, 'hr'];
       let t = performance.now();
@@ -111,14 +120,20 @@ async function main(): Promise<void> {
       const [minute, cnt, mn, mx, sum, lo, hi] = reader.getColumnsJS() as number[][];
       parts.columnsJS.push(performance.now() - t);
       t = performance.now();
-      const sealed: MinuteAgg[] = minute!.map((m, i) => ({ minute: m, count: cnt![i]!, min: mn![i]!, max: mx![i]!, sum: sum![i]!, lo: lo![i]!, hi: hi![i]! }));
+      const sealed: MinuteAgg[] = (minute ?? []).map((m, i) => ({ minute: m, count: cnt![i]!, min: mn![i]!, max: mx![i]!, sum: sum![i]!, lo: lo![i]!, hi: hi![i]! }));
       bucketsFromMinutes(mergeMinutes(sealed, [], []), step, limit);
       parts.merge.push(performance.now() - t);
+      // The floor: a parameterised statement that touches no table.
+      t = performance.now();
+      await c.runAndReadAll('SELECT $1::VARCHAR AS k', [key[0]!]);
+      parts.selectOne.push(performance.now() - t);
     }
+    console.log(`${name} database, sealed-rollup statement parts:`);
     for (const [k, xs] of Object.entries(parts)) console.log(`  ${k}: p50 ${pct(xs, 50).toFixed(3)} ms, p99 ${pct(xs, 99).toFixed(3)} ms`);
     c.closeSync();
     db.closeSync();
   }
+  await rm(emptyDir, { recursive: true, force: true });
 
   const db = await DuckDBInstance.create(FILE, { memory_limit: '512MiB', threads: '1' });
   const c = await db.connect();

@@ -105,33 +105,33 @@ export function mergeMinutes(
 export function bucketsFromMinutes(minutes: readonly MinuteAgg[], step: number, limit: number): BucketPoint[] {
   const xs = ascending(minutes) ? minutes : [...minutes].sort(byMinute);
   const out: BucketPoint[] = [];
-  // Ascending input: a bucket's rows are consecutive, so one pass accumulates each in turn.
+  // Ascending input: a bucket's rows are consecutive, so one pass accumulates each in turn. Plain
+  // locals, no closure: doubles held in a closure's context are boxed on every write (garbage).
   let ts = Number.NaN;
   let count = 0;
   let min = 0;
   let max = 0;
   let sum = 0;
-  const flush = (): void => {
-    if (count > 0) out.push({ ts, min, max, avg: sum / count, count });
-  };
   for (const m of xs) {
     if (m.count <= 0) continue;
     const b = Math.floor(m.minute / step) * step;
-    if (b !== ts) {
-      flush();
-      if (out.length === limit) return out;
-      ts = b;
-      count = m.count;
-      min = m.min;
-      max = m.max;
-      sum = m.sum;
-    } else {
+    if (b === ts) {
       count += m.count;
-      min = Math.min(min, m.min);
-      max = Math.max(max, m.max);
+      if (m.min < min) min = m.min;
+      if (m.max > max) max = m.max;
       sum += m.sum;
+      continue;
     }
+    if (count > 0) {
+      out.push({ ts, min, max, avg: sum / count, count });
+      if (out.length === limit) return out;
+    }
+    ts = b;
+    count = m.count;
+    min = m.min;
+    max = m.max;
+    sum = m.sum;
   }
-  if (out.length < limit) flush();
+  if (count > 0 && out.length < limit) out.push({ ts, min, max, avg: sum / count, count });
   return out;
 }

@@ -92,7 +92,8 @@ export class SealedRollupCache {
     this.remove(id);
     // A series larger than a quarter of the cache would evict most of it for one query.
     if (this.capacityRows === 0 || cost(rows) > this.capacityRows / 4) return;
-    const e = { from, rows: [...rows].sort((a, b) => a.minute - b.minute) };
+    const e = { from, rows: [...rows] };
+    if (!e.rows.every((r, i) => i === 0 || e.rows[i - 1]!.minute <= r.minute)) e.rows.sort((a, b) => a.minute - b.minute);
     this.entries.set(id, e);
     this.held += cost(e.rows);
     this.evict();
