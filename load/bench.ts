@@ -7,8 +7,9 @@
  *   npm run bench -- --split         # also the split roles on KAFKA_BROKERS + CLICKHOUSE_URL (2 rules instances)
  *   npm run bench -- --split-only --devices 2000 --no-quality   # the split deployment alone, per-role CPU
  *   npm run bench -- --scale 1000,2000,5000 --runs 5 --no-quality
+ *   npm run bench -- --qos 1 --seconds 1800 --scale "" --no-quality --no-md --no-baseline   # the 30-minute embedded run, QoS 1 only
  *   npm run bench -- --ingest-kafka  # only: Mosquitto vs `vitals ingest` into Kafka, same generator (load/ingest-bench.ts)
-  BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" npm run bench -- ...   # Node flags for the servers under test
+ *   BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" npm run bench -- ...   # Node flags for the servers under test
  *
  * Each Vitalstream run is paired with a Mosquitto run driven by the same generator in the same
  * invocation (skipped, and said so, when mosquitto is not installed). Timing never fails the run;
@@ -53,6 +54,8 @@ const { values: args } = parseArgs({
     'no-baseline': { type: 'boolean', default: false },
     'no-md': { type: 'boolean', default: false },
     'ingest-kafka': { type: 'boolean', default: false },
+    /** Embedded cases to run: 1, 0 or both (default `1,0`; `--quick` runs 1). */
+    qos: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -204,6 +207,12 @@ function summarise(label: string, ps: Pair[]): CaseSummary {
   };
 }
 
+function qosArg(v: string): (0 | 1)[] {
+  const list = v.split(',').map((x) => x.trim());
+  if (list.some((x) => x !== '0' && x !== '1')) throw new Error(`--qos takes 1, 0 or 1,0 (got "${v}")`);
+  return list.map((x) => (x === '1' ? 1 : 0));
+}
+
 const started = new Date();
 const problems: string[] = [];
 const result: Record<string, unknown> = {
@@ -216,7 +225,7 @@ const result: Record<string, unknown> = {
 const cases: CaseSummary[] = [];
 const raw: Record<string, Pair[]> = {};
 if (!args['no-e2e']) {
-  const qosList: (0 | 1)[] = splitOnly ? [] : quick ? [1] : [1, 0];
+  const qosList: (0 | 1)[] = splitOnly ? [] : args.qos !== undefined ? qosArg(args.qos) : quick ? [1] : [1, 0];
   for (const qos of qosList) {
     const label = `embedded QoS ${qos}`;
     const ps = await pairs('embedded', { ...base, qos }, runs, label);
