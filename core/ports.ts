@@ -40,6 +40,11 @@ export interface TopicSpec {
   /** Compacted topics keep the last value per key (registry). */
   compacted?: boolean;
   retentionMs?: number;
+  /**
+   * Kafka only: a publish's records of one partition may travel as one Kafka record (a bundle,
+   * docs/protocol.md), unbundled by the adapter's readers. Ignored for compacted topics.
+   */
+  bundled?: boolean;
 }
 
 export interface OutgoingRecord {
