@@ -19,7 +19,7 @@ export const BUNDLE_VERSION = '1';
  * understate the samples a consumer is behind: flow control (VITALS_FLOW_MAX_LAG) counts records.
  */
 export const MAX_BUNDLE_RECORDS = 32;
-/** Most value bytes in one bundle: well under Kafka's 1 MiB batch limit. */
+/** Most value length (UTF-16 units, so ≤ 3× in UTF-8 bytes) in one bundle: well under Kafka's 1 MiB batch limit. */
 export const MAX_BUNDLE_BYTES = 128 * 1024;
 
 /** One record as it goes into a bundle; the key's bytes are made once per key by the producer. */
