@@ -69,7 +69,10 @@ export interface OutgoingRecord {
 export interface BusRecord {
   topic: string;
   partition: number;
-  /** Offset within the partition, as a decimal string (Kafka offsets exceed 2^53 in theory). */
+  /**
+   * Offset within the partition, as a decimal string (Kafka offsets exceed 2^53 in theory). Never
+   * decreases within a partition; the records of one Kafka bundle share it (docs/protocol.md).
+   */
   offset: string;
   key: string;
   value: string | null;
