@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BUNDLE_HEADER, bundleVersion, decodeBundle, encodeBundle, type BundleEntry } from './kafka/bundle.js';
+import { BUNDLE_HEADER, bundleVersion, decodeBundle, encodeBundle, splitRuns, type BundleEntry } from './kafka/bundle.js';
 
 const entry = (key: string, value: string, timestamp: number): BundleEntry => ({ key: Buffer.from(key), value, timestamp });
 
@@ -31,5 +31,22 @@ describe('Kafka bundle format v1', () => {
     expect(bundleVersion({})).toBeNull();
     expect(bundleVersion({ [BUNDLE_HEADER]: Buffer.from('1') })).toBe('1');
     expect(bundleVersion({ [BUNDLE_HEADER]: '2' })).toBe('2');
+  });
+});
+
+describe('splitRuns', () => {
+  const e = (value: string | null, key = 'P-1'): { key: Buffer; value: string | null } => ({ key: Buffer.from(key), value });
+  const shape = (runs: ReturnType<typeof splitRuns<{ key: Buffer; value: string | null }>>): string[] =>
+    runs.map((r) => (r.bundle ? `[${r.entries.map((x) => x.value).join(',')}]` : String(r.entry.value)));
+
+  it('cuts a partition into bundles of at most maxRecords, in order; a lone record goes plain', () => {
+    expect(shape(splitRuns(['a', 'b', 'c', 'd', 'e', 'f', 'g'].map((v) => e(v)), 3))).toEqual(['[a,b,c]', '[d,e,f]', 'g']);
+    expect(shape(splitRuns([e('a')], 3))).toEqual(['a']);
+    expect(splitRuns([], 3)).toEqual([]);
+  });
+
+  it('closes a bundle before it passes maxChars, and never bundles a tombstone or an over-long key', () => {
+    expect(shape(splitRuns([e('aaaa'), e('bbbb'), e('cccc'), e('d')], 32, 8))).toEqual(['[aaaa,bbbb]', '[cccc,d]']);
+    expect(shape(splitRuns([e('a'), e('b'), e(null), e('c'), e('d'), e('x', 'k'.repeat(70_000)), e('f')], 32))).toEqual(['[a,b]', 'null', '[c,d]', 'x', 'f']);
   });
 });

@@ -43,6 +43,38 @@ export function bundleable(key: Buffer): boolean {
   return key.length <= MAX_KEY_BYTES;
 }
 
+/** One partition's records as they go out, in order: a bundle (two or more) or a plain record. */
+export type Run<E> = { bundle: true; entries: E[] } | { bundle: false; entry: E };
+
+/**
+ * One partition's records, in order, cut into bundles of at most `maxRecords` records and about
+ * `maxChars` characters of values; a run of one, a null value (tombstone) or a key too long for a
+ * bundle goes plain, between the runs around it.
+ */
+export function splitRuns<E extends { key: Buffer; value: string | null }>(list: readonly E[], maxRecords = MAX_BUNDLE_RECORDS, maxChars = MAX_BUNDLE_BYTES): Run<E>[] {
+  const out: Run<E>[] = [];
+  let run: E[] = [];
+  let chars = 0;
+  const close = (): void => {
+    if (run.length === 1) out.push({ bundle: false, entry: run[0] as E });
+    else if (run.length > 1) out.push({ bundle: true, entries: run });
+    run = [];
+    chars = 0;
+  };
+  for (const e of list) {
+    if (e.value === null || !bundleable(e.key)) {
+      close();
+      out.push({ bundle: false, entry: e });
+      continue;
+    }
+    if (run.length >= maxRecords || (run.length > 0 && chars + e.value.length > maxChars)) close();
+    run.push(e);
+    chars += e.value.length;
+  }
+  close();
+  return out;
+}
+
 /** The value of a bundle's Kafka record. Entries keep their order. */
 export function encodeBundle(entries: readonly BundleEntry[]): Buffer {
   let size = 4;

@@ -7,7 +7,7 @@ import type { Admin, ICustomPartitioner, PartitionMetadata, Producer } from 'kaf
 import { VitalsError } from '../../../core/errors.js';
 import type { OutgoingRecord } from '../../../core/ports.js';
 import { GroupCommit } from '../../../platform/group-commit.js';
-import { BUNDLE_HEADER, BUNDLE_VERSION, type BundleEntry, bundleable, encodeBundle, MAX_BUNDLE_BYTES, MAX_BUNDLE_RECORDS } from './bundle.js';
+import { BUNDLE_HEADER, BUNDLE_VERSION, type BundleEntry, encodeBundle, splitRuns } from './bundle.js';
 import type { Logger } from '../../../platform/log.js';
 import { type KafkaClient, Partitioners, withTimeout } from './client.js';
 import { errorText, mapKafkaError, PRODUCER_STATE_LOST, rootCause } from './errors.js';
@@ -220,7 +220,7 @@ export class ProducerLanes {
 
   /**
    * A bundled topic's records as kafkajs messages: per partition (murmur2 of the key, the place
-   * kafkajs would give each record), runs of up to MAX_BUNDLE_RECORDS records joined into one
+   * kafkajs would give each record), cut into runs by splitRuns (bundle.ts), each run of two or more one
    * bundle, in publish() order. A run of one, a tombstone or an over-long key goes as a plain
    * record, so a quiet partition's records look exactly as they did before bundles.
    */
@@ -240,33 +240,18 @@ export class ProducerLanes {
       else byPartition.set(p, [e]);
     }
     const out: PlainMessage[] = [];
+    const plain = (e: Entry, partition: number): PlainMessage => ({ key: e.key, value: e.value === null ? null : Buffer.from(e.value, 'utf8'), timestamp: String(e.timestamp), partition });
     for (const [partition, list] of byPartition) {
-      let run: BundleEntry[] = [];
-      let runBytes = 0;
-      const close = (): void => {
-        if (run.length === 1) {
-          const e = run[0] as BundleEntry;
-          out.push({ key: e.key, value: Buffer.from(e.value, 'utf8'), timestamp: String(e.timestamp), partition });
-        } else if (run.length > 1) {
-          let maxTs = 0;
-          for (const e of run) if (e.timestamp > maxTs) maxTs = e.timestamp;
-          // The bundle's time is its newest record's: a tail from a time never skips a record at or after it.
-          out.push({ key: (run[0] as BundleEntry).key, value: encodeBundle(run), timestamp: String(maxTs), partition, headers: BUNDLE_HEADERS });
-        }
-        run = [];
-        runBytes = 0;
-      };
-      for (const e of list) {
-        if (e.value === null || !bundleable(e.key)) {
-          close();
-          out.push({ key: e.key, value: e.value === null ? null : Buffer.from(e.value, 'utf8'), timestamp: String(e.timestamp), partition });
+      for (const run of splitRuns(list)) {
+        if (!run.bundle) {
+          out.push(plain(run.entry, partition));
           continue;
         }
-        if (run.length >= MAX_BUNDLE_RECORDS || (run.length > 0 && runBytes + e.value.length > MAX_BUNDLE_BYTES)) close();
-        run.push(e as BundleEntry);
-        runBytes += e.value.length;
+        let maxTs = 0;
+        for (const e of run.entries) if (e.timestamp > maxTs) maxTs = e.timestamp;
+        // The bundle's time is its newest record's: a tail from a time never skips a record at or after it.
+        out.push({ key: (run.entries[0] as Entry).key, value: encodeBundle(run.entries as BundleEntry[]), timestamp: String(maxTs), partition, headers: BUNDLE_HEADERS });
       }
-      close();
     }
     return out;
   }
