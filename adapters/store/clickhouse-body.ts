@@ -75,8 +75,8 @@ export function scoreLine(r: ScoreRow): string {
 /** Rows per body chunk: one request per batch, streamed, without building one giant string. */
 const CHUNK_ROWS = 10_000;
 
-/** Renders rows[from, to) as body bytes: newline-terminated text (JSONEachRow) or a Native block. */
-export type Render = (from: number, to: number) => string | Buffer;
+/** Renders rows[from, to) as newline-terminated body text (JSONEachRow or TabSeparated). */
+export type Render = (from: number, to: number) => string;
 
 export const perLine =
   <T>(rows: readonly T[], line: (r: T) => string): Render =>
@@ -87,8 +87,7 @@ export const perLine =
 // parsing of the previous chunk and a large batch never exists as one string.
 export function* bodyChunks(count: number, render: Render): Generator<Buffer> {
   for (let i = 0; i < count; i += CHUNK_ROWS) {
-    const body = render(i, Math.min(count, i + CHUNK_ROWS));
-    yield typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+    yield Buffer.from(render(i, Math.min(count, i + CHUNK_ROWS)), 'utf8');
   }
 }
 

@@ -15,8 +15,11 @@ const NUMERIC: Record<string, [(b: Buffer, o: number) => number, number]> = {
   Float32: [(b, o) => b.readFloatLE(o), 4],
 };
 
-/** A Native block (no block info) read back as ClickHouse reads it, for the types the encoder writes. */
-function decode(buf: Buffer): { columns: Array<{ name: string; type: string; values: Array<string | number> }>; rows: number } {
+type Block = { columns: Array<{ name: string; type: string; values: Array<string | number> }>; rows: number };
+
+/** Native blocks (no block info) read back as ClickHouse reads them, for the types the encoder writes. */
+function decode(parts: Buffer[]): Block[] {
+  const buf = Buffer.concat(parts);
   let o = 0;
   const varUInt = (): number => {
     let n = 0;
@@ -32,28 +35,35 @@ function decode(buf: Buffer): { columns: Array<{ name: string; type: string; val
     o += n;
     return s;
   };
-  const ncols = varUInt();
-  const rows = varUInt();
-  const columns = [];
-  for (let c = 0; c < ncols; c++) {
-    const name = str();
-    const type = str();
-    const values: Array<string | number> = [];
-    for (let i = 0; i < rows; i++) {
-      if (type === 'String') {
-        values.push(str());
-        continue;
+  const blocks: Block[] = [];
+  while (o < buf.length) {
+    const ncols = varUInt();
+    const rows = varUInt();
+    const columns = [];
+    for (let c = 0; c < ncols; c++) {
+      const name = str();
+      const type = str();
+      const values: Array<string | number> = [];
+      for (let i = 0; i < rows; i++) {
+        if (type === 'String') {
+          values.push(str());
+          continue;
+        }
+        const [read, width] = NUMERIC[type] ?? [];
+        if (!read || !width) throw new Error(`unexpected type ${type}`);
+        values.push(read(buf, o));
+        o += width;
       }
-      const [read, width] = NUMERIC[type] ?? [];
-      if (!read || !width) throw new Error(`unexpected type ${type}`);
-      values.push(read(buf, o));
-      o += width;
+      columns.push({ name, type, values });
     }
-    columns.push({ name, type, values });
+    blocks.push({ columns, rows });
   }
   expect(o).toBe(buf.length); // nothing left over
-  return { columns, rows };
+  return blocks;
 }
+
+/** The rows of decoded blocks, each as its column values in order. */
+const rowsOf = (blocks: Block[]): Array<Array<string | number | undefined>> => blocks.flatMap((b) => Array.from({ length: b.rows }, (_, i) => b.columns.map((c) => c.values[i])));
 
 const expected = (r: SampleRow): Array<string | number> => [
   r.patient_key, r.patient_id, r.device_id, r.ward, r.metric, Math.floor(r.ts_ms / 1000), r.ts_ms, r.value, Math.fround(r.quality), r.source, r.recv_ts_ms, r.trace_id,
@@ -69,23 +79,32 @@ describe('sampleNative (ClickHouse Native block)', () => {
   const rows = sampleRows(samples);
 
   it('writes SAMPLE_COLUMNS in order with the schema types, every row and value as the server reads them', () => {
-    const block = decode(sampleNative(rows, 0, rows.length));
+    const blocks = decode(sampleNative(samples));
+    expect(blocks).toHaveLength(1);
+    const [block] = blocks as [Block];
     expect(block.rows).toBe(rows.length);
     expect(block.columns.map((c) => c.name).join(', ')).toBe(SAMPLE_COLUMNS);
     expect(block.columns.map((c) => c.type)).toEqual(['String', 'String', 'String', 'String', 'String', 'DateTime', 'UInt64', 'Float64', 'Float32', 'String', 'UInt64', 'String']);
-    const back = rows.map((_, i) => block.columns.map((c) => c.values[i]));
-    expect(back).toEqual(rows.map(expected));
+    expect(rowsOf(blocks)).toEqual(rows.map(expected));
   });
 
-  it('encodes a sub-range on its own, and an empty range as no block', () => {
-    const block = decode(sampleNative(rows, 2, 5));
-    expect(rows.slice(2, 5).map((_, i) => block.columns.map((c) => c.values[i]))).toEqual(rows.slice(2, 5).map(expected));
-    expect(sampleNative(rows, 3, 3).length).toBe(0);
+  it('splits a batch into blocks of at most blockRows rows, mid-sample too, and encodes no block for no rows', () => {
+    const blocks = decode(sampleNative(samples, 2));
+    expect(blocks.map((b) => b.rows)).toEqual([2, 2, 2]);
+    expect(rowsOf(blocks)).toEqual(rows.map(expected));
+    expect(decode(sampleNative(samples, 4)).map((b) => b.rows)).toEqual([4, 2]);
+    expect(sampleNative([])).toEqual([]);
   });
 
   it('starts with the column and row counts and the first column header, byte for byte', () => {
-    const buf = sampleNative(rows, 0, 1);
-    expect([...buf.subarray(0, 2)]).toEqual([12, 1]);
+    const buf = Buffer.concat(sampleNative(samples.slice(1, 2)));
+    expect([...buf.subarray(0, 2)]).toEqual([12, 2]);
     expect(buf.subarray(2, 21).toString('latin1')).toBe('\x0bpatient_key\x06String');
+  });
+
+  it('validates the whole batch as sampleRows does, naming the field and never the value', () => {
+    const bad = [...samples, { ...samples[1], metrics: { hr: Number.NaN } } as CanonicalSample];
+    expect(() => sampleNative(bad)).toThrow(/samples\[3\]\.metrics\.hr: not a finite number$/);
+    expect(() => sampleNative([{ ...samples[0], traceId: 'x\uD800' } as CanonicalSample])).toThrow(/samples\[0\]\.traceId: not well-formed unicode$/);
   });
 });

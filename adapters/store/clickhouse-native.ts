@@ -6,9 +6,12 @@
  * Layout without block info (what the Native *format* is on 18.16 and on current servers: revision
  * 0): VarUInt column count, VarUInt row count, then per column its name, its type name and the
  * values: String = VarUInt byte length + UTF-8 bytes; UInt64, Float64, Float32 little-endian;
- * DateTime = UInt32 seconds. Types as in schema/clickhouse/001-samples.sql.
+ * DateTime = UInt32 seconds. Types as in schema/clickhouse/001-samples.sql. @clickhouse/client
+ * cannot send this (its insert() takes JSON and text formats only), so the adapter posts it itself
+ * (clickhouse-insert.ts).
  */
-import type { SampleRow } from './rows.js';
+import type { CanonicalSample } from '../../core/vitals.js';
+import { forEachSampleRow } from './rows.js';
 
 /** SAMPLE_COLUMNS (clickhouse-body.ts) in order, with their types. */
 const SAMPLE_TYPES = [
@@ -109,44 +112,65 @@ class Column {
     this.ensure(4);
     this.off = this.buf.writeFloatLE(v, this.off);
   }
+  bytes(): Buffer {
+    return this.buf.subarray(0, this.off);
+  }
 }
 
+/** Rows per block: the body streams block by block, and the server squashes them into one part. */
+export const NATIVE_BLOCK_ROWS = 10_000;
+
 /**
- * The Native block for rows[from, to), columns in SAMPLE_COLUMNS order.
- * @param rows - validated sample rows (sampleRows): strings without lone surrogates, timestamps
- *   within UInt32 seconds and below 2^53 ms, finite numbers
- * @param from - first row
- * @param to - end of the range (exclusive)
- * @returns the block's bytes (an empty range gives an empty buffer: no block)
+ * A batch of samples as Native blocks of up to `blockRows` rows, validated first (sampleRows'
+ * rules, via forEachSampleRow): rows go from each sample straight into the columns, with no row
+ * objects, so the batch costs the sink's heap only its samples.
+ * @param samples - canonical samples (a bad one throws before any bytes leave: the body is
+ *   complete when this returns)
+ * @param blockRows - rows per block
+ * @returns the body: each block's header, then its 12 columns, as consecutive buffers
  */
-export function sampleNative(rows: readonly SampleRow[], from: number, to: number): Buffer {
-  const count = to - from;
-  if (count <= 0) return Buffer.alloc(0);
-  // One pass over the rows, each column into its own buffer, each field read at its own site.
-  const cols = SAMPLE_TYPES.map(([name, type]) => {
-    const c = new Column(count * (type === 'String' ? 16 : 8) + 32);
+export function sampleNative(samples: readonly CanonicalSample[], blockRows = NATIVE_BLOCK_ROWS): Buffer[] {
+  const parts: Buffer[] = [];
+  // The rows of a batch are about 5 per sample; columns grow if that guess is short.
+  const expected = Math.min(blockRows, samples.length * 6);
+  let cols = newColumns(expected);
+  let count = 0;
+  const close = (): void => {
+    const head = new Column(16);
+    head.varUInt(cols.length);
+    head.varUInt(count);
+    parts.push(head.bytes(), ...cols.map((c) => c.bytes()));
+    cols = newColumns(expected);
+    count = 0;
+  };
+  forEachSampleRow(samples, (r) => {
+    const c = cols; // SAMPLE_TYPES order
+    c[0].string(r.patient_key);
+    c[1].string(r.patient_id);
+    c[2].string(r.device_id);
+    c[3].string(r.ward);
+    c[4].string(r.metric);
+    c[5].u32(Math.floor(r.ts_ms / 1000));
+    c[6].u64(r.ts_ms);
+    c[7].f64(r.value);
+    c[8].f32(r.quality);
+    c[9].string(r.source);
+    c[10].u64(r.recv_ts_ms);
+    c[11].string(r.trace_id);
+    if (++count === blockRows) close();
+  });
+  if (count > 0) close();
+  return parts;
+}
+
+type Columns = [Column, Column, Column, Column, Column, Column, Column, Column, Column, Column, Column, Column];
+
+/** The 12 columns of a new block, each headed by its name and type. */
+function newColumns(rows: number): Columns {
+  return SAMPLE_TYPES.map(([name, type]) => {
+    const c = new Column(rows * (type === 'String' ? 12 : 8) + 32);
     c.string(name);
     c.string(type);
     return c;
-  }) as Column[] & { length: 12 };
-  const [patientKey, patientId, deviceId, ward, metric, ts, tsMs, value, quality, source, recvTsMs, traceId] = cols as [Column, Column, Column, Column, Column, Column, Column, Column, Column, Column, Column, Column];
-  for (let i = from; i < to; i++) {
-    const r = rows[i] as SampleRow;
-    patientKey.string(r.patient_key);
-    patientId.string(r.patient_id);
-    deviceId.string(r.device_id);
-    ward.string(r.ward);
-    metric.string(r.metric);
-    ts.u32(Math.floor(r.ts_ms / 1000));
-    tsMs.u64(r.ts_ms);
-    value.f64(r.value);
-    quality.f32(r.quality);
-    source.string(r.source);
-    recvTsMs.u64(r.recv_ts_ms);
-    traceId.string(r.trace_id);
-  }
-  const head = new Column(32);
-  head.varUInt(cols.length);
-  head.varUInt(count);
-  return Buffer.concat([head, ...cols].map((c) => c.buf.subarray(0, c.off)));
+  }) as Columns;
 }

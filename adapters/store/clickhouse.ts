@@ -27,7 +27,7 @@ import { postInsert } from './clickhouse-insert.js';
 import { loadMigrations, schemaDir, type AppliedMigration, type IntrospectableStore } from './migrations.js';
 import { planAlerts, planAudit, planHistory, planScores } from './query-plan.js';
 import { partitionEndMs, retentionCutoffs, type RetentionTable } from './retention.js';
-import { alertRow, auditFromRow, auditRow, parseAlertJson, parseScoreJson, sampleRows, scoreRow } from './rows.js';
+import { alertRow, auditFromRow, auditRow, parseAlertJson, parseScoreJson, scoreRow } from './rows.js';
 import { assertSqlString, sqlDateTime, sqlIdent, sqlInt, sqlList, sqlString } from './sql.js';
 
 export interface ClickHouseStoreOptions {
@@ -92,10 +92,10 @@ export async function createClickHouseStore(opts: ClickHouseStoreOptions): Promi
     }
   }
 
-  async function insertLines(op: string, table: string, columns: string, count: number, render: Render, format: 'JSONEachRow' | 'Native' = 'JSONEachRow'): Promise<void> {
+  async function insertLines(op: string, table: string, columns: string, count: number, render: Render): Promise<void> {
     if (count === 0) return;
     try {
-      await postInsert({ url: opts.url, database }, `INSERT INTO ${table} (${columns}) FORMAT ${format}`, bodyChunks(count, render));
+      await postInsert({ url: opts.url, database }, `INSERT INTO ${table} (${columns}) FORMAT JSONEachRow`, bodyChunks(count, render));
     } catch (e) {
       throw wrap(op, e);
     }
@@ -163,8 +163,13 @@ export async function createClickHouseStore(opts: ClickHouseStoreOptions): Promi
     },
 
     async insertSamples(samples: CanonicalSample[]) {
-      const rows = sampleRows(samples);
-      await insertLines('insertSamples', 'samples', SAMPLE_COLUMNS, rows.length, (from, to) => sampleNative(rows, from, to), 'Native');
+      const body = sampleNative(samples); // validates the whole batch before any byte is sent
+      if (body.length === 0) return;
+      try {
+        await postInsert({ url: opts.url, database }, `INSERT INTO samples (${SAMPLE_COLUMNS}) FORMAT Native`, body);
+      } catch (e) {
+        throw wrap('insertSamples', e);
+      }
     },
 
     async insertAlertEvents(events: AlertEvent[]) {
