@@ -209,10 +209,17 @@ const serverPid = ((): number | null => {
   }
   return null;
 })();
+/** Fields of /proc/<pid>/stat after the command name: utime is [11], stime [12], and the reaped children's cutime [13], cstime [14], in USER_HZ (100/s). */
+const statFields = (pid: number | 'self'): string[] => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
 function serverCpuMs(): number | null {
   if (serverPid === null) return null;
-  const f = readFileSync(`/proc/${serverPid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime, in USER_HZ (100/s)
+  const f = statFields(serverPid);
+  return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+}
+/** CPU (ms) of this process's reaped children: clickhouse-client, once it has exited. */
+function childrenCpuMs(): number {
+  const f = statFields('self');
+  return ((Number(f[13]) + Number(f[14])) * 1000) / 100;
 }
 const cpuPerRowUs = (ms0: number | null, rows: number): number | null => {
   const ms1 = serverCpuMs();
@@ -337,12 +344,13 @@ function tsvInsert(database: string): (xs: CanonicalSample[]) => Promise<void> {
  * TabSeparated body the adapter posts (the baseline every ratio is taken against), and the same
  * rows as JSONEachRow (the format the sink sent before ADR 0020; reported, not compared).
  */
-async function directRun(i: number, file: string, format: 'TabSeparated' | 'JSONEachRow'): Promise<{ rows: number; seconds: number; rowsPerSec: number; serverCpuUsPerRow: number | null }> {
+async function directRun(i: number, file: string, format: 'TabSeparated' | 'JSONEachRow'): Promise<{ rows: number; seconds: number; rowsPerSec: number; serverCpuUsPerRow: number | null; clientCpuUsPerRow: number }> {
   const database = `vitals_bench_${RUN_ID}_${i}_direct_${format === 'TabSeparated' ? 'tsv' : 'json'}`;
   const store = await createClickHouseStore({ url: URL_, database });
   await store.migrate(); // same tables and materialized view as the sink's target
   await store.close();
   const server0 = serverCpuMs();
+  const client0 = childrenCpuMs();
   const t0 = performance.now();
   await new Promise<void>((resolve, reject) => {
     const c = spawn('clickhouse-client', ['--port', args['ch-port'] as string, '--database', database, '--query', `INSERT INTO samples (${SAMPLE_COLUMNS}) FORMAT ${format}`], { stdio: ['pipe', 'ignore', 'pipe'] });
@@ -355,6 +363,7 @@ async function directRun(i: number, file: string, format: 'TabSeparated' | 'JSON
   const seconds = (performance.now() - t0) / 1000;
   const rows = SAMPLES * METRICS_PER_SAMPLE;
   const serverCpuUsPerRow = cpuPerRowUs(server0, rows);
+  const clientCpuUsPerRow = round(((childrenCpuMs() - client0) * 1000) / rows, 2);
   const c = createClient({ url: URL_ });
   try {
     const n = await (await c.query({ query: `SELECT toString(count()) AS n FROM ${database}.samples`, format: 'JSONEachRow' })).json<{ n: string }>();
@@ -363,7 +372,7 @@ async function directRun(i: number, file: string, format: 'TabSeparated' | 'JSON
     await c.close();
   }
   await admin(`DROP DATABASE IF EXISTS ${database}`);
-  return { rows, seconds: round(seconds, 2), rowsPerSec: Math.round(rows / seconds), serverCpuUsPerRow };
+  return { rows, seconds: round(seconds, 2), rowsPerSec: Math.round(rows / seconds), serverCpuUsPerRow, clientCpuUsPerRow };
 }
 
 /** The rows the sink will write, as the adapter's TabSeparated body and as JSONEachRow lines. */
@@ -441,7 +450,7 @@ async function main(): Promise<void> {
   const tmp = path.join(os.tmpdir(), `storage-bench-${RUN_ID}.tsv`);
   const tmpJson = path.join(os.tmpdir(), `storage-bench-${RUN_ID}.jsonl`);
   await writeRowsFiles(tmp, tmpJson);
-  type Direct = { rows: number; seconds: number; rowsPerSec: number; serverCpuUsPerRow: number | null };
+  type Direct = { rows: number; seconds: number; rowsPerSec: number; serverCpuUsPerRow: number | null; clientCpuUsPerRow: number };
   const runs: Array<{ sink: SinkResult[]; steady: SteadyResult[]; direct: Direct; directJson: Direct; history: QueryStats[] }> = [];
   try {
     for (let i = 0; i < RUNS; i++) {
@@ -465,7 +474,7 @@ async function main(): Promise<void> {
       progress(`run ${i + 1}: history queries`);
       const history = args['no-history'] ? [] : await historyRun(i);
       runs.push({ sink, steady, direct, directJson, history });
-      progress(`run ${i + 1}/${RUNS}: direct ${direct.rowsPerSec} rows/s (JSON ${directJson.rowsPerSec}); server ${direct.serverCpuUsPerRow} µs/row; ${sink.map((s) => `${s.mode} ${s.rowsPerSec} rows/s (${s.inserts} inserts, server ${s.serverCpuUsPerRow} µs/row, sink ${s.sinkCpuUsPerRow} µs/row)`).join('; ')}; steady ${steady.map((s) => `${s.mode} ${s.insertsPerSec} inserts/s p99 ${s.latencyP99} ms`).join('; ')}`);
+      progress(`run ${i + 1}/${RUNS}: direct ${direct.rowsPerSec} rows/s (JSON ${directJson.rowsPerSec}); server ${direct.serverCpuUsPerRow} + client ${direct.clientCpuUsPerRow} µs/row; ${sink.map((s) => `${s.mode} ${s.rowsPerSec} rows/s (${s.inserts} inserts, server ${s.serverCpuUsPerRow} µs/row, sink ${s.sinkCpuUsPerRow} µs/row)`).join('; ')}; steady ${steady.map((s) => `${s.mode} ${s.insertsPerSec} inserts/s p99 ${s.latencyP99} ms`).join('; ')}`);
     }
   } finally {
     await bus.close();
@@ -475,6 +484,7 @@ async function main(): Promise<void> {
   const summary = {
     direct: median(runs.map((r) => r.direct.rowsPerSec)),
     directServerCpuUsPerRow: serverPid === null ? null : median(runs.map((r) => r.direct.serverCpuUsPerRow ?? 0)),
+    directClientCpuUsPerRow: median(runs.map((r) => r.direct.clientCpuUsPerRow)),
     directJson: median(runs.map((r) => r.directJson.rowsPerSec)),
     sink: Object.fromEntries(
       MODE_LIST.map((m) => {
