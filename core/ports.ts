@@ -40,6 +40,11 @@ export interface TopicSpec {
   /** Compacted topics keep the last value per key (registry). */
   compacted?: boolean;
   retentionMs?: number;
+  /**
+   * Kafka only: a publish's records of one partition may travel as one Kafka record (a bundle,
+   * docs/protocol.md), unbundled by the adapter's readers. Ignored for compacted topics.
+   */
+  bundled?: boolean;
 }
 
 export interface OutgoingRecord {
@@ -64,7 +69,10 @@ export interface OutgoingRecord {
 export interface BusRecord {
   topic: string;
   partition: number;
-  /** Offset within the partition, as a decimal string (Kafka offsets exceed 2^53 in theory). */
+  /**
+   * Offset within the partition, as a decimal string (Kafka offsets exceed 2^53 in theory). Never
+   * decreases within a partition; the records of one Kafka bundle share it (docs/protocol.md).
+   */
   offset: string;
   key: string;
   value: string | null;

@@ -1,7 +1,7 @@
 /**
  * Storage benchmark: sustained rows/s into ClickHouse through the sink from Kafka, beside
- * ClickHouse's own insert rate for the same rows (clickhouse-client, native protocol, the same
- * TabSeparated body the adapter posts) in the same run; and history query latency for 24 h of 1 Hz data of one patient (raw vs rollup).
+ * ClickHouse's own insert rate for the same rows (clickhouse-client, native protocol, reading them
+ * as TabSeparated text, the adapter's body before it posted Native blocks) in the same run; and history query latency for 24 h of 1 Hz data of one patient (raw vs rollup).
  *
  * Sink runs drain a pre-filled topic (12 partitions, like vitals.samples) in two modes:
  * `batched` (the shipped defaults: batches joined across partitions, fetch wait 1 s, 10 000
@@ -15,7 +15,7 @@
  *   (--modes batched --no-history --steady-seconds 0: only the drain against clickhouse-client)
  */
 import { spawn } from 'node:child_process';
-import { createReadStream } from 'node:fs';
+import { createReadStream, readFileSync, readdirSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,7 +23,8 @@ import { parseArgs } from 'node:util';
 import { createClient } from '@clickhouse/client';
 import { createKafkaBus } from '../adapters/bus/kafka.js';
 import { createClickHouseStore } from '../adapters/store/clickhouse.js';
-import { SAMPLE_COLUMNS, sampleTsv } from '../adapters/store/clickhouse-body.js';
+import { SAMPLE_COLUMNS, bodyChunks, sampleTsv } from '../adapters/store/clickhouse-body.js';
+import { postInsert } from '../adapters/store/clickhouse-insert.js';
 import { sampleRows } from '../adapters/store/rows.js';
 import { TOPICS, type Bus, type Store } from '../core/ports.js';
 import type { CanonicalSample } from '../core/vitals.js';
@@ -66,6 +67,8 @@ const MODES: Record<string, SinkOptions> = {
   'batched-4k': { batchRows: 4000 },
   'batched-serial': { maxInserts: 1 },
   'batched-50k': { batchRows: 50_000 },
+  // The shipped sink posting the previous sample body (TabSeparated, ADR 0020) instead of Native.
+  'batched-tsv': {},
 };
 const MODE_LIST = (args.modes as string).split(',').filter((m) => m in MODES);
 
@@ -189,6 +192,40 @@ async function steadyRun(bus: Bus, mode: string, i: number): Promise<SteadyResul
   };
 }
 
+/**
+ * CPU time (ms) the local clickhouse-server process has used so far, or null when it is not a
+ * process on this machine (a container elsewhere): read around a drain, it says how much of the
+ * server a run used, which the load of a shared machine distorts less than wall time.
+ */
+const serverPid = ((): number | null => {
+  if (!/^https?:\/\/(127\.|localhost)/.test(URL_)) return null;
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (readFileSync(`/proc/${d}/comm`, 'utf8').startsWith('clickhouse-serv')) return Number(d);
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return null;
+})();
+/** Fields of /proc/<pid>/stat after the command name: utime is [11], stime [12], and the reaped children's cutime [13], cstime [14], in USER_HZ (100/s). */
+const statFields = (pid: number | 'self'): string[] => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+function serverCpuMs(): number | null {
+  if (serverPid === null) return null;
+  const f = statFields(serverPid);
+  return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+}
+/** CPU (ms) of this process's reaped children: clickhouse-client, once it has exited. */
+function childrenCpuMs(): number {
+  const f = statFields('self');
+  return ((Number(f[13]) + Number(f[14])) * 1000) / 100;
+}
+const cpuPerRowUs = (ms0: number | null, rows: number): number | null => {
+  const ms1 = serverCpuMs();
+  return ms0 === null || ms1 === null ? null : round(((ms1 - ms0) * 1000) / rows, 2);
+};
+
 async function admin(sql: string): Promise<void> {
   const c = createClient({ url: URL_ });
   try {
@@ -229,6 +266,10 @@ interface SinkResult {
   insertShare: number;
   /** Share of the wall time with no insert in flight: the sink fetching and parsing. */
   noInsertShare: number;
+  /** clickhouse-server CPU per row over the drain (µs; null if the server is not local). */
+  serverCpuUsPerRow: number | null;
+  /** This process's CPU per row over the drain (µs): the sink and the Kafka consumer. */
+  sinkCpuUsPerRow: number;
 }
 
 async function sinkRun(bus: Bus, topic: string, mode: string, i: number): Promise<SinkResult> {
@@ -237,6 +278,7 @@ async function sinkRun(bus: Bus, topic: string, mode: string, i: number): Promis
   if (!r.ok) throw new Error(r.errors.join('; '));
   const inner = await createClickHouseStore({ url: URL_, database });
   await inner.migrate();
+  const insertSamples = mode.endsWith('-tsv') ? tsvInsert(database) : (xs: CanonicalSample[]) => inner.insertSamples(xs);
   let first = 0;
   let last = 0;
   let inserts = 0;
@@ -255,7 +297,7 @@ async function sinkRun(bus: Bus, topic: string, mode: string, i: number): Promis
       if (first === 0) first = t;
       else if (active === 0) noInsert += t - lastIdleStart;
       active++;
-      await inner.insertSamples(xs);
+      await insertSamples(xs);
       if (--active === 0) lastIdleStart = performance.now();
       inInsert += performance.now() - t;
       inserts++;
@@ -271,17 +313,30 @@ async function sinkRun(bus: Bus, topic: string, mode: string, i: number): Promis
     { config: r.config, log, clock: { now: () => Date.now() }, metrics: createMetricsRegistry(), bus, store },
     { retention: false, topics: { [TOPICS.samples]: topic }, groupId: `vitals-sink.${database}`, ...MODES[mode] },
   );
+  const cpu0 = process.cpuUsage();
+  const server0 = serverCpuMs();
   const deadline = Date.now() + 600_000;
   while (records < SAMPLES) {
     if (Date.now() > deadline) throw new Error(`${mode}: only ${records} of ${SAMPLES} records after 10 min`);
     await new Promise((res) => setTimeout(res, 20));
   }
+  const rows = records * METRICS_PER_SAMPLE;
+  const serverCpuUsPerRow = cpuPerRowUs(server0, rows);
+  const cpu = process.cpuUsage(cpu0);
+  const sinkCpuUsPerRow = round((cpu.user + cpu.system) / rows, 2);
   await sink.stop();
   await inner.close();
   await admin(`DROP DATABASE IF EXISTS ${database}`);
-  const rows = records * METRICS_PER_SAMPLE;
   const seconds = (last - first) / 1000;
-  return { mode, rows, seconds: round(seconds, 2), rowsPerSec: Math.round(rows / seconds), rowsPerSec90: Math.round((records90 * METRICS_PER_SAMPLE) / ((t90 - first) / 1000)), inserts, meanRecordsPerInsert: Math.round(records / inserts), insertShare: round(inInsert / (last - first), 2), noInsertShare: round(noInsert / (last - first), 2) };
+  return { mode, rows, seconds: round(seconds, 2), rowsPerSec: Math.round(rows / seconds), rowsPerSec90: Math.round((records90 * METRICS_PER_SAMPLE) / ((t90 - first) / 1000)), inserts, meanRecordsPerInsert: Math.round(records / inserts), insertShare: round(inInsert / (last - first), 2), noInsertShare: round(noInsert / (last - first), 2), serverCpuUsPerRow, sinkCpuUsPerRow };
+}
+
+/** insertSamples with the previous body: the same rows as TabSeparated text, same chunks and POST. */
+function tsvInsert(database: string): (xs: CanonicalSample[]) => Promise<void> {
+  return async (xs) => {
+    const rows = sampleRows(xs);
+    await postInsert({ url: URL_, database }, `INSERT INTO samples (${SAMPLE_COLUMNS}) FORMAT TabSeparated`, bodyChunks(rows.length, (a, b) => sampleTsv(rows, a, b)));
+  };
 }
 
 /**
@@ -289,11 +344,13 @@ async function sinkRun(bus: Bus, topic: string, mode: string, i: number): Promis
  * TabSeparated body the adapter posts (the baseline every ratio is taken against), and the same
  * rows as JSONEachRow (the format the sink sent before ADR 0020; reported, not compared).
  */
-async function directRun(i: number, file: string, format: 'TabSeparated' | 'JSONEachRow'): Promise<{ rows: number; seconds: number; rowsPerSec: number }> {
+async function directRun(i: number, file: string, format: 'TabSeparated' | 'JSONEachRow'): Promise<{ rows: number; seconds: number; rowsPerSec: number; serverCpuUsPerRow: number | null; clientCpuUsPerRow: number }> {
   const database = `vitals_bench_${RUN_ID}_${i}_direct_${format === 'TabSeparated' ? 'tsv' : 'json'}`;
   const store = await createClickHouseStore({ url: URL_, database });
   await store.migrate(); // same tables and materialized view as the sink's target
   await store.close();
+  const server0 = serverCpuMs();
+  const client0 = childrenCpuMs();
   const t0 = performance.now();
   await new Promise<void>((resolve, reject) => {
     const c = spawn('clickhouse-client', ['--port', args['ch-port'] as string, '--database', database, '--query', `INSERT INTO samples (${SAMPLE_COLUMNS}) FORMAT ${format}`], { stdio: ['pipe', 'ignore', 'pipe'] });
@@ -305,6 +362,8 @@ async function directRun(i: number, file: string, format: 'TabSeparated' | 'JSON
   });
   const seconds = (performance.now() - t0) / 1000;
   const rows = SAMPLES * METRICS_PER_SAMPLE;
+  const serverCpuUsPerRow = cpuPerRowUs(server0, rows);
+  const clientCpuUsPerRow = round(((childrenCpuMs() - client0) * 1000) / rows, 2);
   const c = createClient({ url: URL_ });
   try {
     const n = await (await c.query({ query: `SELECT toString(count()) AS n FROM ${database}.samples`, format: 'JSONEachRow' })).json<{ n: string }>();
@@ -313,7 +372,7 @@ async function directRun(i: number, file: string, format: 'TabSeparated' | 'JSON
     await c.close();
   }
   await admin(`DROP DATABASE IF EXISTS ${database}`);
-  return { rows, seconds: round(seconds, 2), rowsPerSec: Math.round(rows / seconds) };
+  return { rows, seconds: round(seconds, 2), rowsPerSec: Math.round(rows / seconds), serverCpuUsPerRow, clientCpuUsPerRow };
 }
 
 /** The rows the sink will write, as the adapter's TabSeparated body and as JSONEachRow lines. */
@@ -391,7 +450,7 @@ async function main(): Promise<void> {
   const tmp = path.join(os.tmpdir(), `storage-bench-${RUN_ID}.tsv`);
   const tmpJson = path.join(os.tmpdir(), `storage-bench-${RUN_ID}.jsonl`);
   await writeRowsFiles(tmp, tmpJson);
-  type Direct = { rows: number; seconds: number; rowsPerSec: number };
+  type Direct = { rows: number; seconds: number; rowsPerSec: number; serverCpuUsPerRow: number | null; clientCpuUsPerRow: number };
   const runs: Array<{ sink: SinkResult[]; steady: SteadyResult[]; direct: Direct; directJson: Direct; history: QueryStats[] }> = [];
   try {
     for (let i = 0; i < RUNS; i++) {
@@ -402,7 +461,8 @@ async function main(): Promise<void> {
       const direct = await directRun(i, tmp, 'TabSeparated');
       const directJson = await directRun(i, tmpJson, 'JSONEachRow');
       const sink: SinkResult[] = [];
-      for (const mode of MODE_LIST) {
+      // Modes in an order rotated each run, so none always drains first.
+      for (const mode of MODE_LIST.map((_, k) => MODE_LIST[(k + i) % MODE_LIST.length] as string)) {
         progress(`run ${i + 1}: sink drain, ${mode}`);
         sink.push(await sinkRun(bus, topic, mode, i));
       }
@@ -414,7 +474,7 @@ async function main(): Promise<void> {
       progress(`run ${i + 1}: history queries`);
       const history = args['no-history'] ? [] : await historyRun(i);
       runs.push({ sink, steady, direct, directJson, history });
-      progress(`run ${i + 1}/${RUNS}: direct ${direct.rowsPerSec} rows/s (JSON ${directJson.rowsPerSec}); ${sink.map((s) => `${s.mode} ${s.rowsPerSec} rows/s (${s.inserts} inserts)`).join('; ')}; steady ${steady.map((s) => `${s.mode} ${s.insertsPerSec} inserts/s p99 ${s.latencyP99} ms`).join('; ')}`);
+      progress(`run ${i + 1}/${RUNS}: direct ${direct.rowsPerSec} rows/s (JSON ${directJson.rowsPerSec}); server ${direct.serverCpuUsPerRow} + client ${direct.clientCpuUsPerRow} µs/row; ${sink.map((s) => `${s.mode} ${s.rowsPerSec} rows/s (${s.inserts} inserts, server ${s.serverCpuUsPerRow} µs/row, sink ${s.sinkCpuUsPerRow} µs/row)`).join('; ')}; steady ${steady.map((s) => `${s.mode} ${s.insertsPerSec} inserts/s p99 ${s.latencyP99} ms`).join('; ')}`);
     }
   } finally {
     await bus.close();
@@ -423,11 +483,13 @@ async function main(): Promise<void> {
   }
   const summary = {
     direct: median(runs.map((r) => r.direct.rowsPerSec)),
+    directServerCpuUsPerRow: serverPid === null ? null : median(runs.map((r) => r.direct.serverCpuUsPerRow ?? 0)),
+    directClientCpuUsPerRow: median(runs.map((r) => r.direct.clientCpuUsPerRow)),
     directJson: median(runs.map((r) => r.directJson.rowsPerSec)),
     sink: Object.fromEntries(
       MODE_LIST.map((m) => {
         const xs = runs.map((r) => r.sink.find((s) => s.mode === m) as SinkResult);
-        return [m, { rowsPerSec: median(xs.map((x) => x.rowsPerSec)), ratioToDirect: round(median(runs.map((r, k) => (xs[k] as SinkResult).rowsPerSec / r.direct.rowsPerSec)), 2), rowsPerSec90: median(xs.map((x) => x.rowsPerSec90)), ratio90ToDirect: round(median(runs.map((r, k) => (xs[k] as SinkResult).rowsPerSec90 / r.direct.rowsPerSec)), 2), inserts: median(xs.map((x) => x.inserts)), meanRecordsPerInsert: median(xs.map((x) => x.meanRecordsPerInsert)) }];
+        return [m, { rowsPerSec: median(xs.map((x) => x.rowsPerSec)), ratioToDirect: round(median(runs.map((r, k) => (xs[k] as SinkResult).rowsPerSec / r.direct.rowsPerSec)), 2), rowsPerSec90: median(xs.map((x) => x.rowsPerSec90)), ratio90ToDirect: round(median(runs.map((r, k) => (xs[k] as SinkResult).rowsPerSec90 / r.direct.rowsPerSec)), 2), inserts: median(xs.map((x) => x.inserts)), meanRecordsPerInsert: median(xs.map((x) => x.meanRecordsPerInsert)), ratiosPerRun: runs.map((r, k) => round((xs[k] as SinkResult).rowsPerSec / r.direct.rowsPerSec, 2)), serverCpuUsPerRow: serverPid === null ? null : median(xs.map((x) => x.serverCpuUsPerRow ?? 0)), sinkCpuUsPerRow: median(xs.map((x) => x.sinkCpuUsPerRow)) }];
       }),
     ),
     steady: Object.fromEntries(

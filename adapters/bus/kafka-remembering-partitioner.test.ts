@@ -1,6 +1,7 @@
 import kafkajs from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { rememberingPartitioner } from './kafka.js';
+import { KeyBytes } from './kafka/producer.js';
 
 const meta = (n: number) => Array.from({ length: n }, (_, i) => ({ partitionId: i, leader: 1, replicas: [1], isr: [1], partitionErrorCode: 0 }));
 
@@ -26,5 +27,23 @@ describe('rememberingPartitioner', () => {
     expect(remembered({ topic: 't', partitionMetadata: meta(12), message: { key: 'P-1', value: 'x', partition: 5 } })).toBe(5);
     const spread = new Set(Array.from({ length: 24 }, () => remembered({ topic: 't', partitionMetadata: meta(12), message: { key: null, value: 'x' } })));
     expect(spread.size).toBeGreaterThan(1); // round robin, not one remembered partition
+  });
+});
+
+describe('rememberingPartitioner with key bytes', () => {
+  it('puts a Buffer key (KeyBytes, one Buffer per key) where kafkajs puts its string', () => {
+    const remembered = rememberingPartitioner();
+    const reference = kafkajs.Partitioners.DefaultPartitioner();
+    const bytes = new KeyBytes();
+    for (const n of [12, 7, 12]) {
+      for (const key of [...Array.from({ length: 300 }, (_, i) => `P-${i}`), 'é漢🫀']) {
+        const b = bytes.of(key);
+        expect(bytes.of(key)).toBe(b); // the same object: remembered by identity
+        const p = remembered({ topic: 't', partitionMetadata: meta(n), message: { key: b, value: 'x' } });
+        expect(p).toBe(reference({ topic: 't', partitionMetadata: meta(n), message: { key, value: 'x' } }));
+        // Another Buffer with the same bytes is hashed again, to the same place.
+        expect(remembered({ topic: 't', partitionMetadata: meta(n), message: { key: Buffer.from(key), value: 'x' } })).toBe(p);
+      }
+    }
   });
 });

@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { Bus, BusRecord, Subscription } from '../../core/ports.js';
+import kafkajs from 'kafkajs';
 import { busContract } from '../../test/support/bus-contract.js';
+import { MAX_BUNDLE_RECORDS } from './kafka/bundle.js';
 import { createKafkaBus, describeKafkaTopics, laneOf, mapKafkaError } from './kafka.js';
 
 // The full suite runs against a real broker: the global setup starts one (or uses the given
@@ -19,6 +21,74 @@ const brokers = (brokersEnv ?? '').split(',').filter(Boolean);
 
 busContract('kafka', () => createKafkaBus({ brokers, clientId: 'vitals-contract', connectTimeoutMs: 15_000, retryBackoffMs: { initial: 50, max: 500 } }), {
   partitions: 3,
+});
+
+// The same contract with every (non-compacted) test topic bundled, as samples and backlog are.
+busContract('kafka, bundled topics', () => createKafkaBus({ brokers, clientId: 'vitals-contract-bundled', connectTimeoutMs: 15_000, retryBackoffMs: { initial: 50, max: 500 } }), {
+  partitions: 3,
+  bundled: true,
+});
+
+describe('Kafka bundles', () => {
+  it('a bundle is delivered as its records, in order, and committed only after all of them were handled', async () => {
+    const bus = await createKafkaBus({ brokers, clientId: 'vitals-bundles', connectTimeoutMs: 15_000, retryBackoffMs: { initial: 50, max: 200 } });
+    const t = `contract.bundle.${randomUUID().slice(0, 8)}`;
+    const g = `bundle-${randomUUID().slice(0, 8)}`;
+    const admin = new kafkajs.Kafka({ brokers, logLevel: kafkajs.logLevel.NOTHING }).admin();
+    const subs: Subscription[] = [];
+    try {
+      await admin.connect();
+      await bus.ensureTopics([{ name: t, partitions: 1, bundled: true }]);
+      // One publish of 60 records of several keys: they share the partition, so they travel as bundles.
+      const sent = Array.from({ length: 60 }, (_, i) => ({ key: `patient-${i % 5}`, value: `{"i":${i},"note":"é漢"}`, timestamp: 1_796_600_000_000 + i }));
+      await bus.publish(t, sent);
+      const [end] = await admin.fetchTopicOffsets(t);
+      expect(Number(end?.high)).toBeLessThan(sent.length); // bundled: fewer Kafka records than records
+      expect(Number(end?.high)).toBeGreaterThanOrEqual(Math.ceil(sent.length / MAX_BUNDLE_RECORDS));
+
+      // The handler fails once, half-way through what it was given: everything is redelivered.
+      const calls: BusRecord[][] = [];
+      let failed = false;
+      subs.push(
+        await bus.consume({
+          groupId: g,
+          topics: [t],
+          handler: async (rs) => {
+            calls.push(rs);
+            if (!failed) {
+              failed = true;
+              throw new Error('store down after half of them');
+            }
+          },
+        }),
+      );
+      const handled = (): BusRecord[] => calls.slice(1).flat();
+      const deadline = Date.now() + 30_000;
+      while (handled().length < sent.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(failed).toBe(true);
+      expect((calls[0] ?? []).length).toBeGreaterThan(1);
+      const got = handled();
+      expect(got.map((r) => ({ key: r.key, value: r.value, timestamp: r.timestamp }))).toEqual(sent);
+      // Records of one bundle share its offset; offsets never go back.
+      const offsets = got.map((r) => BigInt(r.offset));
+      for (let i = 1; i < offsets.length; i++) expect((offsets[i] as bigint) >= (offsets[i - 1] as bigint)).toBe(true);
+      expect(new Set(offsets).size).toBe(Number(end?.high));
+      await (subs.pop() as Subscription).stop();
+
+      // Committed after all were handled: the group's next member gets only what came later.
+      await bus.publish(t, [{ key: 'patient-0', value: 'later' }]);
+      const next: BusRecord[] = [];
+      subs.push(await bus.consume({ groupId: g, topics: [t], handler: async (rs) => void next.push(...rs) }));
+      const until = Date.now() + 30_000;
+      while (next.length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 500));
+      expect(next.map((r) => r.value)).toEqual(['later']);
+    } finally {
+      await Promise.all(subs.map((s) => s.stop()));
+      await admin.disconnect();
+      await bus.close();
+    }
+  });
 });
 
 describe('Kafka bus specifics', () => {

@@ -15,9 +15,10 @@ const DAY = 24 * HOUR;
  */
 const BASE_SPECS: readonly TopicSpec[] = [
   // Long enough for a sink that was down overnight to catch up from the bus.
-  { name: TOPICS.samples, partitions: 12, retentionMs: DAY },
+  // Bundled on Kafka: the per-record cost of the client, not the bytes, limits ingest (ADR 0020).
+  { name: TOPICS.samples, partitions: 12, retentionMs: DAY, bundled: true },
   // Backfill lane (docs/decisions/0012-flow-control.md): same keys and partitions as the live lane.
-  { name: TOPICS.backlog, partitions: 12, retentionMs: DAY },
+  { name: TOPICS.backlog, partitions: 12, retentionMs: DAY, bundled: true },
   // Rejected payloads are for debugging the last few hours, not an archive.
   { name: TOPICS.dlq, partitions: 3, retentionMs: 6 * HOUR },
   // The alert log rebuilds open alerts on restart: keep it well beyond any alert's life.

@@ -1,7 +1,10 @@
 /**
  * INSERT bodies for the ClickHouse adapter, pre-serialised with every column present: the client's
  * per-row JSON work halves insert throughput (PERF_NOTES), and omitted columns would silently
- * become zero on 18.16. Samples go as TabSeparated, the rest as JSONEachRow.
+ * become zero on 18.16. Samples go as Native blocks (clickhouse-native.ts), the rest as
+ * JSONEachRow. The TabSeparated form of sample rows stays as the text reference: the storage
+ * benchmark's clickhouse-client baseline reads it, and the integration test compares Native
+ * inserts with it.
  */
 import type { AlertRow, AuditRow, SampleRow, ScoreRow } from './rows.js';
 
@@ -25,12 +28,11 @@ export function tsvField(s: string): string {
 }
 
 /**
- * TabSeparated text for rows[from, to), newline-terminated, columns in SAMPLE_COLUMNS order. The
- * server parses it with less work than JSONEachRow (no field names, no JSON unescaping): with this
- * body the sink measured about half of clickhouse-client's rate on the same bytes (0.38-0.75, ADR 0020).
- * A sample fans out to one row per metric with the same strings, so the escaped head and tail are
- * reused across those consecutive rows: string escaping is most of the per-row cost. Metric names
- * are validated identifiers (no escaping).
+ * TabSeparated text for rows[from, to), newline-terminated, columns in SAMPLE_COLUMNS order (the
+ * adapter's sample body until ADR 0020's amendment; now the benchmark baseline's input). A sample
+ * fans out to one row per metric with the same strings, so the escaped head and tail are reused
+ * across those consecutive rows. Metric names are validated identifiers (no escaping). On 18.16 a
+ * `ts` before 2001-09-09 (fewer than 10 digits) does not parse as a DateTime: Native has no such limit.
  */
 export function sampleTsv(rows: readonly SampleRow[], from: number, to: number): string {
   let prev: SampleRow | undefined;

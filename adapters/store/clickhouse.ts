@@ -3,7 +3,7 @@
  * current server (docs/storage.md, LOCAL_SERVICES.md):
  * - no query parameters (18.16 lacks them): every literal goes through ./sql.ts;
  * - one statement per request; only settings both versions know;
- * - every column sent, samples as TabSeparated, the rest as JSONEachRow (18.16 does not apply
+ * - every column sent, samples as Native blocks, the rest as JSONEachRow (18.16 does not apply
  *   DEFAULTs to omitted fields);
  * - error codes parsed from the message text (18.16 errors are not ClickHouseError objects).
  *
@@ -20,13 +20,14 @@ import type { AuditEvent } from '../../core/audit.js';
 import type { AlertQuery, AuditQuery, BucketPoint, HistoryQuery, RawPoint, RetentionPolicy, ScoreQuery } from '../../core/ports.js';
 import type { ScoreOutput } from '../../core/bus-messages.js';
 import type { CanonicalSample } from '../../core/vitals.js';
-import { ALERT_COLUMNS, AUDIT_COLUMNS, SAMPLE_COLUMNS, SCORE_COLUMNS, alertLine, auditLine, bodyChunks, ledgerLine, perLine, sampleTsv, scoreLine, type Render } from './clickhouse-body.js';
+import { ALERT_COLUMNS, AUDIT_COLUMNS, SAMPLE_COLUMNS, SCORE_COLUMNS, alertLine, auditLine, bodyChunks, ledgerLine, perLine, scoreLine, type Render } from './clickhouse-body.js';
+import { sampleNative } from './clickhouse-native.js';
 import { clientLoggerClass, wrap } from './clickhouse-errors.js';
 import { postInsert } from './clickhouse-insert.js';
 import { loadMigrations, schemaDir, type AppliedMigration, type IntrospectableStore } from './migrations.js';
 import { planAlerts, planAudit, planHistory, planScores } from './query-plan.js';
 import { partitionEndMs, retentionCutoffs, type RetentionTable } from './retention.js';
-import { alertRow, auditFromRow, auditRow, parseAlertJson, parseScoreJson, sampleRows, scoreRow } from './rows.js';
+import { alertRow, auditFromRow, auditRow, parseAlertJson, parseScoreJson, scoreRow } from './rows.js';
 import { assertSqlString, sqlDateTime, sqlIdent, sqlInt, sqlList, sqlString } from './sql.js';
 
 export interface ClickHouseStoreOptions {
@@ -91,10 +92,10 @@ export async function createClickHouseStore(opts: ClickHouseStoreOptions): Promi
     }
   }
 
-  async function insertLines(op: string, table: string, columns: string, count: number, render: Render, format: 'JSONEachRow' | 'TabSeparated' = 'JSONEachRow'): Promise<void> {
+  async function insertLines(op: string, table: string, columns: string, count: number, render: Render): Promise<void> {
     if (count === 0) return;
     try {
-      await postInsert({ url: opts.url, database }, `INSERT INTO ${table} (${columns}) FORMAT ${format}`, bodyChunks(count, render));
+      await postInsert({ url: opts.url, database }, `INSERT INTO ${table} (${columns}) FORMAT JSONEachRow`, bodyChunks(count, render));
     } catch (e) {
       throw wrap(op, e);
     }
@@ -162,8 +163,13 @@ export async function createClickHouseStore(opts: ClickHouseStoreOptions): Promi
     },
 
     async insertSamples(samples: CanonicalSample[]) {
-      const rows = sampleRows(samples);
-      await insertLines('insertSamples', 'samples', SAMPLE_COLUMNS, rows.length, (from, to) => sampleTsv(rows, from, to), 'TabSeparated');
+      const body = sampleNative(samples); // validates the whole batch before any byte is sent
+      if (body.length === 0) return;
+      try {
+        await postInsert({ url: opts.url, database }, `INSERT INTO samples (${SAMPLE_COLUMNS}) FORMAT Native`, body);
+      } catch (e) {
+        throw wrap('insertSamples', e);
+      }
     },
 
     async insertAlertEvents(events: AlertEvent[]) {

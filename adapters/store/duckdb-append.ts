@@ -2,7 +2,7 @@
  * The embedded store's insert path into DuckDB: validated sample rows appended through a DuckDB
  * appender, in chunks that yield to the event loop.
  */
-import { DuckDBTimestampValue, type DuckDBAppender } from '@duckdb/node-api';
+import { DuckDBTimestampValue, type DuckDBAppender, type DuckDBValue } from '@duckdb/node-api';
 import type { CanonicalSample } from '../../core/vitals.js';
 import { sampleRows, type SampleRow } from './rows.js';
 
@@ -72,4 +72,49 @@ function appendRowRange(app: DuckDBAppender, batch: readonly SampleRow[], from: 
     app.appendVarchar(r.trace_id);
     app.endRow();
   }
+}
+
+/**
+ * A batch insert of alert events, audit or scores through a connection-local staging table: the
+ * rows go in through an appender and reach the table in one `INSERT OR IGNORE … SELECT`. One
+ * statement per row cost 2.3-2.9 ms of CPU per row on a table with a primary key, prepared or
+ * not; staged, 55-108 µs at 100-row batches (docs/storage.md).
+ */
+export interface StagedInsert {
+  /** The target table. */
+  table: string;
+  /** One row of the target as parameters, e.g. `($1, epoch_ms($2::BIGINT), $2)`. */
+  values: string;
+  /** The SQL type of each parameter, $1 first: the staging table's columns. */
+  types: readonly string[];
+}
+
+/**
+ * @param spec - the insert
+ * @returns the statements: create the staging table (once per connection), insert from it, empty it
+ */
+export function stagedInsertSql(spec: StagedInsert): { create: string; insert: string; clear: string } {
+  const stage = `${spec.table}_stage`;
+  const select = spec.values.trim().replace(/^\(|\)$/g, '').replace(/\$(\d+)/g, (_, n: string) => {
+    if (Number(n) < 1 || Number(n) > spec.types.length) throw new Error(`${spec.table}: parameter $${n} has no type`);
+    return `p${n}`;
+  });
+  return {
+    create: `CREATE TEMP TABLE IF NOT EXISTS ${stage} (${spec.types.map((t, i) => `p${i + 1} ${t}`).join(', ')})`,
+    // First row wins for a key seen twice in one batch, as one statement per row did.
+    insert: `INSERT OR IGNORE INTO ${spec.table} SELECT ${select} FROM ${stage}`,
+    clear: `DELETE FROM ${stage}`,
+  };
+}
+
+/**
+ * @param app - an appender on the staging table
+ * @param rows - each row's parameter values, in `types` order
+ */
+export function appendStaged(app: DuckDBAppender, rows: ReadonlyArray<readonly DuckDBValue[]>): void {
+  for (const values of rows) {
+    for (const v of values) app.appendValue(v);
+    app.endRow();
+  }
+  app.flushSync();
 }

@@ -4,7 +4,7 @@
  * Raw samples are appended (DuckDB appender, no index) to `samples_recent`, and every `sealRows`
  * rows moved to `samples` as one run sorted by patient, metric and time: insert cost and memory do
  * not grow with what the store holds, and a query for one patient reads few row groups.
- * Re-delivered copies are hidden at read time by the `samples_unique` view (ADR 0011). Alerts, audit and scores are few and keep primary keys plus INSERT OR IGNORE.
+ * Re-delivered copies are hidden at read time by the `samples_unique` view (ADR 0011). Alerts, audit and scores keep primary keys plus INSERT OR IGNORE, inserted a batch at a time through a staging table.
  * The tail's 1-minute rollup is held in memory (tail-rollup.ts), folded from each committed batch and
  * rebuilt from the tail's raw rows on open, and sealing a run
  * moves it into `samples_rollup_1m` (per patient, metric and minute, from de-duplicated rows):
@@ -20,7 +20,7 @@ import type { AuditEvent } from '../../core/audit.js';
 import type { AlertQuery, AuditQuery, BucketPoint, HistoryQuery, RawPoint, RetentionPolicy, ScoreQuery } from '../../core/ports.js';
 import type { ScoreOutput } from '../../core/bus-messages.js';
 import type { CanonicalSample } from '../../core/vitals.js';
-import { APPEND_CHUNK_ROWS, appendSamplesYielding, STAGE } from './duckdb-append.js';
+import { APPEND_CHUNK_ROWS, appendSamplesYielding, appendStaged, STAGE, stagedInsertSql, type StagedInsert } from './duckdb-append.js';
 import {
   DUCKDB_DEFAULT_MEMORY_MB,
   DUCKDB_DEFAULT_THREADS,
@@ -75,6 +75,22 @@ export interface DuckDbStoreOptions {
 /** 100,000 rows: ~69 series-days (17 patients' day of 4 metrics), ~18 MB of heap. */
 export const DUCKDB_DEFAULT_TREND_CACHE_ROWS = 100_000;
 
+const ALERT_EVENTS_INSERT: StagedInsert = {
+  table: 'alert_events',
+  values: '($1, $2, $3, $4, $5, $6, $7, $8, $9, epoch_ms($10::BIGINT), $10, $11, $12, $13, $14, $15)',
+  types: ['VARCHAR', 'VARCHAR', 'VARCHAR', 'VARCHAR', 'VARCHAR', 'VARCHAR', 'VARCHAR', 'VARCHAR', 'VARCHAR', 'BIGINT', 'BIGINT', 'VARCHAR', 'VARCHAR', 'DOUBLE', 'VARCHAR'],
+};
+const AUDIT_INSERT: StagedInsert = {
+  table: 'audit',
+  values: '($1, epoch_ms($2::BIGINT), $2, $3, $4, $5, $6, $7, $8, $9)',
+  types: ['VARCHAR', 'BIGINT', 'VARCHAR', 'VARCHAR', 'VARCHAR', 'VARCHAR', 'VARCHAR', 'VARCHAR', 'VARCHAR'],
+};
+const SCORES_INSERT: StagedInsert = {
+  table: 'news2_scores',
+  values: '($1, $2, epoch_ms($3::BIGINT), $3, $4, $5, $6, $7, $8)',
+  types: ['VARCHAR', 'VARCHAR', 'BIGINT', 'INTEGER', 'INTEGER', 'VARCHAR', 'BOOLEAN', 'VARCHAR'],
+};
+
 /**
  * About four DuckDB row groups: the unsorted tail a query scans in full stays small, while each
  * sorted run puts one patient-metric's rows in one or two row groups (ADR 0011 has the figures).
@@ -111,12 +127,22 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
   const queue = serialConnection(conn);
   const serial = queue.run.bind(queue);
 
-  /** One statement per row, all in one transaction: alert events, audit and scores are few per call. Callers map rows inside an async function, so a bad row rejects rather than throws. */
-  async function insertEach<R>(name: string, batch: readonly R[], sql: string, params: (r: R) => DuckDBValue[]): Promise<void> {
+  /** A batch through its staging table, in one transaction. Callers map rows inside an async function, so a bad row rejects rather than throws. */
+  async function insertStaged<R>(name: string, spec: StagedInsert, batch: readonly R[], params: (r: R) => DuckDBValue[]): Promise<void> {
     if (batch.length === 0) return;
+    const values = batch.map(params);
+    const sql = stagedInsertSql(spec);
     await serial(name, (c) =>
       transaction(c, async () => {
-        for (const r of batch) await c.run(sql, params(r));
+        await c.run(sql.create);
+        const app = await c.createAppender(`${spec.table}_stage`, 'main', 'temp');
+        try {
+          appendStaged(app, values);
+        } finally {
+          app.closeSync();
+        }
+        await c.run(sql.insert);
+        await c.run(sql.clear);
       }),
     );
   }
@@ -246,26 +272,26 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
     },
 
     insertAlertEvents: async (events: AlertEvent[]) =>
-      insertEach(
+      insertStaged(
         'insertAlertEvents',
+        ALERT_EVENTS_INSERT,
         events.map(alertRow),
-        'INSERT OR IGNORE INTO alert_events VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, epoch_ms($10::BIGINT), $10, $11, $12, $13, $14, $15)',
         (r) => [r.event_id, r.alert_id, r.patient_id, r.ward, r.rule_id, r.kind, r.priority, r.state, r.event, BigInt(r.ts_ms), BigInt(r.opened_at_ms), r.ack_by, r.message, r.value, r.json],
       ),
 
     insertAudit: async (events: AuditEvent[]) =>
-      insertEach(
+      insertStaged(
         'insertAudit',
+        AUDIT_INSERT,
         events.map(auditRow),
-        'INSERT OR IGNORE INTO audit VALUES ($1, epoch_ms($2::BIGINT), $2, $3, $4, $5, $6, $7, $8, $9)',
         (r) => [r.id, BigInt(r.ts_ms), r.user_id, r.role, r.action, r.resource, r.patient_id, r.address, r.outcome],
       ),
 
     insertScores: async (scores: ScoreOutput[]) =>
-      insertEach(
+      insertStaged(
         'insertScores',
+        SCORES_INSERT,
         scores.map(scoreRow),
-        'INSERT OR IGNORE INTO news2_scores VALUES ($1, $2, epoch_ms($3::BIGINT), $3, $4, $5, $6, $7, $8)',
         (r) => [r.patient_id, r.ward, BigInt(r.ts_ms), r.score, r.max_score, r.risk, r.complete, r.json],
       ),
 

@@ -8,7 +8,7 @@ import type { AlertEvent } from '../../core/alerts-model.js';
 import type { AuditEvent } from '../../core/audit.js';
 import type { ScoreOutput } from '../../core/bus-messages.js';
 import { isMetricName, sampleKey, type CanonicalSample, type MetricName } from '../../core/vitals.js';
-import { assertFiniteNumber, assertSafeInteger, assertSqlString, assertTimestampMs, nonEmptyString, optionalString, reject } from './sql.js';
+import { assertFiniteNumber, assertSafeInteger, assertSqlString, assertTimestampMs, isSqlString, isTimestampMs, nonEmptyString, optionalString, reject } from './sql.js';
 
 /** Stored when a sample carries no quality for a metric (NaN would not survive JSON). */
 export const QUALITY_ABSENT = -1;
@@ -72,39 +72,55 @@ export interface AuditRow {
  */
 export function sampleRows(samples: readonly CanonicalSample[], offset = 0): SampleRow[] {
   const rows: SampleRow[] = [];
-  samples.forEach((s, i) => {
-    const at = `samples[${offset + i}]`;
-    const deviceId = nonEmptyString(s.deviceId, `${at}.deviceId`);
-    const patientId = s.patientId === null ? null : nonEmptyString(s.patientId, `${at}.patientId`);
-    const ward = optionalString(s.ward, `${at}.ward`);
-    assertTimestampMs(s.ts, `${at}.ts`);
-    assertTimestampMs(s.recvTs, `${at}.recvTs`);
-    assertSqlString(s.source, `${at}.source`);
-    assertSqlString(s.traceId, `${at}.traceId`);
-    if (typeof s.metrics !== 'object' || s.metrics === null) reject(`${at}.metrics`, 'not an object');
-    const key = sampleKey({ patientId, deviceId });
-    for (const [metric, value] of Object.entries(s.metrics)) {
-      if (!isMetricName(metric)) reject(`${at}.metrics`, 'unknown metric name');
-      if (value === undefined) continue;
-      assertFiniteNumber(value, `${at}.metrics.${metric}`);
-      const q = s.quality?.[metric];
-      if (q !== undefined) assertFiniteNumber(q, `${at}.quality.${metric}`);
-      rows.push({
-        patient_key: key,
-        patient_id: patientId ?? '',
-        device_id: deviceId,
-        ward,
-        metric,
-        ts_ms: s.ts,
-        value,
-        quality: q ?? QUALITY_ABSENT,
-        source: s.source,
-        recv_ts_ms: s.recvTs,
-        trace_id: s.traceId,
-      });
-    }
-  });
+  forEachSampleRow(samples, (r) => rows.push({ ...r }), offset);
   return rows;
+}
+
+/**
+ * sampleRows without the rows: validates the batch and hands each row to `visit` in order, in one
+ * object reused for every row (copy it to keep it), so an encoder allocates nothing per row. A bad
+ * sample throws after the rows before it were visited: callers write nothing until this returns.
+ * @param samples - canonical samples
+ * @param visit - called once per (sample, metric)
+ * @param offset - index of samples[0] in the caller's batch (error messages name the sample)
+ */
+export function forEachSampleRow(samples: readonly CanonicalSample[], visit: (row: Readonly<SampleRow>) => void, offset = 0): void {
+  const row: SampleRow = { patient_key: '', patient_id: '', device_id: '', ward: '', metric: 'hr', ts_ms: 0, value: 0, quality: 0, source: '', recv_ts_ms: 0, trace_id: '' };
+  for (let i = 0; i < samples.length; i++) {
+    const s = samples[i] as CanonicalSample;
+    // Error labels are built only on failure: this runs for every sample the sink stores.
+    const at = (field: string): string => `samples[${offset + i}].${field}`;
+    const deviceId = isSqlString(s.deviceId) && s.deviceId !== '' ? s.deviceId : nonEmptyString(s.deviceId, at('deviceId'));
+    const patientId = s.patientId === null ? null : isSqlString(s.patientId) && s.patientId !== '' ? s.patientId : nonEmptyString(s.patientId, at('patientId'));
+    const ward = s.ward === null || s.ward === undefined ? '' : isSqlString(s.ward) ? s.ward : optionalString(s.ward, at('ward'));
+    if (!isTimestampMs(s.ts)) assertTimestampMs(s.ts, at('ts'));
+    if (!isTimestampMs(s.recvTs)) assertTimestampMs(s.recvTs, at('recvTs'));
+    if (!isSqlString(s.source)) assertSqlString(s.source, at('source'));
+    if (!isSqlString(s.traceId)) assertSqlString(s.traceId, at('traceId'));
+    if (typeof s.metrics !== 'object' || s.metrics === null) reject(at('metrics'), 'not an object');
+    row.patient_key = sampleKey({ patientId, deviceId });
+    row.patient_id = patientId ?? '';
+    row.device_id = deviceId;
+    row.ward = ward;
+    row.ts_ms = s.ts;
+    row.source = s.source;
+    row.recv_ts_ms = s.recvTs;
+    row.trace_id = s.traceId;
+    const quality = s.quality;
+    for (const metric in s.metrics) {
+      if (!Object.prototype.hasOwnProperty.call(s.metrics, metric)) continue;
+      if (!isMetricName(metric)) reject(at('metrics'), 'unknown metric name');
+      const value = s.metrics[metric];
+      if (value === undefined) continue;
+      if (typeof value !== 'number' || !Number.isFinite(value)) assertFiniteNumber(value, at(`metrics.${metric}`));
+      const q = quality?.[metric];
+      if (q !== undefined && (typeof q !== 'number' || !Number.isFinite(q))) assertFiniteNumber(q, at(`quality.${metric}`));
+      row.metric = metric;
+      row.value = value;
+      row.quality = q ?? QUALITY_ABSENT;
+      visit(row);
+    }
+  }
 }
 
 /**

@@ -17,6 +17,9 @@ export const MAX_TIMESTAMP_MS = 4_294_967_295_000;
 const IDENT_RE = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 // A high surrogate not followed by a low one, or a low one not preceded by a high one.
 const LONE_SURROGATE_RE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+// Any surrogate: a plain class scan, much cheaper than the lookarounds above on the usual string
+// that has none.
+const SURROGATE_RE = /[\uD800-\uDFFF]/;
 
 /** Throw a bad-request error naming the field and what is wrong with it. */
 export function reject(what: string, why: string): never {
@@ -33,7 +36,12 @@ export function reject(what: string, why: string): never {
 export function assertSqlString(s: unknown, what = 'string'): asserts s is string {
   if (typeof s !== 'string') reject(what, 'not a string');
   if (s.includes('\0')) reject(what, 'contains NUL');
-  if (LONE_SURROGATE_RE.test(s)) reject(what, 'not well-formed unicode');
+  if (SURROGATE_RE.test(s) && LONE_SURROGATE_RE.test(s)) reject(what, 'not well-formed unicode');
+}
+
+/** assertSqlString as a test, for hot paths that build the error's field name only on failure. */
+export function isSqlString(s: unknown): s is string {
+  return typeof s === 'string' && !s.includes('\0') && !(SURROGATE_RE.test(s) && LONE_SURROGATE_RE.test(s));
 }
 
 /** A storable string (assertSqlString) that is not empty. */
@@ -68,8 +76,13 @@ export function assertSafeInteger(n: unknown, what = 'integer'): asserts n is nu
   if (typeof n !== 'number' || !Number.isSafeInteger(n)) reject(what, 'not a safe integer');
 }
 
+/** An epoch-millisecond time both engines can store (1970 .. 2106). */
+export function isTimestampMs(ms: unknown): ms is number {
+  return typeof ms === 'number' && Number.isSafeInteger(ms) && ms >= 0 && ms <= MAX_TIMESTAMP_MS;
+}
+
 /**
- * Throw unless `ms` is an epoch-millisecond time both engines can store (1970 .. 2106).
+ * Throw unless `ms` is an epoch-millisecond time both engines can store (isTimestampMs).
  * @param ms - the value to check
  * @param what - a field name for the error message
  */

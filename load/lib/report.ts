@@ -28,7 +28,7 @@ interface CaseLike {
 
 interface ScaleLike {
   target: string;
-  steps: { devices: number; alertP99: number; alertP50: number; serverCpuCores: number; rssMB: number; rssPerDeviceKB: number; pass: boolean }[];
+  steps: { devices: number; seconds?: number; alertP99: number; alertP50: number; serverCpuCores: number; rssMB: number; rssPerDeviceKB: number; pass: boolean }[];
   largestPassing: number | null;
 }
 
@@ -57,7 +57,8 @@ export function e2eMarkdown(result: Record<string, unknown>, cases: CaseLike[], 
     }
   }
   if (scale.length) {
-    lines.push('', '**Scale search** (one run per step, 45 s measured; pass = p99 device-to-dashboard alert latency < 1 s and no probe lost):', '');
+    const secs = [...new Set(scale.flatMap((s) => s.steps.map((st) => st.seconds ?? 45)))].join(' / ');
+    lines.push('', `**Scale search** (one run per step, ${secs} s measured; pass = p99 device-to-dashboard alert latency < 1 s and no probe lost):`, '');
     lines.push('| target | devices | alert p50 / p99 ms | server cores | server RSS MB (KB/device) | pass |', '|---|---|---|---|---|---|');
     for (const s of scale) for (const st of s.steps) lines.push(`| ${s.target} | ${st.devices} | ${f(st.alertP50)} / ${f(st.alertP99)} | ${f(st.serverCpuCores, 2)} | ${f(st.rssMB, 0)} (${f(st.rssPerDeviceKB, 0)}) | ${st.pass ? 'yes' : 'no'} |`);
     lines.push('', ...scale.map((s) => `Largest passing step, ${s.target}: **${s.largestPassing ?? 'none'}** patients at 1 Hz.`));

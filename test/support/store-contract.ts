@@ -349,6 +349,7 @@ export function storeContract(name: string, make: () => Promise<Store>): void {
       const other = alertEvent({ patientId: p2, ward: wardB, ts: T0 + 3000 });
       await store.insertAlertEvents([raised, other]);
       await store.insertAlertEvents([acked, raised]); // raised re-delivered
+      await store.insertAlertEvents([other, other]); // twice in one batch
 
       const all = await store.alerts({ ward: [wardA, wardB], limit: 10 });
       expect(all).toEqual([acked, other, raised]);
@@ -379,6 +380,7 @@ export function storeContract(name: string, make: () => Promise<Store>): void {
       const s3 = score(p, T0 + MIN, 5);
       await store.insertScores([s3, s1, score(other, T0 + 1500, 1)]);
       await store.insertScores([s2, s1]); // s1 re-delivered
+      await store.insertScores([s3, s3]); // twice in one batch
       await store.insertScores([]);
       expect(await store.scores({ patientId: p, from: T0, to: T0 + 2 * MIN, limit: 10 })).toEqual([s1, s2, s3]);
       expect(await store.scores({ patientId: p, from: T0 + 1000, to: T0 + MIN, limit: 10 })).toEqual([s1, s2]);

@@ -23,6 +23,8 @@ class KafkaBus implements Bus, SubscriptionHost {
   private readonly subs = new Set<KafkaSubscription>();
   /** Topics seen to exist; a publish to any other is checked first (kafkajs would retry ~30 s). */
   readonly knownTopics = new Set<string>();
+  /** Topics whose records travel in bundles (kafka/bundle.ts): TopicSpec.bundled, never compacted. */
+  readonly bundledTopics = new Set<string>();
   readonly backoff: { initial: number; max: number };
 
   constructor(
@@ -45,6 +47,7 @@ class KafkaBus implements Bus, SubscriptionHost {
   async ensureTopics(specs: readonly TopicSpec[]): Promise<void> {
     this.assertOpen();
     await ensureTopics(this.admin, this.knownTopics, specs);
+    for (const s of specs) if (s.bundled && !s.compacted) this.bundledTopics.add(s.name);
   }
 
   publish(topic: string, records: OutgoingRecord[]): Promise<void> {
@@ -83,6 +86,8 @@ class KafkaBus implements Bus, SubscriptionHost {
       commit: false,
     });
     sub.progress.setTargets(targets, starts);
+    const from = opts.from;
+    if (typeof from === 'object') for (const [k, start] of starts) sub.timeStarts.set(k, { offset: start.toString(), timestamp: from.timestamp });
     await this.startSub(sub);
     seekTail(sub, starts, this.log);
     return sub;
@@ -114,7 +119,14 @@ class KafkaBus implements Bus, SubscriptionHost {
       for (const t of sub.topics) set.add(t);
       groups.set(sub.groupId, set);
     }
-    return readLag(this.admin, groups);
+    const lags = await readLag(this.admin, groups);
+    // Bundled topics: Kafka records scaled to the records they carry (estimated from this process's own publishing).
+    return lags.map((l) => {
+      const k = this.bundledTopics.has(l.topic) ? this.lanes.recordsPerKafkaRecord(l.topic) : 1;
+      if (k === 1) return l;
+      const partitions = l.partitions?.map((p) => ({ partition: p.partition, lag: Math.round(p.lag * k) }));
+      return { ...l, lag: partitions ? partitions.reduce((a, p) => a + p.lag, 0) : Math.round(l.lag * k), ...(partitions ? { partitions } : {}) };
+    });
   }
 
   async healthy(): Promise<boolean> {

@@ -10,6 +10,7 @@ import type { BatchHandler, BusRecord, ConsumeOptions, PartitionOwner, Subscript
 import { backoffDelay, retry } from '../../../platform/backoff.js';
 import type { Logger } from '../../../platform/log.js';
 import { assignCoPartitions, decodeOwned, encodeOwned } from '../co-partition.js';
+import { BUNDLE_VERSION, bundleVersion, decodeBundle, type UnbundledRecord } from './bundle.js';
 import { AssignerProtocol, type KafkaClient, sleep, withTimeout } from './client.js';
 import { errorText, mapKafkaError } from './errors.js';
 import { positionsFor, Progress, tp } from './positions.js';
@@ -25,15 +26,37 @@ export interface SubscriptionHost {
   removeSub(sub: KafkaSubscription): void;
 }
 
-function toRecord(topic: string, partition: number, m: KafkaMessage): BusRecord {
-  return {
+/**
+ * A Kafka record as the BusRecords it carries, appended to `out`: itself, or a bundle's records
+ * in their order, each with the bundle's offset (kafka/bundle.ts). A bundle that cannot be read
+ * (corrupt, or a newer format) is delivered as one record with its raw value, so the reader's
+ * "unreadable record" path counts and skips (or dead-letters) it instead of losing it silently.
+ */
+function appendRecords(out: BusRecord[], topic: string, partition: number, m: KafkaMessage, log: Logger | undefined, startTime?: number): void {
+  const version = m.value === null ? null : bundleVersion(m.headers);
+  if (version !== null) {
+    const unbundled = version === BUNDLE_VERSION ? decodeBundle(m.value as Buffer) : null;
+    if (unbundled !== null) {
+      // The first bundle of a start from a time: from its first record at or after that time.
+      let i = 0;
+      if (startTime !== undefined) while (i < unbundled.length && (unbundled[i] as UnbundledRecord).timestamp < startTime) i++;
+      for (; i < unbundled.length; i++) {
+        const r = unbundled[i] as UnbundledRecord;
+        out.push({ topic, partition, offset: m.offset, key: r.key, value: r.value, timestamp: r.timestamp });
+      }
+      return;
+    }
+    // Offsets only: the bytes are patient data.
+    log?.warn({ topic, partition, offset: m.offset, version }, 'kafka: unreadable bundle delivered as one record');
+  }
+  out.push({
     topic,
     partition,
     offset: m.offset,
     key: m.key === null ? '' : m.key.toString('utf8'),
     value: m.value === null ? null : m.value.toString('utf8'),
     timestamp: Number(m.timestamp),
-  };
+  });
 }
 
 export interface SubOptions {
@@ -78,6 +101,13 @@ function coPartitionAssigner(owned: () => Iterable<number>): PartitionAssigner {
 export class KafkaSubscription implements Subscription {
   readonly consumer: Consumer;
   readonly progress = new Progress();
+  /**
+   * Partitions started from a time: the offset of their first record at or after it, and the
+   * time. A bundle at that offset holds older records too (its timestamp is its newest record's);
+   * those before its first record at or after the time are not delivered, as they would not be
+   * had they travelled as plain records.
+   */
+  readonly timeStarts = new Map<string, { offset: string; timestamp: number }>();
   private stopping: Promise<void> | null = null;
   private stopped = false;
   /** Retry waits in progress; stop() ends them at once. */
@@ -152,6 +182,8 @@ export class KafkaSubscription implements Subscription {
           for (const [k, start] of starts) {
             const [p, ...rest] = k.split(':');
             this.progress.next.set(k, start);
+            if (typeof from === 'object') this.timeStarts.set(k, { offset: start.toString(), timestamp: from.timestamp });
+            else this.timeStarts.delete(k);
             this.consumer.seek({ topic: rest.join(':'), partition: Number(p), offset: start.toString() });
           }
           if (first) this.progress.setTargets(highs, starts);
@@ -297,7 +329,9 @@ export class KafkaSubscription implements Subscription {
       }
     }
     if (messages.length > 0) {
-      const records = messages.map((m) => toRecord(batch.topic, batch.partition, m));
+      const records: BusRecord[] = [];
+      const timeStart = this.timeStarts.get(key);
+      for (const m of messages) appendRecords(records, batch.topic, batch.partition, m, this.bus.log, timeStart?.offset === m.offset ? timeStart.timestamp : undefined);
       if (!(await this.deliver(batch, records, heartbeat, isRunning, isStale))) return; // unresolved: redelivered
     }
     resolveOffset(batch.lastOffset());
