@@ -161,7 +161,8 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
   const tailOf = async (c: DuckDBConnection): Promise<TailRollup> => (tailRollup ??= await loadTailRollup(c));
 
   // The sealed rollup's rows of recently queried series, kept exact by every change to
-  // samples_rollup_1m below; sealedHi is the newest sealed minute or above it (null: not read yet).
+  // samples_rollup_1m below; sealedHi is the newest sealed minute or above it (null: none sealed;
+  // undefined: not read since open or a failed seal).
   const cache = new SealedRollupCache(trendCacheRows);
   let sealedHi: number | null | undefined;
   const sealedRows: SealedRows = { cache, hi: async (c) => (sealedHi === undefined ? (sealedHi = await sealedRollupHi(c)) : sealedHi) };
