@@ -9,8 +9,8 @@ import type { BucketPoint } from '../../core/ports.js';
 import { rows, transaction } from './duckdb-conn.js';
 import { bucketsFromMinutes, conflictingMinutes, mergeMinutes, MINUTE_MS, type MinuteAgg } from './rollup.js';
 import { sqlInt } from './sql.js';
-import { seriesKey, type SealedRollupCache } from './sealed-cache.js';
-import { TailRollup } from './tail-rollup.js';
+import type { SealedRollupCache } from './sealed-cache.js';
+import { seriesKey, TailRollup } from './tail-rollup.js';
 
 // One statement moves the unsorted tail into a sorted run; the DELETE commits with it.
 const SEAL = 'INSERT INTO samples SELECT * FROM samples_recent ORDER BY patient_key, metric, ts_ms';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { MinuteAgg } from './rollup.js';
-import { SealedRollupCache, seriesKey } from './sealed-cache.js';
+import { SealedRollupCache } from './sealed-cache.js';
+import { seriesKey } from './tail-rollup.js';
 
 const MIN = 60_000;
 const m = (minute: number, count = 1): MinuteAgg => ({ minute: minute * MIN, count, min: 1, max: 1, sum: count, lo: minute * MIN, hi: minute * MIN + 1 });

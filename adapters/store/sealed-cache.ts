@@ -13,6 +13,7 @@
  * Memory is bounded by `capacityRows` (least recently used series evicted first).
  */
 import { MINUTE_MS, type MinuteAgg } from './rollup.js';
+import { lowerBound, seriesKey } from './tail-rollup.js';
 
 interface Entry {
   /** Every sealed row of the series with minute >= from is held. */
@@ -24,19 +25,8 @@ interface Entry {
 /** Rows an entry counts against the capacity: one more than it holds, so empty entries are bounded too. */
 const cost = (rows: readonly MinuteAgg[]): number => rows.length + 1;
 
-const seriesId = (patientKey: string, metric: string): string => `${patientKey}\u0000${metric}`;
-
 /** Index of the first row whose minute is >= x (rows ascending by minute). */
-function firstAtOrAfter(rows: readonly MinuteAgg[], x: number): number {
-  let lo = 0;
-  let hi = rows.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (rows[mid]!.minute < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
+const firstAtOrAfter = (rows: readonly MinuteAgg[], x: number): number => lowerBound(rows.length, x, (i) => rows[i]!.minute);
 
 export class SealedRollupCache {
   // Map iteration order is insertion order: re-inserting on use makes the first key the least recent.
@@ -67,7 +57,7 @@ export class SealedRollupCache {
    * @returns the series' sealed rows in [from, to), ascending by minute, or null when not held
    */
   get(patientKey: string, metric: string, from: number, to: number): MinuteAgg[] | null {
-    const id = seriesId(patientKey, metric);
+    const id = seriesKey(patientKey, metric);
     const e = this.entries.get(id);
     if (!e || e.from > from) {
       this.misses += 1;
@@ -88,7 +78,7 @@ export class SealedRollupCache {
    * @param rows - the series' sealed rows with minute >= from, any order
    */
   put(patientKey: string, metric: string, from: number, rows: readonly MinuteAgg[]): void {
-    const id = seriesId(patientKey, metric);
+    const id = seriesKey(patientKey, metric);
     this.remove(id);
     // A series larger than a quarter of the cache would evict most of it for one query.
     if (this.capacityRows === 0 || cost(rows) > this.capacityRows / 4) return;
@@ -152,5 +142,3 @@ export class SealedRollupCache {
   }
 }
 
-/** The cache's series id (also what the seal reports as recomputed). */
-export const seriesKey = seriesId;

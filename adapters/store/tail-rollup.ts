@@ -27,15 +27,21 @@ export interface TailRollupRow {
   agg: MinuteAgg;
 }
 
-const seriesId = (patientKey: string, metric: string): string => `${patientKey}\u0000${metric}`;
+/** One series' id in the tail rollup and the sealed-rows cache (also what a seal reports as recomputed). */
+export const seriesKey = (patientKey: string, metric: string): string => `${patientKey}\u0000${metric}`;
 
-/** Index of the first element >= x in an ascending array. */
-function lowerBound(xs: readonly number[], x: number): number {
+/**
+ * Index of the first position whose value is >= x, values ascending by position.
+ * @param n - positions 0..n-1
+ * @param x - the bound
+ * @param valueAt - the value at a position
+ */
+export function lowerBound(n: number, x: number, valueAt: (i: number) => number): number {
   let lo = 0;
-  let hi = xs.length;
+  let hi = n;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (xs[mid]! < x) lo = mid + 1;
+    if (valueAt(mid) < x) lo = mid + 1;
     else hi = mid;
   }
   return lo;
@@ -63,7 +69,7 @@ export class TailRollup {
    * @returns whether the row was new
    */
   add(patientKey: string, metric: string, ts: number, value: number): boolean {
-    const id = seriesId(patientKey, metric);
+    const id = seriesKey(patientKey, metric);
     let s = this.series.get(id);
     if (!s) {
       s = { patientKey, metric, minutes: new Map() };
@@ -79,7 +85,7 @@ export class TailRollup {
     // Time moving on (the usual case) appends; a late sample or a copy searches.
     if (ts > m.ts[m.ts.length - 1]!) m.ts.push(ts);
     else {
-      const i = lowerBound(m.ts, ts);
+      const i = lowerBound(m.ts.length, ts, (j) => m.ts[j]!);
       if (m.ts[i] === ts) return false;
       m.ts.splice(i, 0, ts);
     }
@@ -98,7 +104,7 @@ export class TailRollup {
    * @returns the series' minutes in [from, to), ascending
    */
   minutes(patientKey: string, metric: string, from: number, to: number): MinuteAgg[] {
-    const s = this.series.get(seriesId(patientKey, metric));
+    const s = this.series.get(seriesKey(patientKey, metric));
     if (!s) return [];
     const out: MinuteAgg[] = [];
     for (const [minute, m] of s.minutes) if (minute >= from && minute < to) out.push(toAgg(minute, m));
