@@ -7,6 +7,7 @@ describe('stagedInsertSql', () => {
     expect(sql.create).toBe('CREATE TEMP TABLE IF NOT EXISTS audit_stage (p1 VARCHAR, p2 BIGINT, p3 VARCHAR)');
     expect(sql.insert).toBe('INSERT OR IGNORE INTO audit SELECT p1, epoch_ms(p2::BIGINT), p2, p3 FROM audit_stage');
     expect(sql.clear).toBe('DELETE FROM audit_stage');
+    expect(sql.stage).toBe('audit_stage');
   });
 
   it('refuses a parameter without a type', () => {

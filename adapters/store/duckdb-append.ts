@@ -89,23 +89,49 @@ export interface StagedInsert {
   types: readonly string[];
 }
 
+/** A staged insert's statements: create the staging table (once per connection), insert from it, empty it. */
+export interface StagedSql {
+  stage: string;
+  create: string;
+  insert: string;
+  clear: string;
+}
+
 /**
  * @param spec - the insert
- * @returns the statements: create the staging table (once per connection), insert from it, empty it
+ * @returns its statements, built once per table (at module load)
  */
-export function stagedInsertSql(spec: StagedInsert): { create: string; insert: string; clear: string } {
+export function stagedInsertSql(spec: StagedInsert): StagedSql {
   const stage = `${spec.table}_stage`;
   const select = spec.values.trim().replace(/^\(|\)$/g, '').replace(/\$(\d+)/g, (_, n: string) => {
     if (Number(n) < 1 || Number(n) > spec.types.length) throw new Error(`${spec.table}: parameter $${n} has no type`);
     return `p${n}`;
   });
   return {
+    stage,
     create: `CREATE TEMP TABLE IF NOT EXISTS ${stage} (${spec.types.map((t, i) => `p${i + 1} ${t}`).join(', ')})`,
     // First row wins for a key seen twice in one batch, as one statement per row did.
     insert: `INSERT OR IGNORE INTO ${spec.table} SELECT ${select} FROM ${stage}`,
     clear: `DELETE FROM ${stage}`,
   };
 }
+
+/** The embedded store's staged inserts (the `VALUES` rows of the tables' former one-row statements). */
+export const ALERT_EVENTS_INSERT = stagedInsertSql({
+  table: 'alert_events',
+  values: '($1, $2, $3, $4, $5, $6, $7, $8, $9, epoch_ms($10::BIGINT), $10, $11, $12, $13, $14, $15)',
+  types: ['VARCHAR', 'VARCHAR', 'VARCHAR', 'VARCHAR', 'VARCHAR', 'VARCHAR', 'VARCHAR', 'VARCHAR', 'VARCHAR', 'BIGINT', 'BIGINT', 'VARCHAR', 'VARCHAR', 'DOUBLE', 'VARCHAR'],
+});
+export const AUDIT_INSERT = stagedInsertSql({
+  table: 'audit',
+  values: '($1, epoch_ms($2::BIGINT), $2, $3, $4, $5, $6, $7, $8, $9)',
+  types: ['VARCHAR', 'BIGINT', 'VARCHAR', 'VARCHAR', 'VARCHAR', 'VARCHAR', 'VARCHAR', 'VARCHAR', 'VARCHAR'],
+});
+export const SCORES_INSERT = stagedInsertSql({
+  table: 'news2_scores',
+  values: '($1, $2, epoch_ms($3::BIGINT), $3, $4, $5, $6, $7, $8)',
+  types: ['VARCHAR', 'VARCHAR', 'BIGINT', 'INTEGER', 'INTEGER', 'VARCHAR', 'BOOLEAN', 'VARCHAR'],
+});
 
 /**
  * @param app - an appender on the staging table

@@ -20,7 +20,7 @@ import type { AuditEvent } from '../../core/audit.js';
 import type { AlertQuery, AuditQuery, BucketPoint, HistoryQuery, RawPoint, RetentionPolicy, ScoreQuery } from '../../core/ports.js';
 import type { ScoreOutput } from '../../core/bus-messages.js';
 import type { CanonicalSample } from '../../core/vitals.js';
-import { APPEND_CHUNK_ROWS, appendSamplesYielding, appendStaged, STAGE, stagedInsertSql, type StagedInsert } from './duckdb-append.js';
+import { ALERT_EVENTS_INSERT, APPEND_CHUNK_ROWS, appendSamplesYielding, appendStaged, AUDIT_INSERT, SCORES_INSERT, STAGE, type StagedSql } from './duckdb-append.js';
 import {
   DUCKDB_DEFAULT_MEMORY_MB,
   DUCKDB_DEFAULT_THREADS,
@@ -75,22 +75,6 @@ export interface DuckDbStoreOptions {
 /** 100,000 rows: ~69 series-days (17 patients' day of 4 metrics), ~18 MB of heap. */
 export const DUCKDB_DEFAULT_TREND_CACHE_ROWS = 100_000;
 
-const ALERT_EVENTS_INSERT: StagedInsert = {
-  table: 'alert_events',
-  values: '($1, $2, $3, $4, $5, $6, $7, $8, $9, epoch_ms($10::BIGINT), $10, $11, $12, $13, $14, $15)',
-  types: ['VARCHAR', 'VARCHAR', 'VARCHAR', 'VARCHAR', 'VARCHAR', 'VARCHAR', 'VARCHAR', 'VARCHAR', 'VARCHAR', 'BIGINT', 'BIGINT', 'VARCHAR', 'VARCHAR', 'DOUBLE', 'VARCHAR'],
-};
-const AUDIT_INSERT: StagedInsert = {
-  table: 'audit',
-  values: '($1, epoch_ms($2::BIGINT), $2, $3, $4, $5, $6, $7, $8, $9)',
-  types: ['VARCHAR', 'BIGINT', 'VARCHAR', 'VARCHAR', 'VARCHAR', 'VARCHAR', 'VARCHAR', 'VARCHAR', 'VARCHAR'],
-};
-const SCORES_INSERT: StagedInsert = {
-  table: 'news2_scores',
-  values: '($1, $2, epoch_ms($3::BIGINT), $3, $4, $5, $6, $7, $8)',
-  types: ['VARCHAR', 'VARCHAR', 'BIGINT', 'INTEGER', 'INTEGER', 'VARCHAR', 'BOOLEAN', 'VARCHAR'],
-};
-
 /**
  * About four DuckDB row groups: the unsorted tail a query scans in full stays small, while each
  * sorted run puts one patient-metric's rows in one or two row groups (ADR 0011 has the figures).
@@ -128,14 +112,13 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
   const serial = queue.run.bind(queue);
 
   /** A batch through its staging table, in one transaction. Callers map rows inside an async function, so a bad row rejects rather than throws. */
-  async function insertStaged<R>(name: string, spec: StagedInsert, batch: readonly R[], params: (r: R) => DuckDBValue[]): Promise<void> {
+  async function insertStaged<R>(name: string, sql: StagedSql, batch: readonly R[], params: (r: R) => DuckDBValue[]): Promise<void> {
     if (batch.length === 0) return;
     const values = batch.map(params);
-    const sql = stagedInsertSql(spec);
     await serial(name, (c) =>
       transaction(c, async () => {
         await c.run(sql.create);
-        const app = await c.createAppender(`${spec.table}_stage`, 'main', 'temp');
+        const app = await c.createAppender(sql.stage, 'main', 'temp');
         try {
           appendStaged(app, values);
         } finally {
