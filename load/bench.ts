@@ -100,6 +100,14 @@ const median = (xs: number[]): number => {
   return s.length === 0 ? Number.NaN : (s[Math.floor((s.length - 1) / 2)] as number) / 2 + (s[Math.ceil((s.length - 1) / 2)] as number) / 2;
 };
 
+/** Late probes beside the event-loop stalls around them: tells a server stall from a generator stall. */
+function logStalls(r: LoadResult): void {
+  const late = r.stalls.lateProbes.map((p) => `${p.atSec}s:${p.ms ?? 'lost'}`).join(' ');
+  const slow = r.stalls.slices.filter((s) => (s.serverLoopMaxMs ?? 0) > 200 || s.generatorLoopMaxMs > 200).map((s) => `${s.endSec}s:${s.serverLoopMaxMs ?? '-'}/${s.generatorLoopMaxMs}`);
+  const worst = (k: 'serverLoopMaxMs' | 'generatorLoopMaxMs'): number => Math.max(0, ...r.stalls.slices.map((s) => s[k] ?? 0));
+  log(`  late probes (s into window: ms): ${late || 'none'}; event-loop max ms server ${worst('serverLoopMaxMs')}, generator ${worst('generatorLoopMaxMs')}; 5-s slices over 200 ms (server/generator): ${slow.join(' ') || 'none'}`);
+}
+
 interface Pair {
   vitals: LoadResult;
   baseline: LoadResult | null;
@@ -125,6 +133,7 @@ async function pairs(kind: 'embedded' | 'split', o: LoadOptions, n: number, labe
     const vitals = await once(kind, o, tag);
     log(`  alert p50/p99 ${vitals.latencyMs.alert.p50}/${vitals.latencyMs.alert.p99} ms, ${vitals.publishPerSec} msg/s, server ${vitals.server.cpuCores} cores ${vitals.server.rssMB} MB`);
     log(`  by tenth of the window: server µs/msg ${vitals.server.tenths.map((t) => t.cpuUsPerMessage).join(' ')}; RSS MB ${vitals.server.tenths.map((t) => t.rssMB).join(' ')}`);
+    logStalls(vitals);
     let baseline: LoadResult | null = null;
     if (mosq) {
       baseline = await once('mosquitto', o, `${tag}m`);
@@ -266,6 +275,7 @@ if (!args['no-e2e'] && scaleSteps.length) {
       const pass = r.latencyMs.alert.count > 0 && r.latencyMs.alert.p99 < 1000 && r.probesLost === 0;
       steps.push({ devices: n, seconds: o.seconds, alertP99: r.latencyMs.alert.p99, alertP50: r.latencyMs.alert.p50, serverCpuCores: r.server.cpuCores, rssMB: r.server.rssMB, rssPerDeviceKB: r.server.rssPerDeviceKB, probesLost: r.probesLost, pass });
       log(`  p99 ${r.latencyMs.alert.p99} ms, ${r.server.cpuCores} cores, ${r.server.rssMB} MB: ${pass ? 'pass' : 'fail'}`);
+      logStalls(r);
       if (!pass) break;
     }
     scale.push({ target: kind, steps, largestPassing: steps.filter((s) => s.pass).map((s) => s.devices).pop() ?? null });

@@ -10,6 +10,7 @@
  * subscribers of their ward's device topics: plain pub/sub, no validation, rules or store.
  */
 import { createRequire } from 'node:module';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type * as Hdr from 'hdr-histogram-js';
 import mqtt, { type MqttClient } from 'mqtt';
 import WebSocket from 'ws';
@@ -52,6 +53,14 @@ export interface Tenth {
   rssMB: number;
 }
 
+/** Where a slow alert's time went: the server's or the generator's event loop, per 5-second slice of the window. */
+export interface Stalls {
+  /** Seconds into the window of each probe flip that took over 1 s to reach a dashboard, or never did (ms: null). */
+  lateProbes: Array<{ atSec: number; ms: number | null }>;
+  /** Per 5-s slice: the longest event-loop delay (ms) of the server (its /metrics, embedded only) and of the generator. */
+  slices: Array<{ endSec: number; serverLoopMaxMs: number | null; generatorLoopMaxMs: number }>;
+}
+
 export interface LoadResult {
   target: Target['kind'];
   options: LoadOptions;
@@ -68,6 +77,7 @@ export interface LoadResult {
   /** Split mode: CPU of each role's processes (all instances together) and of the local Kafka and ClickHouse, over the measured window. */
   roles?: Record<string, { cpuCores: number; cpuUsPerMessage: number; rssMB: number }>;
   generator: { cpuCores: number };
+  stalls: Stalls;
   errors: string[];
 }
 
@@ -146,6 +156,8 @@ export async function runLoad(target: Target, o: LoadOptions, runTag: string): P
   const ackH = histogram();
   /** Probe patient → publish time (performance.now() ms) of the pending flip. */
   const pending = new Map<string, { at: number; seen: number }>();
+  const lateProbes: Stalls['lateProbes'] = [];
+  let w0 = 0;
   let dashMsgs = 0;
   let measuring = false;
   const onDelivery = (patientId: string, kind: 'alert' | 'vitals', sentWallMs: number): void => {
@@ -155,7 +167,11 @@ export async function runLoad(target: Target, o: LoadOptions, runTag: string): P
       // Seen counts during warm-up too: a flip made just before measuring started was delivered,
       // not lost (counting it lost failed a healthy scale step).
       if (p) p.seen++;
-      if (p && measuring) alertH.recordValue(Math.max(1, Math.round((performance.now() - p.at) * 1000)));
+      if (p && measuring) {
+        const ms = performance.now() - p.at;
+        alertH.recordValue(Math.max(1, Math.round(ms * 1000)));
+        if (ms > 1000 && p.seen === 1) lateProbes.push({ atSec: Math.round((p.at - w0) / 100) / 10, ms: Math.round(ms) });
+      }
     } else if (measuring) vitalsH.recordValue(Math.max(1, Math.round((Date.now() - sentWallMs) * 1000)));
   };
   const sockets: WebSocket[] = [];
@@ -253,7 +269,7 @@ export async function runLoad(target: Target, o: LoadOptions, runTag: string): P
   const rolePids = target.roles?.() ?? null;
   const role0 = rolePids ? Object.fromEntries(Object.entries(rolePids).map(([r, ps]) => [r, procsSample(ps)])) : null;
   const gen0 = process.cpuUsage();
-  const w0 = performance.now();
+  w0 = performance.now();
   const msgs0 = dashMsgs;
   measuring = true;
   let probeFlips = 0;
@@ -263,11 +279,28 @@ export async function runLoad(target: Target, o: LoadOptions, runTag: string): P
     for (const [pid, p] of pending) {
       if (performance.now() - p.at > 1000 * o.probeEverySec - 50) {
         probeFlips++;
-        if (p.seen === 0) probesLost++;
+        if (p.seen === 0) {
+          probesLost++;
+          lateProbes.push({ atSec: Math.round((p.at - w0) / 100) / 10, ms: null });
+        }
         pending.delete(pid);
       }
     }
   }, 100);
+  // Event-loop stalls, ours and (embedded) the server's: prom-client resets its lag histogram at each scrape.
+  const genLoop = monitorEventLoopDelay({ resolution: 10 });
+  genLoop.enable();
+  const slices: Stalls['slices'] = [];
+  const sliceTimer = setInterval(() => {
+    const endSec = Math.round((performance.now() - w0) / 1000);
+    const generatorLoopMaxMs = Math.round(genLoop.max / 1e6);
+    genLoop.reset();
+    const scrape = isVitals ? fetch(`${base}/metrics`).then((r) => r.text()).catch(() => '') : Promise.resolve('');
+    void scrape.then((text) => {
+      const m = /^nodejs_eventloop_lag_max_seconds (\S+)/m.exec(text);
+      slices.push({ endSec, serverLoopMaxMs: m ? Math.round(Number(m[1]) * 1000) : null, generatorLoopMaxMs });
+    });
+  }, 5000);
   const tenths: Tenth[] = [];
   let last = { cpuSec: cpu0.cpuSec, published: 0 };
   const tenthTimer = setInterval(() => {
@@ -279,6 +312,8 @@ export async function runLoad(target: Target, o: LoadOptions, runTag: string): P
   }, (o.seconds * 1000) / 10);
   await sleep(o.seconds * 1000);
   clearInterval(tenthTimer);
+  clearInterval(sliceTimer);
+  genLoop.disable();
   measuring = false;
   const wall = (performance.now() - w0) / 1000;
   const cpu1 = procsSample(target.pids());
@@ -316,6 +351,7 @@ export async function runLoad(target: Target, o: LoadOptions, runTag: string): P
       tenths,
     },
     generator: { cpuCores: Math.round(((gen1.user + gen1.system) / 1e6 / wall) * 1000) / 1000 },
+    stalls: { lateProbes, slices },
     ...(role0 && role1
       ? {
           roles: Object.fromEntries(

@@ -70,11 +70,21 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
 export function connectDevice(port: number, deviceId: string, token: string, opts: mqtt.IClientOptions = {}): Promise<MqttClient> {
   return new Promise((resolve, reject) => {
     const c = mqtt.connect(`mqtt://127.0.0.1:${port}`, { clientId: deviceId, username: deviceId, password: token, reconnectPeriod: 0, connectTimeout: 5000, ...opts });
-    c.once('connect', () => resolve(c));
-    c.once('error', (e) => {
+    const failed = (e: Error): void => {
+      c.off('connect', connected);
       c.end(true);
       reject(e);
-    });
+    };
+    // The front door may close a socket without an error (e.g. too many unauthenticated sockets from one address); with no reconnect, that attempt would otherwise never settle.
+    const closed = (): void => failed(new Error(`${deviceId}: closed before CONNACK`));
+    const connected = (): void => {
+      // The error listener stays (as before): an 'error' with no listener would throw.
+      c.off('close', closed);
+      resolve(c);
+    };
+    c.once('connect', connected);
+    c.once('error', failed);
+    c.once('close', closed);
   });
 }
 

@@ -110,7 +110,10 @@ describe('embedded: a live deterioration alerts while a gateway uploads hours of
     await waitFor('backfill under way', () => backlogAcked >= Math.min(10, totalMessages / 4) || null, 60_000);
 
     const alertMs: number[] = [];
+    let probedDuringUpload = 0;
     for (let i = 0; i < PROBES; i++) {
+      // Probes spread over the upload (the growth run asks for them throughout, not only at its start).
+      if (i > 0) await waitFor(`backfill ${i}/${PROBES}`, () => backlogAcked >= Math.floor((totalMessages * i) / PROBES) || null, TEST_TIMEOUT_MS, 100);
       // Three minutes of an emergency-level picture ending now (rules need it sustained).
       const now = Date.now();
       const samples = Array.from({ length: 37 }, (_, k) => ({ ts: now - (36 - k) * 5000, hr: 125, spo2: 84, rr: 26, temp: 38.6, sbp: 95 }));
@@ -118,8 +121,9 @@ describe('embedded: a live deterioration alerts while a gateway uploads hours of
       await probes[i]!.publishAsync(`devices/bl-live-${i}/vitals`, JSON.stringify({ samples }), { qos: 1 });
       await ws.waitFor(`alert ${i}`, (m) => m.type === 'alert' && m.event === 'raised' && m.alert.patientId === `MRN-BL-LIVE-${i}`);
       alertMs.push(performance.now() - t0);
+      if (backlogAcked < totalMessages) probedDuringUpload++;
     }
-    const uploadingDuringProbes = backlogAcked < totalMessages;
+    const uploadingDuringProbes = probedDuringUpload === PROBES;
     await upload;
     // Every acknowledged backfilled sample is stored (the sink counts bus records: one per sample, 4 values each).
     const expectedRows = BACKLOG_DEVICES * BACKLOG_SAMPLES;
