@@ -18,9 +18,17 @@ export interface FlowGateOptions {
   pollMs: number;
 }
 
+/**
+ * Held publishes let through per turn of the event loop when a lane opens. Letting all of them go
+ * at once ran their bus appends back to back: 200 gateways' 500-sample batches stalled the loop
+ * (and /healthz) for 1.3-1.9 s in the growth run (BENCHMARKS.md, "Flow control and backfill").
+ */
+export const RELEASE_PER_TURN = 8;
+
 export class FlowGate {
   private held: LaneState = { live: false, backlog: false };
   private readonly waiters: Record<Lane, Array<() => void>> = { live: [], backlog: [] };
+  private readonly releasing: Record<Lane, boolean> = { live: false, backlog: false };
   private timer: NodeJS.Timeout | null = null;
   private polling = false;
   private lastError = 0;
@@ -79,11 +87,20 @@ export class FlowGate {
     return new Promise<void>((res) => this.waiters[lane].push(res)).then(() => this.admit(lanes) ?? undefined);
   }
 
+  /** Lets held publishes through a few per turn, stopping if the lane is held again meanwhile. */
   private release(lane: Lane): void {
-    const ws = this.waiters[lane];
-    if (ws.length === 0) return;
-    this.waiters[lane] = [];
-    for (const w of ws) w();
+    if (this.releasing[lane]) return;
+    const step = (): void => {
+      const ws = this.waiters[lane];
+      if (this.held[lane] || ws.length === 0) {
+        this.releasing[lane] = false;
+        return;
+      }
+      for (const w of ws.splice(0, RELEASE_PER_TURN)) w();
+      setImmediate(step);
+    };
+    this.releasing[lane] = true;
+    step();
   }
 
   /** Stop polling and let every held publish through (shutdown: their devices are waiting). */
@@ -91,7 +108,6 @@ export class FlowGate {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     this.held = { live: false, backlog: false };
-    this.release('live');
-    this.release('backlog');
+    for (const lane of ['live', 'backlog'] as const) for (const w of this.waiters[lane].splice(0)) w();
   }
 }

@@ -19,6 +19,7 @@ import { sampleKey } from '../core/vitals.js';
 import type { Context, Service } from '../platform/context.js';
 import { counter, gauge } from '../platform/metrics.js';
 import type { RegistryView } from '../platform/registry-view.js';
+import { TurnBudget } from '../platform/turn-budget.js';
 import { ConnectionGuard, guardLimits } from './conn-guard.js';
 import { DeviceAuth } from './device-auth.js';
 import { certificateDeviceId } from './device-cert.js';
@@ -58,6 +59,21 @@ interface Session {
  */
 const MAX_RATE_DEBT_MS = 10_000;
 
+/**
+ * Vitals payloads this big or bigger (about a hundred samples) are parsed in turns (platform/turn-budget.ts),
+ * 10 ms of them per turn of the event loop; smaller ones, a live device's, at once.
+ */
+const TAKES_TURNS_BYTES = 8 * 1024;
+const PARSE_BUDGET_MS = 10;
+
+interface PreparedVitals {
+  r: ReturnType<typeof normaliseVitalsPayload>;
+  live: OutgoingRecord[] | null;
+  backlog: OutgoingRecord[] | null;
+  now: number;
+  base: string;
+}
+
 /** The flow gate's lane lists, built once (admit() runs per message). */
 const LIVE: readonly ['live'] = ['live'];
 const BACKLOG: readonly ['backlog'] = ['backlog'];
@@ -96,6 +112,7 @@ export async function startIngest(ctx: Context, registry: RegistryView): Promise
   const qos0Dropped = counter(metrics, 'vitals_ingest_qos0_dropped_total', 'QoS 0 messages dropped because the bus did not accept them (best effort: no resend)');
   const rateLimited = counter(metrics, 'vitals_ingest_rate_limited_total', 'Messages over the device rate, by what happened: delayed (QoS 1, acknowledged late), dropped_qos0, disconnected (no PUBACK)', ['action']);
   const gate = new FlowGate(bus, { maxLag: config.flowMaxLag, pollMs: bus.kind === 'memory' ? 20 : 1000 }, metrics, ingestLog);
+  const parseTurns = new TurnBudget(PARSE_BUDGET_MS);
   gate.start();
 
   const limits: PayloadLimits = deviceLimits(config);
@@ -144,6 +161,15 @@ export async function startIngest(ctx: Context, registry: RegistryView): Promise
   };
 
   async function acceptVitals(deviceId: string, payload: Buffer): Promise<void> {
+    // Batches (a gateway's backfill) take turns on the loop; a live sample is handled at once.
+    const v = payload.length >= TAKES_TURNS_BYTES ? await parseTurns.run(() => prepareVitals(deviceId, payload)) : prepareVitals(deviceId, payload);
+    const held = gate.admit(v.backlog === null ? LIVE : v.live === null ? BACKLOG : BOTH);
+    if (held) await held;
+    await publishVitals(deviceId, payload, v);
+  }
+
+  /** Parse, validate and serialise a vitals payload, split into the live and backfill lanes (synchronous: the costly part). */
+  function prepareVitals(deviceId: string, payload: Buffer): PreparedVitals {
     const rec = registry.get(deviceId);
     const now = clock.now();
     const base = randomUUID();
@@ -162,8 +188,10 @@ export async function startIngest(ctx: Context, registry: RegistryView): Promise
       if (s.ts >= liveFrom) (live ??= []).push(rec);
       else (backlog ??= []).push(rec);
     }
-    const held = gate.admit(backlog === null ? LIVE : live === null ? BACKLOG : BOTH);
-    if (held) await held;
+    return { r, live, backlog, now, base };
+  }
+
+  async function publishVitals(deviceId: string, payload: Buffer, { r, live, backlog, now, base }: PreparedVitals): Promise<void> {
     if (live !== null && backlog === null && r.rejected.length === 0) {
       await out.publish(TOPICS.samples, live); // the common case: no arrays of promises
     } else {
