@@ -17,7 +17,7 @@
  *   node dist/load/ingest-bench.js --runs 1 --duration 3 --devices 100 --qos 1
  *   node dist/load/ingest-bench.js --profile --runs 1               # + --cpu-prof of the vitals servers
  *   node dist/load/ingest-bench.js --targets mosquitto,kafka --baseline-dist .cache/base-dist   # before/after, same run
- *   node dist/load/ingest-bench.js --targets mosquitto,kafka --tuned-node-args "--max-semi-space-size=64"   # + V8 flags
+ *   node dist/load/ingest-bench.js --targets mosquitto,kafka --tuned-node-args "--max-old-space-size=512"   # + V8 flags (every target already runs with the flags of the vitals executable's own line)
  *   node dist/load/ingest-bench.js --summarize load/results/prof-…/x.cpuprofile
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -27,6 +27,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { startPrivateKafka, type PrivateKafka } from '../dev-services/private-kafka.js';
+import { SEMI_SPACE_ADVICE } from '../ingest/node-flags.js';
 import { procSample, startMosquitto as startSharedMosquitto } from './lib/procs.js';
 import { replaceSection } from './lib/report.js';
 import { BENCH_TOKEN, GenDevice, benchDeviceId, type GenStats } from './ingest-mqtt-gen.js';
@@ -163,7 +164,8 @@ async function startVitals(name: Exclude<TargetName, 'mosquitto'>, dir: string, 
   // The bench's own topic namespace (the registry topic included), so a shared broker's vitals.*
   // topics are never written; one per invocation, so only the first server start waits for new topics' leaders.
   if (kafka) env.VITALS_TOPIC_PREFIX = BENCH_PREFIX;
-  const nodeArgs = name === 'kafka-tuned' ? [...tunedNodeArgs] : [];
+  // Every target runs with the flags the `vitals` executable's own line gives node (cli/main.ts); kafka-tuned adds more.
+  const nodeArgs = [SEMI_SPACE_ADVICE, ...(name === 'kafka-tuned' ? tunedNodeArgs : [])];
   if (profileDir) nodeArgs.push(...['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`]);
   const p = spawn('taskset', ['-c', '0', process.execPath, ...nodeArgs, server, name === 'embedded' ? 'all' : 'ingest', String(maxDevices)], { env, stdio: ['pipe', 'pipe', 'pipe'] });
   let err = '';

@@ -9,6 +9,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { SEMI_SPACE_ADVICE } from '../../ingest/node-flags.js';
 import { freePort } from '../../platform/free-port.js';
 import { parseDocument, stringify } from 'yaml';
 
@@ -151,7 +152,7 @@ function infraPids(): Record<string, number[]> {
   return { kafka: pgrep(['-f', 'kafka\\.Kafka']), clickhouse: pgrep(['-f', 'clickhouse-server']) };
 }
 
-export async function startVitals(root: string, kind: 'embedded' | 'split', rulesInstances = 2): Promise<Target> {
+export async function startVitals(root: string, kind: 'embedded' | 'split', rulesInstances = 2, envOverrides: Record<string, string> = {}): Promise<Target> {
   const cli = path.join(root, 'dist/cli/main.js');
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'vitals-bench-'));
   const httpPort = await freePort();
@@ -172,12 +173,14 @@ export async function startVitals(root: string, kind: 'embedded' | 'split', rule
     VITALS_DEVICE_RATE: '50',
     // Thousands of devices connect from loopback at once.
     VITALS_MQTT_CONN_RATE: '100000',
+    ...envOverrides,
   };
   const out: string[] = [];
   const procs: ChildProcess[] = [];
   const byRole: Record<string, ChildProcess[]> = {};
-  // Node flags for the servers under test, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` (not allowed in NODE_OPTIONS).
-  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  // The flags the `vitals` executable's own line gives node (cli/main.ts), since the server is started
+  // through node here; then extra ones, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` (not allowed in NODE_OPTIONS).
+  const nodeArgs = [SEMI_SPACE_ADVICE, ...(process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean)];
   if (kind === 'embedded') {
     procs.push(startProc(process.execPath, [...nodeArgs, cli, 'start'], { ...env, KAFKA_BROKERS: '', CLICKHOUSE_URL: '' }, out));
   } else {
