@@ -40,8 +40,23 @@ export function openInstance(path: string, settings: DuckDbEngineSettings): Prom
 export interface SerialConnection {
   run<T>(op: string, fn: (c: DuckDBConnection) => Promise<T>): Promise<T>;
   readonly closing: boolean;
+  /** When an operation last succeeded and last failed (ms since epoch; 0: never). */
+  readonly lastOkAt: number;
+  readonly lastFailedAt: number;
   /** Refuse new work and wait for queued work to finish. */
   drain(): Promise<void>;
+}
+
+/**
+ * A store whose own work succeeded this recently, and has not failed since, is healthy without a
+ * probe: under a heavy backfill the probe's `SELECT 1` waited for libuv's pool behind the inserts
+ * and /readyz took up to 2.9 s while every insert was succeeding (issue 11's growth run).
+ */
+export const PASSIVE_HEALTH_MS = 5000;
+
+/** @returns true when recent work vouches for the store; false means "probe it". */
+export function recentlyHealthy(lastOkAt: number, lastFailedAt: number, now: number): boolean {
+  return lastOkAt > lastFailedAt && now - lastOkAt < PASSIVE_HEALTH_MS;
 }
 
 /**
@@ -53,16 +68,27 @@ export interface SerialConnection {
 export function serialConnection(conn: DuckDBConnection): SerialConnection {
   let tail: Promise<unknown> = Promise.resolve();
   let closing = false;
+  let lastOkAt = 0;
+  let lastFailedAt = 0;
   return {
     get closing() {
       return closing;
+    },
+    get lastOkAt() {
+      return lastOkAt;
+    },
+    get lastFailedAt() {
+      return lastFailedAt;
     },
     run<T>(op: string, fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
       if (closing) return Promise.reject(new VitalsError('VTL_ERR_STORE_UNAVAILABLE', 'duckdb store is closed'));
       const run = async (): Promise<T> => {
         try {
-          return await fn(conn);
+          const out = await fn(conn);
+          lastOkAt = Date.now();
+          return out;
         } catch (e) {
+          lastFailedAt = Date.now();
           if (isVitalsError(e)) throw e;
           // The driver's message can quote row values (constraint errors): keep it only as the cause.
           throw new VitalsError('VTL_ERR_INTERNAL', `duckdb ${op} failed`, { cause: e });

@@ -28,6 +28,7 @@ import {
   openInstance,
   positiveInt,
   probe,
+  recentlyHealthy,
   rows,
   serialConnection,
   transaction,
@@ -383,6 +384,7 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
 
     async healthy() {
       if (queue.closing || closed) return false;
+      if (recentlyHealthy(queue.lastOkAt, queue.lastFailedAt, Date.now())) return true;
       return probe(healthConn, healthTimeoutMs);
     },
 
