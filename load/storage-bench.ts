@@ -69,6 +69,10 @@ const MODES: Record<string, SinkOptions> = {
   'batched-50k': { batchRows: 50_000 },
   // The shipped sink posting the previous sample body (TabSeparated, ADR 0020) instead of Native.
   'batched-tsv': {},
+  // The shipped sink without the bus's prefetch: fetch, insert, commit, fetch (before docs/decisions/0020's 2026-12-07 amendment).
+  'batched-serial-fetch': { prefetch: 0 },
+  // Tuning probes: no fetch wait at all (minBytes 1), and larger inserts with prefetch.
+  'batched-nowait': { batchWaitMs: 0 },
 };
 const MODE_LIST = (args.modes as string).split(',').filter((m) => m in MODES);
 
@@ -115,7 +119,7 @@ interface SteadyResult {
  * while the sink runs; counts inserts (each one is a new part to merge) and publish-to-stored latency.
  */
 async function steadyRun(bus: Bus, mode: string, i: number): Promise<SteadyResult> {
-  const database = `vitals_bench_${RUN_ID}_${i}_steady_${mode.replace('-', '_')}`;
+  const database = `vitals_bench_${RUN_ID}_${i}_steady_${mode.replaceAll('-', '_')}`;
   const topic = `bench.storage.steady.${RUN_ID}.${i}.${mode}`;
   await bus.ensureTopics([{ name: topic, partitions: 12, retentionMs: 3600_000 }]);
   const r = loadConfig({ CLICKHOUSE_URL: URL_, VITALS_CLICKHOUSE_DATABASE: database });
@@ -270,10 +274,14 @@ interface SinkResult {
   serverCpuUsPerRow: number | null;
   /** This process's CPU per row over the drain (µs): the sink and the Kafka consumer. */
   sinkCpuUsPerRow: number;
+  /** Each insert: start and end (ms from the sink's start) and records; the drain's shape (where it waits). */
+  timeline: Array<[number, number, number]>;
+  /** Sink started -> first insert began (ms): the group join and the first fetch, outside `seconds`. */
+  startMs: number;
 }
 
 async function sinkRun(bus: Bus, topic: string, mode: string, i: number): Promise<SinkResult> {
-  const database = `vitals_bench_${RUN_ID}_${i}_${mode.replace('-', '_')}`;
+  const database = `vitals_bench_${RUN_ID}_${i}_${mode.replaceAll('-', '_')}`;
   const r = loadConfig({ CLICKHOUSE_URL: URL_, VITALS_CLICKHOUSE_DATABASE: database });
   if (!r.ok) throw new Error(r.errors.join('; '));
   const inner = await createClickHouseStore({ url: URL_, database });
@@ -289,6 +297,8 @@ async function sinkRun(bus: Bus, topic: string, mode: string, i: number): Promis
   let lastIdleStart = 0;
   let t90 = 0;
   let records90 = 0;
+  const timeline: Array<[number, number, number]> = [];
+  const t0 = performance.now();
   const store: Store = {
     ...inner,
     kind: inner.kind,
@@ -300,6 +310,7 @@ async function sinkRun(bus: Bus, topic: string, mode: string, i: number): Promis
       await insertSamples(xs);
       if (--active === 0) lastIdleStart = performance.now();
       inInsert += performance.now() - t;
+      timeline.push([Math.round(t - t0), Math.round(performance.now() - t0), xs.length]);
       inserts++;
       records += xs.length;
       last = performance.now();
@@ -328,7 +339,7 @@ async function sinkRun(bus: Bus, topic: string, mode: string, i: number): Promis
   await inner.close();
   await admin(`DROP DATABASE IF EXISTS ${database}`);
   const seconds = (last - first) / 1000;
-  return { mode, rows, seconds: round(seconds, 2), rowsPerSec: Math.round(rows / seconds), rowsPerSec90: Math.round((records90 * METRICS_PER_SAMPLE) / ((t90 - first) / 1000)), inserts, meanRecordsPerInsert: Math.round(records / inserts), insertShare: round(inInsert / (last - first), 2), noInsertShare: round(noInsert / (last - first), 2), serverCpuUsPerRow, sinkCpuUsPerRow };
+  return { mode, rows, seconds: round(seconds, 2), rowsPerSec: Math.round(rows / seconds), rowsPerSec90: Math.round((records90 * METRICS_PER_SAMPLE) / ((t90 - first) / 1000)), inserts, meanRecordsPerInsert: Math.round(records / inserts), insertShare: round(inInsert / (last - first), 2), noInsertShare: round(noInsert / (last - first), 2), serverCpuUsPerRow, sinkCpuUsPerRow, timeline, startMs: Math.round(first - t0) };
 }
 
 /** insertSamples with the previous body: the same rows as TabSeparated text, same chunks and POST. */
