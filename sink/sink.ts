@@ -5,12 +5,15 @@
  * the data) and retries with backoff; a poison record is isolated by bisection and
  * dead-lettered, so one bad row never stalls the stream.
  *
- * Batching: the bus hands the handler one partition's records at a time and waits for it,
- * so the sink cannot hold records back without holding the commit back too. Instead it asks
- * the bus (a hint adapters may ignore) to let a fetch wait up to `batchWaitMs` to fill, and to
- * deliver several partitions' batches at once; concurrent handler calls join one pending
- * batch, which is inserted once it has `batchRows` records or no further call arrived within
- * the same event-loop turn. Every call resolves only after the insert holding its records did.
+ * Batching: concurrent handler calls join one pending batch (group commit), inserted once it
+ * has `batchRows` records; every call resolves only after the insert holding its records did.
+ * On Kafka the sink asks the bus to prefetch (ConsumeOptions.batching.prefetch): it fetches on
+ * while calls are pending and commits each partition only up to its first call not resolved, so
+ * a pending batch no longer holds the fetch. The batch then waits here, up to `batchWaitMs`, for
+ * more records (the fetch does not wait to fill), except right after a full batch: that is a
+ * backlog's tail. Without prefetch (other buses) the bus waits for each call, so the sink asks the
+ * fetch to wait up to `batchWaitMs` to fill instead, and a batch closes at the end of its turn.
+ * docs/storage.md, "The sink"; docs/decisions/0020, sections 13-14.
  */
 import type { AlertEvent } from '../core/alerts-model.js';
 import { decodeAlertEvent, decodeAudit, decodeRecord, decodeSample, decodeScore, decodeV1Object, type Decoder } from '../core/bus-messages.js';
@@ -172,13 +175,12 @@ export async function startSink(ctx: Context, opts: SinkOptions = {}): Promise<S
     insertsTotal.inc({ topic });
   };
 
-  // Concurrent handler calls join one batch (group commit, platform/group-commit.ts): calls the
-  // bus makes concurrently arrive within one turn, and waiting longer only delays the commit,
-  // because the bus will not deliver more until these calls resolve. A batch closes at the end of
-  // the turn or once it holds `batchRows` records (so a waiting batch takes no later calls: they
-  // would hold its callers' acks, and with them the bus's next fetch). Up to `maxInserts` batches
-  // are written at once: while the server works on one, the next is rendered and sent (rows are
-  // independent and deduplicated, so order does not matter).
+  // Concurrent handler calls join one batch (group commit, platform/group-commit.ts). Without
+  // prefetch the bus delivers no more until these calls resolve, so waiting longer only delays the
+  // commit: a batch closes at the end of its turn or once it holds `batchRows` records, and a
+  // waiting batch takes no later calls (they would hold its callers' acks, and with them the next
+  // fetch). Up to `maxInserts` batches are written at once: while the server works on one, the
+  // next is encoded and sent (rows are independent and deduplicated, so order does not matter).
   const batches = new GroupCommit<Array<[string, Rec]>>({
     bounds: [{ size: (parsed) => parsed.length, max: batchRows }],
     overflow: 'fill',
