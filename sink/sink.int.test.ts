@@ -210,11 +210,12 @@ if (!brokers) {
       stores.push(store);
       const sink = await startSink({ config: r.config, log: createLogger({ level: 'silent' }), clock: { now: () => Date.now() }, metrics: createMetricsRegistry(), bus: pbus, store }, { retention: false });
       sinks.push(sink);
-      const c = await until('every row after the restart', async () => {
+      // Every sample present (uniq) and shown once (FINAL). FINAL on 18.16 was seen to undercount
+      // (181,998 of 200,000) while re-delivered rows were still being inserted and merged: waited out.
+      const c = await until('every row after the restart, each once', async () => {
         const x = await counts(database);
-        return x.uniq === rows ? x : false;
+        return x.uniq === rows && x.final === rows ? x : false;
       }, 120_000, 250);
-      expect(c.final).toBe(rows); // none twice once deduplicated
       expect(c.raw).toBeGreaterThanOrEqual(rows); // re-delivered batches may be stored twice before the merge
     }, 240_000);
 
