@@ -378,9 +378,11 @@ export class KafkaSubscription implements Subscription {
           await commit([...byTopic].map(([topic, partitions]) => ({ topic, partitions })));
           for (const [k, pos] of positions) this.progress.advance(k, pos);
         } catch (e) {
-          // Kept for the next commit (a rebalance voids them: the next generation reads from the last commit).
+          // Kept for the next commit, tried in a second if nothing settles before (a rebalance voids
+          // them: the next generation reads from the last commit).
           pf.queue.restore(positions);
           this.bus.log?.warn({ groupId: this.o.groupId, error: errorText(e) }, 'kafka: offset commit failed; retried with the next one');
+          if (!this.stopped) setTimeout(() => this.commitSettled(), 1000).unref();
         }
       } while (this.commitAgain);
     })().finally(() => {
