@@ -94,8 +94,13 @@ export interface ConsumeOptions {
    * Throughput hint for bulk consumers (the sink); adapters may ignore it. Kafka: a fetch waits
    * up to `maxWaitMs` for `minBytes`, and up to `concurrency` partitions' batches are handed to
    * the handler at once (each partition still in order, each committed after its own call).
+   * `prefetch` (records): the bus may fetch and deliver further batches while calls holding up to
+   * this many records have not resolved yet, so calls of one partition may overlap and finish out
+   * of order; offsets are still committed only up to a partition's first call not resolved. For
+   * handlers whose records are independent (the sink); 0 or absent: a partition's next batch is
+   * delivered only after its previous call resolved.
    */
-  batching?: { minBytes?: number; maxWaitMs?: number; concurrency?: number };
+  batching?: { minBytes?: number; maxWaitMs?: number; concurrency?: number; prefetch?: number };
   /**
    * Partition-owning consumption (the rules role, docs/decisions/0018): partition i of every listed
    * topic goes to the same member (the topics must be co-partitioned: same key, same count), and the

@@ -4,10 +4,14 @@
  * as TabSeparated text, the adapter's body before it posted Native blocks) in the same run; and history query latency for 24 h of 1 Hz data of one patient (raw vs rollup).
  *
  * Sink runs drain a pre-filled topic (12 partitions, like vitals.samples) in two modes:
- * `batched` (the shipped defaults: batches joined across partitions, fetch wait 1 s, 10 000
- * records) and `per-delivery` (the sink before batching: one insert per delivered partition
- * batch). Each mode gets its own consumer group and throwaway database; rows/s is timed from
- * the sink's first insert to the last row acknowledged. Figures are printed, never asserted.
+ * `batched` (the shipped defaults: batches joined across partitions, the bus prefetching while
+ * inserts run, 20 000 records) and `per-delivery` (the sink before batching: one insert per
+ * delivered partition batch); more modes for comparisons in MODES. Each mode gets its own
+ * consumer group and throwaway database; rows/s is timed from the first record the bus hands the
+ * sink to the last row acknowledged (the group join is left out; before 2026-12-07 the clock
+ * started at the first insert, which also left out gathering the first batch: still reported as
+ * rowsPerSecFromFirstInsert). clickhouse-client is timed from spawn to exit. Figures are printed,
+ * never asserted.
  *
  * Run from the repo root against `vitals services up` (shared Kafka 29092, ClickHouse 28123/29000):
  *   npx tsc --outDir dist --rootDir . --module nodenext --moduleResolution nodenext --target es2022 \
@@ -66,9 +70,16 @@ const MODES: Record<string, SinkOptions> = {
   // Variants for tuning (not in the default set): smaller inserts, one insert in flight.
   'batched-4k': { batchRows: 4000 },
   'batched-serial': { maxInserts: 1 },
+  'batched-20k': { batchRows: 20_000 },
   'batched-50k': { batchRows: 50_000 },
   // The shipped sink posting the previous sample body (TabSeparated, ADR 0020) instead of Native.
   'batched-tsv': {},
+  // The sink as shipped before docs/decisions/0020's second 2026-12-07 amendment: no prefetch (fetch,
+  // insert, commit, fetch; the fetch waits up to 1 s for ~batchRows records' bytes), 10 000-record batches.
+  'batched-serial-fetch': { prefetch: 0, batchRows: 10_000 },
+  'batched-10k': { batchRows: 10_000 },
+  // Tuning probes: no fetch wait at all (minBytes 1), and larger inserts with prefetch.
+  'batched-nowait': { batchWaitMs: 0 },
 };
 const MODE_LIST = (args.modes as string).split(',').filter((m) => m in MODES);
 
@@ -115,7 +126,7 @@ interface SteadyResult {
  * while the sink runs; counts inserts (each one is a new part to merge) and publish-to-stored latency.
  */
 async function steadyRun(bus: Bus, mode: string, i: number): Promise<SteadyResult> {
-  const database = `vitals_bench_${RUN_ID}_${i}_steady_${mode.replace('-', '_')}`;
+  const database = `vitals_bench_${RUN_ID}_${i}_steady_${mode.replaceAll('-', '_')}`;
   const topic = `bench.storage.steady.${RUN_ID}.${i}.${mode}`;
   await bus.ensureTopics([{ name: topic, partitions: 12, retentionMs: 3600_000 }]);
   const r = loadConfig({ CLICKHOUSE_URL: URL_, VITALS_CLICKHOUSE_DATABASE: database });
@@ -253,8 +264,16 @@ async function fillTopic(bus: Bus, topic: string): Promise<void> {
 interface SinkResult {
   mode: string;
   rows: number;
+  /** From the first record the bus handed the sink to the last row stored (what rowsPerSec divides by). */
   seconds: number;
   rowsPerSec: number;
+  /**
+   * Rate from the first insert's start instead (the figure before 2026-12-07 04:00): it leaves the
+   * gathering of the first batch out, more of it the larger the batch, so it flatters large batches.
+   */
+  rowsPerSecFromFirstInsert: number;
+  /** Sink started -> first record handed to it (ms): the group join and the first fetch, outside `seconds`. */
+  joinMs: number;
   inserts: number;
   meanRecordsPerInsert: number;
   /**
@@ -270,10 +289,14 @@ interface SinkResult {
   serverCpuUsPerRow: number | null;
   /** This process's CPU per row over the drain (µs): the sink and the Kafka consumer. */
   sinkCpuUsPerRow: number;
+  /** Each insert: start and end (ms from the sink's start) and records; the drain's shape (where it waits). */
+  timeline: Array<[number, number, number]>;
+  /** Sink started -> first insert began (ms): the group join and the first fetch, outside `seconds`. */
+  startMs: number;
 }
 
 async function sinkRun(bus: Bus, topic: string, mode: string, i: number): Promise<SinkResult> {
-  const database = `vitals_bench_${RUN_ID}_${i}_${mode.replace('-', '_')}`;
+  const database = `vitals_bench_${RUN_ID}_${i}_${mode.replaceAll('-', '_')}`;
   const r = loadConfig({ CLICKHOUSE_URL: URL_, VITALS_CLICKHOUSE_DATABASE: database });
   if (!r.ok) throw new Error(r.errors.join('; '));
   const inner = await createClickHouseStore({ url: URL_, database });
@@ -289,6 +312,8 @@ async function sinkRun(bus: Bus, topic: string, mode: string, i: number): Promis
   let lastIdleStart = 0;
   let t90 = 0;
   let records90 = 0;
+  const timeline: Array<[number, number, number]> = [];
+  const t0 = performance.now();
   const store: Store = {
     ...inner,
     kind: inner.kind,
@@ -300,6 +325,7 @@ async function sinkRun(bus: Bus, topic: string, mode: string, i: number): Promis
       await insertSamples(xs);
       if (--active === 0) lastIdleStart = performance.now();
       inInsert += performance.now() - t;
+      timeline.push([Math.round(t - t0), Math.round(performance.now() - t0), xs.length]);
       inserts++;
       records += xs.length;
       last = performance.now();
@@ -309,8 +335,21 @@ async function sinkRun(bus: Bus, topic: string, mode: string, i: number): Promis
       }
     },
   };
+  // The drain is timed from the first record the bus hands over: the group join is a one-time cost
+  // of a long-running consumer, but fetching and parsing the first batch are part of the drain.
+  let firstDelivery = 0;
+  const timedBus = new Proxy(bus, {
+    get(target, key) {
+      if (key === 'consume') {
+        return (o: Parameters<Bus['consume']>[0]) =>
+          target.consume({ ...o, handler: (rs) => ((firstDelivery ||= performance.now()), o.handler(rs)) });
+      }
+      const v: unknown = Reflect.get(target, key);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
   const sink = await startSink(
-    { config: r.config, log, clock: { now: () => Date.now() }, metrics: createMetricsRegistry(), bus, store },
+    { config: r.config, log, clock: { now: () => Date.now() }, metrics: createMetricsRegistry(), bus: timedBus, store },
     { retention: false, topics: { [TOPICS.samples]: topic }, groupId: `vitals-sink.${database}`, ...MODES[mode] },
   );
   const cpu0 = process.cpuUsage();
@@ -327,8 +366,8 @@ async function sinkRun(bus: Bus, topic: string, mode: string, i: number): Promis
   await sink.stop();
   await inner.close();
   await admin(`DROP DATABASE IF EXISTS ${database}`);
-  const seconds = (last - first) / 1000;
-  return { mode, rows, seconds: round(seconds, 2), rowsPerSec: Math.round(rows / seconds), rowsPerSec90: Math.round((records90 * METRICS_PER_SAMPLE) / ((t90 - first) / 1000)), inserts, meanRecordsPerInsert: Math.round(records / inserts), insertShare: round(inInsert / (last - first), 2), noInsertShare: round(noInsert / (last - first), 2), serverCpuUsPerRow, sinkCpuUsPerRow };
+  const seconds = (last - firstDelivery) / 1000;
+  return { mode, rows, seconds: round(seconds, 2), rowsPerSec: Math.round(rows / seconds), rowsPerSecFromFirstInsert: Math.round(rows / ((last - first) / 1000)), joinMs: Math.round(firstDelivery - t0), rowsPerSec90: Math.round((records90 * METRICS_PER_SAMPLE) / ((t90 - firstDelivery) / 1000)), inserts, meanRecordsPerInsert: Math.round(records / inserts), insertShare: round(inInsert / (last - first), 2), noInsertShare: round(noInsert / (last - first), 2), serverCpuUsPerRow, sinkCpuUsPerRow, timeline, startMs: Math.round(first - t0) };
 }
 
 /** insertSamples with the previous body: the same rows as TabSeparated text, same chunks and POST. */
@@ -463,8 +502,10 @@ async function main(): Promise<void> {
       const sink: SinkResult[] = [];
       // Modes in an order rotated each run, so none always drains first.
       for (const mode of MODE_LIST.map((_, k) => MODE_LIST[(k + i) % MODE_LIST.length] as string)) {
-        progress(`run ${i + 1}: sink drain, ${mode}`);
+        // Process times (performance.now) bracket the drain, to cut it out of a --cpu-prof profile.
+        progress(`run ${i + 1}: sink drain, ${mode} (process time ${Math.round(performance.now())} ms)`);
         sink.push(await sinkRun(bus, topic, mode, i));
+        progress(`run ${i + 1}: sink drain, ${mode} done (process time ${Math.round(performance.now())} ms)`);
       }
       const steady: SteadyResult[] = [];
       for (const mode of STEADY_SECONDS > 0 ? MODE_LIST : []) {
@@ -489,7 +530,7 @@ async function main(): Promise<void> {
     sink: Object.fromEntries(
       MODE_LIST.map((m) => {
         const xs = runs.map((r) => r.sink.find((s) => s.mode === m) as SinkResult);
-        return [m, { rowsPerSec: median(xs.map((x) => x.rowsPerSec)), ratioToDirect: round(median(runs.map((r, k) => (xs[k] as SinkResult).rowsPerSec / r.direct.rowsPerSec)), 2), rowsPerSec90: median(xs.map((x) => x.rowsPerSec90)), ratio90ToDirect: round(median(runs.map((r, k) => (xs[k] as SinkResult).rowsPerSec90 / r.direct.rowsPerSec)), 2), inserts: median(xs.map((x) => x.inserts)), meanRecordsPerInsert: median(xs.map((x) => x.meanRecordsPerInsert)), ratiosPerRun: runs.map((r, k) => round((xs[k] as SinkResult).rowsPerSec / r.direct.rowsPerSec, 2)), serverCpuUsPerRow: serverPid === null ? null : median(xs.map((x) => x.serverCpuUsPerRow ?? 0)), sinkCpuUsPerRow: median(xs.map((x) => x.sinkCpuUsPerRow)) }];
+        return [m, { rowsPerSec: median(xs.map((x) => x.rowsPerSec)), ratioToDirect: round(median(runs.map((r, k) => (xs[k] as SinkResult).rowsPerSec / r.direct.rowsPerSec)), 2), rowsPerSec90: median(xs.map((x) => x.rowsPerSec90)), ratio90ToDirect: round(median(runs.map((r, k) => (xs[k] as SinkResult).rowsPerSec90 / r.direct.rowsPerSec)), 2), inserts: median(xs.map((x) => x.inserts)), meanRecordsPerInsert: median(xs.map((x) => x.meanRecordsPerInsert)), ratiosPerRun: runs.map((r, k) => round((xs[k] as SinkResult).rowsPerSec / r.direct.rowsPerSec, 2)), ratiosFromFirstInsertPerRun: runs.map((r, k) => round((xs[k] as SinkResult).rowsPerSecFromFirstInsert / r.direct.rowsPerSec, 2)), serverCpuUsPerRow: serverPid === null ? null : median(xs.map((x) => x.serverCpuUsPerRow ?? 0)), sinkCpuUsPerRow: median(xs.map((x) => x.sinkCpuUsPerRow)) }];
       }),
     ),
     steady: Object.fromEntries(

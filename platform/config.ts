@@ -148,7 +148,7 @@ export const CONFIG_DEFAULTS: Config = {
   retentionAlertsDays: 2190,
   retentionAuditDays: 2190,
   retentionIntervalMs: 3600_000,
-  sinkBatchRows: 10_000,
+  sinkBatchRows: 20_000,
   sinkBatchWaitMs: 1000,
   duckdbMemoryMb: 512,
   duckdbThreads: 1,

@@ -147,6 +147,30 @@ describe('GroupCommit', () => {
     await Promise.all(ps);
   });
 
+  it('linger: a group waits as long as linger() said when it opened, unless a bound fills it first', async () => {
+    let lingerMs = 60;
+    const { gc, writes } = writer<number>({ bounds: [{ size: () => 1, max: 3 }], linger: () => lingerMs });
+    const ps = [gc.add(1)];
+    await tick();
+    ps.push(gc.add(2)); // a later turn: joins the lingering group
+    await tick();
+    expect(writes).toHaveLength(0);
+    await new Promise((r) => setTimeout(r, 80));
+    expect(writes.map((w) => w.items)).toEqual([[1, 2]]);
+    writes[0]?.settle();
+    await tick();
+    ps.push(gc.add(3), gc.add(4), gc.add(5)); // full: starts at once, its linger cut short
+    expect(writes.map((w) => w.items)).toEqual([[1, 2], [3, 4, 5]]);
+    writes[1]?.settle();
+    await tick();
+    lingerMs = 0; // asked per group: this one closes at the end of its turn
+    ps.push(gc.add(6));
+    await tick();
+    expect(writes.map((w) => w.items)).toEqual([[1, 2], [3, 4, 5], [6]]);
+    writes[2]?.settle();
+    await Promise.all(ps);
+  });
+
   it("a group opened by a setImmediate callback gets the rest of its own turn, not an earlier group's timer", async () => {
     const { gc, writes } = writer<number>({ fillWhileWaiting: false, bounds: [{ size: (n) => n, max: 10 }] });
     const ps: Array<Promise<void>> = [];

@@ -44,6 +44,11 @@ export interface GroupCommitOptions<I> {
    * held behind items that arrived later (the sink: its callers' acks gate the bus's next fetch).
    */
   fillWhileWaiting?: boolean;
+  /**
+   * How long (ms) a group may wait to fill before it may start, asked as the group opens; 0 or
+   * absent: the end of its turn. A bound reached still starts it at once.
+   */
+  linger?: () => number;
 }
 
 interface Waiter {
@@ -56,8 +61,9 @@ interface Group<I> {
   waiters: Waiter[];
   /** Per bound, the sizes added so far. */
   totals: number[];
-  /** May start: its first turn has ended, or it is full. */
+  /** May start: its first turn (or its linger) has ended, or it is full. */
   due: boolean;
+  timer: NodeJS.Timeout | null;
 }
 
 export class GroupCommit<I> {
@@ -66,6 +72,7 @@ export class GroupCommit<I> {
   private readonly bounds: ReadonlyArray<GroupBound<I>>;
   private readonly split: boolean;
   private readonly fillWhileWaiting: boolean;
+  private readonly linger: (() => number) | undefined;
   /** Groups not started yet, oldest first; the last one may still be filling. */
   private readonly groups: Array<Group<I>> = [];
   /** The group taking items: the last of `groups`, unless that one is full or started. */
@@ -80,6 +87,7 @@ export class GroupCommit<I> {
     this.bounds = opts.bounds ?? [];
     this.split = (opts.overflow ?? 'split') === 'split';
     this.fillWhileWaiting = opts.fillWhileWaiting ?? true;
+    this.linger = opts.linger;
     this.sizes = this.bounds.map(() => 0);
   }
 
@@ -104,12 +112,14 @@ export class GroupCommit<I> {
         }
       }
       if (g === null) {
-        const fresh: Group<I> = { items: [], waiters: [], totals: bounds.map(() => 0), due: false };
+        const fresh: Group<I> = { items: [], waiters: [], totals: bounds.map(() => 0), due: false, timer: null };
         g = this.filling = fresh;
         this.groups.push(fresh);
+        const lingerMs = this.linger?.() ?? 0;
         // Its own timer, not one shared with an earlier group: a group opened by a setImmediate
         // callback still gets the next turn's reads (a shared one could fire later in this phase).
-        setImmediate(() => this.turnEnded(fresh));
+        if (lingerMs > 0) fresh.timer = setTimeout(() => this.turnEnded(fresh), lingerMs);
+        else setImmediate(() => this.turnEnded(fresh));
       }
       g.items.push(item);
       g.waiters.push({ resolve, reject });
@@ -135,6 +145,7 @@ export class GroupCommit<I> {
   }
 
   private turnEnded(g: Group<I>): void {
+    g.timer = null;
     g.due = true;
     if (!this.fillWhileWaiting && this.filling === g) this.filling = null;
     this.pump();
@@ -151,6 +162,7 @@ export class GroupCommit<I> {
   }
 
   private start(g: Group<I>): void {
+    if (g.timer) clearTimeout(g.timer); // full before its linger ended
     this.inFlight++;
     const { waiters } = g;
     let p: Promise<void>;

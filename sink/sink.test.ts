@@ -139,13 +139,13 @@ describe('sink', () => {
     expect((await sink.ready?.())?.ok).toBe(true);
   });
 
-  it('joins batches the bus delivers concurrently into one insert, split at batchRows', async () => {
+  it('without prefetch: joins batches the bus delivers concurrently into one insert, split at batchRows', async () => {
     const { bus: fakeBus, consumed } = handOverBus();
     const inserts: number[] = [];
     const store = await createDuckDbStore({ path: ':memory:' });
     await store.migrate();
     const counting: Store = { ...store, kind: 'duckdb', insertSamples: async (x) => void inserts.push(x.length) };
-    const sink = await startSink(ctxOf(fakeBus, counting), { retention: false, batchRows: 5, batchWaitMs: 1000, concurrency: 8 });
+    const sink = await startSink(ctxOf(fakeBus, counting), { retention: false, batchRows: 5, batchWaitMs: 1000, concurrency: 8, prefetch: 0 });
     cleanups.push(async () => {
       await sink.stop();
       await store.close();
@@ -162,7 +162,7 @@ describe('sink', () => {
     expect(inserts).toEqual([5, 8, 1]);
   });
 
-  it('writes at most maxInserts batches at once; a waiting batch takes no later calls; each call acked after its own insert', async () => {
+  it('without prefetch: writes at most maxInserts batches at once; a waiting batch takes no later calls; each call acked after its own insert', async () => {
     const { bus: fakeBus, consumed } = handOverBus();
     const inserts: Array<{ rows: number; release: () => void }> = [];
     let running = 0;
@@ -179,7 +179,7 @@ describe('sink', () => {
           inserts.push({ rows: x.length, release: () => void (done || ((done = true), running--, res())) });
         }),
     };
-    const sink = await startSink(ctxOf(fakeBus, gated), { retention: false, batchRows: 100 });
+    const sink = await startSink(ctxOf(fakeBus, gated), { retention: false, batchRows: 100, prefetch: 0 });
     cleanups.push(async () => {
       await sink.stop();
       await store.close();
@@ -207,6 +207,75 @@ describe('sink', () => {
     expect([...acked].sort()).toEqual([0, 1, 2, 3, 4]);
     expect(inserts.map((x) => x.rows)).toEqual([2, 2, 2, 2, 2]);
     expect(most).toBe(2);
+  });
+
+  it('with prefetch (Kafka): a batch lingers up to batchWaitMs to fill, except a backlog\'s tail right after a full batch', async () => {
+    const { bus: fakeBus, consumed } = handOverBus();
+    const inserts: number[] = [];
+    const store = await createDuckDbStore({ path: ':memory:' });
+    await store.migrate();
+    const counting: Store = { ...store, kind: 'duckdb', insertSamples: async (x) => void inserts.push(x.length) };
+    const sink = await startSink(ctxOf(fakeBus, counting), { retention: false, batchRows: 10, batchWaitMs: 300, maxInserts: 1 });
+    cleanups.push(async () => {
+      await sink.stop();
+      await store.close();
+    });
+    // The fetch does not wait to fill; the bus may run ahead of the inserts by batchRows x (maxInserts + 2) records.
+    expect(consumed()?.batching).toMatchObject({ minBytes: 64 << 10, maxWaitMs: 200, prefetch: 30 });
+    const rec = (i: number): BusRecord => ({ topic: TOPICS.samples, partition: i % 3, offset: String(i), key: 'k', value: JSON.stringify(sample('p', T0 + i, 60)), timestamp: T0 });
+    const recs = (from: number, n: number): BusRecord[] => Array.from({ length: n }, (_, k) => rec(from + k));
+    const h = (consumed() as ConsumeOptions).handler;
+    const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+    // A trickle: calls in later turns join one batch, written after batchWaitMs.
+    const trickle = [h(recs(0, 2))];
+    await tick();
+    trickle.push(h(recs(2, 3)));
+    await tick();
+    expect(inserts).toEqual([]);
+    await Promise.all(trickle);
+    expect(inserts).toEqual([5]);
+    // A backlog: a full batch goes at once, and the small remainder after it at the end of its turn.
+    await h(recs(10, 12));
+    const tail = h(recs(30, 3));
+    await tick();
+    await tick();
+    expect(inserts).toEqual([5, 12, 3]);
+    await tail;
+    // Once batchWaitMs has passed without a full batch, a batch lingers again.
+    await new Promise((r) => setTimeout(r, 350));
+    const late = h(recs(40, 1));
+    await tick();
+    await tick();
+    expect(inserts).toEqual([5, 12, 3]);
+    await late;
+    expect(inserts).toEqual([5, 12, 3, 1]);
+  });
+
+  it('with prefetch (Kafka): a batch waiting for a free insert keeps taking calls (the bus does not wait for them)', async () => {
+    const { bus: fakeBus, consumed } = handOverBus();
+    const inserts: Array<{ rows: number; release: () => void }> = [];
+    const store = await createDuckDbStore({ path: ':memory:' });
+    await store.migrate();
+    const gated: Store = { ...store, kind: 'duckdb', insertSamples: (x) => new Promise<void>((res) => void inserts.push({ rows: x.length, release: res })) };
+    const sink = await startSink(ctxOf(fakeBus, gated), { retention: false, batchRows: 100, batchWaitMs: 0, maxInserts: 1 });
+    cleanups.push(async () => {
+      await sink.stop();
+      await store.close();
+    });
+    const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+    const rec = (i: number): BusRecord => ({ topic: TOPICS.samples, partition: 0, offset: String(i), key: 'k', value: JSON.stringify(sample('p', T0 + i, 60)), timestamp: T0 });
+    const h = (consumed() as ConsumeOptions).handler;
+    const calls: Array<Promise<void>> = [];
+    for (let i = 0; i < 4; i++) {
+      calls.push(h([rec(i), rec(i + 10)])); // one call per turn
+      await tick();
+    }
+    expect(inserts.map((x) => x.rows)).toEqual([2]);
+    inserts[0]?.release();
+    await tick();
+    expect(inserts.map((x) => x.rows)).toEqual([2, 6]); // calls 1-3 joined the waiting batch
+    inserts[1]?.release();
+    await Promise.all(calls);
   });
 
   it('retention drops rows past the policy at start and again each interval, and keeps the rest', async () => {

@@ -5,12 +5,15 @@
  * the data) and retries with backoff; a poison record is isolated by bisection and
  * dead-lettered, so one bad row never stalls the stream.
  *
- * Batching: the bus hands the handler one partition's records at a time and waits for it,
- * so the sink cannot hold records back without holding the commit back too. Instead it asks
- * the bus (a hint adapters may ignore) to let a fetch wait up to `batchWaitMs` to fill, and to
- * deliver several partitions' batches at once; concurrent handler calls join one pending
- * batch, which is inserted once it has `batchRows` records or no further call arrived within
- * the same event-loop turn. Every call resolves only after the insert holding its records did.
+ * Batching: concurrent handler calls join one pending batch (group commit), inserted once it
+ * has `batchRows` records; every call resolves only after the insert holding its records did.
+ * On Kafka the sink asks the bus to prefetch (ConsumeOptions.batching.prefetch): it fetches on
+ * while calls are pending and commits each partition only up to its first call not resolved, so
+ * a pending batch no longer holds the fetch. The batch then waits here, up to `batchWaitMs`, for
+ * more records (the fetch does not wait to fill), except right after a full batch: that is a
+ * backlog's tail. Without prefetch (other buses) the bus waits for each call, so the sink asks the
+ * fetch to wait up to `batchWaitMs` to fill instead, and a batch closes at the end of its turn.
+ * docs/storage.md, "The sink"; docs/decisions/0020, sections 13-14.
  */
 import type { AlertEvent } from '../core/alerts-model.js';
 import { decodeAlertEvent, decodeAudit, decodeRecord, decodeSample, decodeScore, decodeV1Object, type Decoder } from '../core/bus-messages.js';
@@ -46,6 +49,10 @@ export function retentionPolicy(c: Config): RetentionPolicy {
   };
 }
 
+/** With prefetch: a fetch returns once this much is there (~250 samples), or after PIPELINED_FETCH_WAIT_MS. */
+const PIPELINED_MIN_BYTES = 64 << 10;
+const PIPELINED_FETCH_WAIT_MS = 200;
+
 type Inserter<T> = (store: Store, rows: T[]) => Promise<void>;
 
 /** The validated decoder of each logical topic (core/bus-messages.ts). */
@@ -78,6 +85,12 @@ export interface SinkOptions {
   retention?: boolean;
   /** Batches written to the store at once (default 2). */
   maxInserts?: number;
+  /**
+   * Records the bus may hold in calls not yet stored while it fetches on (ConsumeOptions.batching.prefetch;
+   * default batchRows × (maxInserts + 2): the inserts in flight, the batch filling, the next fetch). 0: the bus
+   * fetches only once every call of its last fetch was stored.
+   */
+  prefetch?: number;
   /** Store attempts the sink makes itself before handing a transient failure back to the bus (which retries with backoff, heartbeating). */
   inlineRetries?: number;
 }
@@ -100,6 +113,11 @@ export async function startSink(ctx: Context, opts: SinkOptions = {}): Promise<S
   const concurrency = Math.max(1, opts.concurrency ?? 32);
   const inlineRetries = opts.inlineRetries ?? 4;
   const maxInserts = Math.max(1, opts.maxInserts ?? 2);
+  const prefetch = Math.max(0, opts.prefetch ?? batchRows * (maxInserts + 2));
+  // Only the Kafka adapter prefetches (ConsumeOptions.batching.prefetch); elsewhere a waiting call still holds the bus.
+  const pipelined = prefetch > 0 && bus.kind === 'kafka';
+  /** When the last batch that reached batchRows started: a backlog was being drained until about then. */
+  let lastFullAt = Number.NEGATIVE_INFINITY;
   // Bus topic -> the logical topic whose inserter applies (identity unless overridden).
   const topicMap = new Map<string, string>(
     opts.topics ? Object.entries(opts.topics).map(([logical, busTopic]) => [busTopic, logical]) : SINK_TOPICS.map((t) => [t, t]),
@@ -157,19 +175,26 @@ export async function startSink(ctx: Context, opts: SinkOptions = {}): Promise<S
     insertsTotal.inc({ topic });
   };
 
-  // Concurrent handler calls join one batch (group commit, platform/group-commit.ts): calls the
-  // bus makes concurrently arrive within one turn, and waiting longer only delays the commit,
-  // because the bus will not deliver more until these calls resolve. A batch closes at the end of
-  // the turn or once it holds `batchRows` records (so a waiting batch takes no later calls: they
-  // would hold its callers' acks, and with them the bus's next fetch). Up to `maxInserts` batches
-  // are written at once: while the server works on one, the next is rendered and sent (rows are
-  // independent and deduplicated, so order does not matter).
+  // Concurrent handler calls join one batch (group commit, platform/group-commit.ts). Without
+  // prefetch the bus delivers no more until these calls resolve, so waiting longer only delays the
+  // commit: a batch closes at the end of its turn or once it holds `batchRows` records, and a
+  // waiting batch takes no later calls (they would hold its callers' acks, and with them the next
+  // fetch). Up to `maxInserts` batches are written at once: while the server works on one, the
+  // next is encoded and sent (rows are independent and deduplicated, so order does not matter).
   const batches = new GroupCommit<Array<[string, Rec]>>({
     bounds: [{ size: (parsed) => parsed.length, max: batchRows }],
     overflow: 'fill',
-    fillWhileWaiting: false,
+    // Without prefetch a waiting batch's callers hold the bus's next fetch, so it takes no later calls.
+    fillWhileWaiting: pipelined,
+    // With prefetch the fetch does not wait to fill (see `batching` below): a batch waits here, up
+    // to batchWaitMs, for batchRows records. Not within batchWaitMs of a full batch: that is a
+    // backlog's tail, and nothing more is coming to wait for.
+    ...(pipelined && batchWaitMs > 0 ? { linger: () => (Date.now() - lastFullAt < batchWaitMs ? 0 : batchWaitMs) } : {}),
     maxInFlight: maxInserts,
     write: async (calls) => {
+      let n = 0;
+      for (const parsed of calls) n += parsed.length;
+      if (n >= batchRows) lastFullAt = Date.now();
       const byTopic = new Map<string, Rec[]>();
       for (const parsed of calls) {
         for (const [topic, rec] of parsed) {
@@ -221,9 +246,16 @@ export async function startSink(ctx: Context, opts: SinkOptions = {}): Promise<S
   const batching: ConsumeOptions['batching'] =
     batchWaitMs > 0 || concurrency > 1
       ? {
-          // Roughly batchRows records of ~200 bytes, below the Kafka fetch's 10 MB default ceiling.
-          ...(batchWaitMs > 0 ? { minBytes: Math.min(batchRows * 200, 8 << 20), maxWaitMs: batchWaitMs } : {}),
+          ...(batchWaitMs > 0
+            ? pipelined
+              ? // The batch fills in the sink (linger above); a fetch returns once a little is there, and a
+                // backlog's last small remainder waits at most FETCH_WAIT_MS, not batchWaitMs.
+                { minBytes: PIPELINED_MIN_BYTES, maxWaitMs: Math.min(batchWaitMs, PIPELINED_FETCH_WAIT_MS) }
+              : // Roughly batchRows records of ~200 bytes, below the Kafka fetch's 10 MB default ceiling.
+                { minBytes: Math.min(batchRows * 200, 8 << 20), maxWaitMs: batchWaitMs }
+            : {}),
           concurrency,
+          ...(prefetch > 0 ? { prefetch } : {}),
         }
       : undefined;
   const sub: Subscription = await bus.consume({
@@ -232,7 +264,7 @@ export async function startSink(ctx: Context, opts: SinkOptions = {}): Promise<S
     handler,
     ...(batching ? { batching } : {}),
   });
-  sinkLog.info({ batchRows, batchWaitMs, concurrency }, 'sink consuming');
+  sinkLog.info({ batchRows, batchWaitMs, concurrency, prefetch }, 'sink consuming');
   return {
     name: 'sink',
     async ready() {

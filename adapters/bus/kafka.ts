@@ -12,7 +12,10 @@
  * - consume: a consumer group, eachBatch per partition, the handler awaited; the batch's
  *   offset is resolved and committed only after the handler resolved. A throwing handler is
  *   retried with backoff (heartbeating) until it succeeds or the member stops or loses the
- *   partition; uncommitted batches are redelivered (at-least-once).
+ *   partition; uncommitted batches are redelivered (at-least-once). With `batching.prefetch`
+ *   (the sink) the batch's offset is resolved as its handler call starts, so kafkajs fetches on
+ *   while calls run (up to `prefetch` records in calls not resolved), and each partition is
+ *   committed only up to its first call not resolved (kafka/prefetch.ts, ADR 0020 section 13).
  * - tail: an ephemeral group (random id, nothing committed) positioned at explicit offsets.
  * - partitioned consume: a group with a sticky co-partition assigner; on each assignment the
  *   owner's callbacks run (eachBatch waits, heartbeating) and gained partitions are sought to the
@@ -22,7 +25,8 @@
  * splits producer/, consumer/, admin/): errors.ts (kafkajs errors in the error table), client.ts
  * (the client, its log bridge, deadlines), producer.ts (lanes, group commit, the partitioner),
  * admin.ts (topics, lag, descriptions), positions.ts (offsets and caught-up), consumer.ts (group
- * members and partition owners), tail.ts (tails), bus.ts (the Bus put together).
+ * members and partition owners), prefetch.ts (commit order and bound of a prefetching member),
+ * tail.ts (tails), bus.ts (the Bus put together).
  */
 import type { Logger } from '../../platform/log.js';
 

@@ -14,6 +14,7 @@ import { AssignerProtocol, type KafkaClient, sleep, withTimeout } from './client
 import { errorText, mapKafkaError } from './errors.js';
 import { appendRecords } from './records.js';
 import { positionsFor, Progress, tp } from './positions.js';
+import { Admission, CommitQueue, type Ticket } from './prefetch.js';
 
 /** What a subscription needs from its bus. */
 export interface SubscriptionHost {
@@ -84,6 +85,17 @@ export class KafkaSubscription implements Subscription {
   private handover: Promise<void> = Promise.resolve();
   private handoverDone = true;
   private joined = false;
+  /**
+   * Bounded prefetch (batching.prefetch; committing, non-partitioned members only): handler calls
+   * run past eachBatch, offsets commit in partition order once they resolve (prefetch.ts).
+   */
+  private readonly prefetch: { queue: CommitQueue; admission: Admission } | null;
+  /** Handler calls started by prefetch and not settled yet; stop() waits for them. */
+  private readonly calls = new Set<Promise<void>>();
+  /** The group's commit, from the latest eachBatch (kafkajs' consumer group outlives a batch). */
+  private commitFn: ((topics: Array<{ topic: string; partitions: Array<{ partition: number; offset: string }> }>) => Promise<void>) | null = null;
+  private committing: Promise<void> | null = null;
+  private commitAgain = false;
 
   constructor(
     private readonly bus: SubscriptionHost,
@@ -101,6 +113,8 @@ export class KafkaSubscription implements Subscription {
       retry: { initialRetryTime: 100, maxRetryTime: 2_000, retries: 8 },
       ...(o.partitioned ? { partitionAssigners: [coPartitionAssigner(() => this.owned)] } : {}),
     });
+    const prefetch = o.batching?.prefetch ?? 0;
+    this.prefetch = prefetch > 0 && o.commit && !o.partitioned ? { queue: new CommitQueue(), admission: new Admission(prefetch) } : null;
     const { CRASH, GROUP_JOIN } = this.consumer.events;
     this.consumer.on(CRASH, (ev) => {
       const { error, restart } = ev.payload;
@@ -121,7 +135,11 @@ export class KafkaSubscription implements Subscription {
       });
       this.consumer.on(this.consumer.events.REBALANCING, () => owner.onRebalance?.());
     } else if (o.commit) {
-      this.consumer.on(GROUP_JOIN, (ev) => void this.onJoin(ev.payload.memberAssignment));
+      this.consumer.on(GROUP_JOIN, (ev) => {
+        // A new generation reads from the committed offsets: calls still in flight commit nothing.
+        this.prefetch?.queue.reset();
+        void this.onJoin(ev.payload.memberAssignment);
+      });
     }
   }
 
@@ -276,7 +294,111 @@ export class KafkaSubscription implements Subscription {
     });
   }
 
-  private async eachBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  private recordsOf(batch: Batch, messages: KafkaMessage[]): BusRecord[] {
+    const records: BusRecord[] = [];
+    const timeStart = this.timeStarts.get(tp(batch.topic, batch.partition));
+    for (const m of messages) appendRecords(records, batch.topic, batch.partition, m, this.bus.log, timeStart?.offset === m.offset ? timeStart.timestamp : undefined);
+    return records;
+  }
+
+  /**
+   * eachBatch with prefetch: admit the batch (bounded records in flight), start its handler call,
+   * resolve its offset so kafkajs fetches on, and return; the call commits when it settles.
+   */
+  private async prefetchBatch(pf: { queue: CommitQueue; admission: Admission }, payload: EachBatchPayload, messages: KafkaMessage[], next: bigint): Promise<void> {
+    const { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale } = payload;
+    this.commitFn = (topics) => commitOffsetsIfNecessary({ topics });
+    const alive = (): boolean => isRunning() && !isStale() && !this.stopped;
+    const records = messages.length > 0 ? this.recordsOf(batch, messages) : [];
+    const admitted = await pf.admission.admit(records.length, async () => {
+      if (!alive()) return false;
+      try {
+        await heartbeat();
+        return true;
+      } catch {
+        return false; // rebalancing: unresolved, fetched again after the rejoin
+      }
+    });
+    if (!admitted) return;
+    if (!alive()) {
+      pf.admission.release(records.length);
+      return;
+    }
+    const from = messages.length > 0 ? BigInt((messages[0] as KafkaMessage).offset) : next;
+    const ticket = pf.queue.open(tp(batch.topic, batch.partition), from, next);
+    resolveOffset(batch.lastOffset());
+    const call = (records.length > 0 ? this.deliver(batch, records, heartbeat, isRunning, isStale) : Promise.resolve(true)).then((ok) => {
+      pf.admission.release(records.length);
+      this.calls.delete(call);
+      if (ok) {
+        if (pf.queue.settle(ticket)) this.commitSettled();
+        return;
+      }
+      this.abandon(pf.queue, ticket, batch.topic, batch.partition);
+    });
+    this.calls.add(call);
+    await heartbeat().catch(() => undefined); // a rebalance shows up in the runner's next fetch
+  }
+
+  /** A prefetched call that will not resolve: read its partition again from its oldest unsettled call. */
+  private abandon(queue: CommitQueue, ticket: Ticket, topic: string, partition: number): void {
+    const from = queue.abandon(ticket);
+    if (from === null || this.stopped) return; // a restart or rejoin reads from the committed offset anyway
+    try {
+      this.consumer.seek({ topic, partition, offset: from.toString() });
+    } catch (e) {
+      // Not running (crashed, restarting): the restart reads from the committed offset.
+      this.bus.log?.warn({ groupId: this.o.groupId, topic, partition, error: errorText(e) }, 'kafka: could not rewind a partition after an abandoned batch');
+    }
+  }
+
+  /** Commit the positions settled calls earned, one commit at a time, coalescing what settles meanwhile. */
+  private commitSettled(): void {
+    const pf = this.prefetch;
+    if (!pf) return;
+    if (this.committing) {
+      this.commitAgain = true;
+      return;
+    }
+    this.committing = (async () => {
+      do {
+        this.commitAgain = false;
+        const positions = pf.queue.take();
+        const commit = this.commitFn;
+        if (positions.size === 0 || !commit) continue;
+        const byTopic = new Map<string, Array<{ partition: number; offset: string }>>();
+        for (const [k, pos] of positions) {
+          const [p, ...rest] = k.split(':');
+          const topic = rest.join(':');
+          let list = byTopic.get(topic);
+          if (!list) byTopic.set(topic, (list = []));
+          list.push({ partition: Number(p), offset: pos.toString() });
+        }
+        try {
+          await commit([...byTopic].map(([topic, partitions]) => ({ topic, partitions })));
+          for (const [k, pos] of positions) this.progress.advance(k, pos);
+        } catch (e) {
+          // Kept for the next commit, tried in a second if nothing settles before (a rebalance voids
+          // them: the next generation reads from the last commit).
+          pf.queue.restore(positions);
+          this.bus.log?.warn({ groupId: this.o.groupId, error: errorText(e) }, 'kafka: offset commit failed; retried with the next one');
+          if (!this.stopped) setTimeout(() => this.commitSettled(), 1000).unref();
+        }
+      } while (this.commitAgain);
+    })().finally(() => {
+      this.committing = null;
+    });
+  }
+
+  /** Until every prefetched call settled and what they earned is committed (stop()). */
+  private async drainPrefetch(): Promise<void> {
+    while (this.calls.size > 0) await Promise.all([...this.calls]);
+    this.commitSettled();
+    while (this.committing) await this.committing;
+  }
+
+  private async eachBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale } = payload;
     const key = tp(batch.topic, batch.partition);
     const last = BigInt(batch.lastOffset());
     let messages = batch.messages;
@@ -295,14 +417,13 @@ export class KafkaSubscription implements Subscription {
         messages = messages.filter((m) => BigInt(m.offset) >= from);
       }
     }
+    const next = last + 1n;
+    if (this.prefetch) return this.prefetchBatch(this.prefetch, payload, messages, next);
     if (messages.length > 0) {
-      const records: BusRecord[] = [];
-      const timeStart = this.timeStarts.get(key);
-      for (const m of messages) appendRecords(records, batch.topic, batch.partition, m, this.bus.log, timeStart?.offset === m.offset ? timeStart.timestamp : undefined);
+      const records = this.recordsOf(batch, messages);
       if (!(await this.deliver(batch, records, heartbeat, isRunning, isStale))) return; // unresolved: redelivered
     }
     resolveOffset(batch.lastOffset());
-    const next = last + 1n;
     if (this.o.commit) {
       await commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: next.toString() }] }] });
     }
@@ -364,6 +485,10 @@ export class KafkaSubscription implements Subscription {
       this.stopped = true;
       for (const wake of [...this.sleepers]) wake();
       try {
+        // Prefetched calls in progress finish (their inserts are under way) and commit before the member leaves.
+        await withTimeout(this.drainPrefetch(), 20_000, () => new Error('prefetched batches did not settle')).catch((e: unknown) =>
+          this.bus.log?.warn({ groupId: this.o.groupId, error: errorText(e) }, 'kafka: stopped with batches unsettled; they are delivered again'),
+        );
         // Bounded: a broker that went away must not hang shutdown (kafkajs retries the leave).
         await withTimeout(this.consumer.disconnect(), 20_000, () => new Error('consumer disconnect timed out'));
       } catch (e) {
