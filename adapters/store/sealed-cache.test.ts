@@ -113,4 +113,24 @@ describe('sealed rollup cache', () => {
     expect(c.coverFrom).toBeNull();
     expect(c.get('z', 'hr', 10 * MIN, 20 * MIN)).toBeNull();
   });
+
+  it('builds a series\' sealed buckets once per change, frozen, counted, and never evicting rows for them', () => {
+    const c = new SealedRollupCache(2 * (10 + PUT) + 6 + 5);
+    c.put('a', 'hr', 0, day(0, 10));
+    const v = c.view('a', 'hr', 0, 10 * MIN)!;
+    const list = c.bucketsOf(v, 2 * MIN)!;
+    expect(list.map((b) => [b.ts / MIN, b.count])).toEqual([[0, 2], [2, 2], [4, 2], [6, 2], [8, 2]]);
+    expect(Object.isFrozen(list[0])).toBe(true);
+    expect(c.bucketsOf(c.view('a', 'hr', 0, 10 * MIN)!, 2 * MIN)).toBe(list);
+    expect(c.rows).toBe(10 + PUT + 5);
+    // A seal changes a's rows: its buckets go.
+    c.sealed([{ patientKey: 'a', metric: 'hr', appended: [m(10)] }], null);
+    expect(c.rows).toBe(10 + PUT);
+    expect(c.bucketsOf(c.view('a', 'hr', 0, 20 * MIN)!, 2 * MIN)!.at(-1)).toMatchObject({ ts: 10 * MIN, count: 1 });
+    // No room for b's buckets beside its rows: answered, not kept, nothing evicted.
+    c.put('b', 'hr', 0, day(0, 10));
+    expect(c.bucketsOf(c.view('b', 'hr', 0, 10 * MIN)!, MIN)).toHaveLength(10);
+    expect(c).toMatchObject({ series: 2, rows: 2 * (10 + PUT) + 6 });
+    expect(c.bucketsOf(c.view('zz', 'hr', 0, MIN) ?? { data: new Float64Array(0), start: 0, end: 0 }, MIN)).toBeNull();
+  });
 });

@@ -22,22 +22,27 @@
  * Memory: ROW_WIDTH × 8 = 56 bytes per row of capacity (arrays grow by half when full), bounded
  * by `capacityRows` over all series, one row counted per series too.
  */
-import { C_COUNT, C_HI, C_LO, C_MAX, C_MIN, C_MINUTE, C_SUM, MINUTE_MS, ROW_WIDTH, type MinuteAgg } from './rollup.js';
+import type { BucketPoint } from '../../core/ports.js';
+import { bucketsFromRows, C_COUNT, C_HI, C_LO, C_MAX, C_MIN, C_MINUTE, C_SUM, MINUTE_MS, ROW_WIDTH, type MinuteAgg } from './rollup.js';
 import { lowerBound, seriesKey } from './tail-rollup.js';
 
-/** Rows [start, end) of `data` (row-major, ROW_WIDTH per row), ascending by minute. */
+/** Rows [start, end) of `data` (row-major, ROW_WIDTH per row), ascending by minute; `entry` for bucketsOf. */
 export interface SealedView {
   data: Float64Array;
   start: number;
   end: number;
+  entry?: Entry;
 }
 
 interface Entry {
+  id: string;
   /** Every sealed row of the series with minute >= from is held. */
   from: number;
   /** Rows held (data holds room for data.length / ROW_WIDTH). */
   n: number;
   data: Float64Array;
+  /** Frozen buckets of every row held, for one step; dropped whenever the rows change. */
+  buckets: { step: number; list: readonly BucketPoint[] } | null;
 }
 
 /** Spare rows given to a new entry, so the next seals append without growing its array. */
@@ -45,8 +50,8 @@ const ROOM = 16;
 
 const EMPTY: SealedView = Object.freeze({ data: new Float64Array(0), start: 0, end: 0 });
 
-/** Rows an entry counts against the capacity: its room, plus one so empty entries are bounded too. */
-const cost = (e: Entry): number => e.data.length / ROW_WIDTH + 1;
+/** Rows an entry counts against the capacity: its room, one per bucket held, plus one so empty entries are bounded too. */
+const cost = (e: Entry): number => e.data.length / ROW_WIDTH + (e.buckets?.list.length ?? 0) + 1;
 
 /** Index of the first row of `data` (n rows, ascending) whose minute is >= x. */
 const firstAtOrAfter = (data: Float64Array, n: number, x: number): number => lowerBound(n, x, (i) => data[i * ROW_WIDTH]!);
@@ -177,7 +182,31 @@ export class SealedRollupCache {
     this.hits += 1;
     this.entries.delete(id);
     this.entries.set(id, e);
-    return { data: e.data, start: firstAtOrAfter(e.data, e.n, from), end: firstAtOrAfter(e.data, e.n, to) };
+    return { data: e.data, start: firstAtOrAfter(e.data, e.n, from), end: firstAtOrAfter(e.data, e.n, to), entry: e };
+  }
+
+  /**
+   * The buckets of every sealed row a view's entry holds, `step` wide, built once per change of
+   * its rows and shared by the queries after (frozen: a caller cannot alter another's answer).
+   * Buckets at or after a query's step-aligned `from` are exact; a bucket the tail also has
+   * minutes in is not (the caller builds those).
+   * @param v - a view from `view()`
+   * @param step - bucket width, ms
+   * @returns buckets ascending, or null for a series not held
+   */
+  bucketsOf(v: SealedView, step: number): readonly BucketPoint[] | null {
+    const e = v.entry;
+    if (!e) return null;
+    if (e.buckets?.step === step) return e.buckets.list;
+    this.forget(e);
+    const list = bucketsFromRows(e.data, 0, e.n, e.data, 0, step, Number.MAX_SAFE_INTEGER);
+    for (const b of list) Object.freeze(b);
+    // Kept only where the bound has room (one row counted per bucket): buckets never evict rows.
+    if (this.entries.get(e.id) === e && this.held + list.length <= this.capacityRows) {
+      e.buckets = { step, list };
+      this.held += list.length;
+    }
+    return list;
   }
 
   /**
@@ -208,7 +237,7 @@ export class SealedRollupCache {
       return;
     }
     const sorted = rows.every((r, i) => i === 0 || rows[i - 1]!.minute <= r.minute) ? rows : [...rows].sort(byMinute);
-    this.add(id, { from, n: sorted.length, data: pack(sorted, sorted.length + ROOM) });
+    this.add(id, from, sorted);
     this.fit(null);
   }
 
@@ -243,7 +272,7 @@ export class SealedRollupCache {
       if (this.cover === null || this.pending?.has(id)) continue;
       const cover = this.cover;
       const rows = [...s.appended, ...(s.recomputed?.rows ?? [])].filter((r) => r.minute >= cover).sort(byMinute);
-      this.add(id, { from: cover, n: rows.length, data: pack(rows, rows.length + ROOM) });
+      this.add(id, cover, rows);
     }
     this.fit(newestMinute);
   }
@@ -262,9 +291,18 @@ export class SealedRollupCache {
     this.uncover();
   }
 
-  private add(id: string, e: Entry): void {
+  /** Hold a series' rows (ascending), with ROOM spare rows. */
+  private add(id: string, from: number, rows: readonly MinuteAgg[]): void {
+    const e: Entry = { id, from, n: rows.length, data: pack(rows, rows.length + ROOM), buckets: null };
     this.entries.set(id, e);
     this.held += cost(e);
+  }
+
+  /** The entry's rows are about to change: its buckets go. */
+  private forget(e: Entry): void {
+    if (!e.buckets) return;
+    if (this.entries.get(e.id) === e) this.held -= e.buckets.list.length;
+    e.buckets = null;
   }
 
   private drop(id: string, e: Entry): void {
@@ -276,6 +314,7 @@ export class SealedRollupCache {
   private trimEntry(e: Entry, x: number): void {
     const keep = firstAtOrAfter(e.data, e.n, x);
     if (keep === 0) return;
+    this.forget(e);
     e.data.copyWithin(0, keep * ROW_WIDTH, e.n * ROW_WIDTH);
     e.n -= keep;
   }
@@ -283,16 +322,18 @@ export class SealedRollupCache {
   private writeThrough(id: string, e: Entry, s: SealedSeries): void {
     const re = s.recomputed;
     if (re && re.minutes.size > 0) {
+      this.forget(e);
       // Rare (a late sample or a copy met a sealed minute): rebuild the entry from objects.
       const rows = [...unpack({ data: e.data, start: 0, end: e.n }).filter((r) => !re.minutes.has(r.minute)), ...s.appended, ...re.rows]
         .filter((r) => r.minute >= e.from)
         .sort(byMinute);
       this.drop(id, e);
-      this.add(id, { from: e.from, n: rows.length, data: pack(rows, rows.length + ROOM) });
+      this.add(id, e.from, rows);
       return;
     }
     const first = s.appended.findIndex((r) => r.minute >= e.from);
     if (first < 0) return;
+    this.forget(e);
     const add = s.appended.length - first;
     if ((e.n + add) * ROW_WIDTH > e.data.length) {
       const room = Math.max(e.n + add, Math.ceil(e.data.length / ROW_WIDTH * 1.5));
