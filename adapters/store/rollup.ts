@@ -156,7 +156,17 @@ export function bucketsFromMinutes(minutes: readonly MinuteAgg[], step: number, 
  * @param b - tail rows [0, bN), ascending by minute
  */
 export function rowsMeet(a: Float64Array, aStart: number, aEnd: number, b: Float64Array, bN: number): boolean {
-  let i = aStart;
+  if (bN === 0) return false;
+  // Jump to the tail's first minute: walking a day of sealed rows (~80 KB) would cost more than the rest of the query.
+  let lo = aStart;
+  let hi = aEnd;
+  const first = b[C_MINUTE]!;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid * ROW_WIDTH + C_MINUTE]! < first) lo = mid + 1;
+    else hi = mid;
+  }
+  let i = lo;
   for (let j = 0; j < bN; j++) {
     const o = j * ROW_WIDTH;
     const minute = b[o + C_MINUTE]!;
