@@ -114,7 +114,7 @@ describe('sealed rollup cache', () => {
     expect(c.get('z', 'hr', 10 * MIN, 20 * MIN)).toBeNull();
   });
 
-  it('builds a series\' sealed buckets once per change, frozen, counted, and never evicting rows for them', () => {
+  it('builds a series\' sealed buckets once per change (again at the seal), frozen, counted, and never evicting rows for them', () => {
     const c = new SealedRollupCache(2 * (10 + PUT) + 6 + 5);
     c.put('a', 'hr', 0, day(0, 10));
     const v = c.view('a', 'hr', 0, 10 * MIN)!;
@@ -123,10 +123,12 @@ describe('sealed rollup cache', () => {
     expect(Object.isFrozen(list[0])).toBe(true);
     expect(c.bucketsOf(c.view('a', 'hr', 0, 10 * MIN)!, 2 * MIN)).toBe(list);
     expect(c.rows).toBe(10 + PUT + 5);
-    // A seal changes a's rows: its buckets go.
+    // A seal changes a's rows: its buckets are built again at once (a read series stays warm).
     c.sealed([{ patientKey: 'a', metric: 'hr', appended: [m(10)] }], null);
-    expect(c.rows).toBe(10 + PUT);
-    expect(c.bucketsOf(c.view('a', 'hr', 0, 20 * MIN)!, 2 * MIN)!.at(-1)).toMatchObject({ ts: 10 * MIN, count: 1 });
+    expect(c.rows).toBe(10 + PUT + 6);
+    const after = c.bucketsOf(c.view('a', 'hr', 0, 20 * MIN)!, 2 * MIN)!;
+    expect(after).not.toBe(list);
+    expect(after.at(-1)).toMatchObject({ ts: 10 * MIN, count: 1 });
     // No room for b's buckets beside its rows: answered, not kept, nothing evicted.
     c.put('b', 'hr', 0, day(0, 10));
     expect(c.bucketsOf(c.view('b', 'hr', 0, 10 * MIN)!, MIN)).toHaveLength(10);

@@ -198,6 +198,10 @@ export class SealedRollupCache {
     const e = v.entry;
     if (!e) return null;
     if (e.buckets?.step === step) return e.buckets.list;
+    return this.build(e, step);
+  }
+
+  private build(e: Entry, step: number): readonly BucketPoint[] {
     this.forget(e);
     const list = bucketsFromRows(e.data, 0, e.n, e.data, 0, step, Number.MAX_SAFE_INTEGER);
     for (const b of list) Object.freeze(b);
@@ -266,7 +270,11 @@ export class SealedRollupCache {
       const id = seriesKey(s.patientKey, s.metric);
       const e = this.entries.get(id);
       if (e) {
+        // A series someone reads gets its buckets back now, not at its next query (never cold).
+        const step = e.buckets?.step;
         this.writeThrough(id, e, s);
+        const now = this.entries.get(id);
+        if (step !== undefined && now && !now.buckets) this.build(now, step);
         continue;
       }
       if (this.cover === null || this.pending?.has(id)) continue;
