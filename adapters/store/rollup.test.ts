@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bucketsFromMinutes, bucketsFromRows, conflictingMinutes, mergeMinutes, ROW_WIDTH, rowsMeet, type MinuteAgg } from './rollup.js';
+import { bucketsFromMinutes, bucketsFromRows, conflictingMinutes, mergeMinutes, rowsMeet, type MinuteAgg } from './rollup.js';
 
 const MIN = 60_000;
 /** A minute's partial aggregate; its span of event times defaults to the whole minute. */
