@@ -229,6 +229,8 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
       }
     })().catch((e: unknown) => {
       if (gen === warmGen) cache.uncover();
+      // Closing while warming is not a failure.
+      if (queue.closing) return;
       log?.warn({ errorName: e instanceof Error ? e.name : 'unknown' }, 'duckdb store: warming the trend cache failed; queries fill it');
     });
   }
