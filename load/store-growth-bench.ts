@@ -56,9 +56,11 @@ const { values: args } = parseArgs({
     // Another build's dist/ (the code before a change): its store is queried beside this one's.
     'base-dist': { type: 'string' },
     rounds: { type: 'string', default: '3' },
+    'patient-apart': { type: 'boolean', default: false },
   },
 });
 const UNSORTED = args.unsorted;
+const PATIENT_APART = args['patient-apart'];
 // Trend stores only: seal threshold other than the shipped default (how the tail's size weighs on the query).
 const SEAL_ROWS = args['seal-rows'] === undefined ? undefined : Number(args['seal-rows']);
 const QUICK = args.quick;
@@ -197,8 +199,9 @@ async function trendChild(ward: number, queries: number, batch: number, rounds: 
     // (query i asks each in turn, the order rotating with i), so the machine's load and the GC
     // their own garbage causes fall on them alike. A group holds one build's stores only: a
     // baseline's garbage (the cache-off store converts DuckDB results) must not trigger the GCs
-    // that land in another build's queries.
-    const groups = [['empty', 'wardLive', 'wardRestart', 'patient'], ['emptyBase', 'wardBase'], ['wardNoCache'], ['wardUnsorted']]
+    // that land in another build's queries. `--patient-apart` also queries the one-patient store
+    // (its tail answers build every bucket) in a group of its own.
+    const groups = [['empty', 'wardLive', 'wardRestart', ...(PATIENT_APART ? [] : ['patient'])], ...(PATIENT_APART ? [['patient']] : []), ['emptyBase', 'wardBase'], ['wardNoCache'], ['wardUnsorted']]
       .map((g) => g.filter((n) => n in stores)).filter((g) => g.length > 0);
     // Latencies and query windows in preallocated typed arrays: the harness keeps no objects
     // alive across a round, which every young-generation GC would have to copy.
@@ -325,7 +328,7 @@ async function main(): Promise<void> {
   let trend: Record<string, unknown> | null = null;
   if (!args['no-trend']) {
     const ward = QUICK ? 2 : Number(args.ward);
-    trend = await runChild(['--child', `trend:${ward}:${QUICK ? 20 : Number(args.queries)}`, '--batch', String(batch), '--rounds', String(args.rounds), ...(QUICK ? ['--quick'] : []), ...(UNSORTED ? ['--unsorted'] : []), ...(SEAL_ROWS ? ['--seal-rows', String(SEAL_ROWS)] : []), ...(args['base-dist'] ? ['--base-dist', path.resolve(args['base-dist'])] : [])]);
+    trend = await runChild(['--child', `trend:${ward}:${QUICK ? 20 : Number(args.queries)}`, '--batch', String(batch), '--rounds', String(args.rounds), ...(QUICK ? ['--quick'] : []), ...(UNSORTED ? ['--unsorted'] : []), ...(SEAL_ROWS ? ['--seal-rows', String(SEAL_ROWS)] : []), ...(args['base-dist'] ? ['--base-dist', path.resolve(args['base-dist'])] : []), ...(PATIENT_APART ? ['--patient-apart'] : [])]);
     const res = trend.result as Record<string, CaseResult>;
     const warm = trend.warm as { migrateMs: number; warmMs: number; cache: { series: number; rows: number } };
     lines.push(
