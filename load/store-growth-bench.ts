@@ -26,7 +26,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createDuckDbStore, DUCKDB_DEFAULT_MEMORY_MB, DUCKDB_DEFAULT_THREADS } from '../adapters/store/duckdb.js';
 import type { CanonicalSample } from '../core/vitals.js';
@@ -45,7 +45,7 @@ const { values: args } = parseArgs({
     variants: { type: 'string', default: VARIANTS.join(',') },
     batch: { type: 'string', default: '1000' },
     ward: { type: 'string', default: '40' },
-    queries: { type: 'string', default: '200' },
+    queries: { type: 'string', default: '1000' },
     'no-trend': { type: 'boolean', default: false },
     'no-growth': { type: 'boolean', default: false },
     write: { type: 'boolean', default: false },
@@ -53,9 +53,14 @@ const { values: args } = parseArgs({
     // The trend alternative without sorted runs (a day of a ward in one unsorted tail): slow to load and query.
     unsorted: { type: 'boolean', default: false },
     'seal-rows': { type: 'string' },
+    // Another build's dist/ (the code before a change): its store is queried beside this one's.
+    'base-dist': { type: 'string' },
+    rounds: { type: 'string', default: '3' },
+    'patient-apart': { type: 'boolean', default: false },
   },
 });
 const UNSORTED = args.unsorted;
+const PATIENT_APART = args['patient-apart'];
 // Trend stores only: seal threshold other than the shipped default (how the tail's size weighs on the query).
 const SEAL_ROWS = args['seal-rows'] === undefined ? undefined : Number(args['seal-rows']);
 const QUICK = args.quick;
@@ -139,64 +144,118 @@ function percentile(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
 }
 
-async function trendChild(ward: number, queries: number, batch: number, rounds: number): Promise<Record<string, unknown>> {
+type TrendStore = Pick<Awaited<ReturnType<typeof createDuckDbStore>>, 'history' | 'close' | 'migrate' | 'insertSamples' | 'trendCacheStats'> & { trendCacheWarmed?: () => Promise<void> };
+type OpenStore = typeof createDuckDbStore;
+
+/** Per store and round: latencies, and how many of its queries had a GC pause start inside them. */
+interface CaseResult { p50: number[]; p99: number[]; max: number[]; gcQueries: number[]; gcMs: number[]; buckets: number; firstPerSeries: number[] }
+
+async function trendChild(ward: number, queries: number, batch: number, rounds: number, baseDist: string | undefined): Promise<Record<string, unknown>> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'vitals-trend-'));
+  // The code before this change, loaded from another build (same-run baseline), when given.
+  const openBase = baseDist ? ((await import(pathToFileURL(path.join(baseDist, 'adapters/store/duckdb.js')).href)) as { createDuckDbStore: OpenStore }).createDuckDbStore : undefined;
   try {
-    const open = async (name: string, sealRows?: number, trendCacheRows?: number): Promise<Awaited<ReturnType<typeof createDuckDbStore>>> => {
-      const seal = sealRows ?? SEAL_ROWS;
-      const s = await createDuckDbStore({ path: path.join(dir, `${name}.duckdb`), ...(seal ? { sealRows: seal } : {}), ...(trendCacheRows === undefined ? {} : { trendCacheRows }) });
+    const open = async (name: string, o: { sealRows?: number; trendCacheRows?: number; create?: OpenStore } = {}): Promise<TrendStore> => {
+      const seal = o.sealRows ?? SEAL_ROWS;
+      const s = await (o.create ?? createDuckDbStore)({ path: path.join(dir, `${name}.duckdb`), ...(seal ? { sealRows: seal } : {}), ...(o.trendCacheRows === undefined ? {} : { trendCacheRows: o.trendCacheRows }) });
       await s.migrate();
       return s;
     };
-    const fill: Record<string, Awaited<ReturnType<typeof createDuckDbStore>>> = { patient: await open('patient'), ward: await open('ward'), ...(UNSORTED ? { wardUnsorted: await open('ward-unsorted', Number.MAX_SAFE_INTEGER) } : {}) };
+    // wardLive stays open after its fill (the running server: its cache filled by the seals'
+    // write-through); wardFile is closed and its file copied for the reopened stores.
+    const fill: Record<string, TrendStore> = { patient: await open('patient'), wardLive: await open('ward-live'), wardFile: await open('ward'), ...(UNSORTED ? { wardUnsorted: await open('ward-unsorted', { sealRows: Number.MAX_SAFE_INTEGER }) } : {}) };
     const seconds = DAY / 1000;
     let t = performance.now();
     for (const b of batches(1, seconds, batch)) await fill.patient!.insertSamples(b);
     for (const b of batches(ward, seconds, batch)) {
-      await fill.ward!.insertSamples(b);
+      await fill.wardLive!.insertSamples(b);
+      await fill.wardFile!.insertSamples(b);
       await fill.wardUnsorted?.insertSamples(b);
     }
     const loadS = (performance.now() - t) / 1000;
-    // The ward's file twice: one store with the sealed-rows cache (shipped), one with it off
-    // (every query reads the sealed rollup from DuckDB: the path before the cache, same data).
-    await fill.ward!.close();
-    await copyFile(path.join(dir, 'ward.duckdb'), path.join(dir, 'ward-nocache.duckdb'));
-    const stores = {
-      empty: await open('empty'), emptyNoCache: await open('empty-nocache', undefined, 0), patient: fill.patient!,
-      ward: await open('ward'), wardNoCache: await open('ward-nocache', undefined, 0), ...(fill.wardUnsorted ? { wardUnsorted: fill.wardUnsorted } : {}),
+    await fill.wardFile!.close();
+    for (const copy of ['ward-nocache', 'ward-base']) await copyFile(path.join(dir, 'ward.duckdb'), path.join(dir, `${copy}.duckdb`));
+    // Reopened (a restart): the start-up warm loads the trend window in background batches; its cost is timed.
+    t = performance.now();
+    const wardRestart = await open('ward');
+    const migrateMs = performance.now() - t;
+    await wardRestart.trendCacheWarmed?.();
+    const warm = { migrateMs, warmMs: performance.now() - t - migrateMs, cache: wardRestart.trendCacheStats() };
+    const stores: Record<string, TrendStore> = {
+      empty: await open('empty'), patient: fill.patient!, wardLive: fill.wardLive!, wardRestart, wardNoCache: await open('ward-nocache', { trendCacheRows: 0 }),
+      ...(openBase ? { emptyBase: await open('empty-base', { create: openBase }), wardBase: await open('ward-base', { create: openBase }) } : {}),
+      ...(fill.wardUnsorted ? { wardUnsorted: fill.wardUnsorted } : {}),
     };
+    const names = Object.keys(stores);
     const { step, limit } = chooseStep(T0, T0 + DAY, 'auto') as { step: number; limit: number };
-    const result: Record<string, { p50: number[]; p99: number[]; buckets: number; firstPerSeries: number[] }> = {};
-    // The ward store once more with a step one millisecond off a whole minute: the same store
-    // answers by grouping raw rows, the path every bucket query took before the rollup (same run baseline).
-    const cases: Array<readonly [string, Awaited<ReturnType<typeof createDuckDbStore>>, number]> = [
-      ['empty', stores.empty, step], ['emptyNoCache', stores.emptyNoCache, step], ['patient', stores.patient, step], ['ward', stores.ward, step],
-      ['wardNoCache', stores.wardNoCache, step], ['wardRawPath', stores.wardNoCache, step + 1], ...(stores.wardUnsorted ? [['wardUnsorted', stores.wardUnsorted, step] as const] : []),
-    ];
+    const result: Record<string, CaseResult> = {};
+    // GC pauses are part of the latency (nothing is excluded); recorded to say which queries they fell in.
+    const gcs: Array<{ start: number; ms: number }> = [];
+    const obs = new PerformanceObserver((l) => { for (const e of l.getEntries()) gcs.push({ start: e.startTime, ms: e.duration }); });
+    obs.observe({ entryTypes: ['gc'] });
+    const answers = new Map<string, string>();
+    const mismatches: string[] = [];
+    // Groups run one after another in each round; within a group the stores are interleaved
+    // (query i asks each in turn, the order rotating with i), so the machine's load and the GC
+    // their own garbage causes fall on them alike. A group holds one build's stores only: a
+    // baseline's garbage (the cache-off store converts DuckDB results) must not trigger the GCs
+    // that land in another build's queries. `--patient-apart` also queries the one-patient store
+    // (its tail answers build every bucket) in a group of its own.
+    const groups = [['empty', 'wardLive', 'wardRestart', ...(PATIENT_APART ? [] : ['patient'])], ...(PATIENT_APART ? [['patient']] : []), ['emptyBase', 'wardBase'], ['wardNoCache'], ['wardUnsorted']]
+      .map((g) => g.filter((n) => n in stores)).filter((g) => g.length > 0);
+    // Latencies and query windows in preallocated typed arrays: the harness keeps no objects
+    // alive across a round, which every young-generation GC would have to copy.
+    const lat: Record<string, Float64Array> = Object.fromEntries(names.map((n) => [n, new Float64Array(queries)]));
+    const t0s: Record<string, Float64Array> = Object.fromEntries(names.map((n) => [n, new Float64Array(queries)]));
     for (let r = 0; r < rounds; r++) {
-      for (const [name, store, qStep] of cases) {
-        const lat: number[] = [];
-        let buckets = 0;
-        const e = (result[name] ??= { p50: [], p99: [], buckets, firstPerSeries: [] });
+      gcs.length = 0;
+      for (const group of groups) {
         for (let q = 0; q < queries; q++) {
-          // Varied patients wherever the store holds (or lacks) several: a cache must hold them all.
-          const p = name === 'patient' ? 0 : q % ward;
-          t = performance.now();
-          const points = await store.history({ patientKey: `pat-${p}`, metric: 'hr', from: T0, to: T0 + DAY, step: qStep, limit });
-          const ms = performance.now() - t;
-          lat.push(ms);
-          // Each series' first query after open (a cache miss where a cache is on), also in lat.
-          if (r === 0 && q < (name === 'patient' ? 1 : ward)) e.firstPerSeries.push(ms);
-          buckets = points.length;
+          for (let k = 0; k < group.length; k++) {
+            const name = group[(q + k) % group.length]!;
+            const p = name === 'patient' ? 0 : q % ward;
+            const t0 = performance.now();
+            const points = await stores[name]!.history({ patientKey: `pat-${p}`, metric: 'hr', from: T0, to: T0 + DAY, step, limit });
+            const t1 = performance.now();
+            lat[name]![q] = t1 - t0;
+            t0s[name]![q] = t0;
+            const e = (result[name] ??= { p50: [], p99: [], max: [], gcQueries: [], gcMs: [], buckets: 0, firstPerSeries: [] });
+            e.buckets = points.length;
+            // Each series' first query after open (before this change, a cache miss), also in lat.
+            if (r === 0 && q < (name === 'patient' ? 1 : ward)) e.firstPerSeries.push(t1 - t0);
+            // Every store holding the ward must give the same answer (the baseline's included).
+            if (r === 0 && q < ward && name.startsWith('ward') && name !== 'wardUnsorted') {
+              const json = JSON.stringify(points);
+              const seen = answers.get(`pat-${p}`);
+              if (seen === undefined) answers.set(`pat-${p}`, json);
+              else if (seen !== json) mismatches.push(`${name} pat-${p}`);
+            }
+          }
         }
-        e.buckets = buckets;
-        e.p50.push(percentile(lat, 50));
-        e.p99.push(percentile(lat, 99));
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50)); // let the observer deliver
+      for (const name of names) {
+        const e = result[name]!;
+        const xs = [...lat[name]!];
+        let hitQueries = 0;
+        let hitMs = 0;
+        for (let q = 0; q < queries; q++) {
+          const inside = gcs.filter((g) => g.start >= t0s[name]![q]! && g.start < t0s[name]![q]! + lat[name]![q]!);
+          if (inside.length > 0) hitQueries += 1;
+          for (const g of inside) hitMs += g.ms;
+        }
+        e.p50.push(percentile(xs, 50));
+        e.p99.push(percentile(xs, 99));
+        e.max.push(Math.max(...xs));
+        e.gcQueries.push(hitQueries);
+        e.gcMs.push(hitMs);
       }
     }
-    const cache = { ward: stores.ward.trendCacheStats(), empty: stores.empty.trendCacheStats() };
+    obs.disconnect();
+    const cache = Object.fromEntries(names.map((n) => [n, stores[n]!.trendCacheStats()]));
+    const heapMB = process.memoryUsage().heapUsed / 1e6;
     for (const s of Object.values(stores)) await s.close();
-    return { ward, queries, rounds, step, valuesInWard: ward * seconds * METRICS, loadS, result, cache, peakRssMB: peakRssMB() };
+    return { ward, queries, rounds, step, valuesInWard: ward * seconds * METRICS, loadS, result, cache, warm, mismatches, heapMB, peakRssMB: peakRssMB(), base: baseDist ?? null };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -224,7 +283,7 @@ async function main(): Promise<void> {
   if (args.child) {
     const [kind, a, b] = args.child.split(':');
     const r = kind === 'trend'
-      ? await trendChild(Number(a), Number(b), batch, QUICK ? 1 : 3)
+      ? await trendChild(Number(a), Number(b), batch, QUICK ? 1 : Number(args.rounds), args['base-dist'])
       : await growthChild(kind as VariantName, Number(a), Number(b), batch);
     process.stdout.write(`RESULT ${JSON.stringify(r)}\n`);
     return;
@@ -269,30 +328,32 @@ async function main(): Promise<void> {
   let trend: Record<string, unknown> | null = null;
   if (!args['no-trend']) {
     const ward = QUICK ? 2 : Number(args.ward);
-    trend = await runChild(['--child', `trend:${ward}:${QUICK ? 20 : Number(args.queries)}`, '--batch', String(batch), ...(QUICK ? ['--quick'] : []), ...(UNSORTED ? ['--unsorted'] : []), ...(SEAL_ROWS ? ['--seal-rows', String(SEAL_ROWS)] : [])]);
-    const res = trend.result as Record<string, { p50: number[]; p99: number[]; buckets: number; firstPerSeries: number[] }>;
+    trend = await runChild(['--child', `trend:${ward}:${QUICK ? 20 : Number(args.queries)}`, '--batch', String(batch), '--rounds', String(args.rounds), ...(QUICK ? ['--quick'] : []), ...(UNSORTED ? ['--unsorted'] : []), ...(SEAL_ROWS ? ['--seal-rows', String(SEAL_ROWS)] : []), ...(args['base-dist'] ? ['--base-dist', path.resolve(args['base-dist'])] : []), ...(PATIENT_APART ? ['--patient-apart'] : [])]);
+    const res = trend.result as Record<string, CaseResult>;
+    const warm = trend.warm as { migrateMs: number; warmMs: number; cache: { series: number; rows: number } };
     lines.push(
       '',
-      `**24-hour trend query** (\`history\` for one patient and metric over 24 h, step \`auto\` = ${Number(trend.step) / 60_000}-minute buckets; ${trend.queries} queries per store per round, patients varied (query i asks for patient i mod ${trend.ward}, except on the one-patient store), ${trend.rounds} rounds alternating between stores, median of the per-round figures; cache after the run: ${JSON.stringify(trend.cache)}):`,
+      `**24-hour trend query** (\`history\` for one patient and metric over 24 h, step \`auto\` = ${Number(trend.step) / 60_000}-minute buckets; ${trend.queries} queries per store per round, interleaved within each build's group of stores (query i asks each in turn, patient i mod ${trend.ward}, except on the one-patient store), ${trend.rounds} rounds, median of the per-round figures; GC included, and counted: queries with a GC pause starting inside them. Start-up warm of the reopened ward: migrate ${f(warm.migrateMs, 0)} ms, then ${f(warm.warmMs, 0)} ms in the background, ${warm.cache.series} series, ${warm.cache.rows} rows of room; answers identical across the ward's stores: ${(trend.mismatches as string[]).length === 0 ? 'yes' : `NO (${(trend.mismatches as string[]).join(', ')})`}):`,
       '',
-      '| store holds | values | buckets returned | p50 ms | p99 ms | p99 / empty | p50 by round | p99 by round | first query per series p50 / max ms |',
-      '|---|---|---|---|---|---|---|---|---|',
+      '| store holds | values | buckets | p50 ms | p99 ms | p99 / empty | p99 by round | max by round | queries with GC by round | first query per series p50 / max ms |',
+      '|---|---|---|---|---|---|---|---|---|---|',
     );
     const emptyP99 = median(res.empty!.p99);
     const holds: Record<string, [string, number]> = {
       empty: ['nothing', 0],
-      emptyNoCache: ['nothing, sealed-rows cache off', 0],
-      patient: ['the queried patient\'s day only', 86_400 * METRICS],
-      ward: [`a day of a ward (${trend.ward} patients): sealed rows cached + tail rollup in memory`, Number(trend.valuesInWard)],
-      wardNoCache: ['the same ward, cache off: sealed rollup read from DuckDB per query (the path before)', Number(trend.valuesInWard)],
-      wardRawPath: ['the same ward, raw rows grouped (the path before the rollup; step + 1 ms)', Number(trend.valuesInWard)],
-      wardUnsorted: [`the same data, sorted runs off (never sealed, so no rollup)`, Number(trend.valuesInWard)],
+      emptyBase: ['nothing, the code before (base build)', 0],
+      patient: ['the queried patient\'s day only (in the tail)', 86_400 * METRICS],
+      wardLive: [`a day of a ward (${trend.ward} patients), the store that stored it (cache filled by the seals)`, Number(trend.valuesInWard)],
+      wardRestart: ['the same ward reopened (cache warmed at start-up)', Number(trend.valuesInWard)],
+      wardBase: ['the same ward, the code before (base build: lazy cache, objects)', Number(trend.valuesInWard)],
+      wardNoCache: ['the same ward, cache off (sealed rollup read from DuckDB per query)', Number(trend.valuesInWard)],
+      wardUnsorted: ['the same data, sorted runs off (never sealed, so no rollup)', Number(trend.valuesInWard)],
     };
     for (const [name, [label, values]] of Object.entries(holds)) {
       const e = res[name];
       if (!e) continue;
-      const byRound = (xs: number[]): string => xs.map((x) => f(x, 2)).join(' · ');
-      lines.push(`| ${label} | ${(values / 1e6).toFixed(2)} M | ${e.buckets} | ${f(median(e.p50), 2)} | ${f(median(e.p99), 2)} | ${f(median(e.p99) / emptyP99, 1)}× | ${byRound(e.p50)} | ${byRound(e.p99)} | ${f(median(e.firstPerSeries), 2)} / ${f(Math.max(...e.firstPerSeries), 2)} |`);
+      const byRound = (xs: number[], d = 2): string => xs.map((x) => f(x, d)).join(' · ');
+      lines.push(`| ${label} | ${(values / 1e6).toFixed(2)} M | ${e.buckets} | ${f(median(e.p50), 3)} | ${f(median(e.p99), 3)} | ${f(median(e.p99) / emptyP99, 1)}× | ${byRound(e.p99, 3)} | ${byRound(e.max)} | ${byRound(e.gcQueries, 0)} | ${f(median(e.firstPerSeries), 2)} / ${f(Math.max(...e.firstPerSeries), 2)} |`);
     }
   }
   const md = lines.join('\n');

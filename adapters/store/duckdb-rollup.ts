@@ -7,10 +7,10 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { BucketPoint } from '../../core/ports.js';
 import { rows, transaction } from './duckdb-conn.js';
-import { bucketsFromMinutes, conflictingMinutes, mergeMinutes, MINUTE_MS, type MinuteAgg } from './rollup.js';
+import { bucketsFromMinutes, bucketsFromRows, C_MINUTE, conflictingMinutes, mergeMinutes, MINUTE_MS, ROW_WIDTH, rowsMeet, type MinuteAgg } from './rollup.js';
 import { sqlInt } from './sql.js';
-import type { SealedRollupCache } from './sealed-cache.js';
-import { seriesKey, TailRollup } from './tail-rollup.js';
+import { unpack, type SealedRollupCache, type SealedSeries } from './sealed-cache.js';
+import { lowerBound, seriesKey, TailRollup } from './tail-rollup.js';
 
 // One statement moves the unsorted tail into a sorted run; the DELETE commits with it.
 const SEAL = 'INSERT INTO samples SELECT * FROM samples_recent ORDER BY patient_key, metric, ts_ms';
@@ -21,6 +21,8 @@ const minuteAggregates = (src: string): string =>
   `SELECT patient_key, metric, (ts_ms // ${MINUTE_MS}) * ${MINUTE_MS} AS minute_ms, count(*) AS cnt, min(value) AS min_v, max(value) AS max_v, sum(value) AS sum_v,
      min(ts_ms) AS lo_ts, max(ts_ms) AS hi_ts
    FROM (SELECT DISTINCT ON (patient_key, metric, ts_ms) patient_key, metric, ts_ms, value FROM ${src}) GROUP BY patient_key, metric, minute_ms`;
+/** Rollup rows as MinuteAgg columns (aggsOf reads them). */
+const AGG_SELECT = 'CAST(minute_ms AS DOUBLE) AS minute_ms, CAST(cnt AS DOUBLE) AS cnt, min_v, max_v, sum_v, CAST(lo_ts AS DOUBLE) AS lo_ts, CAST(hi_ts AS DOUBLE) AS hi_ts';
 const SAME_MINUTE = (a: string, b: string): string => `${a}.patient_key = ${b}.patient_key AND ${a}.metric = ${b}.metric AND ${a}.minute_ms = ${b}.minute_ms`;
 /** Spans of event times that intersect, or a span unknown (rollup rows from before migration 017). */
 const SPANS_MEET = (a: string, b: string): string =>
@@ -93,6 +95,43 @@ async function stageTailRollup(c: DuckDBConnection, tail: TailRollup): Promise<v
   }
 }
 
+/** Per series (seriesKey): the minutes a seal recomputed from raw rows, and every rollup row of them after it. */
+export type Recomputed = Map<string, { minutes: Set<number>; rows: MinuteAgg[] }>;
+
+/** Inside the seal, after recomputeTouched: the rows of the minutes in `rollup_touched`. */
+async function recomputedRows(c: DuckDBConnection): Promise<Recomputed> {
+  const out: Recomputed = new Map();
+  const touched = await c.runAndReadAll(`SELECT patient_key, metric, CAST(minute_ms AS DOUBLE) AS minute_ms FROM rollup_touched`);
+  const [keys, metrics, minutes] = touched.getColumnsJS() as [string[], string[], number[]];
+  if (!keys || keys.length === 0) return out;
+  for (const [i, k] of keys.entries()) {
+    const id = seriesKey(k, metrics[i]!);
+    const e = out.get(id) ?? { minutes: new Set<number>(), rows: [] };
+    e.minutes.add(minutes[i]!);
+    out.set(id, e);
+  }
+  const b = await bounds(c, 'rollup_touched');
+  const reader = await c.runAndReadAll(
+    `SELECT patient_key, metric, ${AGG_SELECT} FROM samples_rollup_1m r WHERE r.minute_ms >= ${sqlInt(b!.lo)} AND r.minute_ms <= ${sqlInt(b!.hi)}
+     AND EXISTS (SELECT 1 FROM rollup_touched t WHERE ${SAME_MINUTE('t', 'r')})`,
+  );
+  const [rk, rm, ...cols] = reader.getColumnsJS() as [string[], string[], ...Array<Array<number | null>>];
+  for (const [i, row] of aggsOf(cols).entries()) out.get(seriesKey(rk[i]!, rm[i]!))?.rows.push(row);
+  return out;
+}
+
+/**
+ * What a seal wrote, per series of the tail, as the sealed-rows cache takes it.
+ * @param tail - the rollup of the tail just sealed
+ * @param recomputed - what seal() returned
+ */
+export function* sealWrites(tail: TailRollup, recomputed: Recomputed): Generator<SealedSeries> {
+  for (const { patientKey, metric, rows } of tail.bySeries()) {
+    const re = recomputed.get(seriesKey(patientKey, metric));
+    yield re ? { patientKey, metric, appended: rows.filter((r) => !re.minutes.has(r.minute)), recomputed: re } : { patientKey, metric, appended: rows };
+  }
+}
+
 /**
  * Move the tail into a sorted run and its rollup (from memory, written in bulk here) into the
  * sealed rollup, in one transaction; the caller empties the in-memory rollup after it commits.
@@ -103,7 +142,7 @@ async function stageTailRollup(c: DuckDBConnection, tail: TailRollup): Promise<v
  * @param c - the connection
  * @param tail - the rollup of what samples_recent holds
  */
-export async function seal(c: DuckDBConnection, tail: TailRollup): Promise<Set<string>> {
+export async function seal(c: DuckDBConnection, tail: TailRollup): Promise<Recomputed> {
   return transaction(c, async () => {
     await stageTailRollup(c, tail);
     const b = await bounds(c, TAIL_STAGE);
@@ -118,10 +157,8 @@ export async function seal(c: DuckDBConnection, tail: TailRollup): Promise<Set<s
        ANTI JOIN rollup_touched t ON ${SAME_MINUTE('m', 't')} ORDER BY patient_key, metric, minute_ms`,
     );
     await recomputeTouched(c);
-    // The series whose rows the recompute rewrote: a cache of sealed rows must drop them.
-    const reader = await c.runAndReadAll('SELECT DISTINCT patient_key, metric FROM rollup_touched');
-    const [keys, metrics] = reader.getColumnsJS() as [string[], string[]];
-    const recomputed = new Set((keys ?? []).map((k, i) => seriesKey(k, metrics[i]!)));
+    // The minutes the recompute rewrote, and their rows now: a cache of sealed rows takes them.
+    const recomputed = await recomputedRows(c);
     await c.run('DELETE FROM samples_recent');
     await c.run(`DROP TABLE ${TAIL_STAGE}`);
     await c.run('DROP TABLE rollup_touched');
@@ -138,7 +175,6 @@ export async function sealedRollupHi(c: DuckDBConnection): Promise<number | null
   return r?.hi === null || r?.hi === undefined ? null : Number(r.hi);
 }
 
-const AGG_SELECT = 'CAST(minute_ms AS DOUBLE) AS minute_ms, CAST(cnt AS DOUBLE) AS cnt, min_v, max_v, sum_v, CAST(lo_ts AS DOUBLE) AS lo_ts, CAST(hi_ts AS DOUBLE) AS hi_ts';
 
 /**
  * Run a query selecting AGG_SELECT and read its rows column by column (a trend reads ~1,440 of
@@ -146,7 +182,12 @@ const AGG_SELECT = 'CAST(minute_ms AS DOUBLE) AS minute_ms, CAST(cnt AS DOUBLE) 
  */
 async function minuteAggs(c: DuckDBConnection, sql: string, key: string[]): Promise<MinuteAgg[]> {
   const reader = await c.runAndReadAll(sql, key);
-  const [minute, cnt, min, max, sum, lo, hi] = reader.getColumnsJS() as Array<Array<number | null>>;
+  return aggsOf(reader.getColumnsJS() as Array<Array<number | null>>);
+}
+
+/** Rows from the columns AGG_SELECT reads. */
+function aggsOf(cols: Array<Array<number | null>>): MinuteAgg[] {
+  const [minute, cnt, min, max, sum, lo, hi] = cols;
   const out: MinuteAgg[] = [];
   for (let i = 0; i < (minute?.length ?? 0); i++) {
     out.push({ minute: minute![i]!, count: cnt![i]!, min: min![i]!, max: max![i]!, sum: sum![i]!, lo: lo![i] ?? null, hi: hi![i] ?? null });
@@ -177,8 +218,23 @@ export async function rollupBuckets(
   tail: TailRollup,
   cached: SealedRows,
 ): Promise<BucketPoint[]> {
+  // The usual case: sealed rows held in memory, a tail that meets none of them; no object per minute.
+  const view = cached.cache.view(q.patientKey, q.metric, q.from, q.to);
+  const rows = view && tail.scan(q.patientKey, q.metric, q.from, q.to);
+  if (view && rows && !rowsMeet(view.data, view.start, view.end, rows.data, rows.n)) {
+    // Buckets before the tail's first minute hold sealed rows only: shared, built once per seal.
+    const held = cached.cache.bucketsOf(view, q.step);
+    if (!held) return bucketsFromRows(view.data, view.start, view.end, rows.data, rows.n, q.step, q.limit);
+    const cut = Math.min(q.to, rows.n > 0 ? Math.floor(rows.data[C_MINUTE]! / q.step) * q.step : q.to);
+    const i0 = lowerBound(held.length, q.from, (i) => held[i]!.ts);
+    const out = held.slice(i0, Math.min(lowerBound(held.length, cut, (i) => held[i]!.ts), i0 + q.limit));
+    if (out.length === q.limit || cut >= q.to) return out;
+    const rest = bucketsFromRows(view.data, lowerBound(view.end, cut, (i) => view.data[i * ROW_WIDTH + C_MINUTE]!), view.end, rows.data, rows.n, q.step, q.limit - out.length);
+    for (const b of rest) out.push(b);
+    return out;
+  }
   const key = [q.patientKey, q.metric];
-  let sealed = cached.cache.get(q.patientKey, q.metric, q.from, q.to);
+  let sealed = view && unpack(view);
   if (!sealed) {
     sealed = await minuteAggs(
       c,
@@ -201,4 +257,49 @@ export async function rollupBuckets(
     key,
   );
   return bucketsFromMinutes(mergeMinutes(sealed, recent, exact, conflict), q.step, q.limit);
+}
+
+/** Most rows one start-up warm statement reads (a few ms of DuckDB work; other work queues between batches). */
+export const WARM_BATCH_ROWS = 20_000;
+
+/**
+ * Start-up warm, step 1 (ADR 0011, fifth amendment): the series holding sealed rollup rows in
+ * the trend window before the newest sealed minute, most recent first, with their row counts.
+ * @param c - the connection
+ * @param windowMs - the window, ms
+ * @returns the window's first minute and the series, or null when nothing is sealed
+ */
+export async function warmListing(c: DuckDBConnection, windowMs: number): Promise<{ from: number; series: Array<{ patientKey: string; metric: string; rows: number }> } | null> {
+  const hi = await sealedRollupHi(c);
+  if (hi === null) return null;
+  const from = Math.floor((hi - windowMs) / MINUTE_MS) * MINUTE_MS;
+  const reader = await c.runAndReadAll(
+    `SELECT patient_key, metric, CAST(count(*) AS DOUBLE) AS n FROM samples_rollup_1m WHERE minute_ms >= ${sqlInt(from)}
+     GROUP BY patient_key, metric ORDER BY max(minute_ms) DESC, patient_key, metric`,
+  );
+  const [keys, metrics, ns] = reader.getColumnsJS() as [string[], string[], number[]];
+  return { from, series: (keys ?? []).map((patientKey, i) => ({ patientKey, metric: metrics[i]!, rows: ns[i]! })) };
+}
+
+/**
+ * Start-up warm, step 2: the sealed rows from `from` on of some patients' series, one statement.
+ * @param c - the connection
+ * @param from - the window's first minute
+ * @param patientKeys - the patients
+ * @returns per series, its rows ascending
+ */
+export async function warmRows(c: DuckDBConnection, from: number, patientKeys: string[]): Promise<Array<{ patientKey: string; metric: string; rows: MinuteAgg[] }>> {
+  const reader = await c.runAndReadAll(
+    `SELECT patient_key, metric, ${AGG_SELECT} FROM samples_rollup_1m WHERE minute_ms >= ${sqlInt(from)}
+     AND patient_key IN (${patientKeys.map((_, i) => `$${i + 1}`).join(', ')}) ORDER BY patient_key, metric, minute_ms`,
+    patientKeys,
+  );
+  const [keys, metrics, ...cols] = reader.getColumnsJS() as [string[], string[], ...Array<Array<number | null>>];
+  const out: Array<{ patientKey: string; metric: string; rows: MinuteAgg[] }> = [];
+  for (const [i, row] of aggsOf(cols).entries()) {
+    const last = out.at(-1);
+    if (last && last.patientKey === keys[i] && last.metric === metrics[i]) last.rows.push(row);
+    else out.push({ patientKey: keys[i]!, metric: metrics[i]!, rows: [row] });
+  }
+  return out;
 }

@@ -289,8 +289,15 @@ describe('duckdb store: cached sealed rollup rows (ADR 0011, fourth amendment)',
   }
   const trend = async (store: Store, p: string, step: number): Promise<BucketPoint[]> =>
     (await store.history({ patientKey: p, metric: 'hr', from: 0, to: HOUR, step, limit: 1_000 })) as BucketPoint[];
+  // Each trend asked twice: the second answer reuses the sealed buckets the first one built.
   async function expectRawAnswer(store: Store, fromMinute = 0): Promise<void> {
-    for (const p of ['p', 'q']) for (const step of [60_000, 120_000]) expect(await trend(store, p, step)).toEqual(await fromRaw(store, p, step, fromMinute));
+    for (const p of ['p', 'q']) {
+      for (const step of [60_000, 120_000]) {
+        const want = await fromRaw(store, p, step, fromMinute);
+        expect(await trend(store, p, step)).toEqual(want);
+        expect(await trend(store, p, step)).toEqual(want);
+      }
+    }
   }
   // One sample every 2 s per patient, values that add up exactly in any order.
   const minutes = (p: string, first: number, last: number): CanonicalSample[] =>
@@ -305,30 +312,68 @@ describe('duckdb store: cached sealed rollup rows (ADR 0011, fourth amendment)',
     await store.migrate();
     await insertBoth(store, 0, 2);
     expect((await store.sampleRowCounts()).rollup).toBeGreaterThan(0);
-    await expectRawAnswer(store); // fills the cache
-    expect(store.trendCacheStats()).toMatchObject({ series: 2, hits: 2, misses: 2 });
-    // Seals after the series were cached: their new sealed rows must reach the cached entries.
-    await insertBoth(store, 3, 5);
+    // Written through by the seals (fifth amendment): no query ever went to DuckDB for sealed rows.
     await expectRawAnswer(store);
-    expect(store.trendCacheStats()).toMatchObject({ series: 2, hits: 6, misses: 2 });
+    expect(store.trendCacheStats()).toMatchObject({ series: 2, hits: 8, misses: 0 });
+    // Later seals reach the held entries.
+    await insertBoth(store, 3, 5);
+    // The same step as the last query: the seal must have dropped p's shared buckets.
+    expect(await trend(store, 'p', 120_000)).toEqual(await fromRaw(store, 'p', 120_000));
+    await expectRawAnswer(store);
+    expect(store.trendCacheStats()).toMatchObject({ series: 2, hits: 17, misses: 0 });
+    // Shared sealed buckets are frozen: one caller cannot change another's answer.
+    const shared = await trend(store, 'p', 120_000);
+    expect(Object.isFrozen(shared[0])).toBe(true);
+    expect(() => Object.assign(shared[0]!, { count: 0 })).toThrow(TypeError);
     // A late sample into a sealed minute (a disjoint span: a second sealed row), copies of a
     // sealed minute (spans meet: the seal recomputes it), then enough to seal both.
     await store.insertSamples([at('p', 59_999, 99), ...minutes('q', 1, 1)]);
     await insertBoth(store, 6, 6);
+    expect(await trend(store, 'q', 120_000)).toEqual(await fromRaw(store, 'q', 120_000));
     expect((await trend(store, 'p', 60_000))[0]).toMatchObject({ count: 31, max: 99 });
     await expectRawAnswer(store);
     // Rollup retention (raw rows kept) drops the first two whole minutes, cached or not.
     const day = 86_400_000;
     await store.dropExpired(day + 150_000, { rawDays: 0, rollupDays: 1, scoresDays: 0, alertsDays: 0, auditDays: 0 });
+    expect(await trend(store, 'q', 120_000)).toEqual(await fromRaw(store, 'q', 120_000, 120_000));
     await expectRawAnswer(store, 120_000);
     await insertBoth(store, 7, 8);
     await expectRawAnswer(store, 120_000);
-    // q was recomputed by a seal (dropped, fetched again), p answered from memory throughout.
-    expect(store.trendCacheStats()).toMatchObject({ series: 2, hits: 18, misses: 3 });
+    // q's copied minute was recomputed by a seal and its rows replaced in memory: never a miss.
+    expect(store.trendCacheStats()).toMatchObject({ series: 2, hits: 45, misses: 0 });
     await store.erasePatient('p');
     expect(await trend(store, 'p', 60_000)).toEqual([]);
     expect(await trend(store, 'q', 60_000)).toEqual(await fromRaw(store, 'q', 60_000, 120_000));
     await store.close();
+  });
+
+  it('warms the trend window at start-up in the background: a reopened store answers every series from memory, exactly', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'vitals-warm-'));
+    try {
+      const file = join(dir, 'w.duckdb');
+      const a = await createDuckDbStore({ path: file, sealRows: 40 });
+      await a.migrate();
+      await insertBoth(a, 0, 4);
+      // A copy of a sealed minute still in the tail at close: the reopened store must not count it twice.
+      await a.insertSamples(minutes('q', 1, 1).slice(0, 3));
+      await a.close();
+      const b = await createDuckDbStore({ path: file, sealRows: 40 });
+      await b.migrate();
+      await b.trendCacheWarmed();
+      expect(b.trendCacheStats()).toMatchObject({ series: 2, pending: 0 });
+      await expectRawAnswer(b);
+      // A patient the store never saw: answered (empty) from memory, covered by the warm.
+      expect(await trend(b, 'nobody', 60_000)).toEqual([]);
+      expect(b.trendCacheStats()).toMatchObject({ hits: 9, misses: 0 });
+      await insertBoth(b, 5, 6);
+      await b.insertSamples([at('new', 7 * 60_000, 70), ...Array.from({ length: 40 }, (_, i) => at('new', 7 * 60_000 + 1_000 + i, 71))]);
+      await expectRawAnswer(b);
+      expect(await trend(b, 'new', 60_000)).toEqual([{ ts: 7 * 60_000, min: 70, max: 71, avg: (70 + 40 * 71) / 41, count: 41 }]);
+      expect(b.trendCacheStats()).toMatchObject({ series: 3, misses: 0 });
+      await b.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('answers the same with the cache off, and a store whose cache is full still answers every series', async () => {

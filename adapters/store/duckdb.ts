@@ -35,7 +35,7 @@ import {
   type DuckDbEngineSettings,
 } from './duckdb-conn.js';
 import { alertsQuery, auditQuery, historyQuery, scoresQuery } from './duckdb-queries.js';
-import { loadTailRollup, recomputeTouched, seal, sealedRollupHi, type SealedRows } from './duckdb-rollup.js';
+import { loadTailRollup, recomputeTouched, seal, sealedRollupHi, sealWrites, warmListing, warmRows, WARM_BATCH_ROWS, type Recomputed, type SealedRows } from './duckdb-rollup.js';
 import { loadMigrations, schemaDir, type AppliedMigration, type IntrospectableStore } from './migrations.js';
 import { planAlerts, planAudit, planHistory, planScores } from './query-plan.js';
 import { retentionCutoffs } from './retention.js';
@@ -43,7 +43,7 @@ import { alertRow, auditRow, scoreRow, type SampleRow } from './rows.js';
 import { MINUTE_MS } from './rollup.js';
 import { SealedRollupCache } from './sealed-cache.js';
 import { assertSqlString, sqlInt } from './sql.js';
-import { TailRollup } from './tail-rollup.js';
+import { seriesKey, TailRollup } from './tail-rollup.js';
 
 export { APPEND_CHUNK_ROWS, appendSampleRows, appendSamplesYielding } from './duckdb-append.js';
 export { DUCKDB_DEFAULT_MEMORY_MB, DUCKDB_DEFAULT_THREADS, type DuckDbEngineSettings } from './duckdb-conn.js';
@@ -67,14 +67,20 @@ export interface DuckDbStoreOptions {
    */
   appendChunkRows?: number;
   /**
-   * Most sealed rollup rows cached in memory for trend queries (ADR 0011, fourth amendment),
-   * ~184 bytes of heap each (measured); 0 disables. Default DUCKDB_DEFAULT_TREND_CACHE_ROWS.
+   * Most sealed rollup rows cached in memory for trend queries (ADR 0011, fourth and fifth
+   * amendments), 56 bytes each; 0 disables. Default DUCKDB_DEFAULT_TREND_CACHE_ROWS.
    */
   trendCacheRows?: number;
 }
 
-/** 100,000 rows: ~69 series-days (17 patients' day of 4 metrics), ~18 MB of heap. */
-export const DUCKDB_DEFAULT_TREND_CACHE_ROWS = 100_000;
+/**
+ * 400,000 rows: 56 bytes each (typed arrays, outside the JS heap's young generation), ~22 MB;
+ * ~270 series-days (a 65-patient ward's day of 4 metrics, 25 h of 1-minute rows each).
+ */
+export const DUCKDB_DEFAULT_TREND_CACHE_ROWS = 400_000;
+
+/** Start-up warm only when the window's rows fit in this share of the cache (room for the seals to come). */
+const WARM_SHARE = 0.8;
 
 /**
  * About four DuckDB row groups: the unsorted tail a query scans in full stays small, while each
@@ -86,8 +92,14 @@ export interface DuckDbStore extends IntrospectableStore {
   engineSettings(): Promise<DuckDbEngineSettings>;
   /** Raw rows (copies included) in sorted runs and in the unsorted tail; rows of the sealed and of the tail's 1-minute rollup. */
   sampleRowCounts(): Promise<{ sorted: number; recent: number; rollup: number; recentRollup: number }>;
-  /** The cache of sealed rollup rows: series and rows held (plus one per series), lookups answered from it and not. */
-  trendCacheStats(): { series: number; rows: number; hits: number; misses: number };
+  /**
+   * The cache of sealed rollup rows: series and rows of room held (plus one per series), lookups
+   * answered from it and not, the minute from which it covers every series (null: none) and the
+   * series the start-up warm has still to load.
+   */
+  trendCacheStats(): { series: number; rows: number; hits: number; misses: number; coverFrom: number | null; pending: number };
+  /** Settles when the start-up warm of the trend cache has finished (or given up). */
+  trendCacheWarmed(): Promise<void>;
 }
 
 /**
@@ -153,20 +165,75 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
 
   async function sealNow(c: DuckDBConnection): Promise<void> {
     const tail = await tailOf(c);
-    let recomputed: Set<string>;
+    let recomputed: Recomputed;
     try {
       recomputed = await seal(c, tail);
     } catch (e) {
       // Whether a failed COMMIT changed the sealed rollup is unknown.
       cache.clear();
+      warmGen += 1;
       sealedHi = undefined;
       throw e;
     }
-    cache.sealed((patientKey, metric, from) => tail.minutes(patientKey, metric, from, Infinity), recomputed);
     const tailHi = tail.newestMinute();
     if (tailHi !== null && sealedHi !== undefined) sealedHi = Math.max(sealedHi ?? tailHi, tailHi);
+    // Written through: the rows just sealed reach the cache without a query (ADR 0011, fifth amendment).
+    cache.sealed(sealWrites(tail, recomputed), sealedHi ?? tailHi);
     recentRows = 0;
     tailRollup = new TailRollup();
+  }
+
+  // Start-up warm (ADR 0011, fifth amendment): the trend window's sealed rows loaded in the
+  // background, WARM_BATCH_ROWS per statement through the queue (inserts and queries run between
+  // batches). Only when the window fits in WARM_SHARE of the cache: then it is covered (a series
+  // it does not hold has no sealed rows there); otherwise queries fill it as before.
+  let warmGen = 0;
+  let warming: Promise<void> = Promise.resolve();
+  function warm(): void {
+    if (trendCacheRows === 0) return;
+    const gen = ++warmGen;
+    const live = (): boolean => gen === warmGen && !queue.closing;
+    warming = (async () => {
+      const patients = await serial('trendWarm', async (c) => {
+        const listed = await warmListing(c, cache.windowMs);
+        if (!live()) return [];
+        if (!listed) {
+          // Nothing sealed: every sealed row to come is written through.
+          cache.coverAll(Number.NEGATIVE_INFINITY, []);
+          return [];
+        }
+        const rows = listed.series.reduce((n, x) => n + x.rows + 1, 0);
+        if (rows > trendCacheRows * WARM_SHARE) return [];
+        cache.coverAll(listed.from, listed.series.map((x) => seriesKey(x.patientKey, x.metric)));
+        // Patients in batches of about WARM_BATCH_ROWS rows, most recent first.
+        const batches: string[][] = [[]];
+        const seen = new Set<string>();
+        let inBatch = 0;
+        for (const x of listed.series) {
+          if (inBatch > 0 && inBatch + x.rows > WARM_BATCH_ROWS) {
+            batches.push([]);
+            inBatch = 0;
+          }
+          if (!seen.has(x.patientKey)) batches.at(-1)!.push(x.patientKey);
+          seen.add(x.patientKey);
+          inBatch += x.rows;
+        }
+        return batches.filter((b) => b.length > 0).map((b) => ({ from: listed.from, patients: b }));
+      });
+      for (const b of patients) {
+        if (!live() || cache.coverFrom === null) return;
+        await serial('trendWarm', async (c) => {
+          const got = await warmRows(c, b.from, b.patients);
+          if (!live()) return;
+          for (const x of got) cache.warm(x.patientKey, x.metric, b.from, x.rows);
+        });
+      }
+    })().catch((e: unknown) => {
+      if (gen === warmGen) cache.uncover();
+      // Closing while warming is not a failure.
+      if (queue.closing) return;
+      log?.warn({ errorName: e instanceof Error ? e.name : 'unknown' }, 'duckdb store: warming the trend cache failed; queries fill it');
+    });
   }
 
   async function sealIfFull(c: DuckDBConnection): Promise<void> {
@@ -204,6 +271,7 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
         cache.clear();
         sealedHi = undefined;
       });
+      warm();
     },
 
     async appliedMigrations() {
@@ -359,6 +427,7 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
           tailRollup = null;
           // Rows of other keys are recomputed below: drop every cached series (erasure is rare).
           cache.clear();
+          warmGen += 1;
           await c.run('DELETE FROM samples_rollup_1m WHERE patient_key = $1', [patientId]);
           await recomputeTouched(c);
           await c.run('DROP TABLE rollup_touched');
@@ -366,6 +435,7 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
           await c.run('DELETE FROM alert_events WHERE patient_id = $1', [patientId]);
         }),
       );
+      warm();
       log?.info('store patient erasure completed');
     },
 
@@ -380,7 +450,9 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
       });
     },
 
-    trendCacheStats: () => ({ series: cache.series, rows: cache.rows, hits: cache.hits, misses: cache.misses }),
+    trendCacheStats: () => ({ series: cache.series, rows: cache.rows, hits: cache.hits, misses: cache.misses, coverFrom: cache.coverFrom, pending: cache.pendingSeries }),
+
+    trendCacheWarmed: () => warming,
 
     async healthy() {
       if (queue.closing || closed) return false;

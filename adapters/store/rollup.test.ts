@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bucketsFromMinutes, conflictingMinutes, mergeMinutes, type MinuteAgg } from './rollup.js';
+import { bucketsFromMinutes, bucketsFromRows, conflictingMinutes, mergeMinutes, rowsMeet, type MinuteAgg } from './rollup.js';
 
 const MIN = 60_000;
 /** A minute's partial aggregate; its span of event times defaults to the whole minute. */
@@ -57,5 +57,43 @@ describe('rollup: merging sealed minutes with the tail', () => {
     expect(bucketsFromMinutes(shuffled.concat(tail), 120_000, 10)).toEqual(want);
     expect(bucketsFromMinutes(mergeMinutes(sorted, tail, []), 120_000, 10)).toEqual(want);
     expect(bucketsFromMinutes(shuffled.concat(tail), 120_000, 1)).toEqual(want.slice(0, 1));
+  });
+});
+
+describe('rollup: the columnar path gives what the object path gives', () => {
+  const cols = (xs: readonly MinuteAgg[]): Float64Array => new Float64Array(xs.flatMap((x) => [x.minute, x.count, x.min, x.max, x.sum, x.lo ?? Number.NaN, x.hi ?? Number.NaN]));
+  // A seeded generator: the same cases every run.
+  let seed = 7;
+  const rnd = (n: number): number => {
+    seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+    return seed % n;
+  };
+
+  it('agrees with conflictingMinutes and bucketsFromMinutes(mergeMinutes) on random rows', () => {
+    for (let k = 0; k < 300; k++) {
+      // Sealed rows: 0-2 per minute with disjoint spans (the seal's rule); the tail: one per minute, near the end.
+      const sealed: MinuteAgg[] = [];
+      for (let minute = 0; minute < 40; minute++) {
+        if (rnd(4) === 0) continue;
+        sealed.push(m(minute, 1 + rnd(3), 1 + rnd(5), 6 + rnd(5), 10 + rnd(9), 0, 29_999));
+        if (rnd(5) === 0) sealed.push(m(minute, 1, 3, 3, 3, 30_000, 59_999));
+      }
+      const recent: MinuteAgg[] = [];
+      for (let minute = 30 + rnd(8); minute < 48; minute++) if (rnd(3) > 0) recent.push(m(minute, 1 + rnd(2), 2, 8, 9, rnd(2) === 0 ? 30_000 : 0, 59_999));
+      if (k % 50 === 0) sealed.push({ ...m(45, 1, 1, 1, 1), lo: null, hi: null });
+      sealed.sort((a, b) => a.minute - b.minute);
+      const a = cols(sealed);
+      const b = cols(recent);
+      const from = rnd(10) * MIN;
+      const aStart = sealed.findIndex((x) => x.minute >= from);
+      const start = aStart < 0 ? sealed.length : aStart;
+      const inRange = sealed.slice(start);
+      const meets = conflictingMinutes(inRange, recent).length > 0;
+      expect(rowsMeet(a, start, sealed.length, b, recent.length)).toBe(meets);
+      if (meets) continue;
+      for (const [step, limit] of [[MIN, 1_000], [2 * MIN, 1_000], [5 * MIN, 3]] as const) {
+        expect(bucketsFromRows(a, start, sealed.length, b, recent.length, step, limit)).toEqual(bucketsFromMinutes(mergeMinutes(inRange, recent, []), step, limit));
+      }
+    }
   });
 });

@@ -12,6 +12,19 @@ import type { BucketPoint } from '../../core/ports.js';
 
 export const MINUTE_MS = 60_000;
 
+/**
+ * Rows as columns without an object per row (sealed-cache.ts, tail-rollup.ts): ROW_WIDTH numbers
+ * per row in one Float64Array, row-major: minute, count, min, max, sum, lo, hi (lo, hi NaN: unknown).
+ */
+export const ROW_WIDTH = 7;
+export const C_MINUTE = 0;
+export const C_COUNT = 1;
+export const C_MIN = 2;
+export const C_MAX = 3;
+export const C_SUM = 4;
+export const C_LO = 5;
+export const C_HI = 6;
+
 /** De-duplicated aggregates of some of one patient-metric's samples in one minute. */
 export interface MinuteAgg {
   /** Start of the minute, epoch ms. */
@@ -131,6 +144,91 @@ export function bucketsFromMinutes(minutes: readonly MinuteAgg[], step: number, 
     min = m.min;
     max = m.max;
     sum = m.sum;
+  }
+  if (count > 0 && out.length < limit) out.push({ ts, min, max, avg: sum / count, count });
+  return out;
+}
+
+/**
+ * Whether a tail row may share a sample with a sealed row (the same minute, spans of event times
+ * that meet or are unknown): the caller then takes the path that recomputes those minutes.
+ * @param a - sealed rows [aStart, aEnd), ascending by minute
+ * @param b - tail rows [0, bN), ascending by minute
+ */
+export function rowsMeet(a: Float64Array, aStart: number, aEnd: number, b: Float64Array, bN: number): boolean {
+  if (bN === 0) return false;
+  // Jump to the tail's first minute: walking a day of sealed rows (~80 KB) would cost more than the rest of the query.
+  let lo = aStart;
+  let hi = aEnd;
+  const first = b[C_MINUTE]!;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid * ROW_WIDTH + C_MINUTE]! < first) lo = mid + 1;
+    else hi = mid;
+  }
+  let i = lo;
+  for (let j = 0; j < bN; j++) {
+    const o = j * ROW_WIDTH;
+    const minute = b[o + C_MINUTE]!;
+    while (i < aEnd && a[i * ROW_WIDTH + C_MINUTE]! < minute) i++;
+    for (let k = i; k < aEnd && a[k * ROW_WIDTH + C_MINUTE] === minute; k++) {
+      const lo = a[k * ROW_WIDTH + C_LO]!;
+      const hi = a[k * ROW_WIDTH + C_HI]!;
+      // NaN (unknown) compares false: counted as meeting.
+      if (!(lo > b[o + C_HI]! || b[o + C_LO]! > hi)) return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * bucketsFromMinutes(mergeMinutes(a, b, [])) without an object per minute: one pass over both
+ * ascending row sets (ties: the sealed row first, as mergeMinutes orders them), so the only
+ * allocations are the answer's. Rows of one minute must not share a sample (rowsMeet false).
+ * @param a - sealed rows [aStart, aEnd), ascending by minute
+ * @param b - tail rows [0, bN), ascending by minute
+ * @param step - bucket width in ms
+ * @param limit - most buckets returned
+ * @returns buckets, ascending; empty buckets omitted
+ */
+export function bucketsFromRows(a: Float64Array, aStart: number, aEnd: number, b: Float64Array, bN: number, step: number, limit: number): BucketPoint[] {
+  const out: BucketPoint[] = [];
+  let i = aStart;
+  let j = 0;
+  let ts = Number.NaN;
+  let count = 0;
+  let min = 0;
+  let max = 0;
+  let sum = 0;
+  while (i < aEnd || j < bN) {
+    let xs: Float64Array;
+    let o: number;
+    if (j >= bN || (i < aEnd && a[i * ROW_WIDTH + C_MINUTE]! <= b[j * ROW_WIDTH + C_MINUTE]!)) {
+      xs = a;
+      o = i++ * ROW_WIDTH;
+    } else {
+      xs = b;
+      o = j++ * ROW_WIDTH;
+    }
+    const n = xs[o + C_COUNT]!;
+    if (n <= 0) continue;
+    const bucket = Math.floor(xs[o + C_MINUTE]! / step) * step;
+    if (bucket === ts) {
+      count += n;
+      if (xs[o + C_MIN]! < min) min = xs[o + C_MIN]!;
+      if (xs[o + C_MAX]! > max) max = xs[o + C_MAX]!;
+      sum += xs[o + C_SUM]!;
+      continue;
+    }
+    if (count > 0) {
+      out.push({ ts, min, max, avg: sum / count, count });
+      if (out.length === limit) return out;
+    }
+    ts = bucket;
+    count = n;
+    min = xs[o + C_MIN]!;
+    max = xs[o + C_MAX]!;
+    sum = xs[o + C_SUM]!;
   }
   if (count > 0 && out.length < limit) out.push({ ts, min, max, avg: sum / count, count });
   return out;

@@ -9,7 +9,7 @@
  * copy (same identity: patient key, metric, ts_ms) is recognised and skipped. Memory is bounded by
  * the tail (sealRows): one number per raw row plus one entry per series-minute.
  */
-import { MINUTE_MS, type MinuteAgg } from './rollup.js';
+import { C_COUNT, C_HI, C_LO, C_MAX, C_MIN, C_MINUTE, C_SUM, MINUTE_MS, ROW_WIDTH, type MinuteAgg } from './rollup.js';
 
 interface Minute {
   count: number;
@@ -50,6 +50,9 @@ export function lowerBound(n: number, x: number, valueAt: (i: number) => number)
 const toAgg = (minute: number, m: Minute): MinuteAgg => ({
   minute, count: m.count, min: m.min, max: m.max, sum: m.sum, lo: m.ts[0]!, hi: m.ts[m.ts.length - 1]!,
 });
+
+// One buffer for every scan (a query uses its rows before the next one starts): no garbage per query.
+let scratch = new Float64Array(512 * ROW_WIDTH);
 
 export class TailRollup {
   private readonly series = new Map<string, { patientKey: string; metric: string; minutes: Map<number, Minute> }>();
@@ -109,6 +112,47 @@ export class TailRollup {
     const out: MinuteAgg[] = [];
     for (const [minute, m] of s.minutes) if (minute >= from && minute < to) out.push(toAgg(minute, m));
     return out.sort((a, b) => a.minute - b.minute);
+  }
+
+  /**
+   * The series' minutes in [from, to) as rows (ROW_WIDTH numbers each, see rollup.ts), ascending,
+   * in a buffer shared by all scans: valid until the next call.
+   * @param patientKey - the series' patient key
+   * @param metric - the metric name
+   * @param from - first minute start included, epoch ms
+   * @param to - minute starts before this, epoch ms
+   * @returns the rows, or null when the series' minutes were not created in time order (a late
+   *   sample opened an earlier minute: the caller sorts objects instead)
+   */
+  scan(patientKey: string, metric: string, from: number, to: number): { data: Float64Array; n: number } | null {
+    const s = this.series.get(seriesKey(patientKey, metric));
+    if (!s) return { data: scratch, n: 0 };
+    if (s.minutes.size * ROW_WIDTH > scratch.length) scratch = new Float64Array(s.minutes.size * 2 * ROW_WIDTH);
+    let n = 0;
+    let last = -Infinity;
+    for (const [minute, m] of s.minutes) {
+      if (minute < last) return null;
+      last = minute;
+      if (minute < from || minute >= to) continue;
+      const o = n++ * ROW_WIDTH;
+      scratch[o + C_MINUTE] = minute;
+      scratch[o + C_COUNT] = m.count;
+      scratch[o + C_MIN] = m.min;
+      scratch[o + C_MAX] = m.max;
+      scratch[o + C_SUM] = m.sum;
+      scratch[o + C_LO] = m.ts[0]!;
+      scratch[o + C_HI] = m.ts[m.ts.length - 1]!;
+    }
+    return { data: scratch, n };
+  }
+
+  /** Per series, its minutes ascending: what a seal writes, as the sealed-rows cache takes it. */
+  *bySeries(): Generator<{ patientKey: string; metric: string; rows: MinuteAgg[] }> {
+    for (const s of this.series.values()) {
+      const rows: MinuteAgg[] = [];
+      for (const [minute, m] of s.minutes) rows.push(toAgg(minute, m));
+      yield { patientKey: s.patientKey, metric: s.metric, rows: rows.sort((a, b) => a.minute - b.minute) };
+    }
   }
 
   /** @returns the newest minute held, or null when empty */
