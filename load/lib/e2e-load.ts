@@ -291,6 +291,8 @@ export async function runLoad(target: Target, o: LoadOptions, runTag: string): P
   const genLoop = monitorEventLoopDelay({ resolution: 10 });
   genLoop.enable();
   const slices: Stalls['slices'] = [];
+  // The first scrape resets the server's histogram, so slices cover the window only (not start-up and provisioning).
+  if (isVitals) await fetch(`${base}/metrics`).then((r) => r.text()).catch(() => '');
   const sliceTimer = setInterval(() => {
     const endSec = Math.round((performance.now() - w0) / 1000);
     const generatorLoopMaxMs = Math.round(genLoop.max / 1e6);
