@@ -22,5 +22,5 @@ USER node
 VOLUME ["/data"]
 # MQTT, HTTP, and the ops ports of a split ingest, rules and sink (docs/observability.md).
 EXPOSE 1883 8080 9471 9472 9473
-ENTRYPOINT ["node", "--max-semi-space-size=64", "dist/cli/main.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=64", "--heap-growing-percent=50", "dist/cli/main.js"]
 CMD ["start"]

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=64
+#!/usr/bin/env -S node --max-semi-space-size=64 --heap-growing-percent=50
 /** `vitals`: one CLI for every role and tool. */
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';

@@ -27,7 +27,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { startPrivateKafka, type PrivateKafka } from '../dev-services/private-kafka.js';
-import { SEMI_SPACE_ADVICE } from '../ingest/node-flags.js';
+import { SHIPPED_NODE_FLAGS } from '../ingest/node-flags.js';
 import { procSample, startMosquitto as startSharedMosquitto } from './lib/procs.js';
 import { replaceSection } from './lib/report.js';
 import { BENCH_TOKEN, GenDevice, benchDeviceId, type GenStats } from './ingest-mqtt-gen.js';
@@ -165,7 +165,7 @@ async function startVitals(name: Exclude<TargetName, 'mosquitto'>, dir: string, 
   // topics are never written; one per invocation, so only the first server start waits for new topics' leaders.
   if (kafka) env.VITALS_TOPIC_PREFIX = BENCH_PREFIX;
   // Every target runs with the flags the `vitals` executable's own line gives node (cli/main.ts); kafka-tuned adds more.
-  const nodeArgs = [SEMI_SPACE_ADVICE, ...(name === 'kafka-tuned' ? tunedNodeArgs : [])];
+  const nodeArgs = [...SHIPPED_NODE_FLAGS, ...(name === 'kafka-tuned' ? tunedNodeArgs : [])];
   if (profileDir) nodeArgs.push(...['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`]);
   const p = spawn('taskset', ['-c', '0', process.execPath, ...nodeArgs, server, name === 'embedded' ? 'all' : 'ingest', String(maxDevices)], { env, stdio: ['pipe', 'pipe', 'pipe'] });
   let err = '';

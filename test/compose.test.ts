@@ -241,7 +241,7 @@ describe('docker-compose config', () => {
 describe('Dockerfile', () => {
   const df = readFileSync(new URL('Dockerfile', root), 'utf8');
   it('builds one image whose entrypoint is the vitals CLI', () => {
-    expect(df).toMatch(/ENTRYPOINT \["node", "--max-semi-space-size=64", "dist\/cli\/main\.js"\]/);
+    expect(df).toMatch(/ENTRYPOINT \["node", "--max-semi-space-size=64", "--heap-growing-percent=50", "dist\/cli\/main\.js"\]/);
   });
   it('runs on Node 24, the LTS the project targets (package.json engines, .nvmrc, .ci/run)', () => {
     expect([...df.matchAll(/^FROM (\S+)/gm)].map((m) => m[1])).toEqual(['node:24-bookworm-slim', 'node:24-bookworm-slim']);

@@ -9,7 +9,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { SEMI_SPACE_ADVICE } from '../../ingest/node-flags.js';
+import { SHIPPED_NODE_FLAGS } from '../../ingest/node-flags.js';
 import { freePort } from '../../platform/free-port.js';
 import { parseDocument, stringify } from 'yaml';
 
@@ -180,7 +180,7 @@ export async function startVitals(root: string, kind: 'embedded' | 'split', rule
   const byRole: Record<string, ChildProcess[]> = {};
   // The flags the `vitals` executable's own line gives node (cli/main.ts), since the server is started
   // through node here; then extra ones, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` (not allowed in NODE_OPTIONS).
-  const nodeArgs = [SEMI_SPACE_ADVICE, ...(process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean)];
+  const nodeArgs = [...SHIPPED_NODE_FLAGS, ...(process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean)];
   if (kind === 'embedded') {
     procs.push(startProc(process.execPath, [...nodeArgs, cli, 'start'], { ...env, KAFKA_BROKERS: '', CLICKHOUSE_URL: '' }, out));
   } else {
