@@ -4,17 +4,17 @@
  * after; partition-owning groups get the co-partition assigner and a hand-over on each assignment
  * (docs/decisions/0018).
  */
-import type { Admin, Batch, Consumer, EachBatchPayload, KafkaMessage, PartitionAssigner } from 'kafkajs';
+import type { Admin, Batch, Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
 import { VitalsError } from '../../../core/errors.js';
 import type { BatchHandler, BusRecord, ConsumeOptions, PartitionOwner, Subscription } from '../../../core/ports.js';
 import { backoffDelay, retry } from '../../../platform/backoff.js';
 import type { Logger } from '../../../platform/log.js';
-import { assignCoPartitions, decodeOwned, encodeOwned } from '../co-partition.js';
-import { AssignerProtocol, type KafkaClient, sleep, withTimeout } from './client.js';
+import { coPartitionAssigner } from './assigner.js';
+import { type KafkaClient, sleep, withTimeout } from './client.js';
 import { errorText, mapKafkaError } from './errors.js';
 import { appendRecords } from './records.js';
-import { positionsFor, Progress, tp } from './positions.js';
-import { Admission, CommitQueue, type Ticket } from './prefetch.js';
+import { joinPositions, positionsFor, Progress, tp } from './positions.js';
+import { Admission, CommitQueue, SettledCommits, type Ticket } from './prefetch.js';
 
 /** What a subscription needs from its bus. */
 export interface SubscriptionHost {
@@ -36,34 +36,6 @@ export interface SubOptions {
   commit: boolean;
   batching?: ConsumeOptions['batching'];
   partitioned?: PartitionOwner | undefined;
-}
-
-/** kafkajs assigner around {@link assignCoPartitions}; members declare what they own in their join metadata. */
-function coPartitionAssigner(owned: () => Iterable<number>): PartitionAssigner {
-  return ({ cluster }) => ({
-    name: 'VitalsCoPartition',
-    version: 0,
-    async assign({ members, topics }) {
-      const counts = new Map(topics.map((t) => [t, cluster.findTopicPartitionMetadata(t).length]));
-      const count = Math.max(0, ...counts.values());
-      const plan = assignCoPartitions(
-        members.map((m) => ({ memberId: m.memberId, owned: decodeOwned(AssignerProtocol.MemberMetadata.decode(m.memberMetadata)?.userData) })),
-        count,
-      );
-      return [...plan].map(([memberId, parts]) => ({
-        memberId,
-        memberAssignment: AssignerProtocol.MemberAssignment.encode({
-          version: 0,
-          // A topic with fewer partitions than the others simply has no partition i for high i.
-          assignment: Object.fromEntries(topics.map((t) => [t, parts.filter((p) => p < (counts.get(t) ?? 0))])),
-          userData: Buffer.alloc(0),
-        }),
-      }));
-    },
-    protocol({ topics }) {
-      return { name: 'VitalsCoPartition', metadata: AssignerProtocol.MemberMetadata.encode({ version: 0, topics, userData: encodeOwned(owned()) }) };
-    },
-  });
 }
 
 export class KafkaSubscription implements Subscription {
@@ -89,13 +61,9 @@ export class KafkaSubscription implements Subscription {
    * Bounded prefetch (batching.prefetch; committing, non-partitioned members only): handler calls
    * run past eachBatch, offsets commit in partition order once they resolve (prefetch.ts).
    */
-  private readonly prefetch: { queue: CommitQueue; admission: Admission } | null;
+  private readonly prefetch: { queue: CommitQueue; admission: Admission; commits: SettledCommits } | null;
   /** Handler calls started by prefetch and not settled yet; stop() waits for them. */
   private readonly calls = new Set<Promise<void>>();
-  /** The group's commit, from the latest eachBatch (kafkajs' consumer group outlives a batch). */
-  private commitFn: ((topics: Array<{ topic: string; partitions: Array<{ partition: number; offset: string }> }>) => Promise<void>) | null = null;
-  private committing: Promise<void> | null = null;
-  private commitAgain = false;
 
   constructor(
     private readonly bus: SubscriptionHost,
@@ -114,7 +82,15 @@ export class KafkaSubscription implements Subscription {
       ...(o.partitioned ? { partitionAssigners: [coPartitionAssigner(() => this.owned)] } : {}),
     });
     const prefetch = o.batching?.prefetch ?? 0;
-    this.prefetch = prefetch > 0 && o.commit && !o.partitioned ? { queue: new CommitQueue(), admission: new Admission(prefetch) } : null;
+    if (prefetch > 0 && o.commit && !o.partitioned) {
+      const queue = new CommitQueue();
+      const commits = new SettledCommits(queue, {
+        committed: (key, pos) => this.progress.advance(key, pos),
+        failed: (e) => this.bus.log?.warn({ groupId: o.groupId, error: errorText(e) }, 'kafka: offset commit failed; retried with the next one'),
+        stopped: () => this.stopped,
+      });
+      this.prefetch = { queue, admission: new Admission(prefetch), commits };
+    } else this.prefetch = null;
     const { CRASH, GROUP_JOIN } = this.consumer.events;
     this.consumer.on(CRASH, (ev) => {
       const { error, restart } = ev.payload;
@@ -259,24 +235,7 @@ export class KafkaSubscription implements Subscription {
     if (this.progress.settled || this.stopped) return;
     await retry(
       async () => {
-        const targets = new Map<string, bigint>();
-        const starts = new Map<string, bigint>();
-        for (const [topic, partitions] of Object.entries(assignment)) {
-          const offsets = await this.bus.admin.fetchTopicOffsets(topic);
-          const committed = await this.bus.admin.fetchOffsets({ groupId: this.o.groupId, topics: [topic] });
-          const cParts = committed.find((c) => c.topic === topic)?.partitions ?? [];
-          for (const p of partitions) {
-            const o = offsets.find((x) => x.partition === p);
-            if (!o) continue;
-            const low = BigInt(o.low);
-            const high = BigInt(o.high);
-            const c = BigInt(cParts.find((x) => x.partition === p)?.offset ?? '-1');
-            // Mirror kafkajs' reset: no commit, or a commit retention already deleted, falls back to the start policy.
-            const start = c >= low ? c : this.o.fromBeginning ? low : high;
-            starts.set(tp(topic, p), start);
-            targets.set(tp(topic, p), high);
-          }
-        }
+        const { targets, starts } = await joinPositions(this.bus.admin, this.o.groupId, assignment, this.o.fromBeginning);
         this.progress.setTargets(targets, starts);
       },
       {
@@ -305,9 +264,9 @@ export class KafkaSubscription implements Subscription {
    * eachBatch with prefetch: admit the batch (bounded records in flight), start its handler call,
    * resolve its offset so kafkajs fetches on, and return; the call commits when it settles.
    */
-  private async prefetchBatch(pf: { queue: CommitQueue; admission: Admission }, payload: EachBatchPayload, messages: KafkaMessage[], next: bigint): Promise<void> {
+  private async prefetchBatch(pf: { queue: CommitQueue; admission: Admission; commits: SettledCommits }, payload: EachBatchPayload, messages: KafkaMessage[], next: bigint): Promise<void> {
     const { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale } = payload;
-    this.commitFn = (topics) => commitOffsetsIfNecessary({ topics });
+    pf.commits.commitFn = (topics) => commitOffsetsIfNecessary({ topics });
     const alive = (): boolean => isRunning() && !isStale() && !this.stopped;
     const records = messages.length > 0 ? this.recordsOf(batch, messages) : [];
     const admitted = await pf.admission.admit(records.length, async () => {
@@ -331,7 +290,7 @@ export class KafkaSubscription implements Subscription {
       pf.admission.release(records.length);
       this.calls.delete(call);
       if (ok) {
-        if (pf.queue.settle(ticket)) this.commitSettled();
+        if (pf.queue.settle(ticket)) pf.commits.commit();
         return;
       }
       this.abandon(pf.queue, ticket, batch.topic, batch.partition);
@@ -352,49 +311,10 @@ export class KafkaSubscription implements Subscription {
     }
   }
 
-  /** Commit the positions settled calls earned, one commit at a time, coalescing what settles meanwhile. */
-  private commitSettled(): void {
-    const pf = this.prefetch;
-    if (!pf) return;
-    if (this.committing) {
-      this.commitAgain = true;
-      return;
-    }
-    this.committing = (async () => {
-      do {
-        this.commitAgain = false;
-        const positions = pf.queue.take();
-        const commit = this.commitFn;
-        if (positions.size === 0 || !commit) continue;
-        const byTopic = new Map<string, Array<{ partition: number; offset: string }>>();
-        for (const [k, pos] of positions) {
-          const [p, ...rest] = k.split(':');
-          const topic = rest.join(':');
-          let list = byTopic.get(topic);
-          if (!list) byTopic.set(topic, (list = []));
-          list.push({ partition: Number(p), offset: pos.toString() });
-        }
-        try {
-          await commit([...byTopic].map(([topic, partitions]) => ({ topic, partitions })));
-          for (const [k, pos] of positions) this.progress.advance(k, pos);
-        } catch (e) {
-          // Kept for the next commit, tried in a second if nothing settles before (a rebalance voids
-          // them: the next generation reads from the last commit).
-          pf.queue.restore(positions);
-          this.bus.log?.warn({ groupId: this.o.groupId, error: errorText(e) }, 'kafka: offset commit failed; retried with the next one');
-          if (!this.stopped) setTimeout(() => this.commitSettled(), 1000).unref();
-        }
-      } while (this.commitAgain);
-    })().finally(() => {
-      this.committing = null;
-    });
-  }
-
   /** Until every prefetched call settled and what they earned is committed (stop()). */
   private async drainPrefetch(): Promise<void> {
     while (this.calls.size > 0) await Promise.all([...this.calls]);
-    this.commitSettled();
-    while (this.committing) await this.committing;
+    await this.prefetch?.commits.idle();
   }
 
   private async eachBatch(payload: EachBatchPayload): Promise<void> {

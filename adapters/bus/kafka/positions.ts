@@ -86,3 +86,28 @@ export async function positionsFor(admin: Admin, topics: readonly string[], from
   }
   return { starts, highs };
 }
+
+/**
+ * Where a group member's assigned partitions start (the committed offset, or the start policy when
+ * there is none or retention deleted it, as kafkajs resets) and the high watermarks it has caught
+ * up at, read when it joins.
+ */
+export async function joinPositions(admin: Admin, groupId: string, assignment: Record<string, number[]>, fromBeginning: boolean): Promise<{ targets: Map<string, bigint>; starts: Map<string, bigint> }> {
+  const targets = new Map<string, bigint>();
+  const starts = new Map<string, bigint>();
+  for (const [topic, partitions] of Object.entries(assignment)) {
+    const offsets = await admin.fetchTopicOffsets(topic);
+    const committed = await admin.fetchOffsets({ groupId, topics: [topic] });
+    const cParts = committed.find((c) => c.topic === topic)?.partitions ?? [];
+    for (const p of partitions) {
+      const o = offsets.find((x) => x.partition === p);
+      if (!o) continue;
+      const low = BigInt(o.low);
+      const high = BigInt(o.high);
+      const c = BigInt(cParts.find((x) => x.partition === p)?.offset ?? '-1');
+      starts.set(tp(topic, p), c >= low ? c : fromBeginning ? low : high);
+      targets.set(tp(topic, p), high);
+    }
+  }
+  return { targets, starts };
+}

@@ -116,3 +116,60 @@ export class Admission {
     for (const wake of w) wake();
   }
 }
+
+type CommitFn = (topics: Array<{ topic: string; partitions: Array<{ partition: number; offset: string }> }>) => Promise<void>;
+
+/** Commits the positions settled calls earned, one commit at a time, coalescing what settles meanwhile. */
+export class SettledCommits {
+  /** The group's commit, from the latest eachBatch (kafkajs' consumer group outlives a batch). */
+  commitFn: CommitFn | null = null;
+  private committing: Promise<void> | null = null;
+  private again = false;
+
+  constructor(
+    private readonly queue: CommitQueue,
+    private readonly on: { committed(key: string, pos: bigint): void; failed(e: unknown): void; stopped(): boolean },
+  ) {}
+
+  commit(): void {
+    if (this.committing) {
+      this.again = true;
+      return;
+    }
+    this.committing = (async () => {
+      do {
+        this.again = false;
+        const positions = this.queue.take();
+        const commit = this.commitFn;
+        if (positions.size === 0 || !commit) continue;
+        const byTopic = new Map<string, Array<{ partition: number; offset: string }>>();
+        for (const [k, pos] of positions) {
+          // Keys are `<partition>:<topic>` (positions.ts).
+          const [p, ...rest] = k.split(':');
+          const topic = rest.join(':');
+          let list = byTopic.get(topic);
+          if (!list) byTopic.set(topic, (list = []));
+          list.push({ partition: Number(p), offset: pos.toString() });
+        }
+        try {
+          await commit([...byTopic].map(([topic, partitions]) => ({ topic, partitions })));
+          for (const [k, pos] of positions) this.on.committed(k, pos);
+        } catch (e) {
+          // Kept for the next commit, tried in a second if nothing settles before (a rebalance voids
+          // them: the next generation reads from the last commit).
+          this.queue.restore(positions);
+          this.on.failed(e);
+          if (!this.on.stopped()) setTimeout(() => this.commit(), 1000).unref();
+        }
+      } while (this.again);
+    })().finally(() => {
+      this.committing = null;
+    });
+  }
+
+  /** Commit what is earned and wait until no commit is in progress (stop()). */
+  async idle(): Promise<void> {
+    this.commit();
+    while (this.committing) await this.committing;
+  }
+}
