@@ -262,6 +262,23 @@ export async function rollupBuckets(
 /** Most rows one start-up warm statement reads (a few ms of DuckDB work; other work queues between batches). */
 export const WARM_BATCH_ROWS = 20_000;
 
+/** Patients of the listed series in batches of about `maxRows` rows each, in listing order (most recent first). */
+export function warmBatches(series: ReadonlyArray<{ patientKey: string; rows: number }>, maxRows: number): string[][] {
+  const batches: string[][] = [[]];
+  const seen = new Set<string>();
+  let inBatch = 0;
+  for (const x of series) {
+    if (inBatch > 0 && inBatch + x.rows > maxRows) {
+      batches.push([]);
+      inBatch = 0;
+    }
+    if (!seen.has(x.patientKey)) (batches.at(-1) as string[]).push(x.patientKey);
+    seen.add(x.patientKey);
+    inBatch += x.rows;
+  }
+  return batches.filter((b) => b.length > 0);
+}
+
 /**
  * Start-up warm, step 1 (ADR 0011, fifth amendment): the series holding sealed rollup rows in
  * the trend window before the newest sealed minute, most recent first, with their row counts.

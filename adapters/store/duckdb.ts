@@ -35,7 +35,7 @@ import {
   type DuckDbEngineSettings,
 } from './duckdb-conn.js';
 import { alertsQuery, auditQuery, historyQuery, scoresQuery } from './duckdb-queries.js';
-import { loadTailRollup, recomputeTouched, seal, sealedRollupHi, sealWrites, warmListing, warmRows, WARM_BATCH_ROWS, type Recomputed, type SealedRows } from './duckdb-rollup.js';
+import { loadTailRollup, recomputeTouched, seal, sealedRollupHi, sealWrites, warmBatches, warmListing, warmRows, WARM_BATCH_ROWS, type Recomputed, type SealedRows } from './duckdb-rollup.js';
 import { loadMigrations, schemaDir, type AppliedMigration, type IntrospectableStore } from './migrations.js';
 import { planAlerts, planAudit, planHistory, planScores } from './query-plan.js';
 import { retentionCutoffs } from './retention.js';
@@ -205,20 +205,7 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
         const rows = listed.series.reduce((n, x) => n + x.rows + 1, 0);
         if (rows > trendCacheRows * WARM_SHARE) return [];
         cache.coverAll(listed.from, listed.series.map((x) => seriesKey(x.patientKey, x.metric)));
-        // Patients in batches of about WARM_BATCH_ROWS rows, most recent first.
-        const batches: string[][] = [[]];
-        const seen = new Set<string>();
-        let inBatch = 0;
-        for (const x of listed.series) {
-          if (inBatch > 0 && inBatch + x.rows > WARM_BATCH_ROWS) {
-            batches.push([]);
-            inBatch = 0;
-          }
-          if (!seen.has(x.patientKey)) batches.at(-1)!.push(x.patientKey);
-          seen.add(x.patientKey);
-          inBatch += x.rows;
-        }
-        return batches.filter((b) => b.length > 0).map((b) => ({ from: listed.from, patients: b }));
+        return warmBatches(listed.series, WARM_BATCH_ROWS).map((patients) => ({ from: listed.from, patients }));
       });
       for (const b of patients) {
         if (!live() || cache.coverFrom === null) return;
