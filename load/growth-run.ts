@@ -18,6 +18,7 @@ import { parseArgs } from 'node:util';
 import mqtt, { type MqttClient } from 'mqtt';
 import WebSocket from 'ws';
 import { loadSigningKey, signToken } from '../platform/jwt.js';
+import { storeRateFifths } from './lib/growth.js';
 import { procsSample, startVitals, type Target } from './lib/procs.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -170,13 +171,7 @@ async function once(run: number) {
     progress.push({ t: performance.now(), rows: await stored(base) });
     probing = false;
     await readyLoop;
-    const rateBetween = (lo: number, hi: number): number => {
-      const a = progress.find((p) => p.rows >= lo);
-      const b = progress.find((p) => p.rows >= hi);
-      return a && b && b.t > a.t ? Math.round(((b.rows - a.rows) / (b.t - a.t)) * 1000) : Number.NaN;
-    };
-    const firstFifth = rateBetween(0.02 * expected, 0.2 * expected);
-    const lastFifth = rateBetween(0.8 * expected, expected);
+    const { firstFifth, lastFifth } = storeRateFifths(progress, expected);
     for (const c of [...gateways, ...probes]) await c.endAsync(true).catch(() => undefined);
     ws.close();
     const result = {

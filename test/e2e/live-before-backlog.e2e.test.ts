@@ -18,6 +18,7 @@ import type { MqttClient } from 'mqtt';
 import { runTarget, type Running } from '../../cli/runtime.js';
 import type { GatewayService } from '../../dashboard-gateway/gateway.js';
 import type { IngestService } from '../../ingest/ingest.js';
+import { storeRateFifths } from '../../load/lib/growth.js';
 import { loadConfig } from '../../platform/config.js';
 import { createLogger } from '../../platform/log.js';
 import { WsClient, connectDevice, http, tempDir, tokenFor, waitFor } from './helpers.js';
@@ -134,14 +135,7 @@ describe('embedded: a live deterioration alerts while a gateway uploads hours of
     progress.push({ t: performance.now(), rows: await stored() });
     probing = false;
     await readyLoop;
-    // Store rate over the first and the last fifth of the rows (growth: flat cost means ~equal).
-    const rateBetween = (lo: number, hi: number): number => {
-      const a = progress.find((p) => p.rows >= lo);
-      const b = progress.find((p) => p.rows >= hi);
-      return a && b && b.t > a.t ? Math.round(((b.rows - a.rows) / (b.t - a.t)) * 1000) : Number.NaN;
-    };
-    const firstFifth = rateBetween(0.02 * expectedRows, 0.2 * expectedRows);
-    const lastFifth = rateBetween(0.8 * expectedRows, expectedRows);
+    const { firstFifth, lastFifth } = storeRateFifths(progress, expectedRows);
     const maxReady = Math.max(...readyMs);
     const p99 = (xs: number[]): number => Math.round([...xs].sort((a, b) => a - b)[Math.floor(0.99 * (xs.length - 1))] ?? 0);
     if (process.env.E2E_FIGURES) console.log(JSON.stringify({ alertMs: alertMs.map(Math.round), readyMaxMs: Math.round(maxReady), readyP99Ms: p99(readyMs), healthMaxMs: Math.round(Math.max(...healthMs)), probes: readyMs.length, uploadingDuringProbes, storedRows: await stored(), storeRowsPerSec: { firstFifth, lastFifth }, peakRssMb: Math.round(peakRss / 1048576) }));
