@@ -162,10 +162,24 @@ export async function startIngest(ctx: Context, registry: RegistryView): Promise
 
   async function acceptVitals(deviceId: string, payload: Buffer): Promise<void> {
     // Batches (a gateway's backfill) take turns on the loop; a live sample is handled at once.
-    const v = payload.length >= TAKES_TURNS_BYTES ? await parseTurns.run(() => prepareVitals(deviceId, payload)) : prepareVitals(deviceId, payload);
-    const held = gate.admit(v.backlog === null ? LIVE : v.live === null ? BACKLOG : BOTH);
+    const { r, live, backlog, now, base } = payload.length >= TAKES_TURNS_BYTES ? await parseTurns.run(() => prepareVitals(deviceId, payload)) : prepareVitals(deviceId, payload);
+    const held = gate.admit(backlog === null ? LIVE : live === null ? BACKLOG : BOTH);
     if (held) await held;
-    await publishVitals(deviceId, payload, v);
+    if (live !== null && backlog === null && r.rejected.length === 0) {
+      await out.publish(TOPICS.samples, live); // the common case: no arrays of promises
+    } else {
+      const jobs: Promise<void>[] = [];
+      if (live !== null) jobs.push(out.publish(TOPICS.samples, live));
+      if (backlog !== null) jobs.push(out.publish(TOPICS.backlog, backlog));
+      if (r.rejected.length > 0) {
+        const kept = keptPayloads(payload, r.rejected, config.maxPayloadBytes);
+        jobs.push(out.publish(TOPICS.dlq, r.rejected.map((rej, i) => dlqRecord(deviceId, 'vitals', rej, kept[i] ?? null, payload.length, now, base))));
+      }
+      await Promise.all(jobs);
+    }
+    samplesTotal.inc(r.accepted.length);
+    countRejections(r.rejected);
+    if (r.rejected.length > 0) ingestLog.info({ deviceId, traceId: base, rejected: r.rejected.map((x) => x.reason), accepted: r.accepted.length }, 'samples rejected');
   }
 
   /** Parse, validate and serialise a vitals payload, split into the live and backfill lanes (synchronous: the costly part). */
@@ -189,24 +203,6 @@ export async function startIngest(ctx: Context, registry: RegistryView): Promise
       else (backlog ??= []).push(rec);
     }
     return { r, live, backlog, now, base };
-  }
-
-  async function publishVitals(deviceId: string, payload: Buffer, { r, live, backlog, now, base }: PreparedVitals): Promise<void> {
-    if (live !== null && backlog === null && r.rejected.length === 0) {
-      await out.publish(TOPICS.samples, live); // the common case: no arrays of promises
-    } else {
-      const jobs: Promise<void>[] = [];
-      if (live !== null) jobs.push(out.publish(TOPICS.samples, live));
-      if (backlog !== null) jobs.push(out.publish(TOPICS.backlog, backlog));
-      if (r.rejected.length > 0) {
-        const kept = keptPayloads(payload, r.rejected, config.maxPayloadBytes);
-        jobs.push(out.publish(TOPICS.dlq, r.rejected.map((rej, i) => dlqRecord(deviceId, 'vitals', rej, kept[i] ?? null, payload.length, now, base))));
-      }
-      await Promise.all(jobs);
-    }
-    samplesTotal.inc(r.accepted.length);
-    countRejections(r.rejected);
-    if (r.rejected.length > 0) ingestLog.info({ deviceId, traceId: base, rejected: r.rejected.map((x) => x.reason), accepted: r.accepted.length }, 'samples rejected');
   }
 
   async function acceptStatus(deviceId: string, payload: Buffer): Promise<void> {

@@ -1,5 +1,5 @@
 /**
- * Node flags that pay on ingest's per-sample path. `--max-semi-space-size=64` lets the objects of
+ * The node flags every documented start passes (SHIPPED_NODE_FLAGS). `--max-semi-space-size=64` lets the objects of
  * the samples in flight to Kafka die young instead of being promoted (ADR 0020 §6). V8 sizes the
  * young generation when the isolate starts, so the flag must be on node's command line or in
  * NODE_OPTIONS (`v8.setFlagsFromString` later does not resize it); ingest only says so at start.

@@ -57,7 +57,7 @@ export interface Tenth {
 export interface Stalls {
   /** Seconds into the window of each probe flip that took over 1 s to reach a dashboard, or never did (ms: null). */
   lateProbes: Array<{ atSec: number; ms: number | null }>;
-  /** Per 5-s slice: the longest event-loop delay (ms) of the server (its /metrics, embedded only) and of the generator. */
+  /** Per 5-s slice: the longest event-loop delay (ms) of the process serving the HTTP port (its /metrics: every role embedded, the gateway split; null against Mosquitto) and of the generator. */
   slices: Array<{ endSec: number; serverLoopMaxMs: number | null; generatorLoopMaxMs: number }>;
 }
 
