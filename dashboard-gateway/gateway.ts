@@ -24,7 +24,7 @@ export interface GatewayService extends Service {
 
 /** Options tests and benchmarks use; production takes the defaults. */
 export interface GatewayOptions {
-  ws?: { softLimit?: number; hardLimit?: number; heartbeatMs?: number; vitalsIntervalMs?: number; opsPerSec?: number };
+  ws?: { softLimit?: number; hardLimit?: number; heartbeatMs?: number; vitalsIntervalMs?: number; opsPerSec?: number; writeBatchMs?: number };
 }
 
 /** Whether locally signed tokens are accepted: on without OIDC, off with it unless asked for. */
@@ -71,6 +71,7 @@ export async function startGateway(ctx: Context, registry: RegistryView, ready: 
   const auditAs = auditor(bus, clock, log);
   const app = await buildApp({ config, log, bus, store, clock, metrics, registry, hub, verify, ready, tls });
   const ws = attachWebSocket(app.server, {
+    writeBatchMs: config.wsWriteBatchMs,
     ...opts.ws,
     hub,
     log,

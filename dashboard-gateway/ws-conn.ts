@@ -1,4 +1,5 @@
 /** One dashboard socket's state, and the message shapes it sends. */
+import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { AccessPolicy } from '../core/access.js';
 import type { CanonicalSample } from '../core/vitals.js';
@@ -16,6 +17,8 @@ export interface VitalsMsg {
 
 export interface Conn {
   ws: WebSocket;
+  /** The socket under `ws`: held (corked) while vitals wait for a batched write. */
+  socket: Duplex;
   policy: AccessPolicy | null;
   address: string;
   wards: Set<string>;

@@ -3,7 +3,8 @@
  * first, then deltas; alert events carry `seq` and a reconnecting client resumes
  * with `{"op":"resume","since":N}`. Vitals are coalesced per patient (latest wins,
  * at most one message per patient per `vitalsIntervalMs`); a slow client gets
- * coalesced vitals but every alert; past a hard limit it is closed and can resume.
+ * coalesced vitals but every alert; past a hard limit it is closed and can resume. Vitals, scores
+ * and device status leave in batched writes (write-batch.ts); an alert or a reply goes at once.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -14,6 +15,7 @@ import type { Logger } from '../platform/log.js';
 import type { Hub, ScoreMessage, DeviceStatusMessage } from './hub.js';
 import type { SequencedAlert } from './live-state.js';
 import { alertMessage, errorMsg, isStringArray, type Conn, type VitalsMsg } from './ws-conn.js';
+import { WriteBatcher } from './write-batch.js';
 
 export interface WsDeps {
   hub: Hub;
@@ -29,6 +31,8 @@ export interface WsDeps {
   vitalsIntervalMs?: number;
   /** Ops a socket may send per second (burst: 4 s worth); past 4x the burst in refusals it is closed. */
   opsPerSec?: number;
+  /** How long vitals, scores and device status may wait to leave with a socket's next write (default 100 ms; 0: at once). Alerts and replies never wait. */
+  writeBatchMs?: number;
 }
 
 /** What the socket attaches to: an http or https server (both emit 'upgrade'). */
@@ -47,6 +51,7 @@ export function attachWebSocket(server: UpgradeSource, deps: WsDeps): { close():
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
   const conns = new Set<Conn>();
   const log = deps.log.child({ role: 'gateway.ws' });
+  const batcher = new WriteBatcher<Duplex>(deps.writeBatchMs ?? 100);
 
   const subscribed = (c: Conn, ward: string | null, patientId: string | null): boolean =>
     (ward !== null && c.wards.has(ward)) || (patientId !== null && c.patients.has(patientId));
@@ -69,10 +74,19 @@ export function attachWebSocket(server: UpgradeSource, deps: WsDeps): { close():
     return true;
   };
 
-  /** Alerts, scores, device status: never coalesced, never dropped short of the hard limit. */
+  /** Alerts and replies: never coalesced, never dropped short of the hard limit, never held back. */
   const guarded = (c: Conn, payload: string): void => {
     if (tooSlow(c)) return;
-    if (c.ws.readyState === c.ws.OPEN) c.ws.send(payload);
+    if (c.ws.readyState !== c.ws.OPEN) return;
+    c.ws.send(payload);
+    batcher.release(c.socket);
+  };
+  /** Scores, device status: as guarded, but they may wait for the socket's batched write. */
+  const batched = (c: Conn, payload: string): void => {
+    if (tooSlow(c)) return;
+    if (c.ws.readyState !== c.ws.OPEN) return;
+    batcher.hold(c.socket);
+    c.ws.send(payload);
   };
   /** Every reply (snapshots included) honours the same limit as the fan-out. */
   const send = (c: Conn, msg: unknown): void => guarded(c, JSON.stringify(msg));
@@ -95,6 +109,7 @@ export function attachWebSocket(server: UpgradeSource, deps: WsDeps): { close():
 
   const sendVitals = (c: Conn, m: VitalsMsg, now: number): void => {
     c.lastVitals.set(m.patientId, now);
+    batcher.hold(c.socket);
     c.ws.send(JSON.stringify(m));
   };
 
@@ -137,7 +152,9 @@ export function attachWebSocket(server: UpgradeSource, deps: WsDeps): { close():
       }
       payload ??= JSON.stringify(msg);
       c.lastVitals.set(s.patientId, now);
-      if (c.ws.readyState === c.ws.OPEN) c.ws.send(payload);
+      if (c.ws.readyState !== c.ws.OPEN) continue;
+      batcher.hold(c.socket);
+      c.ws.send(payload);
     }
   };
   const onAlert = (a: SequencedAlert): void => {
@@ -154,7 +171,7 @@ export function attachWebSocket(server: UpgradeSource, deps: WsDeps): { close():
     for (const c of conns) {
       if (!inScope(c, sc.ward, sc.patientId)) continue;
       payload ??= JSON.stringify({ ...sc, type: 'score' });
-      guarded(c, payload);
+      batched(c, payload);
     }
   };
   const onDevice = (d: DeviceStatusMessage): void => {
@@ -162,7 +179,7 @@ export function attachWebSocket(server: UpgradeSource, deps: WsDeps): { close():
     for (const c of conns) {
       if (!inScope(c, d.ward, d.patientId)) continue;
       payload ??= JSON.stringify({ type: 'device', deviceId: d.deviceId, patientId: d.patientId, ward: d.ward, ts: d.ts, online: d.online, battery: d.battery });
-      guarded(c, payload);
+      batched(c, payload);
     }
   };
   deps.hub.on('vitals', onVitals);
@@ -307,9 +324,10 @@ export function attachWebSocket(server: UpgradeSource, deps: WsDeps): { close():
     }
   };
 
-  const onConnection = (ws: WebSocket, req: IncomingMessage): void => {
+  const onConnection = (ws: WebSocket, req: IncomingMessage, socket: Duplex): void => {
     const c: Conn = {
       ws,
+      socket,
       policy: null,
       address: req.socket.remoteAddress ?? '',
       wards: new Set(),
@@ -327,6 +345,7 @@ export function attachWebSocket(server: UpgradeSource, deps: WsDeps): { close():
     conns.add(c);
     const gone = (): void => {
       conns.delete(c);
+      batcher.forget(socket);
       if (c.expiry) clearTimeout(c.expiry);
     };
     ws.on('pong', () => (c.alive = true));
@@ -357,7 +376,7 @@ export function attachWebSocket(server: UpgradeSource, deps: WsDeps): { close():
       socket.destroy();
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, req));
+    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, req, socket));
   };
   server.on('upgrade', onUpgrade);
 
@@ -366,6 +385,7 @@ export function attachWebSocket(server: UpgradeSource, deps: WsDeps): { close():
     async close() {
       clearInterval(flushTimer);
       clearInterval(heartbeat);
+      batcher.releaseAll();
       server.off('upgrade', onUpgrade);
       deps.hub.off('vitals', onVitals);
       deps.hub.off('alert', onAlert);

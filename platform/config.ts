@@ -59,6 +59,8 @@ export interface Config {
   retentionAuditDays: number;
   /** How often the sink runs retention (and once at start). */
   retentionIntervalMs: number;
+  /** Dashboard sockets: how long vitals, scores and device status may wait for one batched write (0: at once). */
+  wsWriteBatchMs: number;
   /** Sink insert batching: flush at this many rows, or when a batch is this old. */
   sinkBatchRows: number;
   sinkBatchWaitMs: number;
@@ -148,6 +150,7 @@ export const CONFIG_DEFAULTS: Config = {
   retentionAlertsDays: 2190,
   retentionAuditDays: 2190,
   retentionIntervalMs: 3600_000,
+  wsWriteBatchMs: 100,
   sinkBatchRows: 20_000,
   sinkBatchWaitMs: 1000,
   duckdbMemoryMb: 512,
@@ -249,6 +252,7 @@ export const CONFIG_FIELDS: readonly Field[] = [
   { key: 'retentionAlertsDays', roles: ['sink'], env: 'VITALS_RETENTION_ALERTS_DAYS', flag: 'retention-alerts-days', kind: 'int', min: 0, help: 'days of alert events kept (0: forever)' },
   { key: 'retentionAuditDays', roles: ['sink'], env: 'VITALS_RETENTION_AUDIT_DAYS', flag: 'retention-audit-days', kind: 'int', min: 0, help: 'days of audit trail kept (0: forever)' },
   { key: 'retentionIntervalMs', roles: ['sink'], env: 'VITALS_RETENTION_INTERVAL_MS', flag: 'retention-interval-ms', kind: 'int', min: 1000, help: 'how often the sink enforces retention' },
+  { key: 'wsWriteBatchMs', roles: ['gateway'], env: 'VITALS_WS_WRITE_BATCH_MS', flag: 'ws-write-batch-ms', kind: 'int', min: 0, help: 'longest vitals, scores and device status wait for a batched write to a dashboard socket (alerts never wait; 0: off)' },
   { key: 'sinkBatchRows', roles: ['sink'], env: 'VITALS_SINK_BATCH_ROWS', flag: 'sink-batch-rows', kind: 'int', min: 1, help: 'sink flushes an insert at this many records' },
   { key: 'sinkBatchWaitMs', roles: ['sink'], env: 'VITALS_SINK_BATCH_WAIT_MS', flag: 'sink-batch-wait-ms', kind: 'int', min: 0, help: 'longest a record waits in the sink (and the bus fetch) before an insert' },
   { key: 'duckdbMemoryMb', roles: STORE_ROLES, env: 'VITALS_DUCKDB_MEMORY_MB', flag: 'duckdb-memory-mb', kind: 'int', min: 64, help: 'embedded DuckDB store: memory limit in MiB (beyond it the file database spills to disk)' },
