@@ -133,6 +133,9 @@ async function pairs(kind: 'embedded' | 'split', o: LoadOptions, n: number, labe
     const vitals = await once(kind, o, tag);
     log(`  alert p50/p99 ${vitals.latencyMs.alert.p50}/${vitals.latencyMs.alert.p99} ms, ${vitals.publishPerSec} msg/s, server ${vitals.server.cpuCores} cores ${vitals.server.rssMB} MB`);
     log(`  by tenth of the window: server µs/msg ${vitals.server.tenths.map((t) => t.cpuUsPerMessage).join(' ')}; RSS MB ${vitals.server.tenths.map((t) => t.rssMB).join(' ')}`);
+    for (const thread of Object.keys(vitals.server.tenths[0]?.threadsUsPerMessage ?? {})) {
+      log(`    thread ${thread}: µs/msg ${vitals.server.tenths.map((t) => t.threadsUsPerMessage[thread] ?? 0).join(' ')}`);
+    }
     logStalls(vitals);
     let baseline: LoadResult | null = null;
     if (mosq) {

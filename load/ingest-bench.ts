@@ -439,8 +439,9 @@ async function main(): Promise<void> {
     return;
   }
   const info = machine(); // before pinning: nproc counts the CPUs this process may use
-  // Generator on CPU 1; brokers go on CPU 0 (PERF_NOTES method).
-  spawnSync('taskset', ['-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
+  // Generator on CPU 1; brokers go on CPU 0 (PERF_NOTES method). Every thread (`-a`): V8's GC helpers
+  // and libuv's pool start before this line and would otherwise float onto the broker's CPU.
+  spawnSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
   console.log(`ingest bench: ${JSON.stringify(info)}`);
   const resultsDir = path.join(ROOT, 'load', 'results');
   fs.mkdirSync(resultsDir, { recursive: true });

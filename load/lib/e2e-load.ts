@@ -50,6 +50,8 @@ export interface LatencySummary {
 export interface Tenth {
   endSec: number;
   cpuUsPerMessage: number;
+  /** The same by thread group (`main`, libuv's pool, V8's workers, DuckDB's): which part grows. */
+  threadsUsPerMessage: Record<string, number>;
   rssMB: number;
 }
 
@@ -304,13 +306,16 @@ export async function runLoad(target: Target, o: LoadOptions, runTag: string): P
     });
   }, 5000);
   const tenths: Tenth[] = [];
-  let last = { cpuSec: cpu0.cpuSec, published: 0 };
+  let last = { cpuSec: cpu0.cpuSec, threads: threadsSample(target.pids()), published: 0 };
   const tenthTimer = setInterval(() => {
     const now = performance.now();
     const c = procsSample(target.pids());
+    const threads = threadsSample(target.pids());
     const n = measuredPublished - last.published;
-    tenths.push({ endSec: Math.round((now - w0) / 1000), cpuUsPerMessage: n > 0 ? Math.round(((c.cpuSec - last.cpuSec) * 1e6) / n) : 0, rssMB: Math.round(c.rssBytes / 1048576) });
-    last = { cpuSec: c.cpuSec, published: measuredPublished };
+    const perMessage = (sec: number): number => (n > 0 ? Math.round((sec * 1e6) / n) : 0);
+    const threadsUsPerMessage = Object.fromEntries(Object.entries(threads).map(([k, v]) => [k, perMessage(v - (last.threads[k] ?? 0))]));
+    tenths.push({ endSec: Math.round((now - w0) / 1000), cpuUsPerMessage: perMessage(c.cpuSec - last.cpuSec), threadsUsPerMessage, rssMB: Math.round(c.rssBytes / 1048576) });
+    last = { cpuSec: c.cpuSec, threads, published: measuredPublished };
   }, (o.seconds * 1000) / 10);
   await sleep(o.seconds * 1000);
   clearInterval(tenthTimer);
