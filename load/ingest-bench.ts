@@ -42,7 +42,7 @@ const BENCH_PREFIX = `bench-ingest-${Date.now().toString(36)}.`;
  * `ingest`: `vitals ingest` alone on the embedded bus (nothing consumes): ingest's own ceiling.
  * `kafka-pN`: `kafka` with VITALS_KAFKA_PRODUCERS=N (--kafka-producers), for A/B in one run.
  */
-type TargetName = 'mosquitto' | 'embedded' | 'ingest' | 'kafka' | `kafka-p${number}` | 'kafka-base' | 'kafka-tuned';
+type TargetName = 'mosquitto' | 'embedded' | 'ingest' | 'kafka' | `kafka-p${number}` | 'kafka-base' | 'ingest-base' | 'embedded-base' | 'kafka-tuned';
 const isKafka = (t: TargetName): boolean => t === 'kafka' || t.startsWith('kafka-');
 
 interface Args {
@@ -58,8 +58,9 @@ interface Args {
   kafkaProducers: number[] | null;
   profile: boolean;
   /**
-   * A build of other code (a copy of an earlier dist/ inside the repo, e.g. .cache/base-dist) run
-   * as target `kafka-base` beside `kafka`: before/after in the same run, against the same Mosquitto.
+   * A build of other code (a copy of an earlier dist/, e.g. a worktree's) run as target
+   * `<name>-base` beside each of `kafka`, `ingest`, `embedded` chosen: before/after in the same
+   * run, against the same Mosquitto.
    */
   baselineDist: string | null;
   /** Node flags (e.g. V8 heap sizes) for target `kafka-tuned`: this code into Kafka, so started. */
@@ -94,7 +95,10 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--md') a.md = true;
     else throw new Error(`unknown flag ${k}`);
   }
-  if (a.baselineDist && !a.targets.includes('kafka-base')) a.targets.push('kafka-base');
+  // Each Vitalstream target named also runs from the other build (`<target>-base`), in the same run.
+  if (a.baselineDist) {
+    for (const t of ['kafka', 'ingest', 'embedded'] as const) if (a.targets.includes(t) && !a.targets.includes(`${t}-base`)) a.targets.push(`${t}-base`);
+  }
   if (a.tunedNodeArgs.length > 0 && !a.targets.includes('kafka-tuned')) a.targets.push('kafka-tuned');
   if (a.kafkaProducers) a.targets = a.targets.flatMap((t) => (t === 'kafka' ? (a.kafkaProducers as number[]).map((n): TargetName => `kafka-p${n}`) : [t]));
   return a;
@@ -138,7 +142,7 @@ async function startMosquitto(): Promise<Target> {
 }
 
 async function startVitals(name: Exclude<TargetName, 'mosquitto'>, dir: string, maxDevices: number, kafka: { brokers: string; pid: () => number | null } | null, profileDir: string | null, baselineDist: string | null, tunedNodeArgs: readonly string[]): Promise<Target> {
-  const server = name === 'kafka-base' && baselineDist ? path.join(baselineDist, 'load', 'ingest-bench-server.js') : SERVER;
+  const server = name.endsWith('-base') && baselineDist ? path.join(baselineDist, 'load', 'ingest-bench-server.js') : SERVER;
   if (!fs.existsSync(server)) throw new Error(`${server} missing: run \`npm run build\` first`);
   // Port 0: the server binds a free port and names it in its ready line. A port picked here could
   // be taken by another process before the server binds it (it happened: the cell waited 120 s).
@@ -167,7 +171,7 @@ async function startVitals(name: Exclude<TargetName, 'mosquitto'>, dir: string, 
   // Every target runs with the flags the `vitals` executable's own line gives node (cli/main.ts); kafka-tuned adds more.
   const nodeArgs = [...SHIPPED_NODE_FLAGS, ...(name === 'kafka-tuned' ? tunedNodeArgs : [])];
   if (profileDir) nodeArgs.push(...['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`]);
-  const p = spawn('taskset', ['-c', '0', process.execPath, ...nodeArgs, server, name === 'embedded' ? 'all' : 'ingest', String(maxDevices)], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  const p = spawn('taskset', ['-c', '0', process.execPath, ...nodeArgs, server, name.startsWith('embedded') ? 'all' : 'ingest', String(maxDevices)], { env, stdio: ['pipe', 'pipe', 'pipe'] });
   let err = '';
   // Also kept in a file: a stalled cell (devices never acknowledged) is diagnosed from the server's warnings.
   const errLog = fs.createWriteStream(path.join(ROOT, 'load', 'results', `ingest-server-${name}-${mqttPort}.log`));
@@ -300,7 +304,7 @@ async function runCell(t: Target, run: number, devices: number, qos: 0 | 1, mode
   const secs = (c1.at - c0.at) / 1000;
   // End to end: how long after the window until rules and sink have read everything accepted.
   let drainSecs: number | null = null;
-  if (t.name === 'embedded' && s1.lag !== undefined) {
+  if (t.name.startsWith('embedded') && s1.lag !== undefined) {
     const d0 = performance.now();
     for (let s = s1; (s.lag ?? 0) > 0 && performance.now() - d0 < 300_000; s = await t.stats()) await sleep(200);
     drainSecs = (performance.now() - d0) / 1000;

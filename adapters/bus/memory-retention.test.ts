@@ -147,4 +147,42 @@ describe('memory bus retention and required readers', () => {
       expect(got[0]?.decoded).toBe(obj);
     }
   });
+
+  it('drops a record’s decoded object once every reader has handled it, never before; a later reader parses the value', async () => {
+    for (const dataDir of [null, await fsp.mkdtemp(path.join(os.tmpdir(), 'vitals-dec-'))]) {
+      const bus = await make({ dataDir });
+      const a = { v: 1, n: 'a' };
+      const fast: BusRecord[] = [];
+      const slow = heldReader();
+      await bus.tail({ topics: ['t'], from: 'earliest', handler: async (rs) => void fast.push(...rs) });
+      await bus.consume({ groupId: 'held', topics: ['t'], handler: slow.handler });
+      await bus.publish('t', [{ key: 'k', value: JSON.stringify(a), decoded: a }]);
+      await waitFor(() => fast.length === 1);
+      // The next append runs the release: the held reader has not handled `a` yet, so it keeps it.
+      await bus.publish('t', [{ key: 'k', value: JSON.stringify({ v: 1, n: 'b' }), decoded: { v: 1, n: 'b' } }]);
+      await waitFor(() => fast.length === 2);
+      expect(fast[0]?.decoded).toBe(a);
+      slow.release();
+      await waitFor(() => slow.got.length === 2);
+      expect(slow.got[0]?.decoded).toBe(a);
+      await bus.publish('t', [{ key: 'k', value: JSON.stringify({ v: 1, n: 'c' }), decoded: { v: 1, n: 'c' } }]);
+      await waitFor(() => fast.length === 3 && slow.got.length === 3);
+      expect(fast[0]?.decoded).toBeUndefined();
+      expect(fast[1]?.decoded).toBeUndefined();
+      // A reader that starts later gets the values to parse.
+      const late: BusRecord[] = [];
+      await bus.tail({ topics: ['t'], from: 'earliest', handler: async (rs) => void late.push(...rs) });
+      await waitFor(() => late.length === 3);
+      expect(late.map((r) => (JSON.parse(r.value as string) as { n: string }).n)).toEqual(['a', 'b', 'c']);
+    }
+  });
+
+  it('a topic nobody reads keeps no decoded objects', async () => {
+    const bus = await make({ dataDir: null });
+    await bus.publish('t', [{ key: 'k', value: '{"v":1}', decoded: { v: 1 } }]);
+    const got: BusRecord[] = [];
+    await bus.tail({ topics: ['t'], from: 'earliest', handler: async (rs) => void got.push(...rs) });
+    await waitFor(() => got.length === 1);
+    expect(got[0]?.decoded).toBeUndefined();
+  });
 });

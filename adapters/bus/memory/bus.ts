@@ -131,7 +131,26 @@ export class MemoryBusImpl implements MemoryBus {
   /** After an append: count retention, then wake the readers. */
   private appended(t: TopicLog): void {
     if (trimCount(t, this.retentionFloor(t))) scheduleSegmentCleanup(t, this.log);
+    this.releaseDecoded(t);
     t.notify();
+  }
+
+  /**
+   * Drop the decoded value of records every reader of `t` has handled: it served the in-process
+   * readers (decode once), and a record the log keeps for minutes would otherwise keep it alive
+   * too, promoted and then collected from the old generation. A reader that comes later (a
+   * replay) parses the value, as a reader in another process does.
+   */
+  private releaseDecoded(t: TopicLog): void {
+    let low = t.next;
+    for (const r of this.readers) {
+      const pos = r.positions.get(t);
+      if (pos !== undefined && pos < low) low = pos;
+    }
+    if (low <= t.decodedFrom) return;
+    const recs = t.records;
+    for (let i = t.indexOf(t.decodedFrom), end = t.indexOf(low); i < end; i++) (recs[i] as BusRecord).decoded = undefined;
+    t.decodedFrom = low;
   }
 
   /** {@link flush} on the topic's write chain, its failure passed on to the publishers. */
@@ -328,9 +347,8 @@ export class MemoryBusImpl implements MemoryBus {
 
 /** A bus record at offset `off` of `t`; in-process readers get the publisher's object (core/bus-messages.ts). */
 function toBusRecord(t: TopicLog, r: OutgoingRecord, timestamp: number, off: number): BusRecord {
-  const rec: BusRecord = { topic: t.name, partition: 0, offset: String(off), key: r.key, value: r.value === null ? null : flat(r.value), timestamp };
-  if (r.decoded !== undefined) rec.decoded = r.decoded;
-  return rec;
+  // `decoded` always present (one object shape); released once every reader has handled the record.
+  return { topic: t.name, partition: 0, offset: String(off), key: r.key, value: r.value === null ? null : flat(r.value), timestamp, decoded: r.decoded };
 }
 
 /**

@@ -49,6 +49,8 @@ export class TopicLog {
   /** The write chain: flushes and segment deletions run one at a time. */
   io: Promise<void> = Promise.resolve();
   skippedWarned = false;
+  /** Records below this offset no longer hold their decoded value (every reader was past them). */
+  decodedFrom = 0;
 
   constructor(
     readonly spec: TopicSpec,
