@@ -7,10 +7,10 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { BucketPoint } from '../../core/ports.js';
 import { rows, transaction } from './duckdb-conn.js';
-import { bucketsFromMinutes, bucketsFromRows, C_MINUTE, conflictingMinutes, mergeMinutes, MINUTE_MS, ROW_WIDTH, rowsMeet, type MinuteAgg } from './rollup.js';
+import { bucketsFromMinutes, bucketsFromRows, C_MINUTE, conflictingMinutes, mergeMinutes, MINUTE_MS, rowsMeet, type MinuteAgg } from './rollup.js';
 import { sqlInt } from './sql.js';
 import { unpack, type SealedRollupCache, type SealedSeries } from './sealed-cache.js';
-import { lowerBound, seriesKey, TailRollup } from './tail-rollup.js';
+import { firstRowAtOrAfter, seriesKey, TailRollup } from './tail-rollup.js';
 
 // One statement moves the unsorted tail into a sorted run; the DELETE commits with it.
 const SEAL = 'INSERT INTO samples SELECT * FROM samples_recent ORDER BY patient_key, metric, ts_ms';
@@ -201,6 +201,72 @@ export interface SealedRows {
   hi: (c: DuckDBConnection) => Promise<number | null>;
 }
 
+/** A bucketed history query on the rollups: series, step-aligned range, bucket width (a multiple of a minute), most buckets. */
+export interface RollupQuery { patientKey: string; metric: string; from: number; to: number; step: number; limit: number }
+
+/** Sealed buckets of a series with no sealed rows held: also the token its tail buckets were built against. */
+const NO_BUCKETS: readonly BucketPoint[] = Object.freeze([]);
+const NO_ROWS = new Float64Array(0);
+
+/** Index of the first bucket of an ascending list whose ts is >= x. */
+function firstBucketAtOrAfter(list: readonly BucketPoint[], x: number): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid]!.ts < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * The answer from memory alone, synchronously, when the sealed cache holds the series (or covers
+ * it) and no tail minute meets a sealed row in the range; null otherwise (the caller goes through
+ * DuckDB). The answer is the series' shared sealed buckets before the tail's first bucket and its
+ * shared tail buckets from there on (both frozen, built once per change of their rows): a query
+ * allocates the answer's array and nothing else.
+ * @param q - the query
+ * @param tail - the tail's rollup
+ * @param cache - the sealed rows held
+ * @param count - count the lookup in the cache's hits and misses
+ * @returns buckets ascending, or null
+ */
+export function memoryBuckets(q: RollupQuery, tail: TailRollup, cache: SealedRollupCache, count: boolean): BucketPoint[] | null {
+  const view = cache.view(q.patientKey, q.metric, q.from, q.to, count);
+  if (!view) return null;
+  const s = tail.series(q.patientKey, q.metric);
+  const rows = s?.rows ?? NO_ROWS;
+  const n = s?.n ?? 0;
+  const bStart = firstRowAtOrAfter(rows, n, q.from);
+  const bEnd = firstRowAtOrAfter(rows, n, q.to);
+  if (rowsMeet(view.data, view.start, view.end, rows, bStart, bEnd)) return null;
+  if (!count) cache.hits += 1;
+  const held = cache.bucketsOf(view, q.step) ?? NO_BUCKETS;
+  // Buckets before the tail's first one hold sealed rows only; from there on, the tail's buckets.
+  const cut = n > 0 ? Math.floor(rows[C_MINUTE]! / q.step) * q.step : Number.POSITIVE_INFINITY;
+  const i0 = firstBucketAtOrAfter(held, q.from);
+  const i1 = Math.max(i0, firstBucketAtOrAfter(held, Math.min(cut, q.to)));
+  let tb: readonly BucketPoint[] = NO_BUCKETS;
+  if (s && n > 0 && cut < q.to) {
+    // Built over every tail minute and every sealed row from the cut on, so any query with an aligned
+    // range can slice it; minutes that meet outside one query's range are caught by the next one's rowsMeet.
+    if (s.buckets?.step !== q.step || s.buckets.sealed !== held) {
+      const list = bucketsFromRows(view.data, firstRowAtOrAfter(view.data, view.held, cut), view.held, rows, 0, n, q.step, Number.MAX_SAFE_INTEGER);
+      for (const b of list) Object.freeze(b);
+      s.buckets = { step: q.step, sealed: held, list };
+    }
+    tb = s.buckets.list;
+  }
+  const j0 = firstBucketAtOrAfter(tb, Math.max(q.from, cut));
+  const j1 = Math.max(j0, firstBucketAtOrAfter(tb, q.to));
+  const a = Math.min(i1 - i0, q.limit);
+  const out = new Array<BucketPoint>(Math.min(q.limit, a + j1 - j0));
+  for (let k = 0; k < a; k++) out[k] = held[i0 + k]!;
+  for (let k = a; k < out.length; k++) out[k] = tb[j0 + k - a]!;
+  return out;
+}
+
 /**
  * Step-wide buckets (a multiple of a minute) of one patient-metric from the sealed rollup (one
  * statement, or none when the series' sealed rows are cached) and the tail's in memory, so a query costs the same however much raw data is held. Only a minute where a tail
@@ -212,27 +278,11 @@ export interface SealedRows {
  * @param cached - the cache of sealed rows, filled here on a miss
  * @returns buckets, ascending
  */
-export async function rollupBuckets(
-  c: DuckDBConnection,
-  q: { patientKey: string; metric: string; from: number; to: number; step: number; limit: number },
-  tail: TailRollup,
-  cached: SealedRows,
-): Promise<BucketPoint[]> {
+export async function rollupBuckets(c: DuckDBConnection, q: RollupQuery, tail: TailRollup, cached: SealedRows): Promise<BucketPoint[]> {
   // The usual case: sealed rows held in memory, a tail that meets none of them; no object per minute.
-  const view = cached.cache.view(q.patientKey, q.metric, q.from, q.to);
-  const rows = view && tail.scan(q.patientKey, q.metric, q.from, q.to);
-  if (view && rows && !rowsMeet(view.data, view.start, view.end, rows.data, rows.n)) {
-    // Buckets before the tail's first minute hold sealed rows only: shared, built once per seal.
-    const held = cached.cache.bucketsOf(view, q.step);
-    if (!held) return bucketsFromRows(view.data, view.start, view.end, rows.data, rows.n, q.step, q.limit);
-    const cut = Math.min(q.to, rows.n > 0 ? Math.floor(rows.data[C_MINUTE]! / q.step) * q.step : q.to);
-    const i0 = lowerBound(held.length, q.from, (i) => held[i]!.ts);
-    const out = held.slice(i0, Math.min(lowerBound(held.length, cut, (i) => held[i]!.ts), i0 + q.limit));
-    if (out.length === q.limit || cut >= q.to) return out;
-    const rest = bucketsFromRows(view.data, lowerBound(view.end, cut, (i) => view.data[i * ROW_WIDTH + C_MINUTE]!), view.end, rows.data, rows.n, q.step, q.limit - out.length);
-    for (const b of rest) out.push(b);
-    return out;
-  }
+  const fast = memoryBuckets(q, tail, cached.cache, true);
+  if (fast) return fast;
+  const view = cached.cache.view(q.patientKey, q.metric, q.from, q.to, false);
   const key = [q.patientKey, q.metric];
   let sealed = view && unpack(view);
   if (!sealed) {
