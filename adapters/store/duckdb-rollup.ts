@@ -238,33 +238,32 @@ export function memoryBuckets(q: RollupQuery, tail: TailRollup, cache: SealedRol
   const s = tail.series(q.patientKey, q.metric);
   const rows = s?.rows ?? NO_ROWS;
   const n = s?.n ?? 0;
-  const bStart = firstRowAtOrAfter(rows, n, q.from);
-  const bEnd = firstRowAtOrAfter(rows, n, q.to);
-  if (rowsMeet(view.data, view.start, view.end, rows, bStart, bEnd)) return null;
-  if (!count) cache.hits += 1;
   const held = cache.bucketsOf(view, q.step) ?? NO_BUCKETS;
+  // Shared tail buckets still valid: built against these sealed rows, and clean means no tail
+  // minute meets any sealed row held, so no range can need the recompute.
+  const built = s?.buckets?.step === q.step && s.buckets.sealed === held ? s.buckets : null;
+  if (!built?.clean && rowsMeet(view.data, view.start, view.end, rows, firstRowAtOrAfter(rows, n, q.from), firstRowAtOrAfter(rows, n, q.to))) return null;
+  if (!count) cache.hits += 1;
   // Buckets before the tail's first one hold sealed rows only; from there on, the tail's buckets.
   const cut = n > 0 ? Math.floor(rows[C_MINUTE]! / q.step) * q.step : Number.POSITIVE_INFINITY;
   const i0 = firstBucketAtOrAfter(held, q.from);
   const i1 = Math.max(i0, firstBucketAtOrAfter(held, Math.min(cut, q.to)));
-  let tb: readonly BucketPoint[] = NO_BUCKETS;
-  if (s && n > 0 && cut < q.to) {
+  // A slice copies the references in one native call.
+  const out = held.slice(i0, i0 + Math.min(i1 - i0, q.limit));
+  if (!s || n === 0 || cut >= q.to || out.length === q.limit) return out;
+  let tb = built;
+  if (!tb) {
     // Built over every tail minute and every sealed row from the cut on, so any query with an aligned
-    // range can slice it; minutes that meet outside one query's range are caught by the next one's rowsMeet.
-    if (s.buckets?.step !== q.step || s.buckets.sealed !== held) {
-      const list = bucketsFromRows(view.data, firstRowAtOrAfter(view.data, view.held, cut), view.held, rows, 0, n, q.step, Number.MAX_SAFE_INTEGER);
-      for (const b of list) Object.freeze(b);
-      s.buckets = { step: q.step, sealed: held, list };
-    }
-    tb = s.buckets.list;
+    // range can slice it; minutes that meet outside one query's range are caught by its own rowsMeet.
+    const from = firstRowAtOrAfter(view.data, view.held, cut);
+    const list = bucketsFromRows(view.data, from, view.held, rows, 0, n, q.step, Number.MAX_SAFE_INTEGER);
+    for (const b of list) Object.freeze(b);
+    tb = s.buckets = { step: q.step, sealed: held, list, clean: !rowsMeet(view.data, 0, view.held, rows, 0, n) };
   }
-  const j0 = firstBucketAtOrAfter(tb, Math.max(q.from, cut));
-  const j1 = Math.max(j0, firstBucketAtOrAfter(tb, q.to));
-  const a = Math.min(i1 - i0, q.limit);
-  const out = new Array<BucketPoint>(Math.min(q.limit, a + j1 - j0));
-  for (let k = 0; k < a; k++) out[k] = held[i0 + k]!;
-  for (let k = a; k < out.length; k++) out[k] = tb[j0 + k - a]!;
-  return out;
+  const j0 = firstBucketAtOrAfter(tb.list, Math.max(q.from, cut));
+  const j1 = Math.min(firstBucketAtOrAfter(tb.list, q.to), j0 + q.limit - out.length);
+  // concat copies both runs into one array of the exact length (pushing grew it, copying it again).
+  return j1 > j0 ? out.concat(tb.list.slice(j0, j1)) : out;
 }
 
 /**

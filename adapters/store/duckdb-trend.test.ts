@@ -84,6 +84,8 @@ describe('duckdb store: trends answered from memory, outside the queue (ADR 0011
     for (const p of ['p', 'q']) {
       for (const step of [MIN, 2 * MIN, 5 * MIN]) for (const [from, to] of [[0, HOUR], [4 * MIN, 14 * MIN], [10 * MIN, 30 * MIN], [20 * MIN, HOUR]] as const) asks.push([p, step, from, to, 1_000]);
       asks.push([p, 2 * MIN, 0, HOUR, 3], [p, MIN, 6 * MIN, HOUR, 4]);
+      // A range clear of the copies builds shared tail buckets; the whole range after it must still see the copies.
+      asks.push([p, 10 * MIN, 20 * MIN, HOUR, 1_000], [p, 10 * MIN, 0, HOUR, 1_000]);
     }
     const answers = async (s: Store): Promise<BucketPoint[][]> => {
       const out: BucketPoint[][] = [];

@@ -8,7 +8,8 @@
  * The tail's 1-minute rollup is held in memory (tail-rollup.ts), folded from each committed batch and
  * rebuilt from the tail's raw rows on open, and sealing a run
  * moves it into `samples_rollup_1m` (per patient, metric and minute, from de-duplicated rows):
- * minute-multiple bucket queries read the two rollups, never the raw tail (ADR 0011 amendments).
+ * minute-multiple bucket queries read the two rollups, never the raw tail (ADR 0011 amendments);
+ * those memory answers whole skip the serial queue, so a trend never waits behind an insert.
  * Appends yield to the event loop every APPEND_CHUNK_ROWS rows.
  * Strings are bound as parameters; only validated numbers are inlined.
  */

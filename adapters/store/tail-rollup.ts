@@ -34,9 +34,10 @@ export interface TailSeries {
   nTs: number;
   /**
    * Buckets from the tail's first bucket on, built by a query and shared by the next ones until
-   * this series or its sealed rows change (`sealed`: the sealed bucket list they were built with).
+   * this series or its sealed rows change (`sealed`: the sealed bucket list they were built with;
+   * `clean`: no tail minute meets a sealed row held then).
    */
-  buckets: { step: number; sealed: object; list: readonly BucketPoint[] } | null;
+  buckets: { step: number; sealed: object; list: readonly BucketPoint[]; clean: boolean } | null;
 }
 
 /** One series' id in the tail rollup and the sealed-rows cache (also what a seal reports as recomputed). */
