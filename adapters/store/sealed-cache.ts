@@ -44,6 +44,8 @@ interface Entry {
   data: Float64Array;
   /** Frozen buckets of every row held, for one step; dropped whenever the rows change. */
   buckets: { step: number; list: readonly BucketPoint[] } | null;
+  /** When last put or looked up (the cache's clock): the least recent goes first. */
+  used: number;
 }
 
 /** Spare rows given to a new entry, so the next seals append without growing its array. */
@@ -103,8 +105,10 @@ export interface SealedSeries {
 }
 
 export class SealedRollupCache {
-  // Map iteration order is insertion order: re-inserting on use makes the first key the least recent.
+  // Recency is a counter on the entry, not Map order: a hit writes a number instead of deleting and
+  // re-inserting its key (which left a dead slot in the Map's table per query, rehashed now and then).
   private readonly entries = new Map<string, Entry>();
+  private clock = 0;
   private held = 0;
   /** See the module comment; null: no coverage (a series not held may have sealed rows). */
   private cover: number | null = null;
@@ -183,8 +187,7 @@ export class SealedRollupCache {
       return null;
     }
     this.hits += n;
-    this.entries.delete(id);
-    this.entries.set(id, e);
+    e.used = ++this.clock;
     return { data: e.data, start: firstAtOrAfter(e.data, e.n, from), end: firstAtOrAfter(e.data, e.n, to), held: e.n, entry: e };
   }
 
@@ -304,7 +307,7 @@ export class SealedRollupCache {
 
   /** Hold a series' rows (ascending), with ROOM spare rows. */
   private add(id: string, from: number, rows: readonly MinuteAgg[]): void {
-    const e: Entry = { id, from, n: rows.length, data: pack(rows, rows.length + ROOM), buckets: null };
+    const e: Entry = { id, from, n: rows.length, data: pack(rows, rows.length + ROOM), buckets: null, used: ++this.clock };
     this.entries.set(id, e);
     this.held += cost(e);
   }
@@ -382,8 +385,10 @@ export class SealedRollupCache {
       }
       if (this.cover !== null) this.cover = Math.max(this.cover, x);
     }
-    for (const [id, e] of this.entries) {
+    // Over capacity is rare (a seal, a put): sorting the entries by recency then is cheap enough.
+    for (const e of [...this.entries.values()].sort((a, b) => a.used - b.used)) {
       if (this.held <= this.capacityRows) return;
+      const id = e.id;
       this.drop(id, e);
       this.uncover();
     }
