@@ -36,7 +36,7 @@ import {
   type DuckDbEngineSettings,
 } from './duckdb-conn.js';
 import { alertsQuery, auditQuery, historyQuery, scoresQuery } from './duckdb-queries.js';
-import { loadTailRollup, memoryBuckets, recomputeTouched, seal, sealedRollupHi, sealWrites, warmBatches, warmListing, warmRows, WARM_BATCH_ROWS, type Recomputed, type SealedRows } from './duckdb-rollup.js';
+import { loadTailRollup, recomputeTouched, seal, sealedRollupHi, sealWrites, warmBatches, warmListing, warmRows, WARM_BATCH_ROWS, type Recomputed, type SealedRows } from './duckdb-rollup.js';
 import { loadMigrations, schemaDir, type AppliedMigration, type IntrospectableStore } from './migrations.js';
 import { planAlerts, planAudit, planHistory, planScores } from './query-plan.js';
 import { retentionCutoffs } from './retention.js';
@@ -45,6 +45,7 @@ import { MINUTE_MS } from './rollup.js';
 import { SealedRollupCache } from './sealed-cache.js';
 import { assertSqlString, sqlInt } from './sql.js';
 import { seriesKey, TailRollup } from './tail-rollup.js';
+import { memoryBuckets } from './trend-memory.js';
 
 export { APPEND_CHUNK_ROWS, appendSampleRows, appendSamplesYielding } from './duckdb-append.js';
 export { DUCKDB_DEFAULT_MEMORY_MB, DUCKDB_DEFAULT_THREADS, type DuckDbEngineSettings } from './duckdb-conn.js';
