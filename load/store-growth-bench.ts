@@ -16,9 +16,14 @@
  *   pre-rollup path), and an empty store with the cache off. Queries vary the patient (i mod W)
  *   so a cache must hold every series; each series' first query is also reported apart. Rounds
  *   alternate between the stores.
+ * - writer (`--writer`, after the trend rounds): trend queries run back to back (a turn of the event
+ *   loop between them) while a writer backfills a day of W other patients into the same store in
+ *   sink-sized batches (`--writer-batch` samples per insertSamples); answered count and p50/p99
+ *   for the reopened ward of this build and, with --base-dist, of the code before. Both stores then
+ *   answer every ward patient and a backfilled one: the answers must match.
  *
  * Figures are printed (and with --write put into BENCHMARKS.md), never asserted. Run after `npm run build`:
- *   node dist/load/store-growth-bench.js [--runs 3] [--patients 200] [--seconds 12000] [--alt-seconds 1500] [--ward 40] [--unsorted] [--write]
+ *   node dist/load/store-growth-bench.js [--runs 3] [--patients 200] [--seconds 12000] [--alt-seconds 1500] [--ward 40] [--unsorted] [--writer] [--write]
  *   node dist/load/store-growth-bench.js --quick     # a smoke run, well under a minute
  */
 import { spawn } from 'node:child_process';
@@ -57,10 +62,17 @@ const { values: args } = parseArgs({
     'base-dist': { type: 'string' },
     rounds: { type: 'string', default: '3' },
     'patient-apart': { type: 'boolean', default: false },
+    writer: { type: 'boolean', default: false },
+    // Seconds of the day backfilled for each of the W other patients, and samples per insert (the sink's batch).
+    'writer-seconds': { type: 'string', default: '3600' },
+    'writer-batch': { type: 'string', default: '10000' },
   },
 });
 const UNSORTED = args.unsorted;
 const PATIENT_APART = args['patient-apart'];
+const WRITER = args.writer;
+const WRITER_SECONDS = Number(args['writer-seconds']);
+const WRITER_BATCH = Number(args['writer-batch']);
 // Trend stores only: seal threshold other than the shipped default (how the tail's size weighs on the query).
 const SEAL_ROWS = args['seal-rows'] === undefined ? undefined : Number(args['seal-rows']);
 const QUICK = args.quick;
@@ -78,10 +90,10 @@ function sampleAt(patient: number, second: number): CanonicalSample {
 }
 
 /** Batches of `batch` samples, event time ascending, all patients interleaved. */
-function* batches(patients: number, seconds: number, batch: number): Generator<CanonicalSample[]> {
+function* batches(patients: number, seconds: number, batch: number, firstPatient = 0): Generator<CanonicalSample[]> {
   let out: CanonicalSample[] = [];
   for (let s = 0; s < seconds; s++) {
-    for (let p = 0; p < patients; p++) {
+    for (let p = firstPatient; p < firstPatient + patients; p++) {
       out.push(sampleAt(p, s));
       if (out.length === batch) {
         yield out;
@@ -252,13 +264,57 @@ async function trendChild(ward: number, queries: number, batch: number, rounds: 
       }
     }
     obs.disconnect();
+    // With a writer: this build's reopened ward, then the code before's (same file, same backfill).
+    const writer: Record<string, WriterResult> = {};
+    if (WRITER) {
+      for (const name of ['wardRestart', 'wardBase']) if (stores[name]) writer[name] = await writerPhase(stores[name], ward, step, limit);
+      if (stores.wardBase) {
+        for (let p = 0; p <= ward; p++) {
+          const ask = (name: string) => stores[name]!.history({ patientKey: `pat-${p}`, metric: 'hr', from: T0, to: T0 + DAY, step, limit });
+          if (JSON.stringify(await ask('wardRestart')) !== JSON.stringify(await ask('wardBase'))) mismatches.push(`after the writer pat-${p}`);
+        }
+      }
+    }
     const cache = Object.fromEntries(names.map((n) => [n, stores[n]!.trendCacheStats()]));
     const heapMB = process.memoryUsage().heapUsed / 1e6;
     for (const s of Object.values(stores)) await s.close();
-    return { ward, queries, rounds, step, valuesInWard: ward * seconds * METRICS, loadS, result, cache, warm, mismatches, heapMB, peakRssMB: peakRssMB(), base: baseDist ?? null };
+    return { ward, queries, rounds, step, valuesInWard: ward * seconds * METRICS, loadS, result, writer, cache, warm, mismatches, heapMB, peakRssMB: peakRssMB(), base: baseDist ?? null, load: os.loadavg() };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** Trend queries during a backfill into the same store: how many were answered, and how fast. */
+interface WriterResult { answered: number; p50: number; p99: number; max: number; writerS: number; inserts: number }
+
+async function writerPhase(store: TrendStore, ward: number, step: number, limit: number): Promise<WriterResult> {
+  // The ward's W other patients, the same day: every insert lands in the tail, and seals follow.
+  const backfill = [...batches(ward, Math.min(WRITER_SECONDS, DAY / 1000), WRITER_BATCH, ward)];
+  let writing = true;
+  const t = performance.now();
+  const writer = (async () => {
+    try {
+      for (const b of backfill) await store.insertSamples(b);
+    } finally {
+      writing = false;
+    }
+    return (performance.now() - t) / 1000;
+  })();
+  const lat = new Float64Array(1_000_000);
+  let q = 0;
+  while (writing && q < lat.length) {
+    const t0 = performance.now();
+    await store.history({ patientKey: `pat-${q % ward}`, metric: 'hr', from: T0, to: T0 + DAY, step, limit });
+    lat[q] = performance.now() - t0;
+    q += 1;
+    // A dashboard's queries arrive as I/O events: one per turn of the loop, so the writer's I/O runs between them.
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  const writerS = await writer;
+  // Sorted in place (a typed array): hundreds of thousands of latencies would overflow Math.max(...xs).
+  const xs = lat.subarray(0, q).sort();
+  const at = (p: number): number => (q ? xs[Math.min(q - 1, Math.ceil((p / 100) * q) - 1)]! : Number.NaN);
+  return { answered: q, p50: at(50), p99: at(99), max: at(100), writerS, inserts: backfill.length };
 }
 
 function runChild(argv: string[]): Promise<Record<string, unknown>> {
@@ -328,7 +384,7 @@ async function main(): Promise<void> {
   let trend: Record<string, unknown> | null = null;
   if (!args['no-trend']) {
     const ward = QUICK ? 2 : Number(args.ward);
-    trend = await runChild(['--child', `trend:${ward}:${QUICK ? 20 : Number(args.queries)}`, '--batch', String(batch), '--rounds', String(args.rounds), ...(QUICK ? ['--quick'] : []), ...(UNSORTED ? ['--unsorted'] : []), ...(SEAL_ROWS ? ['--seal-rows', String(SEAL_ROWS)] : []), ...(args['base-dist'] ? ['--base-dist', path.resolve(args['base-dist'])] : []), ...(PATIENT_APART ? ['--patient-apart'] : [])]);
+    trend = await runChild(['--child', `trend:${ward}:${QUICK ? 20 : Number(args.queries)}`, '--batch', String(batch), '--rounds', String(args.rounds), ...(QUICK ? ['--quick'] : []), ...(UNSORTED ? ['--unsorted'] : []), ...(SEAL_ROWS ? ['--seal-rows', String(SEAL_ROWS)] : []), ...(args['base-dist'] ? ['--base-dist', path.resolve(args['base-dist'])] : []), ...(PATIENT_APART ? ['--patient-apart'] : []), ...(WRITER ? ['--writer', '--writer-seconds', String(WRITER_SECONDS), '--writer-batch', String(WRITER_BATCH)] : [])]);
     const res = trend.result as Record<string, CaseResult>;
     const warm = trend.warm as { migrateMs: number; warmMs: number; cache: { series: number; rows: number } };
     lines.push(
@@ -354,6 +410,19 @@ async function main(): Promise<void> {
       if (!e) continue;
       const byRound = (xs: number[], d = 2): string => xs.map((x) => f(x, d)).join(' · ');
       lines.push(`| ${label} | ${(values / 1e6).toFixed(2)} M | ${e.buckets} | ${f(median(e.p50), 3)} | ${f(median(e.p99), 3)} | ${f(median(e.p99) / emptyP99, 1)}× | ${byRound(e.p99, 3)} | ${byRound(e.max)} | ${byRound(e.gcQueries, 0)} | ${f(median(e.firstPerSeries), 2)} / ${f(Math.max(...e.firstPerSeries), 2)} |`);
+    }
+    const writer = trend.writer as Record<string, WriterResult> | undefined;
+    if (writer && Object.keys(writer).length > 0) {
+      lines.push(
+        '',
+        `**Trend queries during a backfill** (the reopened ward; a writer inserts ${WRITER_SECONDS} s of the day for ${trend.ward} other patients, ${WRITER_BATCH} samples per \`insertSamples\`, while 24-hour trends run back to back, one per turn of the event loop):`,
+        '',
+        '| build | inserts | writer s | trends answered | p50 ms | p99 ms | max ms |',
+        '|---|---|---|---|---|---|---|',
+      );
+      for (const [name, w] of Object.entries(writer)) {
+        lines.push(`| ${name === 'wardBase' ? 'the code before (base build)' : 'this build'} | ${w.inserts} | ${f(w.writerS, 2)} | ${w.answered} | ${f(w.p50, 3)} | ${f(w.p99, 3)} | ${f(w.max, 1)} |`);
+      }
     }
   }
   const md = lines.join('\n');

@@ -7,10 +7,11 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { BucketPoint } from '../../core/ports.js';
 import { rows, transaction } from './duckdb-conn.js';
-import { bucketsFromMinutes, bucketsFromRows, C_MINUTE, conflictingMinutes, mergeMinutes, MINUTE_MS, ROW_WIDTH, rowsMeet, type MinuteAgg } from './rollup.js';
+import { bucketsFromMinutes, conflictingMinutes, mergeMinutes, MINUTE_MS, type MinuteAgg } from './rollup.js';
 import { sqlInt } from './sql.js';
 import { unpack, type SealedRollupCache, type SealedSeries } from './sealed-cache.js';
-import { lowerBound, seriesKey, TailRollup } from './tail-rollup.js';
+import { seriesKey, TailRollup } from './tail-rollup.js';
+import { memoryBuckets, type RollupQuery } from './trend-memory.js';
 
 // One statement moves the unsorted tail into a sorted run; the DELETE commits with it.
 const SEAL = 'INSERT INTO samples SELECT * FROM samples_recent ORDER BY patient_key, metric, ts_ms';
@@ -212,27 +213,11 @@ export interface SealedRows {
  * @param cached - the cache of sealed rows, filled here on a miss
  * @returns buckets, ascending
  */
-export async function rollupBuckets(
-  c: DuckDBConnection,
-  q: { patientKey: string; metric: string; from: number; to: number; step: number; limit: number },
-  tail: TailRollup,
-  cached: SealedRows,
-): Promise<BucketPoint[]> {
+export async function rollupBuckets(c: DuckDBConnection, q: RollupQuery, tail: TailRollup, cached: SealedRows): Promise<BucketPoint[]> {
   // The usual case: sealed rows held in memory, a tail that meets none of them; no object per minute.
-  const view = cached.cache.view(q.patientKey, q.metric, q.from, q.to);
-  const rows = view && tail.scan(q.patientKey, q.metric, q.from, q.to);
-  if (view && rows && !rowsMeet(view.data, view.start, view.end, rows.data, rows.n)) {
-    // Buckets before the tail's first minute hold sealed rows only: shared, built once per seal.
-    const held = cached.cache.bucketsOf(view, q.step);
-    if (!held) return bucketsFromRows(view.data, view.start, view.end, rows.data, rows.n, q.step, q.limit);
-    const cut = Math.min(q.to, rows.n > 0 ? Math.floor(rows.data[C_MINUTE]! / q.step) * q.step : q.to);
-    const i0 = lowerBound(held.length, q.from, (i) => held[i]!.ts);
-    const out = held.slice(i0, Math.min(lowerBound(held.length, cut, (i) => held[i]!.ts), i0 + q.limit));
-    if (out.length === q.limit || cut >= q.to) return out;
-    const rest = bucketsFromRows(view.data, lowerBound(view.end, cut, (i) => view.data[i * ROW_WIDTH + C_MINUTE]!), view.end, rows.data, rows.n, q.step, q.limit - out.length);
-    for (const b of rest) out.push(b);
-    return out;
-  }
+  const fast = memoryBuckets(q, tail, cached.cache, true);
+  if (fast) return fast;
+  const view = cached.cache.view(q.patientKey, q.metric, q.from, q.to, false);
   const key = [q.patientKey, q.metric];
   let sealed = view && unpack(view);
   if (!sealed) {

@@ -8,7 +8,8 @@
  * The tail's 1-minute rollup is held in memory (tail-rollup.ts), folded from each committed batch and
  * rebuilt from the tail's raw rows on open, and sealing a run
  * moves it into `samples_rollup_1m` (per patient, metric and minute, from de-duplicated rows):
- * minute-multiple bucket queries read the two rollups, never the raw tail (ADR 0011 amendments).
+ * minute-multiple bucket queries read the two rollups, never the raw tail (ADR 0011 amendments);
+ * those memory answers whole skip the serial queue, so a trend never waits behind an insert.
  * Appends yield to the event loop every APPEND_CHUNK_ROWS rows.
  * Strings are bound as parameters; only validated numbers are inlined.
  */
@@ -44,6 +45,7 @@ import { MINUTE_MS } from './rollup.js';
 import { SealedRollupCache } from './sealed-cache.js';
 import { assertSqlString, sqlInt } from './sql.js';
 import { seriesKey, TailRollup } from './tail-rollup.js';
+import { memoryBuckets } from './trend-memory.js';
 
 export { APPEND_CHUNK_ROWS, appendSampleRows, appendSamplesYielding } from './duckdb-append.js';
 export { DUCKDB_DEFAULT_MEMORY_MB, DUCKDB_DEFAULT_THREADS, type DuckDbEngineSettings } from './duckdb-conn.js';
@@ -155,6 +157,9 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
   // tail's raw rows (not yet loaded, or the tail was edited or an insert's outcome is unknown).
   let tailRollup: TailRollup | null = null;
   const tailOf = async (c: DuckDBConnection): Promise<TailRollup> => (tailRollup ??= await loadTailRollup(c));
+  // Set while a committed batch is being folded into tailRollup (a turn of the loop per chunk):
+  // a trend answered from memory waits for it, so it never sees half a batch.
+  let folding: Promise<void> | null = null;
 
   // The sealed rollup's rows of recently queried series, kept exact by every change to
   // samples_rollup_1m below; sealedHi is the newest sealed minute or above it (null: none sealed;
@@ -238,6 +243,8 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
     async migrate() {
       const migrations = await loadMigrations(schemaDir('duckdb'));
       await serial('migrate', async (c) => {
+        // Trends go through the queue until the tail's rollup is rebuilt below.
+        tailRollup = null;
         await ensureLedger(c);
         // The staging table copies samples_recent's shape; a migration may change it.
         await c.run(`DROP TABLE IF EXISTS temp.main.${STAGE}`);
@@ -297,9 +304,16 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
         }
         // Committed: fold the batch into the tail's rollup (the MERGE per insert this replaces
         // cost more than the insert's copy; ADR 0011, third amendment), a turn of the loop per chunk.
-        for (const [i, rs] of chunks.entries()) {
-          if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-          for (const r of rs) tail.add(r.patient_key, r.metric, r.ts_ms, r.value);
+        let folded = (): void => undefined;
+        folding = new Promise<void>((resolve) => (folded = resolve));
+        try {
+          for (const [i, rs] of chunks.entries()) {
+            if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+            for (const r of rs) tail.add(r.patient_key, r.metric, r.ts_ms, r.value);
+          }
+        } finally {
+          folding = null;
+          folded();
         }
         if (recentRows !== null) recentRows += appended;
         // The batch is committed: a failed seal must not fail the insert (the sink would retry
@@ -338,6 +352,16 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
     async history(q: HistoryQuery): Promise<RawPoint[] | BucketPoint[]> {
       const p = planHistory(q);
       if (p.from >= p.to) return [];
+      // A trend that memory answers whole (sealed rows held, tail rollup loaded, no minute to
+      // recompute) does not queue behind inserts: it waits only for a committed batch's fold, so it
+      // sees every batch whose insertSamples resolved and never half of one (ADR 0011, sixth amendment).
+      if (p.kind === 'buckets' && p.useRollup) {
+        while (folding) await folding;
+        if (tailRollup && !queue.closing) {
+          const out = memoryBuckets(p, tailRollup, cache, false);
+          if (out) return out;
+        }
+      }
       return serial('history', (c) => historyQuery(c, p, tailOf, sealedRows));
     },
 
@@ -399,8 +423,14 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
     async erasePatient(patientId: string) {
       assertSqlString(patientId, 'patientId');
       if (patientId === '') throw new VitalsError('VTL_ERR_BAD_REQUEST', 'patientId: empty');
-      await serial('erasePatient', (c) =>
-        transaction(c, async () => {
+      await serial('erasePatient', (c) => {
+        // First, so no trend is answered from memory while the rows go: they wait in the queue.
+        recentRows = null;
+        tailRollup = null;
+        // Rows of other keys are recomputed below: drop every cached series (erasure is rare).
+        cache.clear();
+        warmGen += 1;
+        return transaction(c, async () => {
           // Assigned samples are keyed by patient id; patient_id catches any row keyed otherwise.
           // Rows of this patient keyed otherwise share rollup minutes with rows that stay: recompute those.
           await c.run(
@@ -410,18 +440,13 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
           );
           await c.run('DELETE FROM samples WHERE patient_key = $1 OR patient_id = $1', [patientId]);
           await c.run('DELETE FROM samples_recent WHERE patient_key = $1 OR patient_id = $1', [patientId]);
-          recentRows = null;
-          tailRollup = null;
-          // Rows of other keys are recomputed below: drop every cached series (erasure is rare).
-          cache.clear();
-          warmGen += 1;
           await c.run('DELETE FROM samples_rollup_1m WHERE patient_key = $1', [patientId]);
           await recomputeTouched(c);
           await c.run('DROP TABLE rollup_touched');
           await c.run('DELETE FROM news2_scores WHERE patient_id = $1', [patientId]);
           await c.run('DELETE FROM alert_events WHERE patient_id = $1', [patientId]);
-        }),
-      );
+        });
+      });
       warm();
       log?.info('store patient erasure completed');
     },

@@ -89,10 +89,10 @@ describe('rollup: the columnar path gives what the object path gives', () => {
       const start = aStart < 0 ? sealed.length : aStart;
       const inRange = sealed.slice(start);
       const meets = conflictingMinutes(inRange, recent).length > 0;
-      expect(rowsMeet(a, start, sealed.length, b, recent.length)).toBe(meets);
+      expect(rowsMeet(a, start, sealed.length, b, 0, recent.length)).toBe(meets);
       if (meets) continue;
       for (const [step, limit] of [[MIN, 1_000], [2 * MIN, 1_000], [5 * MIN, 3]] as const) {
-        expect(bucketsFromRows(a, start, sealed.length, b, recent.length, step, limit)).toEqual(bucketsFromMinutes(mergeMinutes(inRange, recent, []), step, limit));
+        expect(bucketsFromRows(a, start, sealed.length, b, 0, recent.length, step, limit)).toEqual(bucketsFromMinutes(mergeMinutes(inRange, recent, []), step, limit));
       }
     }
   });

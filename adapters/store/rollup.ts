@@ -153,21 +153,21 @@ export function bucketsFromMinutes(minutes: readonly MinuteAgg[], step: number, 
  * Whether a tail row may share a sample with a sealed row (the same minute, spans of event times
  * that meet or are unknown): the caller then takes the path that recomputes those minutes.
  * @param a - sealed rows [aStart, aEnd), ascending by minute
- * @param b - tail rows [0, bN), ascending by minute
+ * @param b - tail rows [bStart, bEnd), ascending by minute
  */
-export function rowsMeet(a: Float64Array, aStart: number, aEnd: number, b: Float64Array, bN: number): boolean {
-  if (bN === 0) return false;
+export function rowsMeet(a: Float64Array, aStart: number, aEnd: number, b: Float64Array, bStart: number, bEnd: number): boolean {
+  if (bStart >= bEnd) return false;
   // Jump to the tail's first minute: walking a day of sealed rows (~80 KB) would cost more than the rest of the query.
   let lo = aStart;
   let hi = aEnd;
-  const first = b[C_MINUTE]!;
+  const first = b[bStart * ROW_WIDTH + C_MINUTE]!;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     if (a[mid * ROW_WIDTH + C_MINUTE]! < first) lo = mid + 1;
     else hi = mid;
   }
   let i = lo;
-  for (let j = 0; j < bN; j++) {
+  for (let j = bStart; j < bEnd; j++) {
     const o = j * ROW_WIDTH;
     const minute = b[o + C_MINUTE]!;
     while (i < aEnd && a[i * ROW_WIDTH + C_MINUTE]! < minute) i++;
@@ -186,24 +186,24 @@ export function rowsMeet(a: Float64Array, aStart: number, aEnd: number, b: Float
  * ascending row sets (ties: the sealed row first, as mergeMinutes orders them), so the only
  * allocations are the answer's. Rows of one minute must not share a sample (rowsMeet false).
  * @param a - sealed rows [aStart, aEnd), ascending by minute
- * @param b - tail rows [0, bN), ascending by minute
+ * @param b - tail rows [bStart, bEnd), ascending by minute
  * @param step - bucket width in ms
  * @param limit - most buckets returned
  * @returns buckets, ascending; empty buckets omitted
  */
-export function bucketsFromRows(a: Float64Array, aStart: number, aEnd: number, b: Float64Array, bN: number, step: number, limit: number): BucketPoint[] {
+export function bucketsFromRows(a: Float64Array, aStart: number, aEnd: number, b: Float64Array, bStart: number, bEnd: number, step: number, limit: number): BucketPoint[] {
   const out: BucketPoint[] = [];
   let i = aStart;
-  let j = 0;
+  let j = bStart;
   let ts = Number.NaN;
   let count = 0;
   let min = 0;
   let max = 0;
   let sum = 0;
-  while (i < aEnd || j < bN) {
+  while (i < aEnd || j < bEnd) {
     let xs: Float64Array;
     let o: number;
-    if (j >= bN || (i < aEnd && a[i * ROW_WIDTH + C_MINUTE]! <= b[j * ROW_WIDTH + C_MINUTE]!)) {
+    if (j >= bEnd || (i < aEnd && a[i * ROW_WIDTH + C_MINUTE]! <= b[j * ROW_WIDTH + C_MINUTE]!)) {
       xs = a;
       o = i++ * ROW_WIDTH;
     } else {

@@ -26,11 +26,12 @@ import type { BucketPoint } from '../../core/ports.js';
 import { bucketsFromRows, C_COUNT, C_HI, C_LO, C_MAX, C_MIN, C_MINUTE, C_SUM, MINUTE_MS, ROW_WIDTH, type MinuteAgg } from './rollup.js';
 import { lowerBound, seriesKey } from './tail-rollup.js';
 
-/** Rows [start, end) of `data` (row-major, ROW_WIDTH per row), ascending by minute; `entry` for bucketsOf. */
+/** Rows [start, end) of `data` (row-major, ROW_WIDTH per row), ascending by minute, of `held` rows held; `entry` for bucketsOf. */
 export interface SealedView {
   data: Float64Array;
   start: number;
   end: number;
+  held: number;
   entry?: Entry;
 }
 
@@ -43,12 +44,14 @@ interface Entry {
   data: Float64Array;
   /** Frozen buckets of every row held, for one step; dropped whenever the rows change. */
   buckets: { step: number; list: readonly BucketPoint[] } | null;
+  /** When last put or looked up (the cache's clock): the least recent goes first. */
+  used: number;
 }
 
 /** Spare rows given to a new entry, so the next seals append without growing its array. */
 const ROOM = 16;
 
-const EMPTY: SealedView = Object.freeze({ data: new Float64Array(0), start: 0, end: 0 });
+const EMPTY: SealedView = Object.freeze({ data: new Float64Array(0), start: 0, end: 0, held: 0 });
 
 /** Rows an entry counts against the capacity: its room, one per bucket held, plus one so empty entries are bounded too. */
 const cost = (e: Entry): number => e.data.length / ROW_WIDTH + (e.buckets?.list.length ?? 0) + 1;
@@ -75,7 +78,7 @@ function pack(rows: readonly MinuteAgg[], room = rows.length): Float64Array {
  * @param v - rows of a series
  * @returns them as objects (the rare paths: a query whose tail meets a sealed minute, a seal that recomputed minutes)
  */
-export function unpack(v: SealedView): MinuteAgg[] {
+export function unpack(v: Pick<SealedView, 'data' | 'start' | 'end'>): MinuteAgg[] {
   const out: MinuteAgg[] = [];
   for (let i = v.start; i < v.end; i++) {
     const o = i * ROW_WIDTH;
@@ -102,8 +105,10 @@ export interface SealedSeries {
 }
 
 export class SealedRollupCache {
-  // Map iteration order is insertion order: re-inserting on use makes the first key the least recent.
+  // Recency is a counter on the entry, not Map order: a hit writes a number instead of deleting and
+  // re-inserting its key (which left a dead slot in the Map's table per query, rehashed now and then).
   private readonly entries = new Map<string, Entry>();
+  private clock = 0;
   private held = 0;
   /** See the module comment; null: no coverage (a series not held may have sealed rows). */
   private cover: number | null = null;
@@ -162,27 +167,28 @@ export class SealedRollupCache {
    * @param metric - the metric name
    * @param from - first minute included, epoch ms
    * @param to - minutes before this, epoch ms
+   * @param count - count the lookup in hits and misses (a caller that may not use the view counts its own hit)
    * @returns the series' sealed rows in [from, to), or null when not known from memory
    */
-  view(patientKey: string, metric: string, from: number, to: number): SealedView | null {
+  view(patientKey: string, metric: string, from: number, to: number, count = true): SealedView | null {
     const id = seriesKey(patientKey, metric);
     const e = this.entries.get(id);
+    const n = count ? 1 : 0;
     if (!e) {
       if (this.cover !== null && from >= this.cover && !this.pending?.has(id)) {
-        this.hits += 1;
+        this.hits += n;
         return EMPTY;
       }
-      this.misses += 1;
+      this.misses += n;
       return null;
     }
     if (e.from > from) {
-      this.misses += 1;
+      this.misses += n;
       return null;
     }
-    this.hits += 1;
-    this.entries.delete(id);
-    this.entries.set(id, e);
-    return { data: e.data, start: firstAtOrAfter(e.data, e.n, from), end: firstAtOrAfter(e.data, e.n, to), entry: e };
+    this.hits += n;
+    e.used = ++this.clock;
+    return { data: e.data, start: firstAtOrAfter(e.data, e.n, from), end: firstAtOrAfter(e.data, e.n, to), held: e.n, entry: e };
   }
 
   /**
@@ -194,7 +200,7 @@ export class SealedRollupCache {
    * @param step - bucket width, ms
    * @returns buckets ascending, or null for a series not held
    */
-  bucketsOf(v: SealedView, step: number): readonly BucketPoint[] | null {
+  bucketsOf(v: Partial<SealedView>, step: number): readonly BucketPoint[] | null {
     const e = v.entry;
     if (!e) return null;
     if (e.buckets?.step === step) return e.buckets.list;
@@ -203,7 +209,7 @@ export class SealedRollupCache {
 
   private build(e: Entry, step: number): readonly BucketPoint[] {
     this.forget(e);
-    const list = bucketsFromRows(e.data, 0, e.n, e.data, 0, step, Number.MAX_SAFE_INTEGER);
+    const list = bucketsFromRows(e.data, 0, e.n, e.data, 0, 0, step, Number.MAX_SAFE_INTEGER);
     for (const b of list) Object.freeze(b);
     // Kept only where the bound has room (one row counted per bucket): buckets never evict rows.
     if (this.entries.get(e.id) === e && this.held + list.length <= this.capacityRows) {
@@ -301,7 +307,7 @@ export class SealedRollupCache {
 
   /** Hold a series' rows (ascending), with ROOM spare rows. */
   private add(id: string, from: number, rows: readonly MinuteAgg[]): void {
-    const e: Entry = { id, from, n: rows.length, data: pack(rows, rows.length + ROOM), buckets: null };
+    const e: Entry = { id, from, n: rows.length, data: pack(rows, rows.length + ROOM), buckets: null, used: ++this.clock };
     this.entries.set(id, e);
     this.held += cost(e);
   }
@@ -379,8 +385,10 @@ export class SealedRollupCache {
       }
       if (this.cover !== null) this.cover = Math.max(this.cover, x);
     }
-    for (const [id, e] of this.entries) {
+    // Over capacity is rare (a seal, a put): sorting the entries by recency then is cheap enough.
+    for (const e of [...this.entries.values()].sort((a, b) => a.used - b.used)) {
       if (this.held <= this.capacityRows) return;
+      const id = e.id;
       this.drop(id, e);
       this.uncover();
     }

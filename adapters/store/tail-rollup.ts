@@ -5,26 +5,39 @@
  * answers the recent part of a trend query from it, writes it out in bulk at each seal, and
  * rebuilds it from the tail's raw rows (the truth) when a store opens or the tail is edited.
  *
- * Exact without reading raw rows: each minute keeps its event times sorted, so a re-delivered
- * copy (same identity: patient key, metric, ts_ms) is recognised and skipped. Memory is bounded by
- * the tail (sealRows): one number per raw row plus one entry per series-minute.
+ * Columnar (ADR 0011, sixth amendment): a series is two Float64Arrays, its minutes as rows of
+ * ROW_WIDTH numbers (the layout of rollup.ts, ascending by minute, so a query reads them in place)
+ * and its event times, ascending and unique, so a re-delivered copy (same identity: patient key,
+ * metric, ts_ms) is recognised and skipped exactly without reading raw rows. No object per minute
+ * or per row; memory is bounded by the tail (sealRows): 8 bytes per raw row plus 56 per
+ * series-minute, arrays doubling when full.
  */
+import type { BucketPoint } from '../../core/ports.js';
 import { C_COUNT, C_HI, C_LO, C_MAX, C_MIN, C_MINUTE, C_SUM, MINUTE_MS, ROW_WIDTH, type MinuteAgg } from './rollup.js';
-
-interface Minute {
-  count: number;
-  min: number;
-  max: number;
-  sum: number;
-  /** Event times held, ascending, unique. */
-  ts: number[];
-}
 
 /** One series-minute of the tail rollup, as the seal writes it. */
 export interface TailRollupRow {
   patientKey: string;
   metric: string;
   agg: MinuteAgg;
+}
+
+/** One series of the tail: read in place by the trend query (duckdb-rollup.ts), written only here. */
+export interface TailSeries {
+  readonly patientKey: string;
+  readonly metric: string;
+  /** Minutes [0, n) as rows of ROW_WIDTH numbers, ascending by minute, one row per minute. */
+  rows: Float64Array;
+  n: number;
+  /** Event times [0, nTs), ascending, unique. */
+  ts: Float64Array;
+  nTs: number;
+  /**
+   * Buckets from the tail's first bucket on, built by a query and shared by the next ones until
+   * this series or its sealed rows change (`sealed`: the sealed bucket list they were built with;
+   * `clean`: no tail minute meets a sealed row held then).
+   */
+  buckets: { step: number; sealed: object; list: readonly BucketPoint[]; clean: boolean } | null;
 }
 
 /** One series' id in the tail rollup and the sealed-rows cache (also what a seal reports as recomputed). */
@@ -47,20 +60,58 @@ export function lowerBound(n: number, x: number, valueAt: (i: number) => number)
   return lo;
 }
 
-const toAgg = (minute: number, m: Minute): MinuteAgg => ({
-  minute, count: m.count, min: m.min, max: m.max, sum: m.sum, lo: m.ts[0]!, hi: m.ts[m.ts.length - 1]!,
-});
+/** Index of the first of rows [0, n) (ROW_WIDTH apart) whose minute is >= x. */
+export function firstRowAtOrAfter(data: Float64Array, n: number, x: number): number {
+  let lo = 0;
+  let hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (data[mid * ROW_WIDTH + C_MINUTE]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
 
-// One buffer for every scan (a query uses its rows before the next one starts): no garbage per query.
-let scratch = new Float64Array(512 * ROW_WIDTH);
+function firstTsAtOrAfter(ts: Float64Array, n: number, x: number): number {
+  let lo = 0;
+  let hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ts[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+const grow = (a: Float64Array, need: number): Float64Array => {
+  if (need <= a.length) return a;
+  const b = new Float64Array(Math.max(need, a.length * 2));
+  b.set(a);
+  return b;
+};
+
+const aggAt = (d: Float64Array, i: number): MinuteAgg => {
+  const o = i * ROW_WIDTH;
+  return { minute: d[o + C_MINUTE]!, count: d[o + C_COUNT]!, min: d[o + C_MIN]!, max: d[o + C_MAX]!, sum: d[o + C_SUM]!, lo: d[o + C_LO]!, hi: d[o + C_HI]! };
+};
 
 export class TailRollup {
-  private readonly series = new Map<string, { patientKey: string; metric: string; minutes: Map<number, Minute> }>();
+  // By patient key, then metric: no key string is built per folded row.
+  private readonly byPatient = new Map<string, Map<string, TailSeries>>();
   private minuteCount = 0;
 
   /** Series-minutes held (what `samples_recent_1m` would hold). */
   get size(): number {
     return this.minuteCount;
+  }
+
+  /**
+   * @param patientKey - the series' patient key
+   * @param metric - the metric name
+   * @returns the series, read in place (valid until the next add), or undefined when the tail has none
+   */
+  series(patientKey: string, metric: string): TailSeries | undefined {
+    return this.byPatient.get(patientKey)?.get(metric);
   }
 
   /**
@@ -72,30 +123,60 @@ export class TailRollup {
    * @returns whether the row was new
    */
   add(patientKey: string, metric: string, ts: number, value: number): boolean {
-    const id = seriesKey(patientKey, metric);
-    let s = this.series.get(id);
-    if (!s) {
-      s = { patientKey, metric, minutes: new Map() };
-      this.series.set(id, s);
+    let p = this.byPatient.get(patientKey);
+    if (!p) {
+      p = new Map();
+      this.byPatient.set(patientKey, p);
     }
-    const minute = Math.floor(ts / MINUTE_MS) * MINUTE_MS;
-    const m = s.minutes.get(minute);
-    if (!m) {
-      s.minutes.set(minute, { count: 1, min: value, max: value, sum: value, ts: [ts] });
-      this.minuteCount += 1;
-      return true;
+    let s = p.get(metric);
+    if (!s) {
+      s = { patientKey, metric, rows: new Float64Array(8 * ROW_WIDTH), n: 0, ts: new Float64Array(64), nTs: 0, buckets: null };
+      p.set(metric, s);
     }
     // Time moving on (the usual case) appends; a late sample or a copy searches.
-    if (ts > m.ts[m.ts.length - 1]!) m.ts.push(ts);
-    else {
-      const i = lowerBound(m.ts.length, ts, (j) => m.ts[j]!);
-      if (m.ts[i] === ts) return false;
-      m.ts.splice(i, 0, ts);
+    if (s.nTs === 0 || ts > s.ts[s.nTs - 1]!) {
+      s.ts = grow(s.ts, s.nTs + 1);
+      s.ts[s.nTs++] = ts;
+    } else {
+      const i = firstTsAtOrAfter(s.ts, s.nTs, ts);
+      if (s.ts[i] === ts) return false;
+      s.ts = grow(s.ts, s.nTs + 1);
+      s.ts.copyWithin(i + 1, i, s.nTs);
+      s.ts[i] = ts;
+      s.nTs += 1;
     }
-    m.count += 1;
-    m.min = Math.min(m.min, value);
-    m.max = Math.max(m.max, value);
-    m.sum += value;
+    s.buckets = null;
+    const minute = Math.floor(ts / MINUTE_MS) * MINUTE_MS;
+    const last = s.n > 0 ? s.rows[(s.n - 1) * ROW_WIDTH + C_MINUTE]! : -Infinity;
+    let r: number;
+    if (minute === last) r = s.n - 1;
+    else {
+      r = minute > last ? s.n : firstRowAtOrAfter(s.rows, s.n, minute);
+      if (r === s.n || s.rows[r * ROW_WIDTH + C_MINUTE] !== minute) {
+        // A new minute (in place: later minutes move up one row when it is a late one).
+        s.rows = grow(s.rows, (s.n + 1) * ROW_WIDTH);
+        if (r < s.n) s.rows.copyWithin((r + 1) * ROW_WIDTH, r * ROW_WIDTH, s.n * ROW_WIDTH);
+        const o = r * ROW_WIDTH;
+        s.rows[o + C_MINUTE] = minute;
+        s.rows[o + C_COUNT] = 1;
+        s.rows[o + C_MIN] = value;
+        s.rows[o + C_MAX] = value;
+        s.rows[o + C_SUM] = value;
+        s.rows[o + C_LO] = ts;
+        s.rows[o + C_HI] = ts;
+        s.n += 1;
+        this.minuteCount += 1;
+        return true;
+      }
+    }
+    const o = r * ROW_WIDTH;
+    const d = s.rows;
+    d[o + C_COUNT] = d[o + C_COUNT]! + 1;
+    if (value < d[o + C_MIN]!) d[o + C_MIN] = value;
+    if (value > d[o + C_MAX]!) d[o + C_MAX] = value;
+    d[o + C_SUM] = d[o + C_SUM]! + value;
+    if (ts < d[o + C_LO]!) d[o + C_LO] = ts;
+    if (ts > d[o + C_HI]!) d[o + C_HI] = ts;
     return true;
   }
 
@@ -107,63 +188,38 @@ export class TailRollup {
    * @returns the series' minutes in [from, to), ascending
    */
   minutes(patientKey: string, metric: string, from: number, to: number): MinuteAgg[] {
-    const s = this.series.get(seriesKey(patientKey, metric));
+    const s = this.series(patientKey, metric);
     if (!s) return [];
     const out: MinuteAgg[] = [];
-    for (const [minute, m] of s.minutes) if (minute >= from && minute < to) out.push(toAgg(minute, m));
-    return out.sort((a, b) => a.minute - b.minute);
-  }
-
-  /**
-   * The series' minutes in [from, to) as rows (ROW_WIDTH numbers each, see rollup.ts), ascending,
-   * in a buffer shared by all scans: valid until the next call.
-   * @param patientKey - the series' patient key
-   * @param metric - the metric name
-   * @param from - first minute start included, epoch ms
-   * @param to - minute starts before this, epoch ms
-   * @returns the rows, or null when the series' minutes were not created in time order (a late
-   *   sample opened an earlier minute: the caller sorts objects instead)
-   */
-  scan(patientKey: string, metric: string, from: number, to: number): { data: Float64Array; n: number } | null {
-    const s = this.series.get(seriesKey(patientKey, metric));
-    if (!s) return { data: scratch, n: 0 };
-    if (s.minutes.size * ROW_WIDTH > scratch.length) scratch = new Float64Array(s.minutes.size * 2 * ROW_WIDTH);
-    let n = 0;
-    let last = -Infinity;
-    for (const [minute, m] of s.minutes) {
-      if (minute < last) return null;
-      last = minute;
-      if (minute < from || minute >= to) continue;
-      const o = n++ * ROW_WIDTH;
-      scratch[o + C_MINUTE] = minute;
-      scratch[o + C_COUNT] = m.count;
-      scratch[o + C_MIN] = m.min;
-      scratch[o + C_MAX] = m.max;
-      scratch[o + C_SUM] = m.sum;
-      scratch[o + C_LO] = m.ts[0]!;
-      scratch[o + C_HI] = m.ts[m.ts.length - 1]!;
-    }
-    return { data: scratch, n };
+    for (let i = firstRowAtOrAfter(s.rows, s.n, from); i < s.n && s.rows[i * ROW_WIDTH + C_MINUTE]! < to; i++) out.push(aggAt(s.rows, i));
+    return out;
   }
 
   /** Per series, its minutes ascending: what a seal writes, as the sealed-rows cache takes it. */
   *bySeries(): Generator<{ patientKey: string; metric: string; rows: MinuteAgg[] }> {
-    for (const s of this.series.values()) {
-      const rows: MinuteAgg[] = [];
-      for (const [minute, m] of s.minutes) rows.push(toAgg(minute, m));
-      yield { patientKey: s.patientKey, metric: s.metric, rows: rows.sort((a, b) => a.minute - b.minute) };
+    for (const p of this.byPatient.values()) {
+      for (const s of p.values()) {
+        const rows: MinuteAgg[] = [];
+        for (let i = 0; i < s.n; i++) rows.push(aggAt(s.rows, i));
+        yield { patientKey: s.patientKey, metric: s.metric, rows };
+      }
     }
   }
 
   /** @returns the newest minute held, or null when empty */
   newestMinute(): number | null {
     let hi: number | null = null;
-    for (const s of this.series.values()) for (const minute of s.minutes.keys()) if (hi === null || minute > hi) hi = minute;
+    for (const p of this.byPatient.values()) {
+      for (const s of p.values()) {
+        const m = s.n > 0 ? s.rows[(s.n - 1) * ROW_WIDTH + C_MINUTE]! : null;
+        if (m !== null && (hi === null || m > hi)) hi = m;
+      }
+    }
     return hi;
   }
 
   /** Every series-minute, for the seal to write in one go. */
   *rows(): Generator<TailRollupRow> {
-    for (const s of this.series.values()) for (const [minute, m] of s.minutes) yield { patientKey: s.patientKey, metric: s.metric, agg: toAgg(minute, m) };
+    for (const p of this.byPatient.values()) for (const s of p.values()) for (let i = 0; i < s.n; i++) yield { patientKey: s.patientKey, metric: s.metric, agg: aggAt(s.rows, i) };
   }
 }
