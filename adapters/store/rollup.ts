@@ -149,6 +149,18 @@ export function bucketsFromMinutes(minutes: readonly MinuteAgg[], step: number, 
   return out;
 }
 
+/** Index of the first of rows [0, n) (ROW_WIDTH apart, ascending by minute) whose minute is >= x. */
+export function firstRowAtOrAfter(data: Float64Array, n: number, x: number): number {
+  let lo = 0;
+  let hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (data[mid * ROW_WIDTH + C_MINUTE]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /**
  * Whether a tail row may share a sample with a sealed row (the same minute, spans of event times
  * that meet or are unknown): the caller then takes the path that recomputes those minutes.
@@ -158,15 +170,7 @@ export function bucketsFromMinutes(minutes: readonly MinuteAgg[], step: number, 
 export function rowsMeet(a: Float64Array, aStart: number, aEnd: number, b: Float64Array, bStart: number, bEnd: number): boolean {
   if (bStart >= bEnd) return false;
   // Jump to the tail's first minute: walking a day of sealed rows (~80 KB) would cost more than the rest of the query.
-  let lo = aStart;
-  let hi = aEnd;
-  const first = b[bStart * ROW_WIDTH + C_MINUTE]!;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (a[mid * ROW_WIDTH + C_MINUTE]! < first) lo = mid + 1;
-    else hi = mid;
-  }
-  let i = lo;
+  let i = Math.max(aStart, firstRowAtOrAfter(a, aEnd, b[bStart * ROW_WIDTH + C_MINUTE]!));
   for (let j = bStart; j < bEnd; j++) {
     const o = j * ROW_WIDTH;
     const minute = b[o + C_MINUTE]!;

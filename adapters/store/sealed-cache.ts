@@ -23,8 +23,8 @@
  * by `capacityRows` over all series, one row counted per series too.
  */
 import type { BucketPoint } from '../../core/ports.js';
-import { bucketsFromRows, C_COUNT, C_HI, C_LO, C_MAX, C_MIN, C_MINUTE, C_SUM, MINUTE_MS, ROW_WIDTH, type MinuteAgg } from './rollup.js';
-import { lowerBound, seriesKey } from './tail-rollup.js';
+import { bucketsFromRows, C_COUNT, C_HI, C_LO, C_MAX, C_MIN, C_MINUTE, C_SUM, firstRowAtOrAfter, MINUTE_MS, ROW_WIDTH, type MinuteAgg } from './rollup.js';
+import { seriesKey } from './tail-rollup.js';
 
 /** Rows [start, end) of `data` (row-major, ROW_WIDTH per row), ascending by minute, of `held` rows held; `entry` for bucketsOf. */
 export interface SealedView {
@@ -55,9 +55,6 @@ const EMPTY: SealedView = Object.freeze({ data: new Float64Array(0), start: 0, e
 
 /** Rows an entry counts against the capacity: its room, one per bucket held, plus one so empty entries are bounded too. */
 const cost = (e: Entry): number => e.data.length / ROW_WIDTH + (e.buckets?.list.length ?? 0) + 1;
-
-/** Index of the first row of `data` (n rows, ascending) whose minute is >= x. */
-const firstAtOrAfter = (data: Float64Array, n: number, x: number): number => lowerBound(n, x, (i) => data[i * ROW_WIDTH]!);
 
 function pack(rows: readonly MinuteAgg[], room = rows.length): Float64Array {
   const data = new Float64Array(room * ROW_WIDTH);
@@ -188,7 +185,7 @@ export class SealedRollupCache {
     }
     this.hits += n;
     e.used = ++this.clock;
-    return { data: e.data, start: firstAtOrAfter(e.data, e.n, from), end: firstAtOrAfter(e.data, e.n, to), held: e.n, entry: e };
+    return { data: e.data, start: firstRowAtOrAfter(e.data, e.n, from), end: firstRowAtOrAfter(e.data, e.n, to), held: e.n, entry: e };
   }
 
   /**
@@ -326,7 +323,7 @@ export class SealedRollupCache {
 
   /** Rows before `x` leave the entry (moved down in place; its room stays). */
   private trimEntry(e: Entry, x: number): void {
-    const keep = firstAtOrAfter(e.data, e.n, x);
+    const keep = firstRowAtOrAfter(e.data, e.n, x);
     if (keep === 0) return;
     this.forget(e);
     e.data.copyWithin(0, keep * ROW_WIDTH, e.n * ROW_WIDTH);

@@ -13,7 +13,7 @@
  * series-minute, arrays doubling when full.
  */
 import type { BucketPoint } from '../../core/ports.js';
-import { C_COUNT, C_HI, C_LO, C_MAX, C_MIN, C_MINUTE, C_SUM, MINUTE_MS, ROW_WIDTH, type MinuteAgg } from './rollup.js';
+import { C_COUNT, C_HI, C_LO, C_MAX, C_MIN, C_MINUTE, C_SUM, firstRowAtOrAfter, MINUTE_MS, ROW_WIDTH, type MinuteAgg } from './rollup.js';
 
 /** One series-minute of the tail rollup, as the seal writes it. */
 export interface TailRollupRow {
@@ -49,35 +49,12 @@ export const seriesKey = (patientKey: string, metric: string): string => `${pati
  * @param x - the bound
  * @param valueAt - the value at a position
  */
-export function lowerBound(n: number, x: number, valueAt: (i: number) => number): number {
+function lowerBound(n: number, x: number, valueAt: (i: number) => number): number {
   let lo = 0;
   let hi = n;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     if (valueAt(mid) < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/** Index of the first of rows [0, n) (ROW_WIDTH apart) whose minute is >= x. */
-export function firstRowAtOrAfter(data: Float64Array, n: number, x: number): number {
-  let lo = 0;
-  let hi = n;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (data[mid * ROW_WIDTH + C_MINUTE]! < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-function firstTsAtOrAfter(ts: Float64Array, n: number, x: number): number {
-  let lo = 0;
-  let hi = n;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (ts[mid]! < x) lo = mid + 1;
     else hi = mid;
   }
   return lo;
@@ -138,7 +115,8 @@ export class TailRollup {
       s.ts = grow(s.ts, s.nTs + 1);
       s.ts[s.nTs++] = ts;
     } else {
-      const i = firstTsAtOrAfter(s.ts, s.nTs, ts);
+      const held = s.ts;
+      const i = lowerBound(s.nTs, ts, (j) => held[j]!);
       if (s.ts[i] === ts) return false;
       s.ts = grow(s.ts, s.nTs + 1);
       s.ts.copyWithin(i + 1, i, s.nTs);

@@ -4,9 +4,9 @@
  * synchronous: duckdb.ts calls it before queueing a trend, and rollupBuckets again inside the queue.
  */
 import type { BucketPoint } from '../../core/ports.js';
-import { bucketsFromRows, C_MINUTE, rowsMeet } from './rollup.js';
+import { bucketsFromRows, C_MINUTE, firstRowAtOrAfter, rowsMeet } from './rollup.js';
 import type { SealedRollupCache } from './sealed-cache.js';
-import { firstRowAtOrAfter, type TailRollup } from './tail-rollup.js';
+import type { TailRollup } from './tail-rollup.js';
 
 /** A bucketed history query on the rollups: series, step-aligned range, bucket width (a multiple of a minute), most buckets. */
 export interface RollupQuery { patientKey: string; metric: string; from: number; to: number; step: number; limit: number }
