@@ -58,6 +58,47 @@ describe('memory bus specifics', () => {
     expect(batches.length).toBeLessThanOrEqual(4);
   });
 
+  it('a batching group that is caught up lingers even when each slow call finds new records waiting', async () => {
+    const bus = await make();
+    await bus.ensureTopics([{ name: 't-steady', partitions: 1 }]);
+    const batches: number[] = [];
+    // Each call takes 20 ms (a store insert), so a record always arrives while it runs.
+    const sub = await bus.consume({
+      groupId: 'g-steady',
+      topics: ['t-steady'],
+      batching: { minBytes: 1 << 20, maxWaitMs: 200 },
+      handler: async (rs) => {
+        batches.push(rs.length);
+        await new Promise((r) => setTimeout(r, 20));
+      },
+    });
+    // A steady trickle: 120 records, one every 5 ms.
+    for (let i = 0; i < 120; i++) {
+      await bus.publish('t-steady', [{ key: 'k', value: String(i) }]);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    await sub.stop();
+    expect(batches.reduce((a, b) => a + b, 0)).toBe(120);
+    // Without the linger after a call that found the reader caught up: one call per 20 ms, ~30.
+    expect(batches.length).toBeLessThanOrEqual(8);
+  });
+
+  it('a batching group reads a backlog without lingering, minBytes/200 records to a call', async () => {
+    const bus = await make();
+    await bus.ensureTopics([{ name: 't-backlog', partitions: 1 }]);
+    for (let i = 0; i < 3; i++) await bus.publish('t-backlog', Array.from({ length: 1000 }, (_, j) => ({ key: 'k', value: String(i * 1000 + j) })));
+    const batches: number[] = [];
+    const t0 = Date.now();
+    const sub = await bus.consume({ groupId: 'g-backlog', topics: ['t-backlog'], batching: { minBytes: 1000 * 200, maxWaitMs: 5000 }, handler: async (rs) => void batches.push(rs.length) });
+    await sub.caughtUp;
+    const elapsed = Date.now() - t0;
+    await sub.stop();
+    // Full calls are read on at once; a linger between them would take 5 s each.
+    expect(batches).toEqual([1000, 1000, 1000]);
+    expect(elapsed).toBeLessThan(2000);
+  });
+
   it('rejects unknown topics and a second active member of a group', async () => {
     const bus = await make();
     await expect(bus.publish('nope', [{ key: 'a', value: 'b' }])).rejects.toMatchObject({ code: 'VTL_ERR_NOT_FOUND' });

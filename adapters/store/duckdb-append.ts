@@ -1,16 +1,34 @@
 /**
- * The embedded store's insert path into DuckDB: validated sample rows appended through a DuckDB
- * appender, in chunks that yield to the event loop.
+ * The embedded store's insert path into DuckDB: validated samples appended through a DuckDB
+ * appender to a one-row-per-sample stage, in chunks that yield to the event loop.
  */
 import { DuckDBTimestampValue, type DuckDBAppender, type DuckDBValue } from '@duckdb/node-api';
-import type { CanonicalSample } from '../../core/vitals.js';
-import { sampleRows, type SampleRow } from './rows.js';
+import { METRIC_NAMES, type CanonicalSample, type MetricName } from '../../core/vitals.js';
+import { forEachSampleRow, type SampleRow } from './rows.js';
 
 /** Rows appended between two yields to the event loop: a 10,000-sample batch never holds it for long. */
 export const APPEND_CHUNK_ROWS = 500;
 
 /** Connection-local staging table of insertSamples (see there). */
 export const STAGE = 'samples_stage';
+
+// The stage holds one row per sample, a value and a quality column per metric (NULL when absent):
+// a sample is appended in ~20 appender calls instead of ~50 for its four rows (each call crosses
+// into DuckDB; appending was the larger part of an insert's CPU, docs/storage.md), and one
+// statement unpivots it into samples_recent's rows. Times are DOUBLEs (exact for epoch ms) so no
+// BigInt is made per value.
+const stageValue = (m: MetricName): string => `v_${m}`;
+const stageQuality = (m: MetricName): string => `q_${m}`;
+const METRIC_INDEX = new Map<MetricName, number>(METRIC_NAMES.map((m, i) => [m, i]));
+
+/** Create the stage (once per connection); its shape follows METRIC_NAMES, so migrate() drops it. */
+export const STAGE_CREATE = `CREATE TEMP TABLE IF NOT EXISTS ${STAGE} (patient_key VARCHAR, patient_id VARCHAR, device_id VARCHAR, ward VARCHAR, ts_ms DOUBLE, source VARCHAR, recv_ts_ms DOUBLE, trace_id VARCHAR, ${METRIC_NAMES.map((m) => `${stageValue(m)} DOUBLE, ${stageQuality(m)} REAL`).join(', ')})`;
+
+/** Copy the stage into samples_recent, one row per (sample, metric present), in its column order. */
+export const STAGE_COPY = `INSERT INTO samples_recent ${METRIC_NAMES.map(
+  (m) =>
+    `SELECT patient_key, patient_id, device_id, ward, '${m}', epoch_ms(CAST(ts_ms AS BIGINT)), CAST(ts_ms AS BIGINT), ${stageValue(m)}, ${stageQuality(m)}, source, CAST(recv_ts_ms AS BIGINT), trace_id FROM ${STAGE} WHERE ${stageValue(m)} IS NOT NULL`,
+).join(' UNION ALL ')}`;
 
 /**
  * Append rows (the `samples` column order) and flush; the caller closes the appender.
@@ -23,36 +41,64 @@ export function appendSampleRows(app: DuckDBAppender, batch: readonly SampleRow[
 }
 
 /**
- * Validate, convert and append a batch in chunks of about `chunkRows` rows, yielding to the event
- * loop between chunks, so a large batch (a backfill) never stalls /metrics or WebSocket delivery.
- * Converting is the larger part of the work, so it is chunked too: an invalid sample
- * throws mid-way and the caller's transaction rolls the batch back (still all or nothing).
- * @param app - an appender on samples_recent, inside the caller's transaction
+ * Validate and append a batch to the stage (STAGE_CREATE) in chunks of about `chunkRows` rows,
+ * yielding to the event loop between chunks, so a large batch (a backfill) never stalls /metrics
+ * or WebSocket delivery. An invalid sample throws mid-way and the caller's transaction rolls the
+ * batch back (still all or nothing).
+ * @param app - an appender on the stage, inside the caller's transaction
  * @param samples - the batch
  * @param chunkRows - rows per chunk
- * @param onRows - given each chunk's rows once appended (the tail rollup folds them in after commit)
- * @returns rows appended
+ * @returns rows the batch makes in samples_recent (one per sample and metric)
  */
-export async function appendSamplesYielding(
-  app: DuckDBAppender,
-  samples: readonly CanonicalSample[],
-  chunkRows = APPEND_CHUNK_ROWS,
-  onRows?: (rows: readonly SampleRow[]) => void,
-): Promise<number> {
+export async function appendSamplesYielding(app: DuckDBAppender, samples: readonly CanonicalSample[], chunkRows = APPEND_CHUNK_ROWS): Promise<number> {
   // A sample has one row per metric: four or five in practice.
   const step = Math.max(1, Math.ceil(chunkRows / 4));
-  let appended = 0;
+  const values = new Float64Array(METRIC_NAMES.length);
+  const qualities = new Float64Array(METRIC_NAMES.length);
+  const present = new Uint8Array(METRIC_NAMES.length);
+  let rows = 0;
+  let open = false;
+  const visit = (r: Readonly<SampleRow>): void => {
+    if (!open) {
+      app.appendVarchar(r.patient_key);
+      app.appendVarchar(r.patient_id);
+      app.appendVarchar(r.device_id);
+      app.appendVarchar(r.ward);
+      app.appendDouble(r.ts_ms);
+      app.appendVarchar(r.source);
+      app.appendDouble(r.recv_ts_ms);
+      app.appendVarchar(r.trace_id);
+      open = true;
+    }
+    const k = METRIC_INDEX.get(r.metric) as number;
+    values[k] = r.value;
+    qualities[k] = r.quality;
+    present[k] = 1;
+    rows += 1;
+  };
+  const endSample = (): void => {
+    if (!open) return; // no metrics: no rows, as before
+    for (let k = 0; k < present.length; k++) {
+      if (present[k] === 1) {
+        app.appendDouble(values[k] as number);
+        app.appendFloat(qualities[k] as number);
+      } else {
+        app.appendNull();
+        app.appendNull();
+      }
+    }
+    app.endRow();
+    present.fill(0);
+    open = false;
+  };
   for (let i = 0; i < samples.length; i += step) {
     if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-    const rows = sampleRows(samples.slice(i, i + step), i);
-    appendRowRange(app, rows, 0, rows.length);
-    onRows?.(rows);
+    forEachSampleRow(samples.slice(i, i + step), visit, i, endSample);
     // The appender buffers many chunks and writes them in one synchronous flush (~100 ms for
     // 40,000 rows on a loaded 2-core box): flushing each chunk keeps every step short.
     app.flushSync();
-    appended += rows.length;
   }
-  return appended;
+  return rows;
 }
 
 function appendRowRange(app: DuckDBAppender, batch: readonly SampleRow[], from: number, to: number): void {

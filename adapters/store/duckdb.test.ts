@@ -7,6 +7,7 @@ import type { BucketPoint } from '../../core/ports.js';
 import type { CanonicalSample } from '../../core/vitals.js';
 import { storeContract } from '../../test/support/store-contract.js';
 import { APPEND_CHUNK_ROWS, appendSamplesYielding, createDuckDbStore, DUCKDB_DEFAULT_MEMORY_MB, DUCKDB_DEFAULT_THREADS } from './duckdb.js';
+import { STAGE, STAGE_COPY, STAGE_CREATE } from './duckdb-append.js';
 import { loadMigrations, schemaDir } from './migrations.js';
 
 const dirs: string[] = [];
@@ -245,14 +246,16 @@ describe('duckdb store: large batches yield to the event loop', () => {
     const db = await DuckDBInstance.create(':memory:');
     const c = await db.connect();
     for (const m of (await loadMigrations(schemaDir('duckdb'))).filter((x) => x.version === 11)) await c.run(m.sql);
-    const app = await c.createAppender('samples_recent');
+    await c.run(STAGE_CREATE);
+    const app = await c.createAppender(STAGE, 'main', 'temp');
     // 20,000 rows: one turn per chunk of APPEND_CHUNK_ROWS (the appender does no other I/O).
     expect(await turnsDuring(() => appendSamplesYielding(app, batch))).toBeGreaterThanOrEqual(20_000 / APPEND_CHUNK_ROWS - 1);
     // The same call in one chunk never lets the loop turn: what the store did before.
     expect(await turnsDuring(() => appendSamplesYielding(app, batch, Number.MAX_SAFE_INTEGER))).toBe(0);
     app.closeSync();
-    const reader = await c.runAndReadAll('SELECT count(*) AS n FROM samples_recent');
-    expect(Number(reader.getRowObjectsJS()[0]?.n)).toBe(40_000);
+    await c.run(STAGE_COPY);
+    const reader = await c.runAndReadAll("SELECT count(*) AS n, count(*) FILTER (WHERE metric = 'hr' AND value = 60) AS hr FROM samples_recent");
+    expect(reader.getRowObjectsJS()[0]).toEqual({ n: 40_000n, hr: 20_000n });
     c.closeSync();
     db.closeSync();
   });

@@ -21,7 +21,7 @@ import type { AuditEvent } from '../../core/audit.js';
 import type { AlertQuery, AuditQuery, BucketPoint, HistoryQuery, RawPoint, RetentionPolicy, ScoreQuery } from '../../core/ports.js';
 import type { ScoreOutput } from '../../core/bus-messages.js';
 import type { CanonicalSample } from '../../core/vitals.js';
-import { ALERT_EVENTS_INSERT, APPEND_CHUNK_ROWS, appendSamplesYielding, appendStaged, AUDIT_INSERT, SCORES_INSERT, STAGE, type StagedSql } from './duckdb-append.js';
+import { ALERT_EVENTS_INSERT, APPEND_CHUNK_ROWS, appendSamplesYielding, appendStaged, AUDIT_INSERT, SCORES_INSERT, STAGE, STAGE_COPY, STAGE_CREATE, type StagedSql } from './duckdb-append.js';
 import {
   DUCKDB_DEFAULT_MEMORY_MB,
   DUCKDB_DEFAULT_THREADS,
@@ -40,7 +40,7 @@ import { loadTailRollup, recomputeTouched, seal, sealedRollupHi, sealWrites, war
 import { loadMigrations, schemaDir, type AppliedMigration, type IntrospectableStore } from './migrations.js';
 import { planAlerts, planAudit, planHistory, planScores } from './query-plan.js';
 import { retentionCutoffs } from './retention.js';
-import { alertRow, auditRow, scoreRow, type SampleRow } from './rows.js';
+import { alertRow, auditRow, forEachSampleRow, scoreRow } from './rows.js';
 import { MINUTE_MS } from './rollup.js';
 import { SealedRollupCache } from './sealed-cache.js';
 import { assertSqlString, sqlInt } from './sql.js';
@@ -246,7 +246,7 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
         // Trends go through the queue until the tail's rollup is rebuilt below.
         tailRollup = null;
         await ensureLedger(c);
-        // The staging table copies samples_recent's shape; a migration may change it.
+        // The staging table's shape may change with a release (METRIC_NAMES): made anew after migrating.
         await c.run(`DROP TABLE IF EXISTS temp.main.${STAGE}`);
         const done = new Set((await applied(c)).map((m) => m.version));
         for (const m of migrations) {
@@ -281,20 +281,19 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
       let appended = 0;
       await serial('insertSamples', async (c) => {
         const tail = await tailOf(c);
-        const chunks: Array<readonly SampleRow[]> = [];
         try {
           await transaction(c, async () => {
             // Staged in an in-memory temp table, then copied by one statement that DuckDB runs off
             // the event loop: appending to the file table directly writes each filled row group
             // (compressed, to disk) inside a synchronous flush, a 50-100 ms stall every ~120k rows.
-            await c.run(`CREATE TEMP TABLE IF NOT EXISTS ${STAGE} AS SELECT * FROM samples_recent LIMIT 0`);
+            await c.run(STAGE_CREATE);
             const app = await c.createAppender(STAGE, 'main', 'temp');
             try {
-              appended = await appendSamplesYielding(app, samples, appendChunkRows, (rs) => chunks.push(rs));
+              appended = await appendSamplesYielding(app, samples, appendChunkRows);
             } finally {
               app.closeSync();
             }
-            await c.run(`INSERT INTO samples_recent SELECT * FROM ${STAGE}`);
+            await c.run(STAGE_COPY);
             await c.run(`DELETE FROM ${STAGE}`);
           });
         } catch (e) {
@@ -307,9 +306,11 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
         let folded = (): void => undefined;
         folding = new Promise<void>((resolve) => (folded = resolve));
         try {
-          for (const [i, rs] of chunks.entries()) {
+          // Validated already (the batch committed): walking it again costs less than keeping its rows.
+          const step = Math.max(1, Math.ceil(appendChunkRows / 4));
+          for (let i = 0; i < samples.length; i += step) {
             if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-            for (const r of rs) tail.add(r.patient_key, r.metric, r.ts_ms, r.value);
+            forEachSampleRow(samples.slice(i, i + step), (r) => tail.add(r.patient_key, r.metric, r.ts_ms, r.value));
           }
         } finally {
           folding = null;

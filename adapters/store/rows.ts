@@ -83,8 +83,9 @@ export function sampleRows(samples: readonly CanonicalSample[], offset = 0): Sam
  * @param samples - canonical samples
  * @param visit - called once per (sample, metric)
  * @param offset - index of samples[0] in the caller's batch (error messages name the sample)
+ * @param endSample - called after each sample's rows (a sample-per-row encoder closes its row)
  */
-export function forEachSampleRow(samples: readonly CanonicalSample[], visit: (row: Readonly<SampleRow>) => void, offset = 0): void {
+export function forEachSampleRow(samples: readonly CanonicalSample[], visit: (row: Readonly<SampleRow>) => void, offset = 0, endSample?: () => void): void {
   const row: SampleRow = { patient_key: '', patient_id: '', device_id: '', ward: '', metric: 'hr', ts_ms: 0, value: 0, quality: 0, source: '', recv_ts_ms: 0, trace_id: '' };
   for (let i = 0; i < samples.length; i++) {
     const s = samples[i] as CanonicalSample;
@@ -120,6 +121,7 @@ export function forEachSampleRow(samples: readonly CanonicalSample[], visit: (ro
       row.quality = q ?? QUALITY_ABSENT;
       visit(row);
     }
+    endSample?.();
   }
 }
 

@@ -11,7 +11,7 @@ import { GroupCommit } from '../../../platform/group-commit.js';
 import type { Logger } from '../../../platform/log.js';
 import type { MemoryBus, MemoryBusOptions, MemoryBusStats } from '../memory.js';
 import { ConsumerGroups } from './groups.js';
-import { Reader } from './reader.js';
+import { batchFill, Reader } from './reader.js';
 import { compactNow, DEFAULT_TOMBSTONE_RETENTION_MS, limitsFor, trimAge, trimCount } from './retention.js';
 import { appendToSegment, createTopicDir, encodeRecord, loadSegment, readTopicSpec, rewriteCompacted, scheduleSegmentCleanup, segmentFiles } from './segment-files.js';
 import { busError, errorText, startPosition, TopicLog, type PendingPublish } from './topic-log.js';
@@ -262,11 +262,10 @@ export class MemoryBusImpl implements MemoryBus {
       positions.set(t, c ?? (opts.fromBeginning === false ? t.next : (t.offs[0] ?? t.next)));
     }
     this.groups.join(opts.groupId);
-    const linger = Math.min(opts.batching?.maxWaitMs ?? 0, 5000);
     const reader: Reader = new Reader(this, positions, highWatermarks(logs), opts.handler, opts.groupId, () => {
       this.groups.leave(opts.groupId);
       this.readers.delete(reader);
-    }, linger);
+    }, batchFill(opts.batching));
     this.readers.add(reader);
     reader.start();
     return reader;
@@ -276,7 +275,7 @@ export class MemoryBusImpl implements MemoryBus {
     this.assertOpen();
     const logs = opts.topics.map((n) => this.topic(n));
     const positions = new Map<TopicLog, number>(logs.map((t) => [t, startPosition(t, opts.from)]));
-    const reader: Reader = new Reader(this, positions, highWatermarks(logs), opts.handler, null, () => this.readers.delete(reader), 0, opts.required === true, opts.name ?? null);
+    const reader: Reader = new Reader(this, positions, highWatermarks(logs), opts.handler, null, () => this.readers.delete(reader), batchFill(undefined), opts.required === true, opts.name ?? null);
     this.readers.add(reader);
     reader.start();
     return reader;

@@ -16,6 +16,29 @@ export interface ReaderHost {
   commit(groupId: string, topic: string, next: number): void;
 }
 
+/** How a bulk reader lets a trickle gather into batches (ConsumeOptions.batching). */
+export interface BatchFill {
+  lingerMs: number;
+  records: number;
+}
+
+const NO_FILL: BatchFill = { lingerMs: 0, records: 0 };
+
+/** Bytes per record assumed when a reader's batching asks for minBytes (a canonical sample's JSON is ~200). */
+export const BYTES_PER_RECORD = 200;
+/** Most records one call is handed however large minBytes is: one call, one insert of bounded length. */
+export const MAX_FILL_RECORDS = 5000;
+
+/**
+ * @param batching - ConsumeOptions.batching
+ * @returns the reader's fill: maxWaitMs (at most 5 s) and minBytes as records (at most MAX_FILL_RECORDS)
+ */
+export function batchFill(batching: { minBytes?: number; maxWaitMs?: number } | undefined): BatchFill {
+  const lingerMs = Math.min(Math.max(0, batching?.maxWaitMs ?? 0), 5000);
+  const records = Math.min(Math.ceil(Math.max(0, batching?.minBytes ?? 0) / BYTES_PER_RECORD), MAX_FILL_RECORDS);
+  return lingerMs > 0 ? { lingerMs, records } : NO_FILL;
+}
+
 export class Reader implements Subscription {
   readonly caughtUp: Promise<void>;
   private resolveCaughtUp!: () => void;
@@ -34,8 +57,11 @@ export class Reader implements Subscription {
     private readonly handler: BatchHandler,
     readonly groupId: string | null,
     private readonly onStop: () => void,
-    /** Once idle, wait this long after new data arrives so it is delivered in one batch (ConsumeOptions.batching.maxWaitMs). */
-    private readonly lingerMs = 0,
+    /**
+     * Batching for a bulk reader (ConsumeOptions.batching): once caught up, wait up to `lingerMs` for
+     * `records` to gather, and hand up to that many to one call (at least the bus's maxBatchSize).
+     */
+    private readonly fill: BatchFill = NO_FILL,
     /** Retention spares what it has not read; its lag counts for flow control. */
     readonly required = groupId !== null,
     /** Label in lag reports. */
@@ -86,9 +112,13 @@ export class Reader implements Subscription {
   }
 
   private async run(): Promise<void> {
-    const max = this.bus.maxBatchSize;
+    const max = Math.max(this.bus.maxBatchSize, this.fill.records);
+    // A round is full when some batch reached the fill (or the bus's batch size, without one): a
+    // backlog, read on without waiting. Otherwise the reader is caught up and lingers.
+    const fullAt = Math.max(1, this.fill.records || this.bus.maxBatchSize);
     while (!this.stopped) {
       let delivered = false;
+      let full = false;
       for (const [t, pos] of this.positions) {
         if (this.stopped) break;
         const idx = t.indexOf(pos);
@@ -107,17 +137,18 @@ export class Reader implements Subscription {
         this.positions.set(t, nextPos);
         if (this.groupId !== null) this.bus.commit(this.groupId, t.name, nextPos);
         delivered = true;
+        if (batch.length >= fullAt) full = true;
         this.checkCaughtUp();
         // Yield to I/O between batches so a large backlog cannot starve the event loop.
         await new Promise<void>((res) => setImmediate(res));
       }
       this.checkCaughtUp();
-      if (!delivered && !this.stopped) {
-        await this.waitForData();
-        // A trickle (200 samples/s) would otherwise reach the handler one record at a time:
-        // each store insert has a fixed cost, so let a batch fill, as Kafka's fetch.max.wait does.
-        if (this.lingerMs > 0 && !this.stopped) await this.pause(this.lingerMs);
-      }
+      if (this.stopped || full) continue;
+      if (!delivered) await this.waitForData();
+      // Caught up: a steady trickle (1,000 samples/s) would otherwise reach the handler in as many
+      // calls as it can make (each a store insert, ~4 ms of fixed cost), so let a batch gather, as
+      // Kafka's fetch.max.wait does. Without a fill, wait only for data.
+      if (this.fill.lingerMs > 0 && !this.stopped) await this.pause(this.fill.lingerMs);
     }
   }
 
