@@ -10,6 +10,14 @@ import type { Logger } from '../../../platform/log.js';
 import { busError, errorText } from './topic-log.js';
 
 const OFFSETS_FILE = '_group-offsets.json';
+/**
+ * How long commits coalesce before the offsets file is rewritten. Each rewrite (write a temporary
+ * file, rename it) costs ~0.85 ms of CPU here, most of it handing four operations to libuv's pool
+ * and back: at 50 ms that was ~17 µs per record at 1,000 records/s (BENCHMARKS.md, issue 11).
+ * A crash redelivers at most this much to each group; every reader already takes records at
+ * least once (the store hides copies, the rules role skips alert events it has logged).
+ */
+export const OFFSETS_WRITE_EVERY_MS = 1000;
 const DEFAULT_INACTIVE_GROUP_HOLD_MS = 15 * 60_000;
 
 export class ConsumerGroups {
@@ -90,7 +98,7 @@ export class ConsumerGroups {
       this.timer = setTimeout(() => {
         this.timer = null;
         void this.write();
-      }, 50);
+      }, OFFSETS_WRITE_EVERY_MS);
     }
   }
 
