@@ -268,6 +268,14 @@ describe('duckdb store: large batches yield to the event loop', () => {
     const bad = [...batch.slice(0, 5_000).map((s) => ({ ...s, patientId: 'q' })), { ...batch[0]!, patientId: 'q', metrics: { hr: Number.NaN } }];
     await expect(store.insertSamples(bad)).rejects.toMatchObject({ code: 'VTL_ERR_BAD_REQUEST' });
     expect((await store.sampleRowCounts()).recent).toBe(20_000);
+    // Invalid after the sample's first metric: its stage row is half appended when validation throws.
+    const halfway = [...batch.slice(0, 3), { ...batch[0]!, metrics: { hr: 61, spo2: Number.NaN } }];
+    await expect(store.insertSamples(halfway)).rejects.toMatchObject({ code: 'VTL_ERR_BAD_REQUEST' });
+    expect((await store.sampleRowCounts()).recent).toBe(20_000);
+    // The next batch goes in whole, its values as sent.
+    await store.insertSamples([{ ...batch[0]!, patientId: 'after', metrics: { hr: 62, spo2: 95 } }]);
+    expect((await store.sampleRowCounts()).recent).toBe(20_002);
+    expect(await store.history({ patientKey: 'after', metric: 'spo2', from: 0, to: 10_000_000, step: 'raw', limit: 10 })).toEqual([{ ts: batch[0]!.ts, value: 95 }]);
     await store.close();
   });
 });
