@@ -94,6 +94,8 @@ export interface ConsumeOptions {
    * Throughput hint for bulk consumers (the sink); adapters may ignore it. Kafka: a fetch waits
    * up to `maxWaitMs` for `minBytes`, and up to `concurrency` partitions' batches are handed to
    * the handler at once (each partition still in order, each committed after its own call).
+   * Embedded: once caught up, the reader waits `maxWaitMs` before reading on, and a call takes up
+   * to `minBytes`/200 records (at most 5,000).
    * `prefetch` (records): the bus may fetch and deliver further batches while calls holding up to
    * this many records have not resolved yet, so calls of one partition may overlap and finish out
    * of order; offsets are still committed only up to a partition's first call not resolved. For
