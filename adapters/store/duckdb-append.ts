@@ -41,6 +41,14 @@ export function appendSampleRows(app: DuckDBAppender, batch: readonly SampleRow[
 }
 
 /**
+ * @param chunkRows - rows between two yields to the event loop
+ * @returns samples per chunk: a sample has one row per metric, four or five in practice
+ */
+export function samplesPerChunk(chunkRows: number): number {
+  return Math.max(1, Math.ceil(chunkRows / 4));
+}
+
+/**
  * Validate and append a batch to the stage (STAGE_CREATE) in chunks of about `chunkRows` rows,
  * yielding to the event loop between chunks, so a large batch (a backfill) never stalls /metrics
  * or WebSocket delivery. An invalid sample throws mid-way and the caller's transaction rolls the
@@ -51,8 +59,7 @@ export function appendSampleRows(app: DuckDBAppender, batch: readonly SampleRow[
  * @returns rows the batch makes in samples_recent (one per sample and metric)
  */
 export async function appendSamplesYielding(app: DuckDBAppender, samples: readonly CanonicalSample[], chunkRows = APPEND_CHUNK_ROWS): Promise<number> {
-  // A sample has one row per metric: four or five in practice.
-  const step = Math.max(1, Math.ceil(chunkRows / 4));
+  const step = samplesPerChunk(chunkRows);
   const values = new Float64Array(METRIC_NAMES.length);
   const qualities = new Float64Array(METRIC_NAMES.length);
   const present = new Uint8Array(METRIC_NAMES.length);

@@ -21,7 +21,7 @@ import type { AuditEvent } from '../../core/audit.js';
 import type { AlertQuery, AuditQuery, BucketPoint, HistoryQuery, RawPoint, RetentionPolicy, ScoreQuery } from '../../core/ports.js';
 import type { ScoreOutput } from '../../core/bus-messages.js';
 import type { CanonicalSample } from '../../core/vitals.js';
-import { ALERT_EVENTS_INSERT, APPEND_CHUNK_ROWS, appendSamplesYielding, appendStaged, AUDIT_INSERT, SCORES_INSERT, STAGE, STAGE_COPY, STAGE_CREATE, type StagedSql } from './duckdb-append.js';
+import { ALERT_EVENTS_INSERT, APPEND_CHUNK_ROWS, appendSamplesYielding, appendStaged, AUDIT_INSERT, samplesPerChunk, SCORES_INSERT, STAGE, STAGE_COPY, STAGE_CREATE, type StagedSql } from './duckdb-append.js';
 import {
   DUCKDB_DEFAULT_MEMORY_MB,
   DUCKDB_DEFAULT_THREADS,
@@ -307,7 +307,7 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
         folding = new Promise<void>((resolve) => (folded = resolve));
         try {
           // Validated already (the batch committed): walking it again costs less than keeping its rows.
-          const step = Math.max(1, Math.ceil(appendChunkRows / 4));
+          const step = samplesPerChunk(appendChunkRows);
           for (let i = 0; i < samples.length; i += step) {
             if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
             forEachSampleRow(samples.slice(i, i + step), (r) => tail.add(r.patient_key, r.metric, r.ts_ms, r.value));

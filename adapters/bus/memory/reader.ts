@@ -25,9 +25,9 @@ export interface BatchFill {
 const NO_FILL: BatchFill = { lingerMs: 0, records: 0 };
 
 /** Bytes per record assumed when a reader's batching asks for minBytes (a canonical sample's JSON is ~200). */
-export const BYTES_PER_RECORD = 200;
+const BYTES_PER_RECORD = 200;
 /** Most records one call is handed however large minBytes is: one call, one insert of bounded length. */
-export const MAX_FILL_RECORDS = 5000;
+const MAX_FILL_RECORDS = 5000;
 
 /**
  * @param batching - ConsumeOptions.batching
