@@ -19,6 +19,7 @@ import { startOpsServer, type OpsServer } from '../platform/ops-server.js';
 import type { Logger } from '../platform/log.js';
 import { createMetricsRegistry } from '../platform/metrics.js';
 import { registerLagGauge, reportsLag } from '../platform/lag-metric.js';
+import { registerStoreMemoryGauge, reportsEngineMemory } from '../platform/store-memory-metric.js';
 import { retry } from '../platform/backoff.js';
 import { SINK_TOPICS, sinkGroupId } from '../sink/sink.js';
 import { RULES_GROUP } from '../stream-rules/rules-role.js';
@@ -221,6 +222,7 @@ export async function runTarget(target: ModuleName, config: Config, log: Logger,
     const store = storeResult.value;
     ctx = { config, log, clock: systemClock, metrics, bus, store, ops };
     if (needs.bus && reportsLag(bus)) registerLagGauge(metrics, bus);
+    if (needs.store && reportsEngineMemory(store)) registerStoreMemoryGauge(metrics, store);
     if (interim) await new Promise<void>((r) => interim.close(() => r()));
 
     for (const name of order) {

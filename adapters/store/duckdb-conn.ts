@@ -145,6 +145,21 @@ export async function engineSettings(c: DuckDBConnection): Promise<DuckDbEngineS
   return { memoryLimitMb: mib ? Math.round(Number(mib[1])) : NaN, threads: Number(r?.threads) };
 }
 
+/** Memory DuckDB accounts for, by its own tag (buffer pool: table data, indexes, …). */
+export interface EngineMemory {
+  tag: string;
+  bytes: number;
+}
+
+/**
+ * @param c - a connection (the health one: this must not wait behind inserts)
+ * @returns DuckDB's memory in use per tag, tags holding none left out
+ */
+export async function engineMemory(c: DuckDBConnection): Promise<EngineMemory[]> {
+  const rs = await rows(c, 'SELECT tag, memory_usage_bytes AS bytes FROM duckdb_memory() WHERE memory_usage_bytes > 0 ORDER BY tag');
+  return rs.map((r) => ({ tag: String(r.tag), bytes: Number(r.bytes) }));
+}
+
 /**
  * A health probe on its own connection, so it never waits behind (or joins) a write transaction.
  * @param c - the health connection

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { Registry } from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { BucketPoint } from '../../core/ports.js';
 import type { CanonicalSample } from '../../core/vitals.js';
@@ -9,6 +10,7 @@ import { storeContract } from '../../test/support/store-contract.js';
 import { APPEND_CHUNK_ROWS, appendSamplesYielding, createDuckDbStore, DUCKDB_DEFAULT_MEMORY_MB, DUCKDB_DEFAULT_THREADS } from './duckdb.js';
 import { STAGE, STAGE_COPY, STAGE_CREATE } from './duckdb-append.js';
 import { loadMigrations, schemaDir } from './migrations.js';
+import { registerStoreMemoryGauge, STORE_MEMORY_METRIC } from '../../platform/store-memory-metric.js';
 
 const dirs: string[] = [];
 async function tempFile(): Promise<string> {
@@ -86,6 +88,28 @@ describe('duckdb store: engine settings', () => {
     expect(await defaults.engineSettings()).toEqual({ memoryLimitMb: DUCKDB_DEFAULT_MEMORY_MB, threads: DUCKDB_DEFAULT_THREADS });
     await defaults.close();
     await expect(createDuckDbStore({ path: ':memory:', threads: 0 })).rejects.toMatchObject({ code: 'VTL_ERR_CONFIG' });
+  });
+});
+
+describe('duckdb store: engine memory', () => {
+  it('reports what DuckDB holds by tag, on /metrics as vitals_store_engine_memory_bytes, within its limit', async () => {
+    const store = await createDuckDbStore({ path: await tempFile(), memoryLimitMb: 128 });
+    await store.migrate();
+    const at = (p: number, ts: number): CanonicalSample => ({ v: 1, deviceId: `d${p}`, patientId: `p${p}`, ward: 'w', ts, recvTs: ts, source: 'device', metrics: { hr: 60 + (ts % 40), rr: 12 }, traceId: 't' });
+    for (let s = 0; s < 20; s++) await store.insertSamples(Array.from({ length: 1000 }, (_, p) => at(p, 1_000_000 + s * 1000 + p)));
+    const held = await store.engineMemory();
+    const total = held.reduce((a, m) => a + m.bytes, 0);
+    expect(held.length).toBeGreaterThan(0);
+    expect(total).toBeGreaterThan(0);
+    expect(total).toBeLessThanOrEqual(128 * 1024 * 1024);
+    const reg = new Registry();
+    registerStoreMemoryGauge(reg, store);
+    const text = await reg.getSingleMetricAsString(STORE_MEMORY_METRIC);
+    for (const m of held) expect(text).toMatch(new RegExp(`^${STORE_MEMORY_METRIC}\\{tag="${m.tag}"\\} \\d+$`, 'm'));
+    await store.close();
+    // A closed store reports nothing rather than failing the scrape.
+    expect(await store.engineMemory()).toEqual([]);
+    expect(await reg.getSingleMetricAsString(STORE_MEMORY_METRIC)).not.toMatch(/tag=/);
   });
 });
 

@@ -25,6 +25,7 @@ import { ALERT_EVENTS_INSERT, APPEND_CHUNK_ROWS, appendSamplesYielding, appendSt
 import {
   DUCKDB_DEFAULT_MEMORY_MB,
   DUCKDB_DEFAULT_THREADS,
+  engineMemory,
   engineSettings,
   openInstance,
   positiveInt,
@@ -34,6 +35,7 @@ import {
   serialConnection,
   transaction,
   type DuckDbEngineSettings,
+  type EngineMemory,
 } from './duckdb-conn.js';
 import { alertsQuery, auditQuery, historyQuery, scoresQuery } from './duckdb-queries.js';
 import { loadTailRollup, recomputeTouched, seal, sealedRollupHi, sealWrites, warmBatches, warmListing, warmRows, WARM_BATCH_ROWS, type Recomputed, type SealedRows } from './duckdb-rollup.js';
@@ -48,7 +50,7 @@ import { seriesKey, TailRollup } from './tail-rollup.js';
 import { memoryBuckets } from './trend-memory.js';
 
 export { APPEND_CHUNK_ROWS, appendSampleRows, appendSamplesYielding } from './duckdb-append.js';
-export { DUCKDB_DEFAULT_MEMORY_MB, DUCKDB_DEFAULT_THREADS, type DuckDbEngineSettings } from './duckdb-conn.js';
+export { DUCKDB_DEFAULT_MEMORY_MB, DUCKDB_DEFAULT_THREADS, type DuckDbEngineSettings, type EngineMemory } from './duckdb-conn.js';
 
 
 export interface DuckDbStoreOptions {
@@ -92,6 +94,8 @@ export const DUCKDB_DEFAULT_SEAL_ROWS = 500_000;
 
 export interface DuckDbStore extends IntrospectableStore {
   engineSettings(): Promise<DuckDbEngineSettings>;
+  /** DuckDB's own memory by tag (on the health connection: never behind an insert); its sum stays under the memory limit. */
+  engineMemory(): Promise<EngineMemory[]>;
   /** Raw rows (copies included) in sorted runs and in the unsorted tail; rows of the sealed and of the tail's 1-minute rollup. */
   sampleRowCounts(): Promise<{ sorted: number; recent: number; rollup: number; recentRollup: number }>;
   /**
@@ -454,6 +458,11 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
 
     async engineSettings() {
       return serial('engineSettings', engineSettings);
+    },
+
+    async engineMemory() {
+      if (queue.closing || closed) return [];
+      return engineMemory(healthConn);
     },
 
     async sampleRowCounts() {

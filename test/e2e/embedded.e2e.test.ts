@@ -150,6 +150,8 @@ describe('embedded: device to dashboard in one process', () => {
       return value(t, 'vitals_sink_insert_seconds_count{topic="vitals.samples"}') > 0 ? t : null;
     });
     expect(value(m, 'vitals_gateway_ws_clients')).toBe(1);
+    // The embedded store's own memory (DuckDB's buffer pool by tag) beside the process's.
+    expect([...m.matchAll(/^vitals_store_engine_memory_bytes\{tag="[A-Z_]+"\} (\d+)$/gm)].reduce((a, x) => a + Number(x[1]), 0)).toBeGreaterThan(0);
     const dashboard = JSON.parse(readFileSync(new URL('../../infra/grafana/dashboards/vitalstream.json', import.meta.url), 'utf8')) as { panels: Array<{ targets?: Array<{ expr: string }> }> };
     const queried = new Set(dashboard.panels.flatMap((p) => (p.targets ?? []).flatMap((t) => t.expr.match(/vitals_[a-z0-9_]+/g) ?? [])));
     const families = new Set([...m.matchAll(/^# TYPE (\S+) /gm)].map((x) => x[1]));
