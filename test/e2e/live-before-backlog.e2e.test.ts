@@ -97,16 +97,17 @@ describe('embedded: a live deterioration alerts while a gateway uploads hours of
     }, 1000);
 
     // The backfill (default 20,000 samples, 5.5 h of one gateway): each gateway uploads BACKLOG_SAMPLES one-second samples ending 1 h ago, 500 per QoS 1 message.
-    // A gateway whose share is sent before the last probe is acknowledged goes on uploading older hours (up to as many again),
-    // so every probe meets a running upload however fast this machine drains it.
+    // A gateway whose share is sent before the last probe is acknowledged goes on uploading older hours (back to 20 h ago,
+    // inside ingest's 24-h backfill window), so every probe meets a running upload however fast this machine drains it.
     const messages = Math.ceil(BACKLOG_SAMPLES / BATCH);
     const start = Date.now() - 3_600_000 - BACKLOG_SAMPLES * 1000;
+    const oldest = Date.now() - 20 * 3_600_000;
     let backlogAcked = 0;
     let probesSent = false;
     let samplesSent = 0;
     const upload = Promise.all(
       gateways.map(async (gw, g) => {
-        for (let m = 0; m < messages || (!probesSent && m < 2 * messages); m++) {
+        for (let m = 0; m < messages || (!probesSent && start - (m - messages + 1) * BATCH * 1000 >= oldest); m++) {
           const first = m < messages ? start + m * BATCH * 1000 : start - (m - messages + 1) * BATCH * 1000;
           const count = m < messages ? Math.min(BATCH, BACKLOG_SAMPLES - m * BATCH) : BATCH;
           const samples = Array.from({ length: count }, (_, i) => ({ ts: first + i * 1000, hr: 70 + (i % 5), spo2: 97, rr: 15, temp: 36.8 }));
