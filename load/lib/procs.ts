@@ -236,9 +236,12 @@ async function waitPort(port: number, timeoutMs: number): Promise<void> {
   }
 }
 
-/** True when a `mosquitto` binary is on PATH (Debian: apt-get install mosquitto). */
-export function hasMosquitto(): boolean {
-  for (const dir of (process.env.PATH ?? '').split(':').concat(['/usr/sbin'])) {
+/** Where a `mosquitto` binary is looked for: PATH, and /usr/sbin where Debian puts it. */
+const MOSQUITTO_DIRS = (): string[] => (process.env.PATH ?? '').split(':').concat(['/usr/sbin']);
+
+/** True when a `mosquitto` binary is in `dirs` (Debian: apt-get install mosquitto). */
+export function hasMosquitto(dirs: readonly string[] = MOSQUITTO_DIRS()): boolean {
+  for (const dir of dirs) {
     try {
       readFileSync(path.join(dir, 'mosquitto'));
       return true;
@@ -253,7 +256,9 @@ export function hasMosquitto(): boolean {
  * Mosquitto as the plain pub/sub baseline: TCP_NODELAY (as Vitalstream's listener), no inflight cap and a
  * deep queue so QoS 1 is not dropped for a slow subscriber (PERF_NOTES.md).
  */
-export async function startMosquitto(): Promise<Target> {
+export async function startMosquitto(searchDirs: readonly string[] = MOSQUITTO_DIRS()): Promise<Target> {
+  // A clear refusal rather than spawn's unhandled ENOENT from deep inside a run.
+  if (!hasMosquitto(searchDirs)) throw new Error('the Mosquitto baseline needs the mosquitto binary (Debian: apt-get install mosquitto), or leave mosquitto out of --targets');
   const dir = await mkdtemp(path.join(os.tmpdir(), 'vitals-bench-mosq-'));
   const port = await freePort();
   const conf = path.join(dir, 'mosquitto.conf');
