@@ -153,11 +153,27 @@ export interface EngineMemory {
 
 /**
  * @param c - a connection (the health one: this must not wait behind inserts)
- * @returns DuckDB's memory in use per tag, tags holding none left out
+ * @param timeoutMs - give up after this long: a scrape must not hang on a busy engine
+ * @returns DuckDB's memory in use per tag, tags holding none left out; none when it did not answer in time
  */
-export async function engineMemory(c: DuckDBConnection): Promise<EngineMemory[]> {
-  const rs = await rows(c, 'SELECT tag, memory_usage_bytes AS bytes FROM duckdb_memory() WHERE memory_usage_bytes > 0 ORDER BY tag');
-  return rs.map((r) => ({ tag: String(r.tag), bytes: Number(r.bytes) }));
+export function engineMemory(c: DuckDBConnection, timeoutMs: number): Promise<EngineMemory[]> {
+  const answer = rows(c, 'SELECT tag, memory_usage_bytes AS bytes FROM duckdb_memory() WHERE memory_usage_bytes > 0 ORDER BY tag').then((rs) =>
+    rs.map((r) => ({ tag: String(r.tag), bytes: Number(r.bytes) })),
+  );
+  return within(answer, timeoutMs, []);
+}
+
+/** `answer`, or `fallback` once `timeoutMs` has passed without one. */
+async function within<T>(answer: Promise<T>, timeoutMs: number, fallback: T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<T>((resolve) => {
+    timer = setTimeout(() => resolve(fallback), timeoutMs);
+  });
+  try {
+    return await Promise.race([answer, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**
@@ -166,18 +182,10 @@ export async function engineMemory(c: DuckDBConnection): Promise<EngineMemory[]>
  * @param timeoutMs - give up after this long
  * @returns whether DuckDB answered in time
  */
-export async function probe(c: DuckDBConnection, timeoutMs: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), timeoutMs);
-  });
+export function probe(c: DuckDBConnection, timeoutMs: number): Promise<boolean> {
   const answer = c
     .runAndReadAll('SELECT 1 AS ok')
     .then((r) => Number(r.getRowObjectsJS()[0]?.ok) === 1)
     .catch(() => false);
-  try {
-    return await Promise.race([answer, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+  return within(answer, timeoutMs, false);
 }

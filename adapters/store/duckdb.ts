@@ -462,14 +462,7 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
 
     async engineMemory() {
       if (queue.closing || closed) return [];
-      // A scrape must not hang on a busy engine (libuv's pool full of inserts): past the health timeout, no series.
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<EngineMemory[]>((resolve) => (timer = setTimeout(() => resolve([]), healthTimeoutMs)));
-      try {
-        return await Promise.race([engineMemory(healthConn), late]);
-      } finally {
-        clearTimeout(timer);
-      }
+      return engineMemory(healthConn, healthTimeoutMs);
     },
 
     async sampleRowCounts() {

@@ -107,9 +107,11 @@ describe('embedded: a live deterioration alerts while a gateway uploads hours of
     let samplesSent = 0;
     const upload = Promise.all(
       gateways.map(async (gw, g) => {
-        for (let m = 0; m < messages || (!probesSent && start - (m - messages + 1) * BATCH * 1000 >= oldest); m++) {
-          const first = m < messages ? start + m * BATCH * 1000 : start - (m - messages + 1) * BATCH * 1000;
-          const count = m < messages ? Math.min(BATCH, BACKLOG_SAMPLES - m * BATCH) : BATCH;
+        for (let m = 0; ; m++) {
+          const extra = m >= messages;
+          const first = extra ? start - (m - messages + 1) * BATCH * 1000 : start + m * BATCH * 1000;
+          if (extra && (probesSent || first < oldest)) break;
+          const count = extra ? BATCH : Math.min(BATCH, BACKLOG_SAMPLES - m * BATCH);
           const samples = Array.from({ length: count }, (_, i) => ({ ts: first + i * 1000, hr: 70 + (i % 5), spo2: 97, rr: 15, temp: 36.8 }));
           await gw.publishAsync(`devices/bl-gw-${g}/vitals`, JSON.stringify({ samples }), { qos: 1 });
           samplesSent += count;
