@@ -12,11 +12,10 @@ export const APPEND_CHUNK_ROWS = 500;
 /** Connection-local staging table of insertSamples (see there). */
 export const STAGE = 'samples_stage';
 
-// The stage holds one row per sample, a value and a quality column per metric (NULL when absent):
-// a sample is appended in ~20 appender calls instead of ~50 for its four rows (each call crosses
-// into DuckDB; appending was the larger part of an insert's CPU, docs/storage.md), and one
-// statement unpivots it into samples_recent's rows. Times are DOUBLEs (exact for epoch ms) so no
-// BigInt is made per value.
+// The stage holds one row per sample, a value and a quality column per metric (NULL when absent),
+// as the tables do (migrations 022-023): a sample is appended in ~20 appender calls, and one
+// statement copies the stage into the tail. Times are DOUBLEs (exact for epoch ms) so no BigInt
+// is made per value.
 const stageValue = (m: MetricName): string => `v_${m}`;
 const stageQuality = (m: MetricName): string => `q_${m}`;
 const METRIC_INDEX = new Map<MetricName, number>(METRIC_NAMES.map((m, i) => [m, i]));
@@ -24,11 +23,16 @@ const METRIC_INDEX = new Map<MetricName, number>(METRIC_NAMES.map((m, i) => [m, 
 /** Create the stage (once per connection); its shape follows METRIC_NAMES, so migrate() drops it. */
 export const STAGE_CREATE = `CREATE TEMP TABLE IF NOT EXISTS ${STAGE} (patient_key VARCHAR, patient_id VARCHAR, device_id VARCHAR, ward VARCHAR, ts_ms DOUBLE, source VARCHAR, recv_ts_ms DOUBLE, trace_id VARCHAR, ${METRIC_NAMES.map((m) => `${stageValue(m)} DOUBLE, ${stageQuality(m)} REAL`).join(', ')})`;
 
-/** Copy the stage into samples_recent, one row per (sample, metric present), in its column order. */
-export const STAGE_COPY = `INSERT INTO samples_recent ${METRIC_NAMES.map(
-  (m) =>
-    `SELECT patient_key, patient_id, device_id, ward, '${m}', epoch_ms(CAST(ts_ms AS BIGINT)), CAST(ts_ms AS BIGINT), ${stageValue(m)}, ${stageQuality(m)}, source, CAST(recv_ts_ms AS BIGINT), trace_id FROM ${STAGE} WHERE ${stageValue(m)} IS NOT NULL`,
-).join(' UNION ALL ')}`;
+/** The raw tables (migrations 022-023): one row per sample, a value and a quality column per metric. */
+export const SAMPLE_TABLES: ReadonlySet<string> = new Set(['samples_wide', 'samples_recent_wide']);
+
+/** An aggregate over rows of a raw table: the values they hold (what the per-metric views show). */
+export const VALUES_OF_ROWS = `CAST(coalesce(sum(${METRIC_NAMES.map((m) => `CAST(${stageValue(m)} IS NOT NULL AS INTEGER)`).join(' + ')}), 0) AS DOUBLE)`;
+
+/** Copy the stage into the tail (samples_recent_wide, migration 023): the same shape, times as BIGINT. */
+export const STAGE_COPY = `INSERT INTO samples_recent_wide SELECT patient_key, patient_id, device_id, ward, CAST(ts_ms AS BIGINT), source, CAST(recv_ts_ms AS BIGINT), trace_id, ${METRIC_NAMES.map(
+  (m) => `${stageValue(m)}, ${stageQuality(m)}`,
+).join(', ')} FROM ${STAGE}`;
 
 /**
  * Append rows (the `samples` column order) and flush; the caller closes the appender.

@@ -14,7 +14,7 @@ import { seriesKey, TailRollup } from './tail-rollup.js';
 import { memoryBuckets, type RollupQuery } from './trend-memory.js';
 
 // One statement moves the unsorted tail into a sorted run; the DELETE commits with it.
-const SEAL = 'INSERT INTO samples SELECT * FROM samples_recent ORDER BY patient_key, metric, ts_ms';
+const SEAL = 'INSERT INTO samples_wide SELECT * FROM samples_recent_wide ORDER BY patient_key, ts_ms';
 
 const ROLLUP_COLUMNS = 'patient_key, metric, minute_ms, cnt, min_v, max_v, sum_v, lo_ts, hi_ts';
 /** Minute aggregates (ROLLUP_COLUMNS) of de-duplicated rows; `src` yields patient_key, metric, ts_ms, value. */
@@ -160,7 +160,7 @@ export async function seal(c: DuckDBConnection, tail: TailRollup): Promise<Recom
     await recomputeTouched(c);
     // The minutes the recompute rewrote, and their rows now: a cache of sealed rows takes them.
     const recomputed = await recomputedRows(c);
-    await c.run('DELETE FROM samples_recent');
+    await c.run('DELETE FROM samples_recent_wide');
     await c.run(`DROP TABLE ${TAIL_STAGE}`);
     await c.run('DROP TABLE rollup_touched');
     return recomputed;

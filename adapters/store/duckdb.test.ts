@@ -5,7 +5,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { Registry } from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { BucketPoint } from '../../core/ports.js';
-import type { CanonicalSample } from '../../core/vitals.js';
+import { METRIC_NAMES, type CanonicalSample } from '../../core/vitals.js';
 import { storeContract } from '../../test/support/store-contract.js';
 import { APPEND_CHUNK_ROWS, appendSamplesYielding, createDuckDbStore, DUCKDB_DEFAULT_MEMORY_MB, DUCKDB_DEFAULT_THREADS } from './duckdb.js';
 import { STAGE, STAGE_COPY, STAGE_CREATE } from './duckdb-append.js';
@@ -110,6 +110,83 @@ describe('duckdb store: engine memory', () => {
     // A closed store reports nothing rather than failing the scrape.
     expect(await store.engineMemory()).toEqual([]);
     expect(await reg.getSingleMetricAsString(STORE_MEMORY_METRIC)).not.toMatch(/tag=/);
+  });
+});
+
+describe('duckdb store: one raw row per sample (migrations 022-035)', () => {
+  it('moves sealed and tail rows of the per-metric tables into per-sample rows, losing no value', async () => {
+    const path = await tempFile();
+    // The schema as it was before 022 (versions 1-21), with rows in both per-metric tables.
+    const old = await DuckDBInstance.create(path);
+    const c = await old.connect();
+    await c.run('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)');
+    for (const m of (await loadMigrations(schemaDir('duckdb'))).filter((x) => x.version <= 21)) {
+      await c.run(m.sql);
+      await c.run('INSERT INTO schema_migrations VALUES ($1, $2, current_timestamp::TIMESTAMP)', [m.version, m.name]);
+    }
+    const row = (table: string, metric: string, ts: number, value: number, quality: number): Promise<unknown> =>
+      c.run(`INSERT INTO ${table} VALUES ('p', 'p', 'd', 'w', '${metric}', epoch_ms(${ts}), ${ts}, ${value}, ${quality}, 'device', ${ts + 1}, 't${ts}')`);
+    await row('samples', 'hr', 1_000, 61, 0.9);
+    await row('samples', 'rr', 1_000, 14, -1);
+    await row('samples', 'hr', 1_000, 61, 0.9); // a re-delivered copy, stored twice before
+    await row('samples_recent', 'hr', 2_000, 62, 0.8);
+    await row('samples_recent', 'spo2', 2_000, 97, -1);
+    c.closeSync();
+    old.closeSync();
+
+    const store = await createDuckDbStore({ path });
+    await store.migrate();
+    const hr = await store.history({ patientKey: 'p', metric: 'hr', from: 0, to: 10_000, step: 'raw', limit: 10 });
+    expect(hr).toEqual([
+      { ts: 1_000, value: 61 },
+      { ts: 2_000, value: 62 },
+    ]);
+    expect(await store.history({ patientKey: 'p', metric: 'rr', from: 0, to: 10_000, step: 'raw', limit: 10 })).toEqual([{ ts: 1_000, value: 14 }]);
+    expect(await store.history({ patientKey: 'p', metric: 'spo2', from: 0, to: 10_000, step: 'raw', limit: 10 })).toEqual([{ ts: 2_000, value: 97 }]);
+    // The copies folded into one sealed row: two sealed values (hr, rr), two in the tail (hr, spo2).
+    expect(await store.sampleRowCounts()).toMatchObject({ sorted: 2, recent: 2 });
+    // Sealing the migrated tail keeps every value and its quality.
+    await store.dropExpired(10_000, { rawDays: 1, rollupDays: 1, scoresDays: 1, alertsDays: 1, auditDays: 1 });
+    expect(await store.sampleRowCounts()).toMatchObject({ sorted: 4, recent: 0 });
+    await store.close();
+    const db = await DuckDBInstance.create(path);
+    const r = await db.connect();
+    const q = (await r.runAndReadAll("SELECT metric, quality FROM samples WHERE ts_ms = 2000 ORDER BY metric")).getRowObjectsJS();
+    expect(q.map((x) => [x.metric, Math.round(Number(x.quality) * 10) / 10])).toEqual([['hr', 0.8], ['spo2', -1]]);
+    r.closeSync();
+    db.closeSync();
+  });
+
+  it('has a value and a quality column for every metric name in both raw tables (a new metric needs a migration)', async () => {
+    const db = await DuckDBInstance.create(':memory:');
+    const c = await db.connect();
+    const store = await createDuckDbStore({ path: ':memory:' });
+    await store.migrate();
+    await store.close();
+    for (const m of await loadMigrations(schemaDir('duckdb'))) await c.run(m.sql);
+    for (const table of ['samples_wide', 'samples_recent_wide']) {
+      const cols = (await c.runAndReadAll(`SELECT column_name FROM information_schema.columns WHERE table_name = '${table}'`)).getRowObjectsJS().map((x) => String(x.column_name));
+      for (const m of METRIC_NAMES) expect(cols).toEqual(expect.arrayContaining([`v_${m}`, `q_${m}`]));
+    }
+    // The per-metric view shows every metric the stage carries.
+    const view = (await c.runAndReadAll('SELECT sql FROM duckdb_views() WHERE view_name = \'samples\'')).getRowObjectsJS()[0]?.sql;
+    for (const m of METRIC_NAMES) expect(String(view)).toContain(`'${m}' AS metric`);
+    c.closeSync();
+    db.closeSync();
+  });
+
+  it('reports expired raw data as values, not rows', async () => {
+    const store = await createDuckDbStore({ path: ':memory:', sealRows: 4 });
+    await store.migrate();
+    const day = 86_400_000;
+    const at = (ts: number): CanonicalSample => ({ v: 1, deviceId: 'd', patientId: 'p', ward: 'w', ts, recvTs: ts, source: 'device', metrics: { hr: 60, rr: 12, spo2: 97 }, traceId: 't' });
+    await store.insertSamples([at(1_000), at(2_000)]); // sealed (6 values >= 4)
+    await store.insertSamples([at(3_000)]); // sealed by dropExpired before raw retention
+    await store.insertSamples([at(3 * day)]);
+    const report = await store.dropExpired(3 * day + 1_000, { rawDays: 1, rollupDays: 30, scoresDays: 30, alertsDays: 30, auditDays: 30 });
+    expect(report.dropped['samples']).toBe(9);
+    expect(await store.history({ patientKey: 'p', metric: 'rr', from: 0, to: 4 * day, step: 'raw', limit: 10 })).toEqual([{ ts: 3 * day, value: 12 }]);
+    await store.close();
   });
 });
 
@@ -269,7 +346,7 @@ describe('duckdb store: large batches yield to the event loop', () => {
   it('appends a 10,000-sample batch in chunks with a turn of the event loop between them', async () => {
     const db = await DuckDBInstance.create(':memory:');
     const c = await db.connect();
-    for (const m of (await loadMigrations(schemaDir('duckdb'))).filter((x) => x.version === 11)) await c.run(m.sql);
+    for (const m of (await loadMigrations(schemaDir('duckdb'))).filter((x) => x.version === 23 || x.version === 32)) await c.run(m.sql);
     await c.run(STAGE_CREATE);
     const app = await c.createAppender(STAGE, 'main', 'temp');
     // 20,000 rows: one turn per chunk of APPEND_CHUNK_ROWS (the appender does no other I/O).

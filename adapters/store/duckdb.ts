@@ -1,9 +1,10 @@
 /**
  * Embedded Store adapter on DuckDB (single process, a file or ':memory:').
  *
- * Raw samples are appended (DuckDB appender, no index) to `samples_recent`, and every `sealRows`
- * rows moved to `samples` as one run sorted by patient, metric and time: insert cost and memory do
- * not grow with what the store holds, and a query for one patient reads few row groups.
+ * Raw samples are appended (DuckDB appender, no index) to `samples_recent_wide`, one row per sample,
+ * and every `sealRows` values moved to `samples_wide` as one run sorted by patient and time: insert
+ * cost and memory do not grow with what the store holds, and a query for one patient reads few row
+ * groups. Reads see one row per metric through the views `samples` and `samples_recent`.
  * Re-delivered copies are hidden at read time by the `samples_unique` view (ADR 0011). Alerts, audit and scores keep primary keys plus INSERT OR IGNORE, inserted a batch at a time through a staging table.
  * The tail's 1-minute rollup is held in memory (tail-rollup.ts), folded from each committed batch and
  * rebuilt from the tail's raw rows on open, and sealing a run
@@ -21,7 +22,7 @@ import type { AuditEvent } from '../../core/audit.js';
 import type { AlertQuery, AuditQuery, BucketPoint, HistoryQuery, RawPoint, RetentionPolicy, ScoreQuery } from '../../core/ports.js';
 import type { ScoreOutput } from '../../core/bus-messages.js';
 import type { CanonicalSample } from '../../core/vitals.js';
-import { ALERT_EVENTS_INSERT, APPEND_CHUNK_ROWS, appendSamplesYielding, appendStaged, AUDIT_INSERT, samplesPerChunk, SCORES_INSERT, STAGE, STAGE_COPY, STAGE_CREATE, type StagedSql } from './duckdb-append.js';
+import { ALERT_EVENTS_INSERT, APPEND_CHUNK_ROWS, appendSamplesYielding, appendStaged, AUDIT_INSERT, SAMPLE_TABLES, samplesPerChunk, SCORES_INSERT, STAGE, STAGE_COPY, STAGE_CREATE, VALUES_OF_ROWS, type StagedSql } from './duckdb-append.js';
 import {
   DUCKDB_DEFAULT_MEMORY_MB,
   DUCKDB_DEFAULT_THREADS,
@@ -400,8 +401,8 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
           }
         }
         const tables = [
-          ['samples', 'samples', 'ts_ms'],
-          ['samples_recent', 'samples', 'ts_ms'],
+          ['samples_wide', 'samples', 'ts_ms'],
+          ['samples_recent_wide', 'samples', 'ts_ms'],
           // Only whole minutes: a minute the cutoff splits is kept until all of it has expired.
           ['samples_rollup_1m', 'samples_1m', `minute_ms + ${MINUTE_MS}`],
           ['news2_scores', 'news2_scores', 'ts_ms'],
@@ -411,11 +412,14 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
         for (const [table, policy, column] of tables) {
           const cutoff = cutoffs[policy];
           if (cutoff === null) continue;
-          const res = await c.run(`DELETE FROM ${table} WHERE ${column} ${column === 'ts_ms' ? '<' : '<='} ${sqlInt(cutoff)}`);
-          const n = Number(res.rowsChanged);
+          const where = `${column} ${column === 'ts_ms' ? '<' : '<='} ${sqlInt(cutoff)}`;
+          // A raw row is a sample with several values: report values, the rows readers see (as before migration 022).
+          const values = SAMPLE_TABLES.has(table) ? Number((await rows(c, `SELECT ${VALUES_OF_ROWS} AS n FROM ${table} WHERE ${where}`))[0]?.n ?? 0) : null;
+          const res = await c.run(`DELETE FROM ${table} WHERE ${where}`);
+          const n = values ?? Number(res.rowsChanged);
           if (n > 0) dropped[policy] = (dropped[policy] ?? 0) + n;
           if (table === 'samples_rollup_1m') cache.expire(cutoff);
-          if (table === 'samples_recent') {
+          if (table === 'samples_recent_wide') {
             recentRows = null;
             if (n > 0) tailRollup = null;
           }
@@ -443,8 +447,8 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
              FROM samples WHERE patient_id = $1 AND patient_key <> $1`,
             [patientId],
           );
-          await c.run('DELETE FROM samples WHERE patient_key = $1 OR patient_id = $1', [patientId]);
-          await c.run('DELETE FROM samples_recent WHERE patient_key = $1 OR patient_id = $1', [patientId]);
+          await c.run('DELETE FROM samples_wide WHERE patient_key = $1 OR patient_id = $1', [patientId]);
+          await c.run('DELETE FROM samples_recent_wide WHERE patient_key = $1 OR patient_id = $1', [patientId]);
           await c.run('DELETE FROM samples_rollup_1m WHERE patient_key = $1', [patientId]);
           await recomputeTouched(c);
           await c.run('DROP TABLE rollup_touched');
