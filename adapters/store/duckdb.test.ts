@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { Registry } from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { BucketPoint } from '../../core/ports.js';
@@ -22,6 +22,18 @@ async function tempFile(): Promise<string> {
 afterAll(async () => {
   await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 });
+
+/** A file database with the schema as an older release left it: migrations up to `version` applied and recorded. */
+async function schemaUpTo(path: string, version: number): Promise<{ db: DuckDBInstance; c: DuckDBConnection }> {
+  const db = await DuckDBInstance.create(path);
+  const c = await db.connect();
+  await c.run('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)');
+  for (const m of (await loadMigrations(schemaDir('duckdb'))).filter((x) => x.version <= version)) {
+    await c.run(m.sql);
+    await c.run('INSERT INTO schema_migrations VALUES ($1, $2, current_timestamp::TIMESTAMP)', [m.version, m.name]);
+  }
+  return { db, c };
+}
 
 storeContract('duckdb (file)', async () => createDuckDbStore({ path: await tempFile() }));
 storeContract('duckdb (:memory:)', () => createDuckDbStore({ path: ':memory:' }));
@@ -47,14 +59,8 @@ describe('duckdb store: file persistence', () => {
 describe('duckdb store: upgrade from the keyed samples table (ADR 0011)', () => {
   it('moves rows stored under the old primary key and still shows a re-delivered sample once', async () => {
     const path = await tempFile();
-    // Build the schema as it was before migration 006: versions 1-5 applied, one row stored.
-    const old = await DuckDBInstance.create(path);
-    const c = await old.connect();
-    await c.run('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)');
-    for (const m of (await loadMigrations(schemaDir('duckdb'))).filter((x) => x.version <= 5)) {
-      await c.run(m.sql);
-      await c.run('INSERT INTO schema_migrations VALUES ($1, $2, current_timestamp::TIMESTAMP)', [m.version, m.name]);
-    }
+    // The schema as it was before migration 006 (versions 1-5), one row stored.
+    const { db: old, c } = await schemaUpTo(path, 5);
     await c.run("INSERT INTO samples VALUES ('p', 'p', 'd', 'w', 'hr', epoch_ms(1000), 1000, 61, -1, 'device', 1001, 't')");
     c.closeSync();
     old.closeSync();
@@ -117,13 +123,7 @@ describe('duckdb store: one raw row per sample (migrations 022-035)', () => {
   it('moves sealed and tail rows of the per-metric tables into per-sample rows, losing no value', async () => {
     const path = await tempFile();
     // The schema as it was before 022 (versions 1-21), with rows in both per-metric tables.
-    const old = await DuckDBInstance.create(path);
-    const c = await old.connect();
-    await c.run('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)');
-    for (const m of (await loadMigrations(schemaDir('duckdb'))).filter((x) => x.version <= 21)) {
-      await c.run(m.sql);
-      await c.run('INSERT INTO schema_migrations VALUES ($1, $2, current_timestamp::TIMESTAMP)', [m.version, m.name]);
-    }
+    const { db: old, c } = await schemaUpTo(path, 21);
     const row = (table: string, metric: string, ts: number, value: number, quality: number): Promise<unknown> =>
       c.run(`INSERT INTO ${table} VALUES ('p', 'p', 'd', 'w', '${metric}', epoch_ms(${ts}), ${ts}, ${value}, ${quality}, 'device', ${ts + 1}, 't${ts}')`);
     await row('samples', 'hr', 1_000, 61, 0.9);
