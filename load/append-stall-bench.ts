@@ -7,9 +7,9 @@
  * `--batch` samples (4 metrics each; 10,000 is the sink's default batch), 200 patients interleaved
  * in event time, crossing several sorted-run seals. `monitorEventLoopDelay` (1 ms resolution)
  * records the event-loop delay throughout. Two variants alternate, `--runs` times each:
- * - `one-shot`: the whole batch appended in one synchronous loop (appendChunkRows = ∞, the
+ * - `one-shot`: the whole batch appended in one synchronous loop (appendChunkSamples = ∞, the
  *   behaviour before the amendment; the baseline);
- * - `yielding`: the shipped store (yields to the event loop every APPEND_CHUNK_ROWS rows);
+ * - `yielding`: the shipped store (yields to the event loop every APPEND_CHUNK_SAMPLES samples);
  * - `idle`: no inserts, the loop only waits as long as the yielding run took: the delay the
  *   machine alone causes to a sleeping process;
  * - `busy`: no inserts, JS work in ~1 ms slices for as long: what a shared, loaded box does to a
@@ -24,7 +24,7 @@ import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { APPEND_CHUNK_ROWS, createDuckDbStore } from '../adapters/store/duckdb.js';
+import { APPEND_CHUNK_SAMPLES, createDuckDbStore } from '../adapters/store/duckdb.js';
 import type { CanonicalSample } from '../core/vitals.js';
 import { replaceSection } from './lib/report.js';
 
@@ -87,7 +87,7 @@ async function busy(ms: number): Promise<RunResult> {
 async function run(variant: 'one-shot' | 'yielding', batch: number, batches: number, patients: number): Promise<RunResult & { ms: number }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'vitals-stall-'));
   try {
-    const store = await createDuckDbStore({ path: path.join(dir, 'store.duckdb'), ...(variant === 'one-shot' ? { appendChunkRows: Number.MAX_SAFE_INTEGER } : {}) });
+    const store = await createDuckDbStore({ path: path.join(dir, 'store.duckdb'), ...(variant === 'one-shot' ? { appendChunkSamples: Number.MAX_SAFE_INTEGER } : {}) });
     await store.migrate();
     // Built before measuring: the generator's cost is not the store's.
     const all = Array.from({ length: batches }, (_, k) => batchAt(k, batch, patients));
@@ -142,7 +142,7 @@ async function main(): Promise<void> {
   ];
   const labels: Record<string, string> = {
     'one-shot': 'whole batch appended in one go (before; baseline)',
-    yielding: `yield every ${APPEND_CHUNK_ROWS} rows (shipped)`,
+    yielding: `yield every ${APPEND_CHUNK_SAMPLES} samples (shipped)`,
     idle: 'no inserts, asleep for the same duration (the machine\'s floor)',
     busy: 'no inserts, busy in 1 ms slices for the same duration (the floor for a busy process)',
   };

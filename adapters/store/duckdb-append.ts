@@ -6,8 +6,16 @@ import { DuckDBTimestampValue, type DuckDBAppender, type DuckDBValue } from '@du
 import { METRIC_NAMES, type CanonicalSample, type MetricName } from '../../core/vitals.js';
 import { forEachSampleRow, type SampleRow } from './rows.js';
 
-/** Rows appended between two yields to the event loop: a 10,000-sample batch never holds it for long. */
-export const APPEND_CHUNK_ROWS = 500;
+/** Samples appended between two yields to the event loop: a 20,000-sample batch never holds it for long. */
+export const APPEND_CHUNK_SAMPLES = 128;
+
+/**
+ * Samples appended between two flushes of the appender into the stage. A flush has a fixed cost
+ * beside its rows' (store alone, one core, 5,000-sample batches: a flush per 125 samples cost
+ * 12.8-15.5 µs of main-thread CPU per sample, per 512 11.6-12.4, per 1,024 8.1-8.7, per 2,048 8.8;
+ * docs/storage.md), and a flush of 1,024 rows is a few ms, so flushes are fewer than yields.
+ */
+export const APPEND_FLUSH_SAMPLES = 1024;
 
 /** Connection-local staging table of insertSamples (see there). */
 export const STAGE = 'samples_stage';
@@ -45,25 +53,17 @@ export function appendSampleRows(app: DuckDBAppender, batch: readonly SampleRow[
 }
 
 /**
- * @param chunkRows - rows between two yields to the event loop
- * @returns samples per chunk: a sample has one row per metric, four or five in practice
- */
-export function samplesPerChunk(chunkRows: number): number {
-  return Math.max(1, Math.ceil(chunkRows / 4));
-}
-
-/**
- * Validate and append a batch to the stage (STAGE_CREATE) in chunks of about `chunkRows` rows,
+ * Validate and append a batch to the stage (STAGE_CREATE) in chunks of `chunkSamples` samples,
  * yielding to the event loop between chunks, so a large batch (a backfill) never stalls /metrics
  * or WebSocket delivery. An invalid sample throws mid-way and the caller's transaction rolls the
  * batch back (still all or nothing).
  * @param app - an appender on the stage, inside the caller's transaction
  * @param samples - the batch
- * @param chunkRows - rows per chunk
+ * @param chunkSamples - samples per chunk
  * @returns rows the batch makes in samples_recent (one per sample and metric)
  */
-export async function appendSamplesYielding(app: DuckDBAppender, samples: readonly CanonicalSample[], chunkRows = APPEND_CHUNK_ROWS): Promise<number> {
-  const step = samplesPerChunk(chunkRows);
+export async function appendSamplesYielding(app: DuckDBAppender, samples: readonly CanonicalSample[], chunkSamples = APPEND_CHUNK_SAMPLES): Promise<number> {
+  const step = Math.max(1, chunkSamples);
   const values = new Float64Array(METRIC_NAMES.length);
   const qualities = new Float64Array(METRIC_NAMES.length);
   const present = new Uint8Array(METRIC_NAMES.length);
@@ -102,12 +102,19 @@ export async function appendSamplesYielding(app: DuckDBAppender, samples: readon
     present.fill(0);
     open = false;
   };
+  let unflushed = 0;
   for (let i = 0; i < samples.length; i += step) {
     if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-    forEachSampleRow(samples.slice(i, i + step), visit, i, endSample);
-    // The appender buffers many chunks and writes them in one synchronous flush (~100 ms for
-    // 40,000 rows on a loaded 2-core box): flushing each chunk keeps every step short.
-    app.flushSync();
+    const chunk = samples.slice(i, i + step);
+    forEachSampleRow(chunk, visit, i, endSample);
+    unflushed += chunk.length;
+    // Left alone the appender buffers the whole batch and writes it in one synchronous flush
+    // (~100 ms for 40,000 rows on a loaded 2-core box): flushing every APPEND_FLUSH_SAMPLES keeps
+    // each step short without paying a flush's fixed cost per yield.
+    if (unflushed >= APPEND_FLUSH_SAMPLES || i + step >= samples.length) {
+      app.flushSync();
+      unflushed = 0;
+    }
   }
   return rows;
 }

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { BucketPoint } from '../../core/ports.js';
 import { METRIC_NAMES, type CanonicalSample } from '../../core/vitals.js';
 import { storeContract } from '../../test/support/store-contract.js';
-import { APPEND_CHUNK_ROWS, appendSamplesYielding, createDuckDbStore, DUCKDB_DEFAULT_MEMORY_MB, DUCKDB_DEFAULT_THREADS } from './duckdb.js';
+import { APPEND_CHUNK_SAMPLES, APPEND_FLUSH_SAMPLES, appendSamplesYielding, createDuckDbStore, DUCKDB_DEFAULT_MEMORY_MB, DUCKDB_DEFAULT_THREADS } from './duckdb.js';
 import { STAGE, STAGE_COPY, STAGE_CREATE } from './duckdb-append.js';
 import { loadMigrations, schemaDir } from './migrations.js';
 import { registerStoreMemoryGauge, STORE_MEMORY_METRIC } from '../../platform/store-memory-metric.js';
@@ -348,14 +348,37 @@ describe('duckdb store: large batches yield to the event loop', () => {
     for (const m of (await loadMigrations(schemaDir('duckdb'))).filter((x) => x.version === 23 || x.version === 32)) await c.run(m.sql);
     await c.run(STAGE_CREATE);
     const app = await c.createAppender(STAGE, 'main', 'temp');
-    // 20,000 rows: one turn per chunk of APPEND_CHUNK_ROWS (the appender does no other I/O).
-    expect(await turnsDuring(() => appendSamplesYielding(app, batch))).toBeGreaterThanOrEqual(20_000 / APPEND_CHUNK_ROWS - 1);
+    // One turn per chunk of APPEND_CHUNK_SAMPLES (the appender does no other I/O).
+    expect(await turnsDuring(() => appendSamplesYielding(app, batch))).toBeGreaterThanOrEqual(Math.ceil(batch.length / APPEND_CHUNK_SAMPLES) - 1);
     // The same call in one chunk never lets the loop turn: what the store did before.
     expect(await turnsDuring(() => appendSamplesYielding(app, batch, Number.MAX_SAFE_INTEGER))).toBe(0);
     app.closeSync();
     await c.run(STAGE_COPY);
     const reader = await c.runAndReadAll("SELECT count(*) AS n, count(*) FILTER (WHERE metric = 'hr' AND value = 60) AS hr FROM samples_recent");
     expect(reader.getRowObjectsJS()[0]).toEqual({ n: 40_000n, hr: 20_000n });
+    c.closeSync();
+    db.closeSync();
+  });
+
+  it('flushes the appender every APPEND_FLUSH_SAMPLES samples and at the end, not at every yield', async () => {
+    const db = await DuckDBInstance.create(':memory:');
+    const c = await db.connect();
+    for (const m of (await loadMigrations(schemaDir('duckdb'))).filter((x) => x.version === 23 || x.version === 32)) await c.run(m.sql);
+    await c.run(STAGE_CREATE);
+    const app = await c.createAppender(STAGE, 'main', 'temp');
+    let flushes = 0;
+    const flushSync = app.flushSync.bind(app);
+    app.flushSync = () => {
+      flushes += 1;
+      flushSync();
+    };
+    await appendSamplesYielding(app, batch);
+    expect(flushes).toBe(Math.ceil(batch.length / APPEND_FLUSH_SAMPLES));
+    expect(APPEND_FLUSH_SAMPLES).toBeGreaterThan(APPEND_CHUNK_SAMPLES);
+    // Every row reached the stage: the last, partial run of samples was flushed too.
+    const reader = await c.runAndReadAll(`SELECT count(*) AS n FROM ${STAGE}`);
+    expect(reader.getRowObjectsJS()[0]).toEqual({ n: BigInt(batch.length) });
+    app.closeSync();
     c.closeSync();
     db.closeSync();
   });

@@ -11,7 +11,7 @@
  * moves it into `samples_rollup_1m` (per patient, metric and minute, from de-duplicated rows):
  * minute-multiple bucket queries read the two rollups, never the raw tail (ADR 0011 amendments);
  * those memory answers whole skip the serial queue, so a trend never waits behind an insert.
- * Appends yield to the event loop every APPEND_CHUNK_ROWS rows.
+ * Appends yield to the event loop every APPEND_CHUNK_SAMPLES samples.
  * Strings are bound as parameters; only validated numbers are inlined.
  */
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
@@ -22,7 +22,7 @@ import type { AuditEvent } from '../../core/audit.js';
 import type { AlertQuery, AuditQuery, BucketPoint, HistoryQuery, RawPoint, RetentionPolicy, ScoreQuery } from '../../core/ports.js';
 import type { ScoreOutput } from '../../core/bus-messages.js';
 import type { CanonicalSample } from '../../core/vitals.js';
-import { ALERT_EVENTS_INSERT, APPEND_CHUNK_ROWS, appendSamplesYielding, appendStaged, AUDIT_INSERT, SAMPLE_TABLES, samplesPerChunk, SCORES_INSERT, STAGE, STAGE_COPY, STAGE_CREATE, VALUES_OF_ROWS, type StagedSql } from './duckdb-append.js';
+import { ALERT_EVENTS_INSERT, APPEND_CHUNK_SAMPLES, appendSamplesYielding, appendStaged, AUDIT_INSERT, SAMPLE_TABLES, SCORES_INSERT, STAGE, STAGE_COPY, STAGE_CREATE, VALUES_OF_ROWS, type StagedSql } from './duckdb-append.js';
 import {
   DUCKDB_DEFAULT_MEMORY_MB,
   DUCKDB_DEFAULT_THREADS,
@@ -50,7 +50,7 @@ import { assertSqlString, sqlInt } from './sql.js';
 import { seriesKey, TailRollup } from './tail-rollup.js';
 import { memoryBuckets } from './trend-memory.js';
 
-export { APPEND_CHUNK_ROWS, appendSampleRows, appendSamplesYielding } from './duckdb-append.js';
+export { APPEND_CHUNK_SAMPLES, APPEND_FLUSH_SAMPLES, appendSampleRows, appendSamplesYielding } from './duckdb-append.js';
 export { DUCKDB_DEFAULT_MEMORY_MB, DUCKDB_DEFAULT_THREADS, type DuckDbEngineSettings, type EngineMemory } from './duckdb-conn.js';
 
 
@@ -67,10 +67,10 @@ export interface DuckDbStoreOptions {
   /** Move recent rows into a sorted run once this many have been appended. Default 500 000. */
   sealRows?: number;
   /**
-   * Rows appended between yields to the event loop. Default APPEND_CHUNK_ROWS;
+   * Samples appended between yields to the event loop. Default APPEND_CHUNK_SAMPLES;
    * Number.MAX_SAFE_INTEGER appends a batch in one go (the pre-amendment behaviour, a benchmark baseline).
    */
-  appendChunkRows?: number;
+  appendChunkSamples?: number;
   /**
    * Most sealed rollup rows cached in memory for trend queries (ADR 0011, fourth and fifth
    * amendments), 56 bytes each; 0 disables. Default DUCKDB_DEFAULT_TREND_CACHE_ROWS.
@@ -121,7 +121,7 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
   const memoryLimitMb = positiveInt(opts.memoryLimitMb ?? DUCKDB_DEFAULT_MEMORY_MB, 64, 'memory limit (MB)');
   const threads = positiveInt(opts.threads ?? DUCKDB_DEFAULT_THREADS, 1, 'threads');
   const sealRows = positiveInt(opts.sealRows ?? DUCKDB_DEFAULT_SEAL_ROWS, 1, 'sealRows');
-  const appendChunkRows = positiveInt(opts.appendChunkRows ?? APPEND_CHUNK_ROWS, 1, 'appendChunkRows');
+  const appendChunkSamples = positiveInt(opts.appendChunkSamples ?? APPEND_CHUNK_SAMPLES, 1, 'appendChunkSamples');
   const trendCacheRows = positiveInt(opts.trendCacheRows ?? DUCKDB_DEFAULT_TREND_CACHE_ROWS, 0, 'trendCacheRows');
   const instance = await openInstance(opts.path, { memoryLimitMb, threads });
   const conn = await instance.connect();
@@ -294,7 +294,7 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
             await c.run(STAGE_CREATE);
             const app = await c.createAppender(STAGE, 'main', 'temp');
             try {
-              appended = await appendSamplesYielding(app, samples, appendChunkRows);
+              appended = await appendSamplesYielding(app, samples, appendChunkSamples);
             } finally {
               app.closeSync();
             }
@@ -312,7 +312,7 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
         folding = new Promise<void>((resolve) => (folded = resolve));
         try {
           // Validated already (the batch committed): walking it again costs less than keeping its rows.
-          const step = samplesPerChunk(appendChunkRows);
+          const step = appendChunkSamples;
           for (let i = 0; i < samples.length; i += step) {
             if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
             forEachSampleRow(samples.slice(i, i + step), (r) => tail.add(r.patient_key, r.metric, r.ts_ms, r.value));
