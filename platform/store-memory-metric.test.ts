@@ -24,22 +24,28 @@ function heldSource(): { reads: number; engineMemory(): Promise<Array<{ tag: str
 
 const flush = (): Promise<void> => new Promise((r) => setImmediate(r));
 
+/** A gauge on a held source and a test clock, its first scrape started and waiting for the source. */
+async function gaugeScraped(refreshMs: number): Promise<{ source: ReturnType<typeof heldSource>; reg: Registry; clock: { t: number }; first: Promise<string> }> {
+  const source = heldSource();
+  const clock = { t: 0 };
+  const reg = new Registry();
+  registerStoreMemoryGauge(reg, source, refreshMs, () => clock.t);
+  const first = reg.getSingleMetricAsString(STORE_MEMORY_METRIC);
+  await flush();
+  return { source, reg, clock, first };
+}
+
 describe('store memory gauge', () => {
   it('reads once per refresh interval, serves the last reading meanwhile and never waits on a refresh', async () => {
-    const source = heldSource();
-    let clock = 0;
-    const reg = new Registry();
-    registerStoreMemoryGauge(reg, source, 60_000, () => clock);
-    const first = reg.getSingleMetricAsString(STORE_MEMORY_METRIC);
-    await flush();
+    const { source, reg, clock, first } = await gaugeScraped(60_000);
     source.answer(100);
     expect(await first).toMatch(/tag="BASE_TABLE"\} 100$/m);
     for (let i = 0; i < 10; i++) {
-      clock += 5_000; // a scrape every 5 s: 50 s in all, inside the minute
+      clock.t += 5_000; // a scrape every 5 s: 50 s in all, inside the minute
       expect(await reg.getSingleMetricAsString(STORE_MEMORY_METRIC)).toMatch(/\} 100$/m);
     }
     expect(source.reads).toBe(1);
-    clock += 10_000; // now a minute old: this scrape starts a read but answers from the last one
+    clock.t += 10_000; // now a minute old: this scrape starts a read but answers from the last one
     expect(await reg.getSingleMetricAsString(STORE_MEMORY_METRIC)).toMatch(/\} 100$/m);
     expect(await reg.getSingleMetricAsString(STORE_MEMORY_METRIC)).toMatch(/\} 100$/m);
     expect(source.reads).toBe(2); // one read in flight at a time
@@ -49,15 +55,10 @@ describe('store memory gauge', () => {
   });
 
   it('leaves the series out after a failed read and recovers at the next interval', async () => {
-    const source = heldSource();
-    let clock = 0;
-    const reg = new Registry();
-    registerStoreMemoryGauge(reg, source, 1_000, () => clock);
-    const first = reg.getSingleMetricAsString(STORE_MEMORY_METRIC);
-    await flush();
+    const { source, reg, clock, first } = await gaugeScraped(1_000);
     source.fail();
     expect(await first).not.toMatch(/tag=/);
-    clock += 1_000;
+    clock.t += 1_000;
     await reg.getSingleMetricAsString(STORE_MEMORY_METRIC);
     source.answer(300);
     await flush();

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { DuckDBInstance, type DuckDBAppender, type DuckDBConnection } from '@duckdb/node-api';
 import { Registry } from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { BucketPoint } from '../../core/ports.js';
@@ -342,12 +342,17 @@ describe('duckdb store: large batches yield to the event loop', () => {
     return turns;
   }
 
-  it('appends a 10,000-sample batch in chunks with a turn of the event loop between them', async () => {
+  /** An in-memory database with the tail table (migrations 023, 032) and an appender on the stage. */
+  async function stageAppender(): Promise<{ db: DuckDBInstance; c: DuckDBConnection; app: DuckDBAppender }> {
     const db = await DuckDBInstance.create(':memory:');
     const c = await db.connect();
     for (const m of (await loadMigrations(schemaDir('duckdb'))).filter((x) => x.version === 23 || x.version === 32)) await c.run(m.sql);
     await c.run(STAGE_CREATE);
-    const app = await c.createAppender(STAGE, 'main', 'temp');
+    return { db, c, app: await c.createAppender(STAGE, 'main', 'temp') };
+  }
+
+  it('appends a 10,000-sample batch in chunks with a turn of the event loop between them', async () => {
+    const { db, c, app } = await stageAppender();
     // One turn per chunk of APPEND_CHUNK_SAMPLES (the appender does no other I/O).
     expect(await turnsDuring(() => appendSamplesYielding(app, batch))).toBeGreaterThanOrEqual(Math.ceil(batch.length / APPEND_CHUNK_SAMPLES) - 1);
     // The same call in one chunk never lets the loop turn: what the store did before.
@@ -361,11 +366,7 @@ describe('duckdb store: large batches yield to the event loop', () => {
   });
 
   it('flushes the appender every APPEND_FLUSH_SAMPLES samples and at the end, not at every yield', async () => {
-    const db = await DuckDBInstance.create(':memory:');
-    const c = await db.connect();
-    for (const m of (await loadMigrations(schemaDir('duckdb'))).filter((x) => x.version === 23 || x.version === 32)) await c.run(m.sql);
-    await c.run(STAGE_CREATE);
-    const app = await c.createAppender(STAGE, 'main', 'temp');
+    const { db, c, app } = await stageAppender();
     let flushes = 0;
     const flushSync = app.flushSync.bind(app);
     app.flushSync = () => {
