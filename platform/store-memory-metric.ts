@@ -5,7 +5,7 @@
  * growth beyond that is the process's own.
  *
  * Read at most once per `refreshMs` and off the scrape's path: a `duckdb_memory()` query at every
- * scrape (5 s in the 5,000-patient bench) coincided with that target's misses (docs/decisions/0011),
+ * scrape (5 s in the 5,000-patient bench) coincided with that target's misses (BENCHMARKS.md),
  * and memory that moves over minutes needs no fresher reading.
  */
 import { Gauge, type Registry } from 'prom-client';
