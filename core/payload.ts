@@ -167,7 +167,7 @@ export function normaliseOne(raw: unknown, dev: DeviceContext, now: number, limi
   if (raw.quality !== undefined) {
     if (!isPlainObject(raw.quality)) return { rejection: { reason: 'wrong_type', field: 'quality' } };
     const quality: Partial<Record<MetricName, number>> = {};
-    // for-in, not Object.entries: no array of pairs per sample (4.8 % of ingest's allocated bytes at saturation).
+    // for-in, not Object.entries: no array of pairs per sample (4.8 % of the server's allocated bytes at saturation).
     for (const k in raw.quality) {
       if (!isMetricName(k)) continue;
       const q = raw.quality[k];
