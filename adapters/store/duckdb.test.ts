@@ -1,14 +1,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DuckDBInstance, type DuckDBAppender, type DuckDBConnection } from '@duckdb/node-api';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { Registry } from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { BucketPoint } from '../../core/ports.js';
 import { METRIC_NAMES, type CanonicalSample } from '../../core/vitals.js';
 import { storeContract } from '../../test/support/store-contract.js';
-import { APPEND_CHUNK_SAMPLES, APPEND_FLUSH_SAMPLES, appendSamplesYielding, createDuckDbStore, DUCKDB_DEFAULT_MEMORY_MB, DUCKDB_DEFAULT_THREADS } from './duckdb.js';
-import { STAGE, STAGE_COPY, STAGE_CREATE } from './duckdb-append.js';
+import { createDuckDbStore, DUCKDB_DEFAULT_MEMORY_MB, DUCKDB_DEFAULT_THREADS } from './duckdb.js';
 import { loadMigrations, schemaDir } from './migrations.js';
 import { registerStoreMemoryGauge, STORE_MEMORY_METRIC } from '../../platform/store-memory-metric.js';
 
@@ -323,66 +322,10 @@ describe('duckdb store: 1-minute rollup (ADR 0011 amendment)', () => {
   });
 });
 
-describe('duckdb store: large batches yield to the event loop', () => {
+describe('duckdb store: large batches', () => {
   const batch: CanonicalSample[] = Array.from({ length: 10_000 }, (_, i) => ({
     v: 1, deviceId: `d${i % 50}`, patientId: `p${i % 50}`, ward: 'w', ts: 1_000_000 + i * 20, recvTs: 1_000_000 + i * 20, source: 'device', metrics: { hr: 60, spo2: 97 }, traceId: 't',
   }));
-
-  /** Event-loop turns (a self re-arming setImmediate) while `fn` runs. */
-  async function turnsDuring(fn: () => Promise<unknown>): Promise<number> {
-    let turns = 0;
-    let done = false;
-    const spin = (): void => {
-      turns += 1;
-      if (!done) setImmediate(spin);
-    };
-    setImmediate(spin);
-    await fn();
-    done = true;
-    return turns;
-  }
-
-  /** An in-memory database with the tail table (migrations 023, 032) and an appender on the stage. */
-  async function stageAppender(): Promise<{ db: DuckDBInstance; c: DuckDBConnection; app: DuckDBAppender }> {
-    const db = await DuckDBInstance.create(':memory:');
-    const c = await db.connect();
-    for (const m of (await loadMigrations(schemaDir('duckdb'))).filter((x) => x.version === 23 || x.version === 32)) await c.run(m.sql);
-    await c.run(STAGE_CREATE);
-    return { db, c, app: await c.createAppender(STAGE, 'main', 'temp') };
-  }
-
-  it('appends a 10,000-sample batch in chunks with a turn of the event loop between them', async () => {
-    const { db, c, app } = await stageAppender();
-    // One turn per chunk of APPEND_CHUNK_SAMPLES (the appender does no other I/O).
-    expect(await turnsDuring(() => appendSamplesYielding(app, batch))).toBeGreaterThanOrEqual(Math.ceil(batch.length / APPEND_CHUNK_SAMPLES) - 1);
-    // The same call in one chunk never lets the loop turn: what the store did before.
-    expect(await turnsDuring(() => appendSamplesYielding(app, batch, Number.MAX_SAFE_INTEGER))).toBe(0);
-    app.closeSync();
-    await c.run(STAGE_COPY);
-    const reader = await c.runAndReadAll("SELECT count(*) AS n, count(*) FILTER (WHERE metric = 'hr' AND value = 60) AS hr FROM samples_recent");
-    expect(reader.getRowObjectsJS()[0]).toEqual({ n: 40_000n, hr: 20_000n });
-    c.closeSync();
-    db.closeSync();
-  });
-
-  it('flushes the appender every APPEND_FLUSH_SAMPLES samples and at the end, not at every yield', async () => {
-    const { db, c, app } = await stageAppender();
-    let flushes = 0;
-    const flushSync = app.flushSync.bind(app);
-    app.flushSync = () => {
-      flushes += 1;
-      flushSync();
-    };
-    await appendSamplesYielding(app, batch);
-    expect(flushes).toBe(Math.ceil(batch.length / APPEND_FLUSH_SAMPLES));
-    expect(APPEND_FLUSH_SAMPLES).toBeGreaterThan(APPEND_CHUNK_SAMPLES);
-    // Every row reached the stage: the last, partial run of samples was flushed too.
-    const reader = await c.runAndReadAll(`SELECT count(*) AS n FROM ${STAGE}`);
-    expect(reader.getRowObjectsJS()[0]).toEqual({ n: BigInt(batch.length) });
-    app.closeSync();
-    c.closeSync();
-    db.closeSync();
-  });
 
   it('stores a large batch whole, and nothing of one whose invalid sample comes after several chunks', async () => {
     const store = await createDuckDbStore({ path: ':memory:' });

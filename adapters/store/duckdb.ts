@@ -312,10 +312,9 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
         folding = new Promise<void>((resolve) => (folded = resolve));
         try {
           // Validated already (the batch committed): walking it again costs less than keeping its rows.
-          const step = appendChunkSamples;
-          for (let i = 0; i < samples.length; i += step) {
+          for (let i = 0; i < samples.length; i += appendChunkSamples) {
             if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-            forEachSampleRow(samples.slice(i, i + step), (r) => tail.add(r.patient_key, r.metric, r.ts_ms, r.value));
+            forEachSampleRow(samples.slice(i, i + appendChunkSamples), (r) => tail.add(r.patient_key, r.metric, r.ts_ms, r.value));
           }
         } finally {
           folding = null;
