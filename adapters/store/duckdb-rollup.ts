@@ -23,7 +23,7 @@ const minuteAggregates = (src: string): string =>
      min(ts_ms) AS lo_ts, max(ts_ms) AS hi_ts
    FROM (SELECT DISTINCT ON (patient_key, metric, ts_ms) patient_key, metric, ts_ms, value FROM ${src}) GROUP BY patient_key, metric, minute_ms`;
 /** Rollup rows as MinuteAgg columns (aggsOf reads them). */
-const AGG_SELECT = 'CAST(minute_ms AS DOUBLE) AS minute_ms, CAST(cnt AS DOUBLE) AS cnt, min_v, max_v, sum_v, CAST(lo_ts AS DOUBLE) AS lo_ts, CAST(hi_ts AS DOUBLE) AS hi_ts';
+export const AGG_SELECT = 'CAST(minute_ms AS DOUBLE) AS minute_ms, CAST(cnt AS DOUBLE) AS cnt, min_v, max_v, sum_v, CAST(lo_ts AS DOUBLE) AS lo_ts, CAST(hi_ts AS DOUBLE) AS hi_ts';
 const SAME_MINUTE = (a: string, b: string): string => `${a}.patient_key = ${b}.patient_key AND ${a}.metric = ${b}.metric AND ${a}.minute_ms = ${b}.minute_ms`;
 /** Spans of event times that intersect, or a span unknown (rollup rows from before migration 017). */
 const SPANS_MEET = (a: string, b: string): string =>
@@ -187,7 +187,7 @@ async function minuteAggs(c: DuckDBConnection, sql: string, key: string[]): Prom
 }
 
 /** Rows from the columns AGG_SELECT reads. */
-function aggsOf(cols: Array<Array<number | null>>): MinuteAgg[] {
+export function aggsOf(cols: Array<Array<number | null>>): MinuteAgg[] {
   const [minute, cnt, min, max, sum, lo, hi] = cols;
   const out: MinuteAgg[] = [];
   for (let i = 0; i < (minute?.length ?? 0); i++) {
@@ -242,66 +242,4 @@ export async function rollupBuckets(c: DuckDBConnection, q: RollupQuery, tail: T
     key,
   );
   return bucketsFromMinutes(mergeMinutes(sealed, recent, exact, conflict), q.step, q.limit);
-}
-
-/** Most rows one start-up warm statement reads (a few ms of DuckDB work; other work queues between batches). */
-export const WARM_BATCH_ROWS = 20_000;
-
-/** Patients of the listed series in batches of about `maxRows` rows each, in listing order (most recent first). */
-export function warmBatches(series: ReadonlyArray<{ patientKey: string; rows: number }>, maxRows: number): string[][] {
-  const batches: string[][] = [[]];
-  const seen = new Set<string>();
-  let inBatch = 0;
-  for (const x of series) {
-    if (inBatch > 0 && inBatch + x.rows > maxRows) {
-      batches.push([]);
-      inBatch = 0;
-    }
-    if (!seen.has(x.patientKey)) (batches.at(-1) as string[]).push(x.patientKey);
-    seen.add(x.patientKey);
-    inBatch += x.rows;
-  }
-  return batches.filter((b) => b.length > 0);
-}
-
-/**
- * Start-up warm, step 1 (ADR 0011, fifth amendment): the series holding sealed rollup rows in
- * the trend window before the newest sealed minute, most recent first, with their row counts.
- * @param c - the connection
- * @param windowMs - the window, ms
- * @returns the window's first minute and the series, or null when nothing is sealed
- */
-export async function warmListing(c: DuckDBConnection, windowMs: number): Promise<{ from: number; series: Array<{ patientKey: string; metric: string; rows: number }> } | null> {
-  const hi = await sealedRollupHi(c);
-  if (hi === null) return null;
-  const from = Math.floor((hi - windowMs) / MINUTE_MS) * MINUTE_MS;
-  const reader = await c.runAndReadAll(
-    `SELECT patient_key, metric, CAST(count(*) AS DOUBLE) AS n FROM samples_rollup_1m WHERE minute_ms >= ${sqlInt(from)}
-     GROUP BY patient_key, metric ORDER BY max(minute_ms) DESC, patient_key, metric`,
-  );
-  const [keys, metrics, ns] = reader.getColumnsJS() as [string[], string[], number[]];
-  return { from, series: (keys ?? []).map((patientKey, i) => ({ patientKey, metric: metrics[i]!, rows: ns[i]! })) };
-}
-
-/**
- * Start-up warm, step 2: the sealed rows from `from` on of some patients' series, one statement.
- * @param c - the connection
- * @param from - the window's first minute
- * @param patientKeys - the patients
- * @returns per series, its rows ascending
- */
-export async function warmRows(c: DuckDBConnection, from: number, patientKeys: string[]): Promise<Array<{ patientKey: string; metric: string; rows: MinuteAgg[] }>> {
-  const reader = await c.runAndReadAll(
-    `SELECT patient_key, metric, ${AGG_SELECT} FROM samples_rollup_1m WHERE minute_ms >= ${sqlInt(from)}
-     AND patient_key IN (${patientKeys.map((_, i) => `$${i + 1}`).join(', ')}) ORDER BY patient_key, metric, minute_ms`,
-    patientKeys,
-  );
-  const [keys, metrics, ...cols] = reader.getColumnsJS() as [string[], string[], ...Array<Array<number | null>>];
-  const out: Array<{ patientKey: string; metric: string; rows: MinuteAgg[] }> = [];
-  for (const [i, row] of aggsOf(cols).entries()) {
-    const last = out.at(-1);
-    if (last && last.patientKey === keys[i] && last.metric === metrics[i]) last.rows.push(row);
-    else out.push({ patientKey: keys[i]!, metric: metrics[i]!, rows: [row] });
-  }
-  return out;
 }

@@ -22,7 +22,7 @@ import type { AuditEvent } from '../../core/audit.js';
 import type { AlertQuery, AuditQuery, BucketPoint, HistoryQuery, RawPoint, RetentionPolicy, ScoreQuery } from '../../core/ports.js';
 import type { ScoreOutput } from '../../core/bus-messages.js';
 import type { CanonicalSample } from '../../core/vitals.js';
-import { ALERT_EVENTS_INSERT, APPEND_CHUNK_SAMPLES, appendSamplesYielding, appendStaged, AUDIT_INSERT, SAMPLE_TABLES, SCORES_INSERT, STAGE, STAGE_COPY, STAGE_CREATE, VALUES_OF_ROWS, type StagedSql } from './duckdb-append.js';
+import { ALERT_EVENTS_INSERT, APPEND_CHUNK_SAMPLES, appendSamplesYielding, appendStaged, AUDIT_INSERT, SCORES_INSERT, STAGE, STAGE_COPY, STAGE_CREATE, type StagedSql } from './duckdb-append.js';
 import {
   DUCKDB_DEFAULT_MEMORY_MB,
   DUCKDB_DEFAULT_THREADS,
@@ -39,15 +39,16 @@ import {
   type EngineMemory,
 } from './duckdb-conn.js';
 import { alertsQuery, auditQuery, historyQuery, scoresQuery } from './duckdb-queries.js';
-import { loadTailRollup, recomputeTouched, seal, sealedRollupHi, sealWrites, warmBatches, warmListing, warmRows, WARM_BATCH_ROWS, type Recomputed, type SealedRows } from './duckdb-rollup.js';
+import { loadTailRollup, seal, sealedRollupHi, sealWrites, type Recomputed, type SealedRows } from './duckdb-rollup.js';
 import { loadMigrations, schemaDir, type AppliedMigration, type IntrospectableStore } from './migrations.js';
 import { planAlerts, planAudit, planHistory, planScores } from './query-plan.js';
 import { retentionCutoffs } from './retention.js';
+import { deleteExpired, erasePatientRows } from './duckdb-retention.js';
 import { alertRow, auditRow, forEachSampleRow, scoreRow } from './rows.js';
-import { MINUTE_MS } from './rollup.js';
 import { SealedRollupCache } from './sealed-cache.js';
-import { assertSqlString, sqlInt } from './sql.js';
-import { seriesKey, TailRollup } from './tail-rollup.js';
+import { assertSqlString } from './sql.js';
+import { TailRollup } from './tail-rollup.js';
+import { TrendCacheWarmer } from './duckdb-warm.js';
 import { memoryBuckets } from './trend-memory.js';
 
 export { APPEND_CHUNK_SAMPLES, APPEND_FLUSH_SAMPLES, appendSampleRows, appendSamplesYielding } from './duckdb-append.js';
@@ -83,9 +84,6 @@ export interface DuckDbStoreOptions {
  * ~270 series-days (a 65-patient ward's day of 4 metrics, 25 h of 1-minute rows each).
  */
 export const DUCKDB_DEFAULT_TREND_CACHE_ROWS = 400_000;
-
-/** Start-up warm only when the window's rows fit in this share of the cache (room for the seals to come). */
-const WARM_SHARE = 0.8;
 
 /**
  * About four DuckDB row groups: the unsorted tail a query scans in full stays small, while each
@@ -172,6 +170,7 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
   const cache = new SealedRollupCache(trendCacheRows);
   let sealedHi: number | null | undefined;
   const sealedRows: SealedRows = { cache, hi: async (c) => (sealedHi === undefined ? (sealedHi = await sealedRollupHi(c)) : sealedHi) };
+  const warmer = new TrendCacheWarmer(queue, cache, trendCacheRows, log);
 
   async function sealNow(c: DuckDBConnection): Promise<void> {
     const tail = await tailOf(c);
@@ -181,7 +180,7 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
     } catch (e) {
       // Whether a failed COMMIT changed the sealed rollup is unknown.
       cache.clear();
-      warmGen += 1;
+      warmer.invalidate();
       sealedHi = undefined;
       throw e;
     }
@@ -191,46 +190,6 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
     cache.sealed(sealWrites(tail, recomputed), sealedHi ?? tailHi);
     recentRows = 0;
     tailRollup = new TailRollup();
-  }
-
-  // Start-up warm (ADR 0011, fifth amendment): the trend window's sealed rows loaded in the
-  // background, WARM_BATCH_ROWS per statement through the queue (inserts and queries run between
-  // batches). Only when the window fits in WARM_SHARE of the cache: then it is covered (a series
-  // it does not hold has no sealed rows there); otherwise queries fill it as before.
-  let warmGen = 0;
-  let warming: Promise<void> = Promise.resolve();
-  function warm(): void {
-    if (trendCacheRows === 0) return;
-    const gen = ++warmGen;
-    const live = (): boolean => gen === warmGen && !queue.closing;
-    warming = (async () => {
-      const patients = await serial('trendWarm', async (c) => {
-        const listed = await warmListing(c, cache.windowMs);
-        if (!live()) return [];
-        if (!listed) {
-          // Nothing sealed: every sealed row to come is written through.
-          cache.coverAll(Number.NEGATIVE_INFINITY, []);
-          return [];
-        }
-        const rows = listed.series.reduce((n, x) => n + x.rows + 1, 0);
-        if (rows > trendCacheRows * WARM_SHARE) return [];
-        cache.coverAll(listed.from, listed.series.map((x) => seriesKey(x.patientKey, x.metric)));
-        return warmBatches(listed.series, WARM_BATCH_ROWS).map((patients) => ({ from: listed.from, patients }));
-      });
-      for (const b of patients) {
-        if (!live() || cache.coverFrom === null) return;
-        await serial('trendWarm', async (c) => {
-          const got = await warmRows(c, b.from, b.patients);
-          if (!live()) return;
-          for (const x of got) cache.warm(x.patientKey, x.metric, b.from, x.rows);
-        });
-      }
-    })().catch((e: unknown) => {
-      if (gen === warmGen) cache.uncover();
-      // Closing while warming is not a failure.
-      if (queue.closing) return;
-      log?.warn({ errorName: e instanceof Error ? e.name : 'unknown' }, 'duckdb store: warming the trend cache failed; queries fill it');
-    });
   }
 
   async function sealIfFull(c: DuckDBConnection): Promise<void> {
@@ -270,7 +229,7 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
         cache.clear();
         sealedHi = undefined;
       });
-      warm();
+      warmer.start();
     },
 
     async appliedMigrations() {
@@ -399,30 +358,14 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
             await sealNow(c);
           }
         }
-        const tables = [
-          ['samples_wide', 'samples', 'ts_ms'],
-          ['samples_recent_wide', 'samples', 'ts_ms'],
-          // Only whole minutes: a minute the cutoff splits is kept until all of it has expired.
-          ['samples_rollup_1m', 'samples_1m', `minute_ms + ${MINUTE_MS}`],
-          ['news2_scores', 'news2_scores', 'ts_ms'],
-          ['alert_events', 'alert_events', 'ts_ms'],
-          ['audit', 'audit', 'ts_ms'],
-        ] as const;
-        for (const [table, policy, column] of tables) {
-          const cutoff = cutoffs[policy];
-          if (cutoff === null) continue;
-          const where = `${column} ${column === 'ts_ms' ? '<' : '<='} ${sqlInt(cutoff)}`;
-          // A raw row is a sample with several values: report values, the rows readers see (as before migration 022).
-          const values = SAMPLE_TABLES.has(table) ? Number((await rows(c, `SELECT ${VALUES_OF_ROWS} AS n FROM ${table} WHERE ${where}`))[0]?.n ?? 0) : null;
-          const res = await c.run(`DELETE FROM ${table} WHERE ${where}`);
-          const n = values ?? Number(res.rowsChanged);
-          if (n > 0) dropped[policy] = (dropped[policy] ?? 0) + n;
-          if (table === 'samples_rollup_1m') cache.expire(cutoff);
-          if (table === 'samples_recent_wide') {
+        await deleteExpired(c, cutoffs, (d) => {
+          if (d.removed > 0) dropped[d.policy] = (dropped[d.policy] ?? 0) + d.removed;
+          if (d.table === 'samples_rollup_1m') cache.expire(d.cutoff);
+          if (d.table === 'samples_recent_wide') {
             recentRows = null;
-            if (n > 0) tailRollup = null;
+            if (d.removed > 0) tailRollup = null;
           }
-        }
+        });
       });
       if (Object.keys(dropped).length > 0) log?.info({ dropped }, 'store retention deleted expired rows');
       return { dropped };
@@ -437,25 +380,10 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
         tailRollup = null;
         // Rows of other keys are recomputed below: drop every cached series (erasure is rare).
         cache.clear();
-        warmGen += 1;
-        return transaction(c, async () => {
-          // Assigned samples are keyed by patient id; patient_id catches any row keyed otherwise.
-          // Rows of this patient keyed otherwise share rollup minutes with rows that stay: recompute those.
-          await c.run(
-            `CREATE OR REPLACE TEMP TABLE rollup_touched AS SELECT DISTINCT patient_key, metric, (ts_ms // ${MINUTE_MS}) * ${MINUTE_MS} AS minute_ms
-             FROM samples WHERE patient_id = $1 AND patient_key <> $1`,
-            [patientId],
-          );
-          await c.run('DELETE FROM samples_wide WHERE patient_key = $1 OR patient_id = $1', [patientId]);
-          await c.run('DELETE FROM samples_recent_wide WHERE patient_key = $1 OR patient_id = $1', [patientId]);
-          await c.run('DELETE FROM samples_rollup_1m WHERE patient_key = $1', [patientId]);
-          await recomputeTouched(c);
-          await c.run('DROP TABLE rollup_touched');
-          await c.run('DELETE FROM news2_scores WHERE patient_id = $1', [patientId]);
-          await c.run('DELETE FROM alert_events WHERE patient_id = $1', [patientId]);
-        });
+        warmer.invalidate();
+        return erasePatientRows(c, patientId);
       });
-      warm();
+      warmer.start();
       log?.info('store patient erasure completed');
     },
 
@@ -477,7 +405,7 @@ export async function createDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckD
 
     trendCacheStats: () => ({ series: cache.series, rows: cache.rows, hits: cache.hits, misses: cache.misses, coverFrom: cache.coverFrom, pending: cache.pendingSeries }),
 
-    trendCacheWarmed: () => warming,
+    trendCacheWarmed: () => warmer.warmed,
 
     async healthy() {
       if (queue.closing || closed) return false;
