@@ -11,6 +11,7 @@
  *   npm run bench -- --qos 1 --seconds 1800 --scale "" --no-quality --no-md --no-baseline   # the 30-minute embedded run, QoS 1 only
  *   npm run bench -- --ingest-kafka  # only: Mosquitto vs `vitals ingest` into Kafka, same generator (load/ingest-bench.ts)
  *   BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" npm run bench -- ...   # Node flags for the servers under test
+ *   BENCH_SERVER_NODE=.cache/node24/node_modules/.bin/node npm run bench -- ...   # the servers on another Node (the target, 24)
  *
  * Each Vitalstream run is paired with a Mosquitto run driven by the same generator in the same
  * invocation (skipped, and said so, when mosquitto is not installed). Timing never fails the run;
@@ -26,7 +27,7 @@ import { deterioratingCohort, stableCohort } from '../device-sim/cohort.js';
 import { qualityRun } from '../device-sim/offline.js';
 import { formatReport, type QualityReport } from '../device-sim/score.js';
 import { runLoad, type LoadOptions, type LoadResult } from './lib/e2e-load.js';
-import { hasMosquitto, startMosquitto, startVitals } from './lib/procs.js';
+import { hasMosquitto, serverNodeVersion, startMosquitto, startVitals } from './lib/procs.js';
 import { e2eMarkdown, qualityMarkdown, replaceSection } from './lib/report.js';
 
 function findRoot(): string {
@@ -233,7 +234,7 @@ const problems: string[] = [];
 const result: Record<string, unknown> = {
   startedAt: started.toISOString(),
   quick,
-  machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? '', memGB: Math.round(os.totalmem() / 2 ** 30), loadavg: os.loadavg().map((x) => Math.round(x * 100) / 100), node: process.version },
+  machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? '', memGB: Math.round(os.totalmem() / 2 ** 30), loadavg: os.loadavg().map((x) => Math.round(x * 100) / 100), node: process.version, serverNode: serverNodeVersion() },
   mosquitto: hasMosquitto() && !args['no-baseline'],
 };
 

@@ -19,6 +19,7 @@
  *   node dist/load/ingest-bench.js --targets mosquitto,kafka --baseline-dist .cache/base-dist   # before/after, same run
  *   node dist/load/ingest-bench.js --targets mosquitto,kafka --tuned-node-args "--max-old-space-size=512"   # + V8 flags (every target already runs with the flags of the vitals executable's own line)
  *   node dist/load/ingest-bench.js --summarize load/results/prof-…/x.cpuprofile
+ *   BENCH_SERVER_NODE=.cache/node24/node_modules/.bin/node node dist/load/ingest-bench.js …   # servers on Node 24 (.ci/run installs it), generator unchanged
  */
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -28,7 +29,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { startPrivateKafka, type PrivateKafka } from '../dev-services/private-kafka.js';
 import { SHIPPED_NODE_FLAGS } from '../ingest/node-flags.js';
-import { procSample, startMosquitto as startSharedMosquitto } from './lib/procs.js';
+import { procSample, serverNode, serverNodeVersion, startMosquitto as startSharedMosquitto } from './lib/procs.js';
 import { replaceSection } from './lib/report.js';
 import { BENCH_TOKEN, GenDevice, benchDeviceId, type GenStats } from './ingest-mqtt-gen.js';
 
@@ -171,7 +172,7 @@ async function startVitals(name: Exclude<TargetName, 'mosquitto'>, dir: string, 
   // Every target runs with the flags the `vitals` executable's own line gives node (cli/main.ts); kafka-tuned adds more.
   const nodeArgs = [...SHIPPED_NODE_FLAGS, ...(name === 'kafka-tuned' ? tunedNodeArgs : [])];
   if (profileDir) nodeArgs.push(...['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`]);
-  const p = spawn('taskset', ['-c', '0', process.execPath, ...nodeArgs, server, name.startsWith('embedded') ? 'all' : 'ingest', String(maxDevices)], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  const p = spawn('taskset', ['-c', '0', serverNode(), ...nodeArgs, server, name.startsWith('embedded') ? 'all' : 'ingest', String(maxDevices)], { env, stdio: ['pipe', 'pipe', 'pipe'] });
   let err = '';
   // Also kept in a file: a stalled cell (devices never acknowledged) is diagnosed from the server's warnings.
   const errLog = fs.createWriteStream(path.join(ROOT, 'load', 'results', `ingest-server-${name}-${mqttPort}.log`));
@@ -361,6 +362,7 @@ function machine(): Record<string, string> {
     cpu: os.cpus()[0]?.model ?? 'unknown',
     loadavg: os.loadavg().map((x) => x.toFixed(2)).join(' '),
     node: process.version,
+    serverNode: serverNodeVersion(),
     mosquitto: sh("/usr/sbin/mosquitto -h 2>&1 | head -1"),
   };
 }

@@ -143,6 +143,21 @@ export async function benchRulesFile(root: string, dir: string): Promise<string>
   return file;
 }
 
+/**
+ * The Node runtime the servers under test run on: `BENCH_SERVER_NODE` (a path, e.g. Node 24 from
+ * `.cache/node24`, the runtime the product targets) or this process's own. The generator stays on
+ * this process's runtime, so a Mosquitto baseline in the same invocation is unchanged by it.
+ */
+export function serverNode(): string {
+  return process.env.BENCH_SERVER_NODE || process.execPath;
+}
+
+/** The version of {@link serverNode} (e.g. `v24.22.3`), for the results' machine line. */
+export function serverNodeVersion(): string {
+  const node = serverNode();
+  return node === process.execPath ? process.version : spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim();
+}
+
 /** PIDs of the local Kafka broker and ClickHouse server (shared with whatever else uses them). */
 function infraPids(): Record<string, number[]> {
   const pgrep = (args: string[]): number[] => {
@@ -182,7 +197,7 @@ export async function startVitals(root: string, kind: 'embedded' | 'split', rule
   // through node here; then extra ones, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` (not allowed in NODE_OPTIONS).
   const nodeArgs = [...SHIPPED_NODE_FLAGS, ...(process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean)];
   if (kind === 'embedded') {
-    procs.push(startProc(process.execPath, [...nodeArgs, cli, 'start'], { ...env, KAFKA_BROKERS: '', CLICKHOUSE_URL: '' }, out));
+    procs.push(startProc(serverNode(), [...nodeArgs, cli, 'start'], { ...env, KAFKA_BROKERS: '', CLICKHOUSE_URL: '' }, out));
   } else {
     const brokers = process.env.KAFKA_BROKERS;
     const ch = process.env.CLICKHOUSE_URL;
@@ -192,7 +207,7 @@ export async function startVitals(root: string, kind: 'embedded' | 'split', rule
     const splitEnv = { ...env, KAFKA_BROKERS: brokers, CLICKHOUSE_URL: ch, VITALS_CLICKHOUSE_DATABASE: `vitals_bench_${run}`, VITALS_TOPIC_PREFIX: `bench${run}.`, VITALS_OPS_PORT: '0' };
     const roles = ['gateway', 'ingest', ...Array.from({ length: rulesInstances }, () => 'rules'), 'sink'];
     for (const role of roles) {
-      const p = startProc(process.execPath, [...nodeArgs, cli, role], splitEnv, out);
+      const p = startProc(serverNode(), [...nodeArgs, cli, role], splitEnv, out);
       procs.push(p);
       (byRole[role] ??= []).push(p);
     }
