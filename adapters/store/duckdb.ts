@@ -39,16 +39,16 @@ import {
   type EngineMemory,
 } from './duckdb-conn.js';
 import { alertsQuery, auditQuery, historyQuery, scoresQuery } from './duckdb-queries.js';
+import { deleteExpired, erasePatientRows } from './duckdb-retention.js';
 import { loadTailRollup, seal, sealedRollupHi, sealWrites, type Recomputed, type SealedRows } from './duckdb-rollup.js';
+import { TrendCacheWarmer } from './duckdb-warm.js';
 import { loadMigrations, schemaDir, type AppliedMigration, type IntrospectableStore } from './migrations.js';
 import { planAlerts, planAudit, planHistory, planScores } from './query-plan.js';
 import { retentionCutoffs } from './retention.js';
-import { deleteExpired, erasePatientRows } from './duckdb-retention.js';
 import { alertRow, auditRow, forEachSampleRow, scoreRow } from './rows.js';
 import { SealedRollupCache } from './sealed-cache.js';
 import { assertSqlString } from './sql.js';
 import { TailRollup } from './tail-rollup.js';
-import { TrendCacheWarmer } from './duckdb-warm.js';
 import { memoryBuckets } from './trend-memory.js';
 
 export { APPEND_CHUNK_SAMPLES, APPEND_FLUSH_SAMPLES, appendSampleRows, appendSamplesYielding } from './duckdb-append.js';
