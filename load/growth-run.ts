@@ -147,6 +147,8 @@ async function once(run: number) {
       }),
     );
     const total = messages * GATEWAYS;
+    // Rows stored when the last batch was acknowledged: the store's rate after it is the store alone.
+    const storedAtUploadEnd = upload.then(() => stored(base), () => Number.NaN);
     const alertMs: number[] = [];
     let probedDuringUpload = 0;
     for (let i = 0; i < PROBES; i++) {
@@ -171,7 +173,8 @@ async function once(run: number) {
     progress.push({ t: performance.now(), rows: await stored(base) });
     probing = false;
     await readyLoop;
-    const { firstFifth, lastFifth } = storeRateFifths(progress, expected);
+    const { firstFifth, lastFifth, fifths } = storeRateFifths(progress, expected);
+    const rowsAtUploadEnd = await storedAtUploadEnd;
     for (const c of [...gateways, ...probes]) await c.endAsync(true).catch(() => undefined);
     ws.close();
     const result = {
@@ -181,7 +184,7 @@ async function once(run: number) {
       storedRows: progress.at(-1)?.rows ?? 0,
       expectedRows: expected,
       seconds: Math.round(wall),
-      storeRowsPerSec: { firstFifth, lastFifth, ratio: Math.round((lastFifth / firstFifth) * 100) / 100 },
+      storeRowsPerSec: { firstFifth, lastFifth, ratio: Math.round((lastFifth / firstFifth) * 100) / 100, fifths, rowsAtUploadEnd },
       serverPeakRssMB: Math.round(peakRss / 1048576),
       serverCpuUsPerSample: Math.round((cpu * 1e6) / expected),
       alertMs: alertMs.map(Math.round),
